@@ -1,0 +1,1 @@
+"""takedown-bot: a Slack desk for reporting infringing marketplace listings."""

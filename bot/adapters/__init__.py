@@ -1,0 +1,79 @@
+"""The adapter registry: the names app.yaml uses (`adapter: ebay_vero`) mapped to classes.
+
+Built-in adapters and any installed package's adapters are found through the entry-point group
+`takedown_bot.adapters`, so an agency can ship a private adapter without forking.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.metadata import entry_points
+from typing import Any
+
+from pydantic import ValidationError
+
+from bot.adapters.base import Adapter, AdapterOptions
+
+ENTRY_POINT_GROUP = "takedown_bot.adapters"
+
+_BUILTIN = {
+    "portal": "bot.adapters.portal:PortalAdapter",
+    "email": "bot.adapters.email:EmailAdapter",
+    "webhook": "bot.adapters.webhook:WebhookAdapter",
+    "ebay_vero": "bot.adapters.ebay_vero:EbayVeroAdapter",
+    "mercadolibre": "bot.adapters.mercadolibre:MercadoLibreAdapter",
+    "sandbox": "bot.adapters.sandbox:SandboxAdapter",
+}
+
+
+class UnknownAdapterError(LookupError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"unknown adapter {name!r} (known: {', '.join(sorted(adapter_names()))})")
+
+
+@cache
+def _targets() -> dict[str, str]:
+    targets = dict(_BUILTIN)
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        targets.setdefault(point.name, point.value)
+    return targets
+
+
+def adapter_names() -> list[str]:
+    return list(_targets())
+
+
+def adapter_class(name: str) -> type[Adapter]:
+    """The class registered under `name`; raises UnknownAdapterError."""
+    target = _targets().get(name)
+    if target is None:
+        raise UnknownAdapterError(name)
+    module_name, _, attr = target.partition(":")
+    module = __import__(module_name, fromlist=[attr])
+    cls = getattr(module, attr)
+    if not (isinstance(cls, type) and issubclass(cls, Adapter)):
+        raise UnknownAdapterError(name)
+    return cls
+
+
+def parse_adapter_options(name: str, options: dict[str, Any]) -> AdapterOptions:
+    """Validate a platform entry's adapter-specific keys with the adapter's own Options model."""
+    return adapter_class(name).Options.model_validate(options)
+
+
+def validate_adapter_options(name: str, options: dict[str, Any]) -> list[str]:
+    """Problems with an entry's adapter-specific keys, each as `key: message`."""
+    try:
+        parse_adapter_options(name, options)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = ".".join(str(part) for part in error["loc"]) or "(entry)"
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = f"unknown key for the {name} adapter"
+            elif error["type"] == "missing":
+                message = f"required by the {name} adapter"
+            problems.append(f"{loc}: {message}")
+        return problems
+    return []

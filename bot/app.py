@@ -1,0 +1,169 @@
+"""The composition root: `create_app(settings)` builds the bot — database, Slack client, Bolt app,
+handlers, adapters, worker — and nothing is built at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+import handlers
+from bot.access import AccessControl
+from bot.adapters import adapter_class, parse_adapter_options
+from bot.adapters.base import Adapter
+from bot.config import Settings
+from bot.runtime import Runtime
+from bot.worker import Worker
+from storage.db import Database
+from storage.models import utcnow
+
+log = logging.getLogger("takedown.app")
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+
+
+class TakedownBot:
+    """One running bot: its Bolt app, runtime (db, clients, adapters) and worker."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        db: Database | None = None,
+        run_worker: bool = True,
+        clock: Callable[[], datetime] = utcnow,
+        worker_poll_interval: float = 1.0,
+    ) -> None:
+        env = settings.env
+        self.settings = settings
+        self.db = db or Database(env.database_url)
+        self._owns_db = db is None
+        self.run_worker = run_worker
+        token = env.slack_bot_token.get_secret_value() if env.slack_bot_token else None
+        # slack_sdk reads no environment variable for its API URL; and its own retry handlers are
+        # off, because our jobs retry (one retry layer per call).
+        self.slack = AsyncWebClient(token=token, base_url=env.slack_api_url, retry_handlers=[])
+        self.http = aiohttp.ClientSession()
+        self.runtime = Runtime(
+            settings=settings,
+            db=self.db,
+            slack=self.slack,
+            http=self.http,
+            access=AccessControl(
+                slack=self.slack,
+                reporters=settings.config.access.reporters,
+                approvers=settings.config.access.approvers,
+            ),
+            adapters=self._build_adapters(),
+            clock=clock,
+        )
+        signing = env.slack_signing_secret.get_secret_value() if env.slack_signing_secret else None
+        self.bolt = AsyncApp(
+            client=self.slack,
+            signing_secret=signing,
+            request_verification_enabled=True,
+            process_before_response=False,
+            raise_error_for_unhandled_request=False,
+        )
+        handlers.register(self.bolt, self.runtime)
+        delivery = settings.config.delivery
+        self.worker = Worker(
+            db=self.db,
+            runners=_job_runners(self.runtime),
+            backoff=delivery.backoff,
+            lease=delivery.lease,
+            poll_interval=worker_poll_interval,
+            clock=clock,
+        )
+        self.runtime.wake_worker = self.worker.wake
+        self._worker_task: asyncio.Task[None] | None = None
+
+    def _build_adapters(self) -> dict[str, Adapter]:
+        adapters: dict[str, Adapter] = {}
+        for channel, entry in self.settings.config.platforms.items():
+            cls = adapter_class(entry.adapter)
+            options = parse_adapter_options(entry.adapter, entry.options)
+            platform = channel if not entry.serves else entry.serves[0]
+            adapters[channel] = cls(options, platform=platform, http=self.http)
+        return adapters
+
+    def adapter_for(self, channel: str, platform: str) -> Adapter:
+        """The configured adapter of a channel, or a portal guide for an unconfigured platform."""
+        if channel in self.runtime.adapters:
+            return self.runtime.adapters[channel]
+        cls = adapter_class("portal")
+        return cls(cls.Options(), platform=platform, http=self.http)
+
+    async def start(self) -> None:
+        """Check the database schema and start the worker (if this process runs one)."""
+        await self.db.require_schema()
+        if self.run_worker and self._worker_task is None:
+            self._worker_task = asyncio.create_task(self.worker.run(), name="worker")
+
+    async def close(self) -> None:
+        if self._worker_task is not None:
+            self.worker.stop()
+            with contextlib.suppress(Exception):
+                await self._worker_task
+            self._worker_task = None
+        await self.http.close()
+        with contextlib.suppress(Exception):
+            await self.slack.session.close() if self.slack.session else None
+        if self._owns_db:
+            await self.db.dispose()
+
+    async def handle_events(self, request: web.Request) -> web.Response:
+        bolt_response = await self.bolt.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    async def handle_health(self, _request: web.Request) -> web.Response:
+        checks: dict[str, Any] = {}
+        try:
+            status = await asyncio.wait_for(self.db.schema_status(), timeout=5)
+            checks["database"] = "ok" if status.ok else (status.problem() or "outdated")
+        except Exception as exc:
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        if self.run_worker:
+            running = self._worker_task is not None and not self._worker_task.done()
+            checks["worker"] = "ok" if running else "stopped"
+        healthy = all(value == "ok" for value in checks.values())
+        return web.json_response({"status": "ok" if healthy else "unhealthy", "checks": checks}, status=200 if healthy else 503)
+
+    def web_app(self) -> web.Application:
+        """The HTTP app: `POST /slack/events`, `GET /healthz`; starts and stops the bot with it."""
+        app = web.Application(client_max_size=2 * 1024 * 1024)
+        app.router.add_post(EVENTS_PATH, self.handle_events)
+        app.router.add_get(HEALTH_PATH, self.handle_health)
+
+        async def lifecycle(_app: web.Application) -> Any:
+            await self.start()
+            yield
+            await self.close()
+
+        app.cleanup_ctx.append(lifecycle)
+        return app
+
+
+def _job_runners(rt: Runtime) -> dict[str, Any]:
+    from bot.notify import run_notify
+
+    async def notify(ctx: Any) -> None:
+        await run_notify(rt, ctx)
+
+    return {"notify": notify}
+
+
+def create_app(settings: Settings, **kwargs: Any) -> TakedownBot:
+    """Build a bot from settings (see `TakedownBot` for the keyword options)."""
+    return TakedownBot(settings, **kwargs)

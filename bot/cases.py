@@ -1,0 +1,277 @@
+"""The case lifecycle's first step: a report becomes a case.
+
+`parse_report` checks a report against the team's configuration (pure, no I/O) and names every bad
+line. `open_case` stores the case, its listings, its `opened` event, its notices and the jobs that
+deliver them and post its status thread, in one transaction: all of it lands or none of it does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import IntegrityError
+
+from bot.config import INFRINGEMENT_TYPES, AppConfig
+from bot.listings import ListingURLError, ParsedListing, parse_listing_url
+from storage import jobs, queries
+from storage.db import Database
+from storage.models import CLOSED_STATUSES, OPEN_STATUSES, Case
+from storage.queries import NewListing, OpenListing
+
+MAX_LISTINGS_PER_CASE = 10_000
+MAX_DESCRIPTION = 3000
+MAX_EVIDENCE_LINKS = 20
+MAX_SELLER = 200
+_SHOWN_ERRORS = 5
+
+# Which kind of right each infringement type rests on (counterfeits infringe a trademark).
+_RIGHT_FOR_TYPE = {
+    "counterfeit": "trademark",
+    "trademark": "trademark",
+    "copyright": "copyright",
+    "design": "design",
+    "patent": "patent",
+}
+_CASE_REF = re.compile(r"^(?:TD-?)?(\d{1,12})$", re.IGNORECASE)
+
+
+def case_ref(case_id: int) -> str:
+    return f"TD-{case_id}"
+
+
+def parse_case_ref(text: str) -> int | None:
+    """`TD-42`, `td42` or `42` → 42; anything else → None."""
+    match = _CASE_REF.match(text.strip())
+    return int(match.group(1)) if match else None
+
+
+class ReportRejected(Exception):
+    """The report cannot become a case; `errors` maps a form field to the message to show beside it."""
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = dict(errors)
+
+
+@dataclass(frozen=True)
+class ReportDraft:
+    """What a person filled in (the modal, the CLI): raw text, not yet checked."""
+
+    urls_text: str
+    brand: str
+    right_id: str
+    infringement: str
+    description: str = ""
+    evidence_text: str = ""
+    seller: str | None = None
+    sellers: Mapping[int, str] = field(default_factory=dict)  # line number → seller (CSV input)
+
+
+@dataclass(frozen=True)
+class ParsedLine:
+    line: int
+    text: str
+    listing: ParsedListing
+    seller: str | None
+
+
+@dataclass(frozen=True)
+class ParsedReport:
+    listings: list[ParsedLine]
+    evidence: list[str]
+
+
+@dataclass(frozen=True)
+class OpenedCase:
+    case_id: int
+    listings: int
+    created: bool  # False: this intake key had already opened the case (redelivery, double submit)
+
+    @property
+    def ref(self) -> str:
+        return case_ref(self.case_id)
+
+
+def _line_errors(problems: Sequence[tuple[int, str]], total_lines: int) -> str:
+    shown = [f"line {line}: {reason}" for line, reason in problems[:_SHOWN_ERRORS]]
+    if len(problems) > _SHOWN_ERRORS:
+        shown.append(f"… and {len(problems) - _SHOWN_ERRORS} more bad lines of {total_lines}")
+    return "\n".join(shown)
+
+
+def parse_report(config: AppConfig, draft: ReportDraft) -> ParsedReport:
+    """Check every field; raise ReportRejected naming each bad field (and each bad line)."""
+    errors: dict[str, str] = {}
+    brand = config.brand(draft.brand)
+    if brand is None:
+        errors["brand"] = f"unknown brand {draft.brand!r}; configured: {', '.join(b.name for b in config.brands)}"
+    found = config.right(draft.right_id)
+    if found is None:
+        errors["right"] = f"unknown IP right {draft.right_id!r}"
+    elif brand is not None and found[0].name != brand.name:
+        errors["right"] = f"{draft.right_id} is a right of {found[0].name}, not of {brand.name}"
+    if draft.infringement not in INFRINGEMENT_TYPES:
+        errors["type"] = f"unknown infringement type {draft.infringement!r}; one of {', '.join(INFRINGEMENT_TYPES)}"
+    elif found is not None and found[1].kind != _RIGHT_FOR_TYPE[draft.infringement]:
+        needed = _RIGHT_FOR_TYPE[draft.infringement]
+        errors["type"] = (
+            f"a {draft.infringement} report cites a {needed} right; {found[1].id} is a {found[1].kind}"
+        )
+
+    listings: list[ParsedLine] = []
+    problems: list[tuple[int, str]] = []
+    seen: set[str] = set()
+    lines = draft.urls_text.splitlines()
+    for number, raw in enumerate(lines, start=1):
+        text = raw.strip()
+        if not text:
+            continue
+        try:
+            parsed = parse_listing_url(text)
+        except ListingURLError as exc:
+            problems.append((number, exc.reason))
+            continue
+        if parsed.key in seen:
+            continue  # the same listing twice in one report is one listing
+        seen.add(parsed.key)
+        seller = (draft.sellers.get(number) or draft.seller or "").strip() or None
+        listings.append(ParsedLine(number, text, parsed, seller[:MAX_SELLER] if seller else None))
+    if problems:
+        errors["urls"] = _line_errors(problems, len(lines))
+    elif not listings:
+        errors["urls"] = "add at least one listing URL, one per line"
+    elif len(listings) > MAX_LISTINGS_PER_CASE:
+        errors["urls"] = f"{len(listings):,} listings; one case holds at most {MAX_LISTINGS_PER_CASE:,}"
+
+    if len(draft.description) > MAX_DESCRIPTION:
+        errors["description"] = f"at most {MAX_DESCRIPTION:,} characters (this one has {len(draft.description):,})"
+    evidence: list[str] = []
+    for number, raw in enumerate(draft.evidence_text.split(), start=1):
+        if not re.match(r"^https?://[^\s/?#]+", raw, re.IGNORECASE):
+            errors["evidence"] = f"link {number} is not an http(s) URL: {raw[:80]}"
+            break
+        evidence.append(raw)
+    if len(evidence) > MAX_EVIDENCE_LINKS:
+        errors["evidence"] = f"at most {MAX_EVIDENCE_LINKS} evidence links"
+    if draft.seller and len(draft.seller) > MAX_SELLER:
+        errors["seller"] = f"at most {MAX_SELLER} characters"
+    if errors:
+        raise ReportRejected(errors)
+    return ParsedReport(listings=listings, evidence=evidence)
+
+
+def duplicate_message(lines: Sequence[ParsedLine], open_listings: Mapping[str, OpenListing]) -> str:
+    problems = []
+    for item in lines:
+        if (hit := open_listings.get(item.listing.key)) is not None:
+            where = case_ref(hit.case_id)
+            if hit.channel_id and hit.thread_ts:
+                where += f" ({thread_link(hit.channel_id, hit.thread_ts)})"
+            problems.append((item.line, f"{item.listing.key} is already reported in open case {where}"))
+    return _line_errors(problems, len(lines))
+
+
+def thread_link(channel_id: str, ts: str) -> str:
+    """A link that opens a message in Slack (the archives form needs no workspace domain)."""
+    return f"https://slack.com/archives/{channel_id}/p{ts.replace('.', '')}"
+
+
+async def open_case(
+    db: Database,
+    *,
+    config: AppConfig,
+    draft: ReportDraft,
+    reporter_id: str,
+    team_id: str | None,
+    channel_id: str | None,
+    intake_key: str | None,
+) -> OpenedCase:
+    """Store a report as a case with its listings, notices and first jobs; one transaction.
+
+    Raises ReportRejected for bad input or listings already in an open case. The same
+    `intake_key` opens the case once: a second call returns the first case (`created=False`).
+    """
+    from bot.delivery import plan_notices  # delivery imports cases for refs; keep the cycle local
+
+    report = parse_report(config, draft)
+    for attempt in range(2):
+        try:
+            async with db.transaction() as session:
+                if intake_key and (existing := await queries.case_by_intake_key(session, intake_key)):
+                    assert existing.id is not None
+                    return OpenedCase(existing.id, 0, created=False)
+                keys = [item.listing.key for item in report.listings]
+                open_listings = await queries.find_open_listings(session, keys)
+                if open_listings:
+                    raise ReportRejected({"urls": duplicate_message(report.listings, open_listings)})
+                relisted = await queries.find_removed_listings(session, keys)
+                case = await queries.insert_case(
+                    session,
+                    Case(
+                        brand=draft.brand,
+                        right_id=draft.right_id,
+                        infringement=draft.infringement,
+                        description=draft.description.strip(),
+                        evidence=report.evidence,
+                        seller=(draft.seller or "").strip() or None,
+                        reporter_id=reporter_id,
+                        team_id=team_id,
+                        channel_id=config.team.report_channel or channel_id,
+                        intake_key=intake_key,
+                    ),
+                )
+                assert case.id is not None
+                await queries.insert_listings(
+                    session,
+                    case_id=case.id,
+                    listings=[
+                        NewListing(
+                            platform=item.listing.platform,
+                            key=item.listing.key,
+                            url=item.listing.canonical_url,
+                            submitted_url=item.text,
+                            seller=item.seller,
+                        )
+                        for item in report.listings
+                    ],
+                    relisted=relisted,
+                )
+                await queries.add_event(
+                    session,
+                    case_id=case.id,
+                    actor=reporter_id,
+                    kind="opened",
+                    detail={
+                        "listings": len(report.listings),
+                        "platforms": dict(Counter(item.listing.platform for item in report.listings)),
+                        "relisted": len(relisted),
+                    },
+                )
+                await jobs.enqueue(
+                    session,
+                    kind="notify",
+                    payload={"op": "post_parent", "case_id": case.id},
+                    serial_key=f"case:{case.id}",
+                )
+                await plan_notices(session, config=config, case_id=case.id)
+                return OpenedCase(case.id, len(report.listings), created=True)
+        except IntegrityError:
+            # Another intake took one of these listings (or this intake key) between our check and
+            # our insert; the database refused the second. Run again to say which, or return it.
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+def summarise(counts: Mapping[str, int]) -> str:
+    """`2 queued · 1 removed` in lifecycle order."""
+    order = (*OPEN_STATUSES, *CLOSED_STATUSES)
+    return " · ".join(f"{counts[s]:,} {s.replace('_', ' ')}" for s in order if counts.get(s))
+
+
+def case_state(counts: Mapping[str, int]) -> str:
+    """A case's status, derived from its listings: `open` while any listing is, else `closed`."""
+    return "open" if any(counts.get(s) for s in OPEN_STATUSES) else "closed"

@@ -1,0 +1,225 @@
+"""`takedown-bot` (also `python -m bot`): serve, worker, migrate, check-config, manifest.
+
+Exit status: 0 ok, 2 bad input or configuration (the message says what to fix), 1 other failure.
+Errors go to stderr as one readable message, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+import yaml
+
+from bot.config import ConfigError, Environment, Settings, load_config, load_settings
+from bot.logs import setup_logging
+from storage.db import Database, DatabaseError
+
+log = logging.getLogger("takedown.cli")
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _fail(message: str) -> None:
+    print(f"takedown-bot: {message}", file=sys.stderr)
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    path = args.path or Environment.from_environ().config_path
+    config = load_config(path)
+    rights = sum(len(brand.rights) for brand in config.brands)
+    print(f"ok: {path}")
+    print(f"  rights holder: {config.rights_holder.name} <{config.rights_holder.email}>")
+    print(f"  brands: {', '.join(b.name for b in config.brands)} ({rights} rights)")
+    for name, entry in config.platforms.items():
+        serves = f" (serves {', '.join(entry.serves)})" if entry.serves else ""
+        print(f"  platform {name}: {entry.adapter}{serves}, SLA {entry.sla_days} days")
+    print("  other platforms: portal (guided web form)")
+    print(f"  timezone: {config.team.timezone}; report channel: {config.team.report_channel or 'where the command is used'}")
+    reporters = ", ".join(config.access.reporters) or "everyone"
+    approvers = ", ".join(config.access.approvers) or "everyone"
+    print(f"  reporters: {reporters}; approvers: {approvers}")
+    return EXIT_OK
+
+
+def cmd_manifest(args: argparse.Namespace) -> int:
+    from bot.manifest import build_manifest
+
+    if not args.socket_mode and not args.url:
+        raise CliError("give the bot's public URL (--url https://bot.example.com) or use --socket-mode")
+    if args.url and not args.url.startswith("https://"):
+        raise CliError("--url must be an https:// URL (Slack only calls https endpoints)")
+    manifest = build_manifest(url=args.url, socket_mode=args.socket_mode)
+    print(yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True), end="")
+    return EXIT_OK
+
+
+async def _migrate(url: str) -> str:
+    db = Database(url)
+    try:
+        await db.migrate()
+        return (await db.schema_status()).head
+    finally:
+        await db.dispose()
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    env = Environment.from_environ()
+    head = asyncio.run(_migrate(args.database_url or env.database_url))
+    print(f"database is at schema {head}")
+    return EXIT_OK
+
+
+def _missing_slack_message(missing: list[str], *, socket_mode: bool) -> str:
+    mode = "Socket Mode" if socket_mode else "HTTP mode"
+    how = (
+        "takedown-bot manifest --socket-mode" if socket_mode else "takedown-bot manifest --url https://YOUR-HOST"
+    )
+    return (
+        f"Slack credentials missing for {mode}: {', '.join(missing)}.\n"
+        "To connect a workspace:\n"
+        f"  1. `{how}` prints the app manifest;\n"
+        "  2. at https://api.slack.com/apps choose Create New App → From a manifest and paste it;\n"
+        "  3. install it, then set SLACK_BOT_TOKEN (Bot User OAuth Token) and SLACK_SIGNING_SECRET\n"
+        "     (Basic Information)" + (", and SLACK_APP_TOKEN (an app-level token with connections:write)" if socket_mode else "") + ".\n"
+        "See README.md, Connecting Slack."
+    )
+
+
+async def _serve(settings: Settings, *, socket_mode: bool, worker: bool) -> None:
+    from aiohttp import web
+
+    from bot.app import create_app
+
+    bot = create_app(settings, run_worker=worker)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    runner = web.AppRunner(bot.web_app(), access_log=None)
+    try:
+        await runner.setup()
+        site = web.TCPSite(runner, host="0.0.0.0", port=settings.env.port)  # noqa: S104 (a server)
+        await site.start()
+        log.info("listening on :%s (POST /slack/events, GET /healthz)", settings.env.port)
+        socket_handler = None
+        if socket_mode:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            assert settings.env.slack_app_token is not None
+            socket_handler = AsyncSocketModeHandler(bot.bolt, settings.env.slack_app_token.get_secret_value())
+            await socket_handler.connect_async()
+            log.info("connected to Slack in Socket Mode")
+        await stop.wait()
+        log.info("stopping")
+        if socket_handler is not None:
+            await socket_handler.close_async()
+    finally:
+        await runner.cleanup()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings()
+    missing = (
+        settings.env.missing_for_socket_mode() if args.socket_mode else settings.env.missing_for_http()
+    )
+    if missing:
+        _fail(_missing_slack_message(missing, socket_mode=args.socket_mode))
+        return EXIT_USAGE
+    asyncio.run(_serve(settings, socket_mode=args.socket_mode, worker=not args.no_worker))
+    return EXIT_OK
+
+
+async def _work(settings: Settings) -> None:
+    from bot.app import create_app
+
+    bot = create_app(settings, run_worker=True)
+    await bot.db.require_schema()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, bot.worker.stop)
+    try:
+        await bot.worker.run()
+    finally:
+        await bot.close()
+
+
+def cmd_worker(_args: argparse.Namespace) -> int:
+    settings = _settings()
+    if settings.env.slack_bot_token is None:
+        _fail(_missing_slack_message(["SLACK_BOT_TOKEN"], socket_mode=False))
+        return EXIT_USAGE
+    asyncio.run(_work(settings))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="takedown-bot", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the bot (HTTP on $PORT, or Socket Mode) with its worker")
+    serve.add_argument("--socket-mode", action="store_true", help="connect with SLACK_APP_TOKEN instead of HTTP")
+    serve.add_argument("--no-worker", action="store_true", help="serve Slack only; run `takedown-bot worker` apart")
+    serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run only the job worker (delivery, polling, Slack posts)")
+    worker.set_defaults(func=cmd_worker)
+
+    migrate = sub.add_parser("migrate", help="create or upgrade the database schema")
+    migrate.add_argument("--database-url", help="default: $DATABASE_URL or ./data/takedown.db")
+    migrate.set_defaults(func=cmd_migrate)
+
+    check = sub.add_parser("check-config", help="validate app.yaml and print a summary")
+    check.add_argument("path", nargs="?", help="default: $TAKEDOWN_CONFIG or ./app.yaml")
+    check.set_defaults(func=cmd_check_config)
+
+    manifest = sub.add_parser("manifest", help="print the Slack app manifest (YAML)")
+    manifest.add_argument("--url", help="the bot's public https base URL (HTTP mode)")
+    manifest.add_argument("--socket-mode", action="store_true", help="a manifest for Socket Mode")
+    manifest.set_defaults(func=cmd_manifest)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        env = Environment.from_environ()
+        setup_logging(env)
+        code: int = args.func(args)
+        return code
+    except ConfigError as exc:
+        _fail(str(exc))
+        return EXIT_USAGE
+    except CliError as exc:
+        _fail(str(exc))
+        return exc.code
+    except DatabaseError as exc:
+        _fail(str(exc))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        log.debug("failure", exc_info=True)
+        _fail(f"{type(exc).__name__}: {exc}")
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

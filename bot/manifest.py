@@ -1,0 +1,58 @@
+"""The Slack app manifest for this bot (`takedown-bot manifest`): least-privilege scopes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.blocks import COMMAND
+from handlers.shortcuts import SHORTCUT
+
+BOT_SCOPES = [
+    "commands",  # /report-listing and the message shortcut
+    "chat:write",  # status threads, parent-message updates
+    "chat:write.public",  # post status threads in a public report channel without being invited
+    "im:write",  # a reporter's DM when no report channel is known
+    "usergroups:read",  # resolve user groups in access.reporters / access.approvers
+]
+
+
+def build_manifest(*, url: str | None, socket_mode: bool, name: str = "takedown-bot") -> dict[str, Any]:
+    """A manifest for HTTP mode (`url` is the bot's public base URL) or Socket Mode."""
+    events_url = f"{url.rstrip('/')}/slack/events" if url else None
+    command: dict[str, Any] = {
+        "command": COMMAND,
+        "description": "Report infringing marketplace listings",
+        "usage_hint": "[help | status TD-42 | <listing url> …]",
+        "should_escape": False,
+    }
+    interactivity: dict[str, Any] = {"is_enabled": True}
+    if not socket_mode and events_url:
+        command["url"] = events_url
+        interactivity["request_url"] = events_url
+    return {
+        "_metadata": {"major_version": 1, "minor_version": 1},
+        "display_information": {
+            "name": name,
+            "description": "Report counterfeit listings and follow every takedown to a decision.",
+            "background_color": "#1d3557",
+        },
+        "features": {
+            "bot_user": {"display_name": name, "always_online": True},
+            "slash_commands": [command],
+            "shortcuts": [
+                {
+                    "name": "Report listing",
+                    "type": "message",
+                    "callback_id": SHORTCUT,
+                    "description": "Report the listings linked in this message",
+                }
+            ],
+        },
+        "oauth_config": {"scopes": {"bot": BOT_SCOPES}},
+        "settings": {
+            "interactivity": interactivity,
+            "org_deploy_enabled": False,
+            "socket_mode_enabled": socket_mode,
+            "token_rotation_enabled": False,
+        },
+    }

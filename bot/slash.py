@@ -1,0 +1,66 @@
+"""The text after `/report-listing`: what the person asked for, and the answer to it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.blocks import Blocks, help_blocks, notice_text
+from bot.cases import case_ref, parse_case_ref, thread_link
+from bot.listings import find_urls
+from bot.notify import render_parent
+from bot.runtime import Runtime
+from storage import queries
+
+MAX_COMMAND_TEXT = 4000
+
+
+@dataclass(frozen=True)
+class Answer:
+    """Either an ephemeral message, or the report form to open (prefilled with `urls`)."""
+
+    text: str = ""
+    blocks: Blocks = field(default_factory=list)
+    open_form: bool = False
+    urls: list[str] = field(default_factory=list)
+
+
+def parse_command(text: str) -> tuple[str, list[str]]:
+    """→ (subcommand, arguments). Subcommands: report (the default, with URLs), help, status."""
+    text = (text or "").strip()[:MAX_COMMAND_TEXT]
+    if not text:
+        return "report", []
+    urls = find_urls(text)
+    words = text.split()
+    head = words[0].lower()
+    if head in ("help", "-h", "--help", "?"):
+        return "help", []
+    if head == "status":
+        return "status", words[1:]
+    if urls:
+        return "report", urls
+    return "unknown", [words[0]]
+
+
+async def answer_command(rt: Runtime, *, text: str) -> Answer:
+    kind, args = parse_command(text)
+    if kind == "report":
+        return Answer(open_form=True, urls=args)
+    if kind == "help":
+        return Answer(*help_blocks())
+    if kind == "status":
+        return await _status(rt, args)
+    return Answer(*help_blocks(unknown=args[0]))
+
+
+async def _status(rt: Runtime, args: list[str]) -> Answer:
+    if len(args) != 1 or (case_id := parse_case_ref(args[0])) is None:
+        return Answer(*notice_text("Which case? For example: `/report-listing status TD-42`"))
+    async with rt.db.sessions() as session:
+        case = await queries.get_case(session, case_id)
+        if case is None:
+            return Answer(*notice_text(f"There is no case {case_ref(case_id)}."))
+        text, blocks = await render_parent(rt, session, case)
+    if case.channel_id and case.thread_ts:
+        link = thread_link(case.channel_id, case.thread_ts)
+        blocks = [*blocks, {"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{link}|Open the status thread>"}]}]
+    return Answer(text=text, blocks=blocks)

@@ -1,0 +1,219 @@
+"""The job worker: claims due jobs, runs them concurrently, reschedules failures, dead-letters.
+
+It writes no SQL itself (`storage.jobs` does). A job runner is an async function of the claimed
+job; it finishes the job by calling `JobContext.complete(session)` inside the transaction that
+records its result (so "done" and the result commit together), or raises:
+- `RetryLater(message, delay=…)`: reschedule (transient trouble); the durable backoff applies
+  when no delay is given, and the last attempt dead-letters the job;
+- `JobFailed(message)`: dead-letter now (retrying cannot help);
+- anything else: treated like RetryLater with the error's text.
+
+On stop (SIGTERM) it claims nothing more, lets running jobs finish for a grace period, then
+releases the ones still running so another worker takes them at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import jobs
+from storage.db import Database
+from storage.jobs import ClaimedJob
+from storage.models import utcnow
+
+log = logging.getLogger("takedown.worker")
+
+
+class RetryLater(Exception):
+    def __init__(self, message: str, *, delay: float | None = None) -> None:
+        super().__init__(message)
+        self.delay = delay
+
+
+class JobFailed(Exception):
+    """Retrying cannot help; the job is dead-lettered with this message."""
+
+
+@dataclass
+class JobContext:
+    job: ClaimedJob
+    owner: str
+    db: Database
+    completed: bool = False
+
+    async def complete(self, session: AsyncSession) -> bool:
+        """Mark the job done in `session`'s transaction; False if its lease was lost meanwhile."""
+        self.completed = await jobs.complete(session, job_id=self.job.id, owner=self.owner)
+        return self.completed
+
+
+Runner = Callable[[JobContext], Awaitable[None]]
+DeadHandler = Callable[[ClaimedJob, str], Awaitable[None]]
+
+
+@dataclass
+class Worker:
+    db: Database
+    runners: dict[str, Runner]
+    on_dead: dict[str, DeadHandler] = field(default_factory=dict)  # by kind: tell someone
+    backoff: Sequence[timedelta] = field(
+        default_factory=lambda: [timedelta(minutes=m) for m in (1, 5, 30, 120, 360, 1440)]
+    )
+    lease: timedelta = timedelta(minutes=5)
+    concurrency: int = 16
+    poll_interval: float = 1.0
+    grace: float = 20.0
+    owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(24):06x}")
+    clock: Callable[[], datetime] = utcnow
+
+    def __post_init__(self) -> None:
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._running: dict[int, asyncio.Task[None]] = {}
+
+    @property
+    def max_attempts(self) -> int:
+        return len(self.backoff) + 1
+
+    def wake(self) -> None:
+        """Look for work now (a job was just enqueued in this process)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Claim and run jobs until `stop()`; then drain and release."""
+        log.info("worker %s started", self.owner)
+        try:
+            while not self._stopping.is_set():
+                free = self.concurrency - len(self._running)
+                claimed: list[ClaimedJob] = []
+                if free > 0:
+                    try:
+                        claimed = await jobs.claim(
+                            self.db, owner=self.owner, limit=free, lease=self.lease, kinds=tuple(self.runners)
+                        )
+                    except Exception:
+                        log.exception("claiming jobs failed; the database may be restarting")
+                        await self._sleep(min(5.0, self.poll_interval * 5))
+                        continue
+                for job in claimed:
+                    task = asyncio.create_task(self._run_one(job), name=f"job-{job.id}-{job.kind}")
+                    self._running[job.id] = task
+                    task.add_done_callback(lambda _t, job_id=job.id: self._running.pop(job_id, None))
+                if not claimed or free <= len(claimed):
+                    await self._sleep(self.poll_interval)
+        finally:
+            await self._drain()
+            log.info("worker %s stopped", self.owner)
+
+    async def run_until_idle(self, *, timeout: float = 30.0) -> None:
+        """Run jobs until none is due or running (tests, the CLI's one-shot commands)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            claimed = await jobs.claim(
+                self.db, owner=self.owner, limit=self.concurrency, lease=self.lease, kinds=tuple(self.runners)
+            )
+            if not claimed:
+                return
+            await asyncio.gather(*(self._run_one(job) for job in claimed))
+        raise TimeoutError("jobs still due after the timeout")
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+        self._wake.clear()
+
+    async def _drain(self) -> None:
+        if not self._running:
+            return
+        tasks = list(self._running.values())
+        _, pending = await asyncio.wait(tasks, timeout=self.grace)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _run_one(self, job: ClaimedJob) -> None:
+        context = JobContext(job=job, owner=self.owner, db=self.db)
+        runner = self.runners[job.kind]
+        started = time.monotonic()
+        heartbeat = asyncio.create_task(self._heartbeat(job))
+        outcome = "done"
+        try:
+            if job.attempts > job.max_attempts:
+                raise JobFailed(f"gave up after {job.max_attempts} attempts (its worker stopped each time)")
+            await runner(context)
+            if not context.completed:
+                async with self.db.transaction() as session:
+                    await context.complete(session)
+        except asyncio.CancelledError:
+            outcome = "released"
+            with contextlib.suppress(Exception):
+                await asyncio.shield(jobs.release(self.db, job_id=job.id, owner=self.owner))
+            raise
+        except JobFailed as exc:
+            outcome = "dead"
+            await self._reschedule(job, str(exc), None)
+        except RetryLater as exc:
+            outcome = await self._retry(job, str(exc), exc.delay)
+        except Exception as exc:
+            log.exception("job %s (%s) raised", job.id, job.kind)
+            outcome = await self._retry(job, f"{type(exc).__name__}: {exc}", None)
+        finally:
+            heartbeat.cancel()
+            log.info(
+                "job %s kind=%s attempt=%s outcome=%s duration_ms=%.0f",
+                job.id,
+                job.kind,
+                job.attempts,
+                outcome,
+                (time.monotonic() - started) * 1000,
+            )
+
+    async def _retry(self, job: ClaimedJob, error: str, delay: float | None) -> str:
+        if job.attempts >= job.max_attempts:
+            await self._reschedule(job, error, None)
+            return "dead"
+        if delay is None:
+            step = self.backoff[min(job.attempts - 1, len(self.backoff) - 1)]
+            delay = step.total_seconds() * random.uniform(0.9, 1.1)
+        await self._reschedule(job, error, self.clock() + timedelta(seconds=delay))
+        return "retry"
+
+    async def _reschedule(self, job: ClaimedJob, error: str, run_at: datetime | None) -> None:
+        try:
+            async with self.db.transaction() as session:
+                held = await jobs.retry(session, job_id=job.id, owner=self.owner, error=error, run_at=run_at)
+        except Exception:
+            # The lease will expire and another worker retries the job: nothing is lost.
+            log.exception("could not reschedule job %s", job.id)
+            return
+        if held and run_at is None and (on_dead := self.on_dead.get(job.kind)) is not None:
+            try:
+                await on_dead(job, error)
+            except Exception:
+                log.exception("dead-letter handler for job %s failed", job.id)
+
+    async def _heartbeat(self, job: ClaimedJob) -> None:
+        interval = max(self.lease.total_seconds() / 3, 0.05)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                if not await jobs.heartbeat(self.db, job_id=job.id, owner=self.owner, lease=self.lease):
+                    log.warning("job %s: lease lost to another worker", job.id)
+                    return
+            except Exception:
+                log.warning("job %s: heartbeat failed", job.id, exc_info=True)

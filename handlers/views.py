@@ -1,0 +1,74 @@
+"""The report form's submission: validate every line, open the case, or show errors in the form."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot import blocks
+from bot.access import AccessDenied
+from bot.cases import ReportDraft, ReportRejected, open_case
+from bot.runtime import Runtime
+
+log = logging.getLogger("takedown.handlers")
+
+
+def _value(values: dict[str, Any], block_id: str) -> str:
+    element = values.get(block_id, {}).get(block_id, {})
+    if element.get("type") == "static_select":
+        return ((element.get("selected_option") or {}).get("value")) or ""
+    return element.get("value") or ""
+
+
+def draft_from_view(view: dict[str, Any]) -> ReportDraft:
+    values = view.get("state", {}).get("values", {})
+    return ReportDraft(
+        urls_text=_value(values, blocks.URLS),
+        brand=_value(values, blocks.BRAND),
+        right_id=_value(values, blocks.RIGHT),
+        infringement=_value(values, blocks.TYPE),
+        description=_value(values, blocks.DESCRIPTION),
+        evidence_text=_value(values, blocks.EVIDENCE),
+        seller=_value(values, blocks.SELLER) or None,
+    )
+
+
+def register(app: AsyncApp, rt: Runtime) -> None:
+    @app.view(blocks.REPORT_CALLBACK)
+    async def submit_report(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        # The answer to a submission carries the form's errors, so validation comes before the ack;
+        # it is fast (parsing and one transaction). Posting the thread is a job, after the ack.
+        user = body["user"]["id"]
+        try:
+            metadata = json.loads(view.get("private_metadata") or "{}")
+        except ValueError:
+            metadata = {}
+        try:
+            await rt.access.require_reporter(user)
+            opened = await open_case(
+                rt.db,
+                config=rt.config,
+                draft=draft_from_view(view),
+                reporter_id=user,
+                team_id=(body.get("team") or {}).get("id"),
+                channel_id=metadata.get("channel") if isinstance(metadata, dict) else None,
+                intake_key=f"view:{view['id']}",
+            )
+        except ReportRejected as exc:
+            await ack(response_action="errors", errors=exc.errors)
+            return
+        except AccessDenied as exc:
+            await ack(response_action="errors", errors={blocks.URLS: str(exc)})
+            return
+        except Exception:
+            log.exception("could not open a case")
+            await ack(
+                response_action="errors",
+                errors={blocks.URLS: "Could not save the report just now; nothing was filed. Please submit again in a minute."},
+            )
+            return
+        await ack(response_action="update", view=blocks.case_filed_view(opened.ref, opened.listings, opened.created))
+        rt.wake_worker()

@@ -1,0 +1,165 @@
+"""The async engine: SQLite (aiosqlite, WAL) by default, PostgreSQL (asyncpg) for production.
+
+`Database` owns one engine and its session factory; nothing here is module-level, so tests and the
+shell can open as many databases as they need. Schema changes go through Alembic (`migrate`), and
+`schema_status` tells `serve` whether it may start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class DatabaseError(Exception):
+    """The database cannot be used as it is; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    current: str | None
+    head: str
+
+    @property
+    def ok(self) -> bool:
+        return self.current == self.head
+
+    def problem(self) -> str | None:
+        if self.ok:
+            return None
+        if self.current is None:
+            return "the database has no schema yet: run `takedown-bot migrate`"
+        return (
+            f"the database schema is at {self.current}, this version needs {self.head}: "
+            "run `takedown-bot migrate`"
+        )
+
+
+def normalise_url(url: str) -> str:
+    """Accept the usual spellings (`postgresql://`, `postgres://`, `sqlite:///`) and pick async drivers."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgresql+psycopg2", "postgresql+psycopg"):
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    elif parsed.drivername in ("sqlite", "sqlite+pysqlite"):
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    return parsed.render_as_string(hide_password=False)
+
+
+class Database:
+    """One engine and its sessions."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        max_overflow: int = 10,
+        pool_timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        busy_timeout_ms: int = 15000,
+    ) -> None:
+        self.url = normalise_url(url)
+        parsed = make_url(self.url)
+        self.dialect = parsed.get_backend_name()
+        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        if self.dialect == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"timeout": busy_timeout_ms / 1000}
+        elif self.dialect == "postgresql":
+            kwargs.update(
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                pool_timeout=pool_timeout,
+                connect_args={"timeout": connect_timeout, "command_timeout": 60},
+            )
+        else:
+            raise DatabaseError(f"unsupported database {parsed.drivername!r}: use sqlite or postgresql")
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if self.dialect == "sqlite":
+            _sqlite_pragmas(self.engine, busy_timeout_ms)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session inside one transaction: committed on success, rolled back on any error."""
+        async with self.sessions() as session, session.begin():
+            yield session
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def schema_status(self) -> SchemaStatus:
+        head = ScriptDirectory.from_config(_alembic_config(self.url)).get_current_head()
+        assert head is not None
+
+        def current(conn: Connection) -> str | None:
+            return MigrationContext.configure(conn).get_current_revision()
+
+        async with self.engine.connect() as conn:
+            return SchemaStatus(current=await conn.run_sync(current), head=head)
+
+    async def require_schema(self) -> None:
+        """Raise DatabaseError unless the schema is at this version's head."""
+        problem = (await self.schema_status()).problem()
+        if problem:
+            raise DatabaseError(problem)
+
+    async def migrate(self, revision: str = "head") -> None:
+        """Apply the Alembic migrations up to `revision`."""
+        config = _alembic_config(self.url)
+
+        def upgrade(conn: Connection) -> None:
+            config.attributes["connection"] = conn
+            command.upgrade(config, revision)
+
+        async with self.engine.begin() as conn:
+            await conn.run_sync(upgrade)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def _sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let us issue BEGIN ourselves, so every transaction takes the write lock up front:
+        # SQLite's single writer then queues on busy_timeout instead of failing to upgrade a lock.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

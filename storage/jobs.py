@@ -1,0 +1,218 @@
+"""The durable job queue. Every statement over the `jobs` table lives here.
+
+- `enqueue` runs inside the caller's transaction (transactional outbox): a case and its first jobs
+  commit together or not at all. A `dedupe_key` makes enqueueing idempotent (periodic runs).
+- `claim` leases due jobs in one statement: `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)
+  RETURNING …` on PostgreSQL; on SQLite the same statement inside a `BEGIN IMMEDIATE` transaction,
+  which makes it the only writer. Jobs whose lease expired (their worker died) are claimed by the
+  same query, so stalled jobs need no separate sweeper.
+- Jobs sharing a `serial_key` run one at a time, in id order: a case's thread replies stay ordered.
+- `complete`, `retry` and `release` only act while the caller still holds the lease, so a worker
+  that lost its lease (paused too long) cannot overwrite the new owner's work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from storage.db import Database
+from storage.models import Job, utcnow
+
+QUEUED, RUNNING, DONE, DEAD = "queued", "running", "done", "dead"
+DEFAULT_MAX_ATTEMPTS = 7
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    max_attempts: int
+    serial_key: str | None
+    created_at: datetime
+
+    @property
+    def last_attempt(self) -> bool:
+        return self.attempts >= self.max_attempts
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    kind: str,
+    payload: dict[str, Any],
+    run_at: datetime | None = None,
+    serial_key: str | None = None,
+    dedupe_key: str | None = None,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> int | None:
+    """Add a job in the caller's transaction; returns its id, or None if `dedupe_key` existed."""
+    now = utcnow()
+    values = {
+        "kind": kind,
+        "payload": payload,
+        "state": QUEUED,
+        "run_at": run_at or now,
+        "attempts": 0,
+        "max_attempts": max_attempts,
+        "serial_key": serial_key,
+        "dedupe_key": dedupe_key,
+        "created_at": now,
+        "updated_at": now,
+    }
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(Job).values(**values)
+    if dedupe_key is not None:
+        statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
+    result = await session.execute(statement.returning(Job.id))  # type: ignore[attr-defined]
+    return result.scalar_one_or_none()
+
+
+async def claim(
+    db: Database,
+    *,
+    owner: str,
+    limit: int,
+    lease: timedelta,
+    kinds: tuple[str, ...] | None = None,
+    now: datetime | None = None,
+) -> list[ClaimedJob]:
+    """Lease up to `limit` due jobs (including ones whose lease expired) for `owner`."""
+    now = now or utcnow()
+    earlier = aliased(Job)
+    blocked = exists().where(
+        and_(
+            earlier.serial_key == Job.serial_key,
+            earlier.id < Job.id,
+            earlier.state.in_((QUEUED, RUNNING)),  # type: ignore[attr-defined]
+        )
+    )
+    due = or_(
+        and_(Job.state == QUEUED, Job.run_at <= now),
+        and_(Job.state == RUNNING, Job.lease_expires_at < now),  # type: ignore[operator]
+    )
+    candidates = (
+        select(Job.id)
+        .where(due, or_(Job.serial_key.is_(None), ~blocked))  # type: ignore[union-attr]
+        .order_by(Job.run_at, Job.id)
+        .limit(limit)
+    )
+    if kinds:
+        candidates = candidates.where(Job.kind.in_(kinds))  # type: ignore[attr-defined]
+    if db.is_postgres:
+        candidates = candidates.with_for_update(skip_locked=True, of=Job)
+    statement = (
+        update(Job)
+        .where(Job.id.in_(candidates.scalar_subquery()))  # type: ignore[union-attr]
+        .values(
+            state=RUNNING,
+            lease_owner=owner,
+            lease_expires_at=now + lease,
+            attempts=Job.attempts + 1,
+            updated_at=now,
+        )
+        .returning(
+            Job.id,
+            Job.kind,
+            Job.payload,
+            Job.attempts,
+            Job.max_attempts,
+            Job.serial_key,
+            Job.created_at,
+        )
+    )
+    async with db.transaction() as session:
+        rows = (await session.execute(statement, execution_options={"synchronize_session": False})).all()
+    jobs = [ClaimedJob(*row) for row in rows]
+    jobs.sort(key=lambda job: job.id)
+    return jobs
+
+
+def _held(job_id: int, owner: str) -> Any:
+    return and_(Job.id == job_id, Job.state == RUNNING, Job.lease_owner == owner)
+
+
+async def heartbeat(db: Database, *, job_id: int, owner: str, lease: timedelta) -> bool:
+    """Extend the lease; False means the lease was lost to another worker."""
+    now = utcnow()
+    async with db.transaction() as session:
+        result = await session.execute(
+            update(Job).where(_held(job_id, owner)).values(lease_expires_at=now + lease, updated_at=now)
+        )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def complete(session: AsyncSession, *, job_id: int, owner: str) -> bool:
+    """Mark done in the caller's transaction (with the job's own writes); False if the lease was lost."""
+    result = await session.execute(
+        update(Job)
+        .where(_held(job_id, owner))
+        .values(state=DONE, lease_owner=None, lease_expires_at=None, last_error=None, updated_at=utcnow())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def retry(
+    session: AsyncSession, *, job_id: int, owner: str, error: str, run_at: datetime | None
+) -> bool:
+    """Reschedule at `run_at`, or dead-letter the job when `run_at` is None."""
+    values: dict[str, Any] = {
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "last_error": error[:2000],
+        "updated_at": utcnow(),
+    }
+    values.update(state=DEAD) if run_at is None else values.update(state=QUEUED, run_at=run_at)
+    result = await session.execute(update(Job).where(_held(job_id, owner)).values(**values))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def release(db: Database, *, job_id: int, owner: str) -> bool:
+    """Give a job back untouched (shutdown): queued again, the attempt not counted."""
+    async with db.transaction() as session:
+        result = await session.execute(
+            update(Job)
+            .where(_held(job_id, owner))
+            .values(
+                state=QUEUED,
+                lease_owner=None,
+                lease_expires_at=None,
+                attempts=Job.attempts - 1,
+                run_at=utcnow(),
+                updated_at=utcnow(),
+            )
+        )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def requeue(session: AsyncSession, *, job_id: int, run_at: datetime | None = None) -> bool:
+    """Bring a dead job back (a person pressed Retry)."""
+    result = await session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.state == DEAD)
+        .values(state=QUEUED, attempts=0, run_at=run_at or utcnow(), updated_at=utcnow())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def counts(db: Database) -> dict[tuple[str, str], int]:
+    """Jobs by (kind, state)."""
+    async with db.sessions() as session:
+        rows = (await session.execute(select(Job.kind, Job.state, func.count()).group_by(Job.kind, Job.state))).all()
+    return {(kind, state): count for kind, state, count in rows}
+
+
+async def next_run_at(db: Database) -> datetime | None:
+    """When the next queued job is due (lets an idle worker sleep exactly as long as it may)."""
+    async with db.sessions() as session:
+        return (await session.execute(select(func.min(Job.run_at)).where(Job.state == QUEUED))).scalar()

@@ -1,0 +1,190 @@
+"""The tables: cases, listings, notices, events (append-only) and jobs.
+
+Table models only; the shapes handlers and adapters exchange live in `bot/`. Timestamps are stored
+as timezone-aware UTC. The open-listing uniqueness rule is a partial unique index, so the database
+itself refuses a second open report of the same listing key, whatever races above it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+# Listing statuses (DESIGN.md, Domain). Closed ones no longer block a new report of the same key.
+LISTING_STATUSES = (
+    "queued",
+    "submitted",
+    "in_review",
+    "removed",
+    "rejected",
+    "needs_info",
+    "failed",
+    "withdrawn",
+    "relisted",
+)
+CLOSED_STATUSES = ("removed", "rejected", "withdrawn", "relisted")
+OPEN_STATUSES = tuple(s for s in LISTING_STATUSES if s not in CLOSED_STATUSES)
+
+_OPEN_PREDICATE = "status NOT IN ('removed', 'rejected', 'withdrawn', 'relisted')"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every database (SQLite keeps no zone; PostgreSQL uses timestamptz)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_BIGINT = BigInteger().with_variant(Integer, "sqlite")
+
+
+def _when(*, nullable: bool, index: bool = False) -> Any:
+    if nullable:
+        return Field(default=None, sa_column=Column(UTCDateTime(), nullable=True, index=index))
+    return Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=index))
+
+
+class Case(SQLModel, table=True):
+    __tablename__ = "cases"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    # The number in TD-<n>: the database allocates it (IDENTITY / AUTOINCREMENT), so two intakes
+    # racing on two replicas can never get the same one.
+    id: int | None = Field(
+        default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True)
+    )
+    brand: str
+    right_id: str
+    infringement: str
+    description: str = ""
+    evidence: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    seller: str | None = None
+    reporter_id: str = Field(index=True)
+    team_id: str | None = None
+    channel_id: str | None = None
+    thread_ts: str | None = None
+    # Idempotency of intake: a redelivered or double-submitted modal carries the same key.
+    intake_key: str | None = Field(default=None, unique=True)
+    created_at: datetime = _when(nullable=False, index=True)
+    updated_at: datetime = _when(nullable=False)
+
+
+class Listing(SQLModel, table=True):
+    __tablename__ = "listings"
+    __table_args__ = (
+        Index(
+            "uq_listings_open_key",
+            "key",
+            unique=True,
+            sqlite_where=text(_OPEN_PREDICATE),
+            postgresql_where=text(_OPEN_PREDICATE),
+        ),
+        Index("ix_listings_platform_status", "platform", "status"),
+        Index("ix_listings_status_created", "status", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    position: int = 0
+    platform: str
+    key: str = Field(index=True)
+    url: str
+    submitted_url: str
+    seller: str | None = None
+    status: str = "queued"
+    status_reason: str | None = None
+    reference: str | None = None
+    notice_id: int | None = Field(default=None, foreign_key="notices.id", index=True)
+    relisted_from: int | None = None
+    created_at: datetime = _when(nullable=False)
+    updated_at: datetime = _when(nullable=False)
+    submitted_at: datetime | None = _when(nullable=True)
+    decided_at: datetime | None = _when(nullable=True)
+
+
+class Notice(SQLModel, table=True):
+    __tablename__ = "notices"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    platform: str
+    channel: str
+    adapter: str
+    batch: int = 0
+    # pending → sending → sent | awaiting_person | held | failed | withdrawn
+    status: str = Field(default="pending", index=True)
+    idempotency_key: str = Field(unique=True)
+    reference: str | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    created_at: datetime = _when(nullable=False)
+    updated_at: datetime = _when(nullable=False)
+    sent_at: datetime | None = _when(nullable=True)
+
+
+class Event(SQLModel, table=True):
+    """The audit trail. Rows are only ever inserted."""
+
+    __tablename__ = "events"
+
+    id: int | None = Field(
+        default=None, sa_column=Column(_BIGINT, primary_key=True, autoincrement=True)
+    )
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    listing_id: int | None = Field(default=None, index=True)
+    notice_id: int | None = None
+    actor: str
+    kind: str
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _when(nullable=False, index=True)
+
+
+class Job(SQLModel, table=True):
+    """A durable unit of background work. All SQL over this table lives in `storage.jobs`."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_claim", "state", "run_at"),
+        Index("ix_jobs_serial", "serial_key", "id"),
+    )
+
+    id: int | None = Field(
+        default=None, sa_column=Column(_BIGINT, primary_key=True, autoincrement=True)
+    )
+    kind: str
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    state: str = "queued"  # queued | running | done | dead
+    run_at: datetime = _when(nullable=False)
+    attempts: int = 0
+    max_attempts: int = 7
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = _when(nullable=True)
+    last_error: str | None = None
+    # Jobs sharing a serial key run one at a time in id order (a case's thread replies stay in order).
+    serial_key: str | None = None
+    # Enqueueing the same dedupe key twice is a no-op (periodic runs, redelivered intake).
+    dedupe_key: str | None = Field(default=None, unique=True)
+    created_at: datetime = _when(nullable=False)
+    updated_at: datetime = _when(nullable=False)

@@ -1,0 +1,229 @@
+"""Queries over cases, listings, notices and events. Module functions over a session.
+
+Functions that write take the caller's session and never commit: the caller owns the transaction,
+so a case, its listings, its first event and its first jobs land together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import CLOSED_STATUSES, OPEN_STATUSES, Case, Event, Listing, Notice, utcnow
+
+# SQLite allows 32,766 bound parameters per statement; stay well below on every database.
+_IN_CHUNK = 900
+
+
+@dataclass(frozen=True, slots=True)
+class NewListing:
+    platform: str
+    key: str
+    url: str
+    submitted_url: str
+    seller: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenListing:
+    """A listing key that is already being handled in an open case."""
+
+    key: str
+    case_id: int
+    channel_id: str | None
+    thread_ts: str | None
+    status: str
+
+
+def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), _IN_CHUNK):
+        yield items[start : start + _IN_CHUNK]
+
+
+async def find_open_listings(session: AsyncSession, keys: Sequence[str]) -> dict[str, OpenListing]:
+    """The open listings among `keys`, with the case that holds each."""
+    found: dict[str, OpenListing] = {}
+    for chunk in _chunks(list(dict.fromkeys(keys))):
+        rows = await session.execute(
+            select(Listing.key, Listing.case_id, Case.channel_id, Case.thread_ts, Listing.status)
+            .join(Case, Case.id == Listing.case_id)  # type: ignore[arg-type]
+            .where(Listing.key.in_(chunk), Listing.status.in_(OPEN_STATUSES))  # type: ignore[attr-defined]
+        )
+        for key, case_id, channel_id, thread_ts, status in rows:
+            found[key] = OpenListing(key, case_id, channel_id, thread_ts, status)
+    return found
+
+
+async def find_removed_listings(session: AsyncSession, keys: Sequence[str]) -> dict[str, int]:
+    """Listing key → id of its latest `removed` listing, for keys reported again (relisted)."""
+    found: dict[str, int] = {}
+    for chunk in _chunks(list(dict.fromkeys(keys))):
+        rows = await session.execute(
+            select(Listing.key, func.max(Listing.id))
+            .where(Listing.key.in_(chunk), Listing.status == "removed")  # type: ignore[attr-defined]
+            .group_by(Listing.key)
+        )
+        found.update({key: listing_id for key, listing_id in rows})
+    return found
+
+
+async def case_by_intake_key(session: AsyncSession, intake_key: str) -> Case | None:
+    return (await session.execute(select(Case).where(Case.intake_key == intake_key))).scalar_one_or_none()
+
+
+async def insert_case(session: AsyncSession, case: Case) -> Case:
+    """Insert a case; the database allocates its number."""
+    session.add(case)
+    await session.flush()
+    return case
+
+
+async def insert_listings(
+    session: AsyncSession, *, case_id: int, listings: Sequence[NewListing], relisted: dict[str, int]
+) -> None:
+    """Insert a case's listings in one batched statement; mark the removed ones they re-report."""
+    now = utcnow()
+    rows = [
+        {
+            "case_id": case_id,
+            "position": position,
+            "platform": item.platform,
+            "key": item.key,
+            "url": item.url,
+            "submitted_url": item.submitted_url,
+            "seller": item.seller,
+            "status": "queued",
+            "relisted_from": relisted.get(item.key),
+            "created_at": now,
+            "updated_at": now,
+        }
+        for position, item in enumerate(listings)
+    ]
+    if rows:
+        await session.execute(insert(Listing), rows)
+    old_ids = list(relisted.values())
+    for start in range(0, len(old_ids), _IN_CHUNK):
+        await session.execute(
+            update(Listing)
+            .where(Listing.id.in_(old_ids[start : start + _IN_CHUNK]))  # type: ignore[union-attr]
+            .values(status="relisted", updated_at=now)
+        )
+
+
+async def add_event(
+    session: AsyncSession,
+    *,
+    case_id: int,
+    actor: str,
+    kind: str,
+    detail: dict[str, Any] | None = None,
+    listing_id: int | None = None,
+    notice_id: int | None = None,
+) -> None:
+    session.add(
+        Event(
+            case_id=case_id,
+            listing_id=listing_id,
+            notice_id=notice_id,
+            actor=actor,
+            kind=kind,
+            detail=detail or {},
+        )
+    )
+
+
+async def get_case(session: AsyncSession, case_id: int) -> Case | None:
+    return await session.get(Case, case_id)
+
+
+async def case_listings(session: AsyncSession, case_id: int) -> list[Listing]:
+    rows = await session.execute(
+        select(Listing).where(Listing.case_id == case_id).order_by(Listing.position, Listing.id)  # type: ignore[arg-type]
+    )
+    return list(rows.scalars())
+
+
+async def status_counts(session: AsyncSession, case_id: int) -> dict[tuple[str, str], int]:
+    """(platform, status) → number of listings, computed by the database (bulk cases)."""
+    rows = await session.execute(
+        select(Listing.platform, Listing.status, func.count())
+        .where(Listing.case_id == case_id)
+        .group_by(Listing.platform, Listing.status)
+    )
+    return {(platform, status): count for platform, status, count in rows}
+
+
+async def set_thread(session: AsyncSession, *, case_id: int, channel_id: str, thread_ts: str) -> None:
+    await session.execute(
+        update(Case)
+        .where(Case.id == case_id)  # type: ignore[arg-type]
+        .values(channel_id=channel_id, thread_ts=thread_ts, updated_at=utcnow())
+    )
+
+
+async def insert_notice(session: AsyncSession, notice: Notice, listing_ids: Sequence[int]) -> Notice:
+    session.add(notice)
+    await session.flush()
+    for start in range(0, len(listing_ids), _IN_CHUNK):
+        await session.execute(
+            update(Listing)
+            .where(Listing.id.in_(listing_ids[start : start + _IN_CHUNK]))  # type: ignore[union-attr]
+            .values(notice_id=notice.id)
+        )
+    return notice
+
+
+async def get_notice(session: AsyncSession, notice_id: int) -> Notice | None:
+    return await session.get(Notice, notice_id)
+
+
+async def notice_listings(session: AsyncSession, notice_id: int) -> list[Listing]:
+    rows = await session.execute(
+        select(Listing).where(Listing.notice_id == notice_id).order_by(Listing.position, Listing.id)  # type: ignore[arg-type]
+    )
+    return list(rows.scalars())
+
+
+async def case_notices(session: AsyncSession, case_id: int) -> list[Notice]:
+    rows = await session.execute(select(Notice).where(Notice.case_id == case_id).order_by(Notice.id))  # type: ignore[arg-type]
+    return list(rows.scalars())
+
+
+async def update_notice(session: AsyncSession, notice_id: int, **values: Any) -> None:
+    await session.execute(
+        update(Notice).where(Notice.id == notice_id).values(updated_at=utcnow(), **values)  # type: ignore[arg-type]
+    )
+
+
+async def set_listing_status(
+    session: AsyncSession,
+    *,
+    listing_id: int,
+    status: str,
+    reason: str | None = None,
+    reference: str | None = None,
+    when: datetime | None = None,
+) -> None:
+    when = when or utcnow()
+    values: dict[str, Any] = {"status": status, "status_reason": reason, "updated_at": when}
+    if reference is not None:
+        values["reference"] = reference
+    if status == "submitted":
+        values["submitted_at"] = when
+    if status in CLOSED_STATUSES or status == "needs_info":
+        values["decided_at"] = when
+    await session.execute(update(Listing).where(Listing.id == listing_id).values(**values))  # type: ignore[arg-type]
+
+
+async def get_listing(session: AsyncSession, listing_id: int) -> Listing | None:
+    return await session.get(Listing, listing_id)
+
+
+async def case_events(session: AsyncSession, case_id: int) -> list[Event]:
+    rows = await session.execute(select(Event).where(Event.case_id == case_id).order_by(Event.id))  # type: ignore[arg-type]
+    return list(rows.scalars())

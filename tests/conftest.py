@@ -1,0 +1,306 @@
+"""Shared fixtures: databases (SQLite file and real PostgreSQL), the fake Slack server, and the
+bot itself behind its real HTTP endpoint, driven with signed Slack requests.
+
+Every test that takes `db` (or `bot`) runs twice: on a SQLite file and on PostgreSQL. Without a
+reachable PostgreSQL the PostgreSQL half is skipped with the reason, unless
+TAKEDOWN_REQUIRE_POSTGRES=1 (as `.ci/run` sets), where it fails instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import itertools
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+from fakes.slack import FakeSlack
+from sqlalchemy import text
+
+from bot.app import TakedownBot, create_app
+from bot.config import AppConfig, Environment, Settings, parse_config
+from storage.db import Database
+
+for _name in ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"):  # would switch Bolt to OAuth mode
+    os.environ.pop(_name, None)
+
+SIGNING_SECRET = "test-signing-secret-5f2c"
+BOT_TOKEN = "xoxb-test-token-1234567890"
+PG_ADMIN_URL = os.environ.get("TAKEDOWN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+REQUIRE_PG = os.environ.get("TAKEDOWN_REQUIRE_POSTGRES") == "1"
+TABLES = ("events", "listings", "notices", "jobs", "cases")
+
+TEST_CONFIG = """
+team:
+  timezone: Europe/Berlin
+  report_channel: C0REPORTS
+rights_holder:
+  name: Acme Outdoor GmbH
+  email: brand-protection@acme.example
+  address: Hauptstr. 1, 10115 Berlin, DE
+  phone: "+49 30 1234567"
+  signatory: Jane Roe, Head of Brand Protection
+brands:
+  - name: Acme
+    rights:
+      - id: acme-eu-tm
+        kind: trademark
+        mark: ACME
+        number: "018123456"
+        office: EUIPO
+        classes: [18, 25]
+        jurisdiction: EU
+      - id: acme-photos
+        kind: copyright
+        work: Acme 2026 catalogue product photographs
+        url: https://acme.example/catalogue
+  - name: Bravo
+    rights:
+      - id: bravo-us-tm
+        kind: trademark
+        mark: BRAVO
+        number: "7654321"
+        office: USPTO
+        classes: [9]
+        jurisdiction: US
+platforms:
+  taobao:
+    adapter: portal
+    sla_days: 3
+"""
+
+
+# -- databases ------------------------------------------------------------------------------------
+
+
+async def _admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_URL.replace("postgresql+asyncpg://", "postgresql://"), timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def _postgres_reason() -> str | None:
+    try:
+        asyncio.run(_admin("SELECT 1"))
+    except Exception as exc:
+        return f"no PostgreSQL at {PG_ADMIN_URL}: {type(exc).__name__}: {exc}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "takedown.db"
+
+    async def build() -> None:
+        db = Database(f"sqlite+aiosqlite:///{path}")
+        await db.migrate()
+        await db.dispose()
+
+    asyncio.run(build())
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    reason = _postgres_reason()
+    if reason:
+        if REQUIRE_PG:
+            pytest.fail(reason + " (TAKEDOWN_REQUIRE_POSTGRES=1)")
+        pytest.skip(reason)
+    name = f"takedown_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    url = f"{base}/{name}"
+
+    async def build() -> None:
+        db = Database(url)
+        await db.migrate()
+        await db.dispose()
+
+    asyncio.run(build())
+    yield url
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "takedown.db"
+        shutil.copy(template, path)
+        return f"sqlite+aiosqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    if database.is_postgres:
+        async with database.engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    yield database
+    await database.dispose()
+
+
+# -- configuration --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def config_text() -> str:
+    return TEST_CONFIG
+
+
+@pytest.fixture
+def config(config_text: str) -> AppConfig:
+    return parse_config(config_text, environ={})
+
+
+# -- Slack ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    fake = await FakeSlack().start()
+    yield fake
+    await fake.stop()
+
+
+def sign(body: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
+    """Slack's request signature headers for `body`."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
+
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class SlackDriver:
+    """Sends signed requests to the bot's real `POST /slack/events`, as Slack would."""
+
+    http: aiohttp.ClientSession
+    url: str
+    slack: FakeSlack
+    bot: TakedownBot
+
+    async def post(self, body: str, content_type: str, headers: dict[str, str] | None = None) -> aiohttp.ClientResponse:
+        all_headers = {"Content-Type": content_type, **sign(body), **(headers or {})}
+        response = await self.http.post(f"{self.url}/slack/events", data=body.encode(), headers=all_headers)
+        await response.read()
+        return response
+
+    async def command(self, text: str = "", *, user: str = "U0REPORTER", channel: str = "C0TEAM") -> aiohttp.ClientResponse:
+        form = {
+            "token": "legacy",
+            "team_id": "T1",
+            "team_domain": "acme",
+            "channel_id": channel,
+            "channel_name": "brand",
+            "user_id": user,
+            "user_name": "reporter",
+            "command": "/report-listing",
+            "text": text,
+            "api_app_id": "A1",
+            "response_url": self.slack.response_url(str(next(_ids))),
+            "trigger_id": f"trigger-{next(_ids)}",
+        }
+        return await self.post(urlencode(form), "application/x-www-form-urlencoded")
+
+    async def interact(self, payload: dict[str, Any], headers: dict[str, str] | None = None) -> aiohttp.ClientResponse:
+        body = urlencode({"payload": json.dumps(payload)})
+        return await self.post(body, "application/x-www-form-urlencoded", headers)
+
+    async def submit_report(
+        self,
+        *,
+        urls: str,
+        brand: str = "Acme",
+        right: str = "acme-eu-tm",
+        type: str = "counterfeit",
+        description: str = "Fake ACME backpacks sold with our logo and catalogue photos.",
+        evidence: str = "",
+        seller: str = "",
+        user: str = "U0REPORTER",
+        view_id: str | None = None,
+        channel: str = "C0TEAM",
+        headers: dict[str, str] | None = None,
+    ) -> tuple[aiohttp.ClientResponse, dict[str, Any]]:
+        """Submit the report form as Slack would; returns the response and its JSON (or {})."""
+
+        def select(value: str) -> dict[str, Any]:
+            option = {"text": {"type": "plain_text", "text": value}, "value": value} if value else None
+            return {"type": "static_select", "selected_option": option}
+
+        def typed(value: str) -> dict[str, Any]:
+            return {"type": "plain_text_input", "value": value or None}
+
+        values = {
+            "urls": {"urls": typed(urls)},
+            "brand": {"brand": select(brand)},
+            "right": {"right": select(right)},
+            "type": {"type": select(type)},
+            "description": {"description": typed(description)},
+            "evidence": {"evidence": typed(evidence)},
+            "seller": {"seller": typed(seller)},
+        }
+        payload = {
+            "type": "view_submission",
+            "team": {"id": "T1", "domain": "acme"},
+            "user": {"id": user, "name": "reporter"},
+            "api_app_id": "A1",
+            "trigger_id": f"trigger-{next(_ids)}",
+            "view": {
+                "id": view_id or f"V{next(_ids)}",
+                "type": "modal",
+                "callback_id": "report_listing",
+                "private_metadata": json.dumps({"channel": channel}),
+                "state": {"values": values},
+                "hash": "h",
+            },
+        }
+        response = await self.interact(payload, headers)
+        text_body = await response.text()
+        return response, (json.loads(text_body) if text_body.startswith("{") else {})
+
+
+@pytest.fixture
+def settings_for(slack: FakeSlack, config: AppConfig, database_url: str) -> Any:
+    def build(**env: str) -> Settings:
+        environ = {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": slack.api_url,
+            "DATABASE_URL": database_url,
+            **env,
+        }
+        return Settings(config=config, env=Environment.from_environ(environ))
+
+    return build
+
+
+@pytest.fixture
+async def bot(settings_for: Any, db: Database, slack: FakeSlack) -> AsyncIterator[SlackDriver]:
+    app = create_app(settings_for(), db=db, worker_poll_interval=0.05)
+    server = TestServer(app.web_app(), host="127.0.0.1")
+    await server.start_server()
+    async with aiohttp.ClientSession() as http:
+        yield SlackDriver(http=http, url=str(server.make_url("")).rstrip("/"), slack=slack, bot=app)
+    await server.close()

@@ -1,0 +1,170 @@
+"""A fake Slack Web API: a real aiohttp server on loopback that records every call.
+
+The bot's AsyncWebClient reaches it through SLACK_API_URL (`{url}/api/`). Tests script failures
+(`fail_next`), read what was sent (`calls`, `calls_to`), and wait for asynchronous posts
+(`wait_for`). Slash commands get a `response_url` on the same server, recorded as `responses`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Scripted:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+class FakeSlack:
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.responses: list[dict[str, Any]] = []
+        self.messages: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts) → latest message
+        self.usergroups: dict[str, list[str]] = {}
+        self._scripted: dict[str, list[Scripted]] = {}
+        self._ts = itertools.count(1)
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    async def start(self) -> FakeSlack:
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_post("/respond/{id}", self._respond)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"
+
+    def response_url(self, name: str = "1") -> str:
+        return f"{self.url}/respond/{name}"
+
+    # -- scripting ------------------------------------------------------------------------------
+    def fail_next(
+        self, method: str, *, times: int = 1, status: int = 200, error: str = "internal_error", retry_after: int | None = None
+    ) -> None:
+        """The next `times` calls of `method` fail (HTTP `status`, or ok=false with `error`)."""
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        for _ in range(times):
+            self._scripted.setdefault(method, []).append(
+                Scripted(status=status, body={"ok": False, "error": error}, headers=headers)
+            )
+
+    # -- reading --------------------------------------------------------------------------------
+    def calls_to(self, method: str) -> list[Call]:
+        return [call for call in self.calls if call.method == method]
+
+    async def wait_for(self, method: str, *, count: int = 1, timeout: float = 10.0) -> list[Call]:
+        """Wait until `method` has been called (successfully answered or not) `count` times."""
+        deadline = time.monotonic() + timeout
+        async with self._changed:
+            while len(self.calls_to(method)) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    seen = [c.method for c in self.calls]
+                    raise AssertionError(f"{method} called {len(self.calls_to(method))}x, wanted {count}; calls: {seen}")
+                try:
+                    await asyncio.wait_for(self._changed.wait(), timeout=remaining)
+                except TimeoutError:
+                    pass
+        return self.calls_to(method)
+
+    async def wait_for_responses(self, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while len(self.responses) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(self.responses)} response_url posts, wanted {count}")
+            await asyncio.sleep(0.02)
+        return self.responses
+
+    # -- handlers -------------------------------------------------------------------------------
+    async def _record(self, call: Call) -> None:
+        async with self._changed:
+            self.calls.append(call)
+            self._changed.notify_all()
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await _params(request)
+        await self._record(Call(method, params))
+        scripted = self._scripted.get(method)
+        if scripted:
+            reply = scripted.pop(0)
+            return web.json_response(reply.body, status=reply.status, headers=reply.headers)
+        return web.json_response(self._answer(method, params))
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.responses.append(body)
+        return web.Response(text="ok")
+
+    def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1", "team": "Acme"}
+        if method == "chat.postMessage":
+            channel = params.get("channel", "")
+            ts = f"{1_700_000_000 + next(self._ts)}.000100"
+            self.messages[(channel, ts)] = params
+            return {"ok": True, "channel": channel, "ts": ts, "message": {"text": params.get("text")}}
+        if method == "chat.update":
+            key = (params.get("channel", ""), params.get("ts", ""))
+            if key not in self.messages:
+                return {"ok": False, "error": "message_not_found"}
+            self.messages[key] = params
+            return {"ok": True, "channel": key[0], "ts": key[1]}
+        if method in ("views.open", "views.update", "views.push"):
+            return {"ok": True, "view": {"id": f"V{next(self._ts)}", **(params.get("view") or {})}}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": "1.1"}
+        if method == "conversations.open":
+            return {"ok": True, "channel": {"id": "D" + str(params.get("users", "X"))[1:]}}
+        if method == "usergroups.users.list":
+            group = params.get("usergroup", "")
+            if group not in self.usergroups:
+                return {"ok": False, "error": "no_such_subteam"}
+            return {"ok": True, "users": self.usergroups[group]}
+        return {"ok": True}
+
+
+async def _params(request: web.Request) -> dict[str, Any]:
+    if request.content_type == "application/json":
+        data = await request.json()
+        params = dict(data) if isinstance(data, dict) else {}
+    else:
+        params = dict((await request.post()).items())
+    for key in ("blocks", "view", "attachments"):
+        value = params.get(key)
+        if isinstance(value, str):
+            try:
+                params[key] = json.loads(value)
+            except ValueError:
+                pass
+    return params
