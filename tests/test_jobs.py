@@ -1,0 +1,140 @@
+"""The durable job queue and the worker, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.worker import JobContext, JobFailed, RetryLater, Worker
+from storage import jobs
+from storage.db import Database
+from storage.models import Job, utcnow
+
+
+async def _enqueue(db: Database, kind: str = "notify", **kwargs: object) -> int | None:
+    async with db.transaction() as session:
+        return await jobs.enqueue(session, kind=kind, payload=dict(kwargs.pop("payload", {}) or {}), **kwargs)  # type: ignore[arg-type]
+
+
+async def _job(db: Database, job_id: int) -> Job:
+    async with db.sessions() as session:
+        job = await session.get(Job, job_id)
+        assert job is not None
+        return job
+
+
+async def test_enqueue_with_same_dedupe_key_is_a_no_op(db: Database) -> None:
+    first = await _enqueue(db, dedupe_key="digest:C1:2026-W48")
+    second = await _enqueue(db, dedupe_key="digest:C1:2026-W48")
+    assert first is not None and second is None
+    async with db.sessions() as session:
+        assert len((await session.execute(select(Job))).scalars().all()) == 1
+
+
+async def test_two_claimers_never_share_a_job(db: Database) -> None:
+    for n in range(40):
+        await _enqueue(db, payload={"n": n})
+    lease = timedelta(minutes=1)
+    batches = await asyncio.gather(
+        *(jobs.claim(db, owner=f"w{i}", limit=7, lease=lease) for i in range(4)),
+    )
+    claimed = [job.id for batch in batches for job in batch]
+    assert len(claimed) == len(set(claimed)) == 28
+
+
+async def test_expired_lease_is_taken_over_by_another_worker(db: Database) -> None:
+    job_id = await _enqueue(db)
+    [job] = await jobs.claim(db, owner="dead-worker", limit=5, lease=timedelta(seconds=1))
+    assert await jobs.claim(db, owner="other", limit=5, lease=timedelta(minutes=1)) == []
+    later = utcnow() + timedelta(seconds=2)
+    [taken] = await jobs.claim(db, owner="other", limit=5, lease=timedelta(minutes=1), now=later)
+    assert taken.id == job.id == job_id and taken.attempts == 2
+    async with db.transaction() as session:  # the dead worker's late completion does not count
+        assert not await jobs.complete(session, job_id=job.id, owner="dead-worker")
+        assert await jobs.complete(session, job_id=job.id, owner="other")
+    assert (await _job(db, job.id)).state == "done"
+
+
+async def test_jobs_with_one_serial_key_run_one_at_a_time_in_order(db: Database) -> None:
+    a = await _enqueue(db, serial_key="case:1")
+    b = await _enqueue(db, serial_key="case:1")
+    c = await _enqueue(db, serial_key="case:2")
+    first = await jobs.claim(db, owner="w", limit=10, lease=timedelta(minutes=1))
+    assert [job.id for job in first] == [a, c]
+    async with db.transaction() as session:
+        await jobs.complete(session, job_id=a, owner="w")  # type: ignore[arg-type]
+    second = await jobs.claim(db, owner="w", limit=10, lease=timedelta(minutes=1))
+    assert [job.id for job in second] == [b]
+
+
+async def test_worker_retries_with_backoff_then_dead_letters(db: Database) -> None:
+    job_id = await _enqueue(db, kind="flaky")
+    assert job_id is not None
+    seen: list[int] = []
+    dead: list[str] = []
+
+    async def flaky(ctx: JobContext) -> None:
+        seen.append(ctx.job.attempts)
+        raise RetryLater("platform down", delay=0)
+
+    async def on_dead(job: object, error: str) -> None:
+        dead.append(error)
+
+    worker = Worker(db=db, runners={"flaky": flaky}, on_dead={"flaky": on_dead}, backoff=[timedelta(0)] * 2)
+    async with db.transaction() as session:  # max_attempts follows the configured schedule
+        from sqlalchemy import update
+
+        await session.execute(update(Job).values(max_attempts=worker.max_attempts))
+    await worker.run_until_idle(timeout=10)
+    job = await _job(db, job_id)
+    assert seen == [1, 2, 3]
+    assert job.state == "dead" and job.last_error == "platform down"
+    assert dead == ["platform down"]
+
+
+async def test_worker_reschedules_by_the_durable_backoff(db: Database) -> None:
+    job_id = await _enqueue(db, kind="flaky")
+    assert job_id is not None
+
+    async def flaky(ctx: JobContext) -> None:
+        raise ConnectionError("reset by peer")
+
+    worker = Worker(db=db, runners={"flaky": flaky}, backoff=[timedelta(minutes=5), timedelta(hours=1)])
+    before = utcnow()
+    await worker.run_until_idle(timeout=10)
+    job = await _job(db, job_id)
+    assert job.state == "queued" and job.attempts == 1
+    assert "reset by peer" in (job.last_error or "")
+    assert timedelta(minutes=4) < job.run_at - before < timedelta(minutes=6)
+
+
+async def test_job_failed_dead_letters_at_once(db: Database) -> None:
+    job_id = await _enqueue(db, kind="bad")
+    assert job_id is not None
+
+    async def bad(ctx: JobContext) -> None:
+        raise JobFailed("no such case")
+
+    await Worker(db=db, runners={"bad": bad}).run_until_idle(timeout=10)
+    job = await _job(db, job_id)
+    assert (job.state, job.attempts, job.last_error) == ("dead", 1, "no such case")
+
+
+async def test_stopping_worker_releases_unfinished_jobs(db: Database) -> None:
+    job_id = await _enqueue(db, kind="slow")
+    assert job_id is not None
+    started = asyncio.Event()
+
+    async def slow(ctx: JobContext) -> None:
+        started.set()
+        await asyncio.sleep(60)
+
+    worker = Worker(db=db, runners={"slow": slow}, poll_interval=0.02, grace=0.2)
+    task = asyncio.create_task(worker.run())
+    await asyncio.wait_for(started.wait(), 10)
+    worker.stop()
+    await asyncio.wait_for(task, 10)
+    job = await _job(db, job_id)
+    assert (job.state, job.attempts, job.lease_owner) == ("queued", 0, None)
