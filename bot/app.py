@@ -23,8 +23,9 @@ from bot.adapters import adapter_class, parse_adapter_options
 from bot.adapters.base import Adapter
 from bot.config import Settings
 from bot.runtime import Runtime
-from bot.worker import Worker
+from bot.worker import DeadHandler, JobContext, Runner, Worker
 from storage.db import Database
+from storage.jobs import ClaimedJob
 from storage.models import utcnow
 
 log = logging.getLogger("takedown.app")
@@ -78,9 +79,11 @@ class TakedownBot:
         )
         handlers.register(self.bolt, self.runtime)
         delivery = settings.config.delivery
+        runners, on_dead = _job_runners(self.runtime)
         self.worker = Worker(
             db=self.db,
-            runners=_job_runners(self.runtime),
+            runners=runners,
+            on_dead=on_dead,
             backoff=delivery.backoff,
             lease=delivery.lease,
             poll_interval=worker_poll_interval,
@@ -97,13 +100,6 @@ class TakedownBot:
             platform = channel if not entry.serves else entry.serves[0]
             adapters[channel] = cls(options, platform=platform, http=self.http)
         return adapters
-
-    def adapter_for(self, channel: str, platform: str) -> Adapter:
-        """The configured adapter of a channel, or a portal guide for an unconfigured platform."""
-        if channel in self.runtime.adapters:
-            return self.runtime.adapters[channel]
-        cls = adapter_class("portal")
-        return cls(cls.Options(), platform=platform, http=self.http)
 
     async def start(self) -> None:
         """Check the database schema and start the worker (if this process runs one)."""
@@ -155,13 +151,23 @@ class TakedownBot:
         return app
 
 
-def _job_runners(rt: Runtime) -> dict[str, Any]:
-    from bot.notify import run_notify
+def _job_runners(rt: Runtime) -> tuple[dict[str, Runner], dict[str, DeadHandler]]:
+    """The job kinds this bot runs, bound to its runtime, and what to do when one dies."""
+    from bot import delivery, notify
 
-    async def notify(ctx: Any) -> None:
-        await run_notify(rt, ctx)
+    async def submit(ctx: JobContext) -> None:
+        await delivery.run_submit(rt, ctx)
 
-    return {"notify": notify}
+    async def poll(ctx: JobContext) -> None:
+        await delivery.run_poll(rt, ctx)
+
+    async def post(ctx: JobContext) -> None:
+        await notify.run_notify(rt, ctx)
+
+    async def submit_dead(job: ClaimedJob, error: str) -> None:
+        await delivery.on_submit_dead(rt, job, error)
+
+    return {"submit": submit, "poll": poll, "notify": post}, {"submit": submit_dead}
 
 
 def create_app(settings: Settings, **kwargs: Any) -> TakedownBot:

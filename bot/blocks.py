@@ -184,7 +184,7 @@ def case_message(
     if total <= MAX_LISTINGS_SHOWN:
         lines = [
             f"{STATUS_EMOJI.get(status, '')} {escape(PLATFORMS.get(platform, platform))}: "
-            f"<{_link_safe(url)}|{escape(_cut(url, 80))}> — {status.replace('_', ' ')}"
+            f"<{link_url(url)}|{escape(_cut(url, 80))}> — {status.replace('_', ' ')}"
             for platform, url, status in listings
         ]
         blocks.append({"type": "section", "text": mrkdwn("\n".join(lines) or " ")})
@@ -206,7 +206,7 @@ def case_message(
     return text, blocks
 
 
-def _link_safe(url: str) -> str:
+def link_url(url: str) -> str:
     # Canonical URLs come from our own parser, but a `|` or `>` would still end the link early.
     return url.replace("|", "%7C").replace(">", "%3E").replace("<", "%3C")
 
@@ -247,3 +247,8 @@ def case_filed_view(ref: str, listings: int, created: bool) -> dict[str, Any]:
             {"type": "context", "elements": [mrkdwn("Its status thread follows in the team channel.")]},
         ],
     }
+
+
+def context_line(text: str) -> dict[str, Any]:
+    """A small grey line; `text` is escaped."""
+    return {"type": "context", "elements": [mrkdwn(escape(text))]}

@@ -152,7 +152,7 @@ class Right(_Strict):
 
     def label(self) -> str:
         """How the modal and messages name the right: `acme-eu-tm (trademark EUIPO 018123456)`."""
-        parts = [self.kind]
+        parts: list[str] = [self.kind]
         if self.office:
             parts.append(self.office)
         if self.number:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.runtime import Runtime
-from handlers import commands, errors, shortcuts, views
+from handlers import actions, commands, errors, shortcuts, views
 
 
 def register(app: AsyncApp, rt: Runtime) -> None:
@@ -13,3 +13,4 @@ def register(app: AsyncApp, rt: Runtime) -> None:
     commands.register(app, rt)
     shortcuts.register(app, rt)
     views.register(app, rt)
+    actions.register(app, rt)

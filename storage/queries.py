@@ -213,8 +213,8 @@ async def set_listing_status(
     values: dict[str, Any] = {"status": status, "status_reason": reason, "updated_at": when}
     if reference is not None:
         values["reference"] = reference
-    if status == "submitted":
-        values["submitted_at"] = when
+    if status in ("submitted", "in_review"):
+        values["submitted_at"] = func.coalesce(Listing.submitted_at, when)
     if status in CLOSED_STATUSES or status == "needs_info":
         values["decided_at"] = when
     await session.execute(update(Listing).where(Listing.id == listing_id).values(**values))  # type: ignore[arg-type]

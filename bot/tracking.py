@@ -1,0 +1,141 @@
+"""Recording what happens to listings: platform decisions, a person's confirmations, withdrawals.
+
+Every change is one Event, one reply in the case's status thread (what changed, the platform's
+words, the reference; the reporter mentioned when a decision needs them), and a refresh of the
+parent message. All of it is written in the caller's transaction, so a change is recorded and
+announced together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.adapters.base import ListingDecision
+from bot.blocks import STATUS_EMOJI, escape, mrkdwn
+from bot.listings import PLATFORMS
+from bot.notify import enqueue_parent_update, enqueue_thread_reply
+from storage import queries
+from storage.models import Case, Listing
+
+# Where a listing may go from each status. Platform answers only move a listing forward; a
+# person (an approver) may also correct a decision.
+_FORWARD: dict[str, frozenset[str]] = {
+    "queued": frozenset({"submitted", "in_review", "removed", "rejected", "needs_info", "failed", "withdrawn"}),
+    "submitted": frozenset({"in_review", "removed", "rejected", "needs_info", "failed", "withdrawn"}),
+    "in_review": frozenset({"removed", "rejected", "needs_info", "withdrawn"}),
+    "needs_info": frozenset({"submitted", "in_review", "removed", "rejected", "withdrawn"}),
+    "failed": frozenset({"queued", "submitted", "in_review", "withdrawn"}),
+    "removed": frozenset(),
+    "rejected": frozenset(),
+    "withdrawn": frozenset(),
+    "relisted": frozenset(),
+}
+_CORRECTABLE = frozenset({"submitted", "in_review", "removed", "rejected", "needs_info"})
+MENTION_ON = frozenset({"removed", "rejected", "needs_info", "failed"})
+_SHOWN = 10
+_VERB = {
+    "submitted": "Submitted",
+    "in_review": "In review",
+    "removed": "Removed",
+    "rejected": "Rejected",
+    "needs_info": "Needs information",
+    "failed": "Failed",
+    "withdrawn": "Withdrawn",
+    "queued": "Queued again",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    listing: Listing
+    old: str
+    new: str
+    reason: str | None
+    reference: str | None
+
+
+def allowed(old: str, new: str, *, by_person: bool) -> bool:
+    if new in _FORWARD.get(old, frozenset()):
+        return True
+    return by_person and old in _CORRECTABLE and new in _CORRECTABLE and old != new
+
+
+async def apply_decisions(
+    session: AsyncSession,
+    *,
+    case: Case,
+    decisions: Sequence[ListingDecision],
+    actor: str,
+    by_person: bool = False,
+    context: str = "",
+    announce: bool = True,
+    extra_blocks: Sequence[dict[str, object]] = (),
+) -> list[Change]:
+    """Record the decisions that change something; announce them in the thread. Returns the changes."""
+    assert case.id is not None
+    changes: list[Change] = []
+    for decision in decisions:
+        listing = await queries.get_listing(session, decision.listing_id)
+        if listing is None or listing.case_id != case.id:
+            continue
+        same = listing.status == decision.status and (decision.reason or None) == listing.status_reason
+        if same or not allowed(listing.status, decision.status, by_person=by_person):
+            continue
+        assert listing.id is not None
+        await queries.set_listing_status(
+            session,
+            listing_id=listing.id,
+            status=decision.status,
+            reason=decision.reason,
+            reference=decision.reference,
+        )
+        await queries.add_event(
+            session,
+            case_id=case.id,
+            listing_id=listing.id,
+            notice_id=listing.notice_id,
+            actor=actor,
+            kind="status_changed",
+            detail={"from": listing.status, "to": decision.status, "reason": decision.reason, "reference": decision.reference},
+        )
+        changes.append(Change(listing, listing.status, decision.status, decision.reason, decision.reference))
+    if changes:
+        if announce:
+            text, blocks = describe_changes(changes, reporter_id=case.reporter_id, actor=actor, context=context)
+            await enqueue_thread_reply(session, case_id=case.id, text=text, blocks=[*blocks, *extra_blocks])
+        await enqueue_parent_update(session, case_id=case.id)
+    return changes
+
+
+def describe_changes(
+    changes: Sequence[Change], *, reporter_id: str, actor: str, context: str = ""
+) -> tuple[str, list[dict[str, object]]]:
+    """One thread reply for a batch of changes, grouped by new status and reason."""
+    groups: dict[tuple[str, str | None, str | None], list[Change]] = defaultdict(list)
+    for change in changes:
+        groups[(change.new, change.reason, change.reference)].append(change)
+    lines = []
+    for (status, reason, reference), items in groups.items():
+        platform = PLATFORMS.get(items[0].listing.platform, items[0].listing.platform)
+        head = f"{STATUS_EMOJI.get(status, '')} *{_VERB.get(status, status)}* on {escape(platform)}"
+        if reference:
+            head += f" (ref. `{escape(reference[:100])}`)"
+        shown = ", ".join(f"<{item.listing.url}|{escape(item.listing.key)}>" for item in items[:_SHOWN])
+        more = f" and {len(items) - _SHOWN:,} more" if len(items) > _SHOWN else ""
+        line = f"{head}: {shown}{more}"
+        if reason:
+            line += f"\n> {escape(reason[:500])}"
+        lines.append(line)
+    if any(change.new in MENTION_ON for change in changes):
+        lines.append(f"<@{reporter_id}>")
+    by = "" if actor in ("bot", "platform") or actor.startswith("platform:") else f" · by <@{actor}>"
+    footer = f"{escape(context)}{by}" if context or by else ""
+    blocks: list[dict[str, object]] = [{"type": "section", "text": mrkdwn("\n".join(lines))}]
+    if footer:
+        blocks.append({"type": "context", "elements": [mrkdwn(footer.lstrip(' ·'))]})
+    summary = "; ".join(f"{_VERB.get(s, s)}: {len(v)}" for (s, _, _), v in groups.items())
+    return summary, blocks

@@ -1,0 +1,288 @@
+"""A fake eBay VeRO API v2 on loopback: a real aiohttp server that records what it is sent.
+
+    async with FakeEbayVero(token="t0ken") as fake:
+        options = {"base_url": fake.base_url, "token": "t0ken", ...}
+        fake.fail_next(status=500)                     # the next request answers 500
+        fake.rate_limit_next(retry_after="7")          # … 429 with Retry-After: 7
+        fake.error_next(status=400, errors=[...])      # … 400 with an errors[] body
+        fake.slow_next(delay=2.0)                      # … processed, then answered after 2 s
+        fake.malformed_next()                          # … processed, then answered with junk
+        fake.drop_next()                               # … processed, then the connection is cut
+        fake.decide(report_id, "123456789012", "Removed")
+        fake.requests[-1].json                         # what the adapter sent
+
+Scripted behaviours apply to the next requests in order, whatever their path. "Processed" means
+the report is created (or the read answered) before the misbehaviour: the request did arrive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+BASE_PATH = "/commerce/vero/v2"
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    json: Any
+
+
+@dataclass
+class FakeReport:
+    report_id: str
+    body: dict[str, Any]
+    items: dict[str, dict[str, Any]] = field(default_factory=dict)  # itemId -> reportedItem
+
+
+@dataclass
+class _Scripted:
+    kind: str  # fail | rate_limit | error | slow | malformed | drop
+    status: int = 500
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    delay: float = 0.0
+
+
+def ebay_errors(*errors: tuple[int, str]) -> dict[str, Any]:
+    """An eBay error body: `ebay_errors((1001, "Invalid access token"))`."""
+    return {
+        "errors": [
+            {"errorId": error_id, "domain": "API_VERO", "category": "REQUEST", "message": message}
+            for error_id, message in errors
+        ]
+    }
+
+
+class FakeEbayVero:
+    """The VeRO v2 endpoints the adapter uses, with scriptable failures and per-item decisions."""
+
+    def __init__(self, *, token: str) -> None:
+        self.token = token
+        self.requests: list[RecordedRequest] = []
+        self.reports: dict[str, FakeReport] = {}
+        self._script: deque[_Scripted] = deque()
+        self._ids = itertools.count(5_000_000_001)
+        self._runner: web.AppRunner | None = None
+        self._stopping = asyncio.Event()  # cuts scripted delays short so stop() never waits on them
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{BASE_PATH}"
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_post(f"{BASE_PATH}/vero_report", self._create)
+        app.router.add_get(f"{BASE_PATH}/vero_report/{{report_id}}", self._get_report)
+        app.router.add_get(f"{BASE_PATH}/vero_report_items", self._get_items)
+        self._runner = web.AppRunner(app, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        return self.base_url
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeEbayVero:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # --- scripting ---------------------------------------------------------------------------
+
+    def fail_next(self, *, status: int = 500, times: int = 1) -> None:
+        """The next `times` requests are refused with `status` and an errors[] body."""
+        body = ebay_errors((10001, "System error"))
+        self._script.extend(_Scripted("fail", status=status, body=body) for _ in range(times))
+
+    def rate_limit_next(self, *, retry_after: str = "5", times: int = 1) -> None:
+        headers = {"Retry-After": retry_after}
+        body = ebay_errors((2001, "Too many requests"))
+        self._script.extend(
+            _Scripted("rate_limit", status=429, headers=headers, body=body) for _ in range(times)
+        )
+
+    def error_next(
+        self, *, status: int, errors: list[dict[str, Any]] | None = None, times: int = 1
+    ) -> None:
+        """The next `times` requests are refused: `status`, and `{"errors": errors}` or no body."""
+        body = {"errors": errors} if errors is not None else None
+        self._script.extend(_Scripted("error", status=status, body=body) for _ in range(times))
+
+    def slow_next(self, *, delay: float, times: int = 1) -> None:
+        """The next `times` requests are processed, then answered only after `delay` seconds."""
+        self._script.extend(_Scripted("slow", delay=delay) for _ in range(times))
+
+    def malformed_next(
+        self, *, status: int = 201, body: bytes = b"<html>oops", times: int = 1
+    ) -> None:
+        """The next `times` requests are processed, then answered with `body` (no Location)."""
+        self._script.extend(_Scripted("malformed", status=status, body=body) for _ in range(times))
+
+    def drop_next(self, *, times: int = 1) -> None:
+        """The next `times` requests are processed, then the connection is cut without an answer."""
+        self._script.extend(_Scripted("drop") for _ in range(times))
+
+    def decide(self, report_id: str, item_id: str, status: str, reason: str | None = None) -> None:
+        """Set one reported item's status (`Removed`, `CLARIFICATION_REQUIRED`, …) and reason."""
+        item = self.reports[report_id].items[item_id]
+        item["status"] = status
+        if reason is None:
+            item.pop("reasonForFailure", None)
+        else:
+            item["reasonForFailure"] = reason
+
+    # --- handlers ------------------------------------------------------------------------------
+
+    async def _record(self, request: web.Request) -> RecordedRequest:
+        body: Any = None
+        if request.can_read_body:
+            try:
+                body = await request.json()
+            except ValueError:
+                body = await request.text()
+        recorded = RecordedRequest(
+            method=request.method,
+            path=request.path,
+            query=dict(request.query),
+            headers=dict(request.headers),
+            json=body,
+        )
+        self.requests.append(recorded)
+        return recorded
+
+    def _refuse_first(self, request: web.Request) -> tuple[web.Response | None, _Scripted | None]:
+        """A refusal (scripted or for the token), else (None, the misbehaviour to apply later)."""
+        scripted = self._script.popleft() if self._script else None
+        if scripted is not None and scripted.kind in ("fail", "rate_limit", "error"):
+            if scripted.body is None:
+                return web.Response(status=scripted.status, headers=scripted.headers), None
+            return web.json_response(
+                scripted.body, status=scripted.status, headers=scripted.headers
+            ), None
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            body = ebay_errors(
+                (
+                    1001,
+                    "Invalid access token. Check the Authorization HTTP request header.",
+                )
+            )
+            return web.json_response(body, status=401), None
+        return None, scripted
+
+    async def _answer(
+        self, request: web.Request, scripted: _Scripted | None, response: web.Response
+    ) -> web.StreamResponse:
+        if scripted is None:
+            return response
+        if scripted.kind == "slow":
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), scripted.delay)
+            return response
+        if scripted.kind == "malformed":
+            assert isinstance(scripted.body, bytes)
+            return web.Response(
+                status=scripted.status, body=scripted.body, content_type="application/json"
+            )
+        if scripted.kind == "drop":
+            assert request.transport is not None
+            request.transport.abort()
+            return response
+        raise AssertionError(scripted.kind)
+
+    async def _create(self, request: web.Request) -> web.StreamResponse:
+        recorded = await self._record(request)
+        refusal, scripted = self._refuse_first(request)
+        if refusal is not None:
+            return refusal
+        problem = _check_report_body(recorded.json)
+        if problem:
+            return web.json_response(ebay_errors((200000, problem)), status=400)
+        report_id = str(next(self._ids))
+        report = FakeReport(report_id=report_id, body=recorded.json)
+        for entry in recorded.json["reportItems"]:
+            report.items[str(entry["itemId"])] = {
+                "itemId": str(entry["itemId"]),
+                "status": "Received",
+            }
+        self.reports[report_id] = report
+        response = web.json_response(
+            {"veroReportId": report_id},
+            status=201,
+            headers={"Location": f"{self.base_url}/vero_report/{report_id}"},
+        )
+        return await self._answer(request, scripted, response)
+
+    async def _get_report(self, request: web.Request) -> web.StreamResponse:
+        await self._record(request)
+        refusal, scripted = self._refuse_first(request)
+        if refusal is not None:
+            return refusal
+        report = self.reports.get(request.match_info["report_id"])
+        if report is None:
+            return web.json_response(
+                ebay_errors((200001, "The VeRO report was not found.")), status=404
+            )
+        body: dict[str, Any] = {"veroReportId": report.report_id, "veroReportStatus": "Received"}
+        if request.query.get("includeItemDetails") == "true":
+            body["reportedItemDetails"] = [dict(item) for item in report.items.values()]
+        return await self._answer(request, scripted, web.json_response(body))
+
+    async def _get_items(self, request: web.Request) -> web.StreamResponse:
+        await self._record(request)
+        refusal, scripted = self._refuse_first(request)
+        if refusal is not None:
+            return refusal
+        wanted = request.query.get("itemId")
+        items = [
+            dict(item)
+            for report in self.reports.values()
+            for item in report.items.values()
+            if wanted is None or item["itemId"] == wanted
+        ]
+        body: dict[str, Any] = {"total": len(items), "limit": 25, "offset": 0}
+        if items:  # like eBay, leave an empty array out
+            body["reportedItems"] = items
+        return await self._answer(request, scripted, web.json_response(body))
+
+
+def _check_report_body(body: Any) -> str | None:
+    """What eBay would reject in a createVeroReport body (the checks this fake knows)."""
+    if not isinstance(body, dict) or not isinstance(body.get("reportItems"), list):
+        return "reportItems is required"
+    items = body["reportItems"]
+    if not 1 <= len(items) <= 150:
+        return "a report holds 1 to 150 items"
+    for entry in items:
+        if (
+            not isinstance(entry, dict)
+            or not entry.get("itemId")
+            or not entry.get("veroReasonCodeId")
+        ):
+            return "itemId and veroReasonCodeId are required for each reported item"
+        if (
+            len(entry.get("messageToSeller", "")) > 1000
+            or len(entry.get("detailedMessage", "")) > 1000
+        ):
+            return "messageToSeller and detailedMessage hold at most 1000 characters"
+        if len(entry.get("brand", "")) > 50:
+            return "brand holds at most 50 characters"
+    return None

@@ -1,0 +1,240 @@
+"""A fake Mercado Libre Brand Protection Program API on loopback, recording what it is sent.
+
+    async with FakeMercadoLibre(token="t0ken") as fake:
+        options = {"base_url": fake.base_url, "token": "t0ken", ...}
+        fake.fail_next(status=503)                     # the next request answers 503
+        fake.rate_limit_next(retry_after="7")          # … 429 with Retry-After: 7
+        fake.error_next(status=400, message="...", cause=[...])
+        fake.slow_next(delay=2.0)                      # … processed, then answered after 2 s
+        fake.malformed_next()                          # … processed, then answered with junk
+        fake.drop_next()                               # … processed, then the connection is cut
+        fake.decide(denounce_id, "DOCUMENTATION_NOT_PRESENTED")
+        fake.requests[-1].json                         # what the adapter sent
+
+Scripted behaviours apply to the next requests in order, whatever their path. "Processed" means
+the denounce is created (or the read answered) before the misbehaviour: the request did arrive.
+The denounce's response body and the status endpoint are this project's assumption of
+Mercado Libre's shapes (see docs/mercadolibre.md), kept in step with the adapter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+KNOWN_REASONS = frozenset({"PPPI1", "PPPI2", "PPPI3", "PPPI4", "PPPI5"})
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    json: Any
+
+
+@dataclass
+class FakeDenounce:
+    denounce_id: str
+    item_id: str
+    body: dict[str, Any]
+    status: str = "CREATED"
+    status_detail: str | None = None
+
+
+@dataclass
+class _Scripted:
+    kind: str  # fail | rate_limit | error | slow | malformed | drop
+    status: int = 500
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    delay: float = 0.0
+
+
+def meli_error(
+    status: int, message: str, *, error: str = "bad_request", cause: list[Any] | None = None
+) -> dict[str, Any]:
+    """Mercado Libre's usual error body."""
+    return {"message": message, "error": error, "status": status, "cause": cause or []}
+
+
+class FakeMercadoLibre:
+    """The BPP endpoints the adapter uses, with scriptable failures and denounce decisions."""
+
+    def __init__(self, *, token: str) -> None:
+        self.token = token
+        self.requests: list[RecordedRequest] = []
+        self.denounces: dict[str, FakeDenounce] = {}
+        self._script: deque[_Scripted] = deque()
+        self._ids = itertools.count(900_001)
+        self._runner: web.AppRunner | None = None
+        self._stopping = asyncio.Event()  # cuts scripted delays short so stop() never waits on them
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_post("/moderations/pppi/denounces/items/{item_id}", self._create)
+        app.router.add_get("/moderations/pppi/denounces/{denounce_id}", self._get)
+        self._runner = web.AppRunner(app, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        return self.base_url
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeMercadoLibre:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # --- scripting ---------------------------------------------------------------------------
+
+    def fail_next(self, *, status: int = 500, times: int = 1) -> None:
+        body = meli_error(status, "internal error", error="internal_error")
+        self._script.extend(_Scripted("fail", status=status, body=body) for _ in range(times))
+
+    def rate_limit_next(self, *, retry_after: str = "5", times: int = 1) -> None:
+        headers = {"Retry-After": retry_after}
+        body = meli_error(429, "too many requests", error="too_many_requests")
+        self._script.extend(
+            _Scripted("rate_limit", status=429, headers=headers, body=body) for _ in range(times)
+        )
+
+    def error_next(
+        self,
+        *,
+        status: int,
+        message: str | None = None,
+        cause: list[Any] | None = None,
+        times: int = 1,
+    ) -> None:
+        """The next `times` requests are refused: `status`, and an error body if `message`."""
+        body = meli_error(status, message, cause=cause) if message is not None else None
+        self._script.extend(_Scripted("error", status=status, body=body) for _ in range(times))
+
+    def slow_next(self, *, delay: float, times: int = 1) -> None:
+        self._script.extend(_Scripted("slow", delay=delay) for _ in range(times))
+
+    def malformed_next(
+        self, *, status: int = 201, body: bytes = b"<html>oops", times: int = 1
+    ) -> None:
+        self._script.extend(_Scripted("malformed", status=status, body=body) for _ in range(times))
+
+    def drop_next(self, *, times: int = 1) -> None:
+        self._script.extend(_Scripted("drop") for _ in range(times))
+
+    def decide(self, denounce_id: str, status: str, detail: str | None = None) -> None:
+        """Set a denounce's status (`DOCUMENTATION_NOT_PRESENTED`, `REJECTED`, …) and its detail."""
+        denounce = self.denounces[denounce_id]
+        denounce.status = status
+        denounce.status_detail = detail
+
+    # --- handlers ------------------------------------------------------------------------------
+
+    async def _record(self, request: web.Request) -> RecordedRequest:
+        body: Any = None
+        if request.can_read_body:
+            try:
+                body = await request.json()
+            except ValueError:
+                body = await request.text()
+        recorded = RecordedRequest(
+            method=request.method,
+            path=request.path,
+            query=dict(request.query),
+            headers=dict(request.headers),
+            json=body,
+        )
+        self.requests.append(recorded)
+        return recorded
+
+    def _refuse_first(self, request: web.Request) -> tuple[web.Response | None, _Scripted | None]:
+        scripted = self._script.popleft() if self._script else None
+        if scripted is not None and scripted.kind in ("fail", "rate_limit", "error"):
+            if scripted.body is None:
+                return web.Response(status=scripted.status, headers=scripted.headers), None
+            return web.json_response(
+                scripted.body, status=scripted.status, headers=scripted.headers
+            ), None
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            body = meli_error(401, "invalid access token", error="unauthorized")
+            return web.json_response(body, status=401), None
+        return None, scripted
+
+    async def _answer(
+        self, request: web.Request, scripted: _Scripted | None, response: web.Response
+    ) -> web.StreamResponse:
+        if scripted is None:
+            return response
+        if scripted.kind == "slow":
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), scripted.delay)
+            return response
+        if scripted.kind == "malformed":
+            assert isinstance(scripted.body, bytes)
+            return web.Response(
+                status=scripted.status, body=scripted.body, content_type="application/json"
+            )
+        if scripted.kind == "drop":
+            assert request.transport is not None
+            request.transport.abort()
+            return response
+        raise AssertionError(scripted.kind)
+
+    async def _create(self, request: web.Request) -> web.StreamResponse:
+        recorded = await self._record(request)
+        refusal, scripted = self._refuse_first(request)
+        if refusal is not None:
+            return refusal
+        body = recorded.json
+        if not isinstance(body, dict) or body.get("report_reason_id") not in KNOWN_REASONS:
+            return web.json_response(meli_error(400, "invalid report_reason_id"), status=400)
+        if not isinstance(body.get("comment"), str) or not body["comment"].strip():
+            return web.json_response(meli_error(400, "comment is required"), status=400)
+        denounce = FakeDenounce(
+            denounce_id=str(next(self._ids)), item_id=request.match_info["item_id"], body=body
+        )
+        self.denounces[denounce.denounce_id] = denounce
+        response = web.json_response(
+            {"id": denounce.denounce_id, "item_id": denounce.item_id, "status": denounce.status},
+            status=201,
+        )
+        return await self._answer(request, scripted, response)
+
+    async def _get(self, request: web.Request) -> web.StreamResponse:
+        await self._record(request)
+        refusal, scripted = self._refuse_first(request)
+        if refusal is not None:
+            return refusal
+        denounce = self.denounces.get(request.match_info["denounce_id"])
+        if denounce is None:
+            return web.json_response(
+                meli_error(404, "denounce not found", error="not_found"), status=404
+            )
+        body: dict[str, Any] = {
+            "id": denounce.denounce_id,
+            "item_id": denounce.item_id,
+            "status": denounce.status,
+        }
+        if denounce.status_detail:
+            body["status_detail"] = denounce.status_detail
+        return await self._answer(request, scripted, web.json_response(body))
