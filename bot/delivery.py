@@ -259,8 +259,9 @@ async def _record_receipt(
             await apply_decisions(
                 session,
                 case=case,
+                # The notice's reference (report id, complaint number) is what people look up.
                 decisions=[
-                    d if d.reference else ListingDecision(d.listing_id, d.status, d.reason, receipt.reference)
+                    ListingDecision(d.listing_id, d.status, d.reason, receipt.reference or d.reference)
                     for d in decisions
                 ],
                 actor="bot",

@@ -304,3 +304,48 @@ async def bot(settings_for: Any, db: Database, slack: FakeSlack) -> AsyncIterato
     async with aiohttp.ClientSession() as http:
         yield SlackDriver(http=http, url=str(server.make_url("")).rstrip("/"), slack=slack, bot=app)
     await server.close()
+
+
+async def eventually(check: Any, *, timeout: float = 10.0, interval: float = 0.03) -> Any:
+    """Await `check()` until it returns something truthy (background jobs), or fail."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+
+
+def press(action_id: str, value: str, *, user: str = "U0REPORTER", channel: str = "C0REPORTS", thread_ts: str = "1.1") -> dict[str, Any]:
+    """A block_actions payload: `user` pressed the button `action_id` with `value`."""
+    return {
+        "type": "block_actions",
+        "team": {"id": "T1"},
+        "user": {"id": user},
+        "api_app_id": "A1",
+        "trigger_id": f"trigger-{next(_ids)}",
+        "channel": {"id": channel},
+        "container": {"type": "message", "channel_id": channel, "message_ts": "2.2"},
+        "message": {"ts": "2.2", "thread_ts": thread_ts, "text": ""},
+        "actions": [{"type": "button", "action_id": action_id, "block_id": f"b{next(_ids)}", "value": value, "action_ts": "1"}],
+    }
+
+
+def view_submission(callback_id: str, metadata: str, values: dict[str, Any], *, user: str = "U0REPORTER") -> dict[str, Any]:
+    return {
+        "type": "view_submission",
+        "team": {"id": "T1"},
+        "user": {"id": user},
+        "api_app_id": "A1",
+        "trigger_id": f"trigger-{next(_ids)}",
+        "view": {
+            "id": f"V{next(_ids)}",
+            "type": "modal",
+            "callback_id": callback_id,
+            "private_metadata": metadata,
+            "state": {"values": values},
+            "hash": "h",
+        },
+    }
