@@ -134,7 +134,10 @@ class TakedownBot:
             running = self._worker_task is not None and not self._worker_task.done()
             checks["worker"] = "ok" if running else "stopped"
         healthy = all(value == "ok" for value in checks.values())
-        return web.json_response({"status": "ok" if healthy else "unhealthy", "checks": checks}, status=200 if healthy else 503)
+        return web.json_response(
+            {"status": "ok" if healthy else "unhealthy", "checks": checks},
+            status=200 if healthy else 503,
+        )
 
     def web_app(self) -> web.Application:
         """The HTTP app: `POST /slack/events`, `GET /healthz`; starts and stops the bot with it."""

@@ -12,13 +12,21 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from slack_sdk.errors import SlackApiError
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_random_exponential
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 
 from bot.adapters.base import TransientError
 
 T = TypeVar("T")
 
-SLACK_TRANSIENT = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"})
+SLACK_TRANSIENT = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
 
 
 def retry_after(exc: BaseException) -> float | None:
@@ -38,8 +46,13 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, TransientError):
         return True
     if isinstance(exc, SlackApiError):
-        return exc.response.status_code in (429, 500, 502, 503, 504) or exc.response.get("error") in SLACK_TRANSIENT
-    return isinstance(exc, (TimeoutError, ConnectionError, OSError)) and not isinstance(exc, FileNotFoundError)
+        return (
+            exc.response.status_code in (429, 500, 502, 503, 504)
+            or exc.response.get("error") in SLACK_TRANSIENT
+        )
+    return isinstance(exc, (TimeoutError, ConnectionError, OSError)) and not isinstance(
+        exc, FileNotFoundError
+    )
 
 
 def _waiter(cap: float) -> Callable[[RetryCallState], float]:

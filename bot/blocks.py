@@ -71,7 +71,9 @@ def report_modal(
 ) -> dict[str, Any]:
     """The report form, prefilled with `urls` (one per line)."""
     rights = [
-        _option(f"{brand.name}: {right.label()}", right.id) for brand in config.brands for right in brand.rights
+        _option(f"{brand.name}: {right.label()}", right.id)
+        for brand in config.brands
+        for right in brand.rights
     ]
     url_input: dict[str, Any] = {
         "type": "plain_text_input",
@@ -100,7 +102,11 @@ def report_modal(
         "blocks": [
             _input(URLS, "Listing URLs, one per line", url_input),
             _input(BRAND, "Brand", brand_select),
-            _input(RIGHT, "IP right", {"type": "static_select", "action_id": RIGHT, "options": rights[:100]}),
+            _input(
+                RIGHT,
+                "IP right",
+                {"type": "static_select", "action_id": RIGHT, "options": rights[:100]},
+            ),
             _input(
                 TYPE,
                 "Infringement type",
@@ -113,13 +119,23 @@ def report_modal(
             _input(
                 DESCRIPTION,
                 "Why these listings infringe",
-                {"type": "plain_text_input", "action_id": DESCRIPTION, "multiline": True, "max_length": 3000},
+                {
+                    "type": "plain_text_input",
+                    "action_id": DESCRIPTION,
+                    "multiline": True,
+                    "max_length": 3000,
+                },
                 optional=True,
             ),
             _input(
                 EVIDENCE,
                 "Evidence links (test buys, screenshots), one per line",
-                {"type": "plain_text_input", "action_id": EVIDENCE, "multiline": True, "max_length": 3000},
+                {
+                    "type": "plain_text_input",
+                    "action_id": EVIDENCE,
+                    "multiline": True,
+                    "max_length": 3000,
+                },
                 optional=True,
             ),
             _input(
@@ -132,7 +148,9 @@ def report_modal(
     }
 
 
-def _input(block_id: str, label: str, element: dict[str, Any], *, optional: bool = False) -> dict[str, Any]:
+def _input(
+    block_id: str, label: str, element: dict[str, Any], *, optional: bool = False
+) -> dict[str, Any]:
     return {
         "type": "input",
         "block_id": block_id,
@@ -180,7 +198,9 @@ def case_message(
         },
     ]
     if description:
-        blocks.append({"type": "section", "text": mrkdwn(f"*Description*\n{escape(description)}", limit=2000)})
+        blocks.append(
+            {"type": "section", "text": mrkdwn(f"*Description*\n{escape(description)}", limit=2000)}
+        )
     if total <= MAX_LISTINGS_SHOWN:
         lines = [
             f"{STATUS_EMOJI.get(status, '')} {escape(PLATFORMS.get(platform, platform))}: "
@@ -200,7 +220,11 @@ def case_message(
     blocks.append(
         {
             "type": "context",
-            "elements": [mrkdwn(f"Opened {created_at.astimezone(zone):%Y-%m-%d %H:%M %Z} · updates in this thread")],
+            "elements": [
+                mrkdwn(
+                    f"Opened {created_at.astimezone(zone):%Y-%m-%d %H:%M %Z} · updates in this thread"
+                )
+            ],
         }
     )
     return text, blocks
@@ -221,9 +245,14 @@ def help_blocks(*, unknown: str | None = None) -> tuple[str, Blocks]:
     blocks: Blocks = []
     if unknown is not None:
         blocks.append(
-            {"type": "section", "text": mrkdwn(f":thinking_face: I did not understand `{escape(unknown[:100])}`.")}
+            {
+                "type": "section",
+                "text": mrkdwn(f":thinking_face: I did not understand `{escape(unknown[:100])}`."),
+            }
         )
-    blocks.append({"type": "section", "text": mrkdwn("*Report infringing listings*\n" + "\n".join(lines))})
+    blocks.append(
+        {"type": "section", "text": mrkdwn("*Report infringing listings*\n" + "\n".join(lines))}
+    )
     supported = ", ".join(PLATFORMS.values())
     blocks.append({"type": "context", "elements": [mrkdwn(f"Platforms: {escape(supported)}")]})
     text = f"I did not understand {unknown!r}. " if unknown else ""
@@ -237,14 +266,21 @@ def notice_text(text: str) -> tuple[str, Blocks]:
 
 def case_filed_view(ref: str, listings: int, created: bool) -> dict[str, Any]:
     """What the form turns into once the case is open."""
-    what = f"*{ref}* is open with {listings:,} listing{'s' if listings != 1 else ''}." if created else f"*{ref}* was already filed."
+    what = (
+        f"*{ref}* is open with {listings:,} listing{'s' if listings != 1 else ''}."
+        if created
+        else f"*{ref}* was already filed."
+    )
     return {
         "type": "modal",
         "title": plain("Report filed", limit=24),
         "close": plain("Done", limit=24),
         "blocks": [
             {"type": "section", "text": mrkdwn(f":white_check_mark: {what}")},
-            {"type": "context", "elements": [mrkdwn("Its status thread follows in the team channel.")]},
+            {
+                "type": "context",
+                "elements": [mrkdwn("Its status thread follows in the team channel.")],
+            },
         ],
     }
 

@@ -107,14 +107,18 @@ def parse_report(config: AppConfig, draft: ReportDraft) -> ParsedReport:
     errors: dict[str, str] = {}
     brand = config.brand(draft.brand)
     if brand is None:
-        errors["brand"] = f"unknown brand {draft.brand!r}; configured: {', '.join(b.name for b in config.brands)}"
+        errors["brand"] = (
+            f"unknown brand {draft.brand!r}; configured: {', '.join(b.name for b in config.brands)}"
+        )
     found = config.right(draft.right_id)
     if found is None:
         errors["right"] = f"unknown IP right {draft.right_id!r}"
     elif brand is not None and found[0].name != brand.name:
         errors["right"] = f"{draft.right_id} is a right of {found[0].name}, not of {brand.name}"
     if draft.infringement not in INFRINGEMENT_TYPES:
-        errors["type"] = f"unknown infringement type {draft.infringement!r}; one of {', '.join(INFRINGEMENT_TYPES)}"
+        errors["type"] = (
+            f"unknown infringement type {draft.infringement!r}; one of {', '.join(INFRINGEMENT_TYPES)}"
+        )
     elif found is not None and found[1].kind != _RIGHT_FOR_TYPE[draft.infringement]:
         needed = _RIGHT_FOR_TYPE[draft.infringement]
         errors["type"] = (
@@ -144,10 +148,14 @@ def parse_report(config: AppConfig, draft: ReportDraft) -> ParsedReport:
     elif not listings:
         errors["urls"] = "add at least one listing URL, one per line"
     elif len(listings) > MAX_LISTINGS_PER_CASE:
-        errors["urls"] = f"{len(listings):,} listings; one case holds at most {MAX_LISTINGS_PER_CASE:,}"
+        errors["urls"] = (
+            f"{len(listings):,} listings; one case holds at most {MAX_LISTINGS_PER_CASE:,}"
+        )
 
     if len(draft.description) > MAX_DESCRIPTION:
-        errors["description"] = f"at most {MAX_DESCRIPTION:,} characters (this one has {len(draft.description):,})"
+        errors["description"] = (
+            f"at most {MAX_DESCRIPTION:,} characters (this one has {len(draft.description):,})"
+        )
     evidence: list[str] = []
     for number, raw in enumerate(draft.evidence_text.split(), start=1):
         if not re.match(r"^https?://[^\s/?#]+", raw, re.IGNORECASE):
@@ -170,7 +178,9 @@ def duplicate_message(lines: Sequence[ParsedLine], open_listings: Mapping[str, O
             where = case_ref(hit.case_id)
             if hit.channel_id and hit.thread_ts:
                 where += f" ({thread_link(hit.channel_id, hit.thread_ts)})"
-            problems.append((item.line, f"{item.listing.key} is already reported in open case {where}"))
+            problems.append(
+                (item.line, f"{item.listing.key} is already reported in open case {where}")
+            )
     return _line_errors(problems, len(lines))
 
 
@@ -200,13 +210,17 @@ async def open_case(
     for attempt in range(2):
         try:
             async with db.transaction() as session:
-                if intake_key and (existing := await queries.case_by_intake_key(session, intake_key)):
+                if intake_key and (
+                    existing := await queries.case_by_intake_key(session, intake_key)
+                ):
                     assert existing.id is not None
                     return OpenedCase(existing.id, 0, created=False)
                 keys = [item.listing.key for item in report.listings]
                 open_listings = await queries.find_open_listings(session, keys)
                 if open_listings:
-                    raise ReportRejected({"urls": duplicate_message(report.listings, open_listings)})
+                    raise ReportRejected(
+                        {"urls": duplicate_message(report.listings, open_listings)}
+                    )
                 relisted = await queries.find_removed_listings(session, keys)
                 case = await queries.insert_case(
                     session,
@@ -246,7 +260,9 @@ async def open_case(
                     kind="opened",
                     detail={
                         "listings": len(report.listings),
-                        "platforms": dict(Counter(item.listing.platform for item in report.listings)),
+                        "platforms": dict(
+                            Counter(item.listing.platform for item in report.listings)
+                        ),
                         "relisted": len(relisted),
                     },
                 )

@@ -18,7 +18,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,8 +26,8 @@ from bot import blocks
 from bot.adapters import adapter_class
 from bot.adapters.base import (
     Adapter,
-    AmbiguousError,
     ListingDecision,
+    ListingStatus,
     NoticeListing,
     OutgoingNotice,
     PermanentError,
@@ -37,7 +37,6 @@ from bot.adapters.base import (
 from bot.backoff import with_retries
 from bot.cases import case_ref
 from bot.config import AppConfig
-from bot.notices import MissingElementError, build_notice, notice_fields
 from bot.notice_blocks import (
     confirm_view,
     decision_view,
@@ -47,6 +46,7 @@ from bot.notice_blocks import (
     portal_guide,
     tracking_buttons,
 )
+from bot.notices import MissingElementError, build_notice, notice_fields
 from bot.notify import enqueue_thread_reply
 from bot.runtime import Runtime
 from bot.tracking import apply_decisions
@@ -94,7 +94,9 @@ async def plan_notices(session: AsyncSession, *, config: AppConfig, case_id: int
     return notice_ids
 
 
-async def _enqueue_submit(session: AsyncSession, notice_id: int, case_id: int, *, dedupe_key: str | None = None) -> None:
+async def _enqueue_submit(
+    session: AsyncSession, notice_id: int, case_id: int, *, dedupe_key: str | None = None
+) -> None:
     await jobs.enqueue(
         session,
         kind="submit",
@@ -103,7 +105,9 @@ async def _enqueue_submit(session: AsyncSession, notice_id: int, case_id: int, *
     )
 
 
-async def _enqueue_poll(rt: Runtime, session: AsyncSession, notice: Notice, *, soon: bool = False) -> None:
+async def _enqueue_poll(
+    rt: Runtime, session: AsyncSession, notice: Notice, *, soon: bool = False
+) -> None:
     _, entry = rt.config.channel_for(notice.platform)
     every = entry.poll_every.total_seconds()
     delay = min(every, 5.0) if soon else every * random.uniform(0.9, 1.1)
@@ -124,7 +128,9 @@ def adapter_for(rt: Runtime, notice: Notice) -> Adapter:
     return cls(cls.Options(), platform=notice.platform, http=rt.http)
 
 
-async def _load(rt: Runtime, session: AsyncSession, notice_id: int) -> tuple[Notice, Case, list[Listing]]:
+async def _load(
+    rt: Runtime, session: AsyncSession, notice_id: int
+) -> tuple[Notice, Case, list[Listing]]:
     notice = await queries.get_notice(session, notice_id)
     if notice is None:
         raise DeliveryError(f"notice {notice_id} does not exist")
@@ -138,7 +144,9 @@ def outgoing(rt: Runtime, notice: Notice, case: Case, listings: list[Listing]) -
     assert notice.id is not None and case.id is not None
     found = rt.config.right(case.right_id)
     if found is None:
-        raise PermanentError(f"the IP right {case.right_id!r} is no longer in app.yaml (brands[].rights)")
+        raise PermanentError(
+            f"the IP right {case.right_id!r} is no longer in app.yaml (brands[].rights)"
+        )
     built = build_notice(
         notice_id=notice.id,
         case_ref=case_ref(case.id),
@@ -191,7 +199,9 @@ async def run_submit(rt: Runtime, ctx: JobContext) -> None:
         try:
             receipt = await with_retries(lambda: adapter.find_existing(out))
         except TransientError as exc:
-            raise RetryLater(f"reconciling with {notice.platform}: {exc}", delay=exc.retry_after) from None
+            raise RetryLater(
+                f"reconciling with {notice.platform}: {exc}", delay=exc.retry_after
+            ) from None
         except Exception as exc:
             await _hold(rt, ctx, notice, case, str(exc))
             return
@@ -217,7 +227,9 @@ async def run_submit(rt: Runtime, ctx: JobContext) -> None:
                 return
             if receipt is None:  # the platform says it never got it: safe to send again
                 await _set_notice(rt, notice_id, status="pending", last_error=str(exc)[:2000])
-                raise RetryLater(f"{notice.platform}: {exc}; not received, sending again", delay=5) from None
+                raise RetryLater(
+                    f"{notice.platform}: {exc}; not received, sending again", delay=5
+                ) from None
     await _record_receipt(rt, ctx, notice, case, listings, out, receipt, adapter)
 
 
@@ -234,14 +246,30 @@ async def _record_receipt(
     assert notice.id is not None and case.id is not None
     async with rt.db.transaction() as session:
         if receipt.awaiting_person:
-            await queries.update_notice(session, notice.id, status="awaiting_person", last_error=None)
+            await queries.update_notice(
+                session, notice.id, status="awaiting_person", last_error=None
+            )
             portal = str(receipt.detail.get("portal") or notice.platform)
-            text, guide = blocks_for_portal(out, portal=portal, url=str(receipt.detail.get("url") or ""))
+            text, guide = blocks_for_portal(
+                out, portal=portal, url=str(receipt.detail.get("url") or "")
+            )
             await enqueue_thread_reply(session, case_id=case.id, text=text, blocks=guide)
-            await queries.add_event(session, case_id=case.id, notice_id=notice.id, actor="bot", kind="portal_guide_posted", detail={"portal": portal})
+            await queries.add_event(
+                session,
+                case_id=case.id,
+                notice_id=notice.id,
+                actor="bot",
+                kind="portal_guide_posted",
+                detail={"portal": portal},
+            )
         else:
             await queries.update_notice(
-                session, notice.id, status="sent", reference=receipt.reference, sent_at=rt.clock(), last_error=None
+                session,
+                notice.id,
+                status="sent",
+                reference=receipt.reference,
+                sent_at=rt.clock(),
+                last_error=None,
             )
             await queries.add_event(
                 session,
@@ -249,11 +277,17 @@ async def _record_receipt(
                 notice_id=notice.id,
                 actor="bot",
                 kind="notice_sent",
-                detail={"channel": notice.channel, "adapter": notice.adapter, "reference": receipt.reference, "listings": len(listings)},
+                detail={
+                    "channel": notice.channel,
+                    "adapter": notice.adapter,
+                    "reference": receipt.reference,
+                    "listings": len(listings),
+                },
             )
             decided = {d.listing_id: d for d in receipt.decisions}
             decisions = [
-                decided.get(item.id or 0) or ListingDecision(item.id or 0, "submitted", reference=receipt.reference)
+                decided.get(item.id or 0)
+                or ListingDecision(item.id or 0, "submitted", reference=receipt.reference)
                 for item in listings
             ]
             await apply_decisions(
@@ -261,7 +295,9 @@ async def _record_receipt(
                 case=case,
                 # The notice's reference (report id, complaint number) is what people look up.
                 decisions=[
-                    ListingDecision(d.listing_id, d.status, d.reason, receipt.reference or d.reference)
+                    ListingDecision(
+                        d.listing_id, d.status, d.reason, receipt.reference or d.reference
+                    )
                     for d in decisions
                 ],
                 actor="bot",
@@ -273,25 +309,49 @@ async def _record_receipt(
         await ctx.complete(session)
 
 
-def blocks_for_portal(out: OutgoingNotice, *, portal: str, url: str) -> tuple[str, list[dict[str, Any]]]:
+def blocks_for_portal(
+    out: OutgoingNotice, *, portal: str, url: str
+) -> tuple[str, list[dict[str, Any]]]:
     return portal_guide(out, fields=notice_fields(out), portal=portal, url=url)
 
 
-async def _fail(rt: Runtime, ctx: JobContext | None, notice: Notice, case: Case, listings: list[Listing], error: str) -> None:
+async def _fail(
+    rt: Runtime,
+    ctx: JobContext | None,
+    notice: Notice,
+    case: Case,
+    listings: list[Listing],
+    error: str,
+) -> None:
     """The notice cannot be delivered as it is: listings `failed`, the error and a Retry button in the thread."""
     assert notice.id is not None and case.id is not None
     async with rt.db.transaction() as session:
         await queries.update_notice(session, notice.id, status="failed", last_error=error[:2000])
-        await queries.add_event(session, case_id=case.id, notice_id=notice.id, actor="bot", kind="notice_failed", detail={"error": error[:2000]})
+        await queries.add_event(
+            session,
+            case_id=case.id,
+            notice_id=notice.id,
+            actor="bot",
+            kind="notice_failed",
+            detail={"error": error[:2000]},
+        )
         await apply_decisions(
             session,
             case=case,
-            decisions=[ListingDecision(item.id or 0, "failed", error[:500]) for item in listings if item.status in OPEN_STATUSES],
+            decisions=[
+                ListingDecision(item.id or 0, "failed", error[:500])
+                for item in listings
+                if item.status in OPEN_STATUSES
+            ],
             actor="bot",
             announce=False,  # the failure message below says it, with its Retry button
         )
         text, failure = notice_failed(
-            notice_id=notice.id, platform=notice.platform, channel=notice.channel, error=error, reporter_id=case.reporter_id
+            notice_id=notice.id,
+            platform=notice.platform,
+            channel=notice.channel,
+            error=error,
+            reporter_id=case.reporter_id,
         )
         await enqueue_thread_reply(session, case_id=case.id, text=text, blocks=failure)
         if ctx is not None:
@@ -303,7 +363,14 @@ async def _hold(rt: Runtime, ctx: JobContext, notice: Notice, case: Case, error:
     assert notice.id is not None and case.id is not None
     async with rt.db.transaction() as session:
         await queries.update_notice(session, notice.id, status="held", last_error=error[:2000])
-        await queries.add_event(session, case_id=case.id, notice_id=notice.id, actor="bot", kind="notice_held", detail={"error": error[:2000]})
+        await queries.add_event(
+            session,
+            case_id=case.id,
+            notice_id=notice.id,
+            actor="bot",
+            kind="notice_held",
+            detail={"error": error[:2000]},
+        )
         text, held = notice_held(notice_id=notice.id, platform=notice.platform, error=error)
         await enqueue_thread_reply(session, case_id=case.id, text=text, blocks=held)
         await ctx.complete(session)
@@ -342,9 +409,15 @@ async def run_poll(rt: Runtime, ctx: JobContext) -> None:
                 session,
                 case_id=case.id,
                 text=f"Could not check {notice.platform} for decisions: {problem}",
-                blocks=[blocks.context_line(f":warning: Could not check {platform_name(notice.platform)} for decisions: {problem}")],
+                blocks=[
+                    blocks.context_line(
+                        f":warning: Could not check {platform_name(notice.platform)} for decisions: {problem}"
+                    )
+                ],
             )
-        changes = await apply_decisions(session, case=case, decisions=decisions, actor=f"platform:{notice.platform}")
+        changes = await apply_decisions(
+            session, case=case, decisions=decisions, actor=f"platform:{notice.platform}"
+        )
         changed = {change.listing.id: change.new for change in changes}
         if any(changed.get(item.id, item.status) in OPEN_STATUSES for item in listings):
             await _enqueue_poll(rt, session, notice)
@@ -365,12 +438,30 @@ async def confirm_submission(rt: Runtime, *, notice_id: int, reference: str, act
         if notice.status not in ("awaiting_person", "held", "failed"):
             raise DeliveryError(f"This notice is already {notice.status.replace('_', ' ')}.")
         assert case.id is not None
-        await queries.update_notice(session, notice_id, status="sent", reference=reference, sent_at=rt.clock(), last_error=None)
-        await queries.add_event(session, case_id=case.id, notice_id=notice_id, actor=actor, kind="notice_confirmed", detail={"reference": reference})
+        await queries.update_notice(
+            session,
+            notice_id,
+            status="sent",
+            reference=reference,
+            sent_at=rt.clock(),
+            last_error=None,
+        )
+        await queries.add_event(
+            session,
+            case_id=case.id,
+            notice_id=notice_id,
+            actor=actor,
+            kind="notice_confirmed",
+            detail={"reference": reference},
+        )
         await apply_decisions(
             session,
             case=case,
-            decisions=[ListingDecision(item.id or 0, "submitted", reference=reference) for item in listings if item.status in OPEN_STATUSES],
+            decisions=[
+                ListingDecision(item.id or 0, "submitted", reference=reference)
+                for item in listings
+                if item.status in OPEN_STATUSES
+            ],
             actor=actor,
             by_person=True,
             extra_blocks=[tracking_buttons(notice_id)],
@@ -387,7 +478,9 @@ async def not_submitted(rt: Runtime, *, notice_id: int, actor: str) -> None:
     await rt.access.require_approver(actor, reporter_id=case.reporter_id)
     if notice.status != "awaiting_person":
         raise DeliveryError(f"This notice is already {notice.status.replace('_', ' ')}.")
-    await _fail(rt, None, notice, case, listings, "the reporter could not file it on the platform's form")
+    await _fail(
+        rt, None, notice, case, listings, "the reporter could not file it on the platform's form"
+    )
 
 
 async def retry_notice(rt: Runtime, *, notice_id: int, actor: str) -> None:
@@ -396,14 +489,27 @@ async def retry_notice(rt: Runtime, *, notice_id: int, actor: str) -> None:
         notice, case, listings = await _load(rt, session, notice_id)
         await rt.access.require_approver(actor)
         if notice.status not in ("failed", "held"):
-            raise DeliveryError(f"Only a failed or held notice can be sent again; this one is {notice.status.replace('_', ' ')}.")
+            raise DeliveryError(
+                f"Only a failed or held notice can be sent again; this one is {notice.status.replace('_', ' ')}."
+            )
         assert case.id is not None
         await queries.update_notice(session, notice_id, status="pending", last_error=None)
-        await queries.add_event(session, case_id=case.id, notice_id=notice_id, actor=actor, kind="notice_retried", detail={"from": notice.status})
+        await queries.add_event(
+            session,
+            case_id=case.id,
+            notice_id=notice_id,
+            actor=actor,
+            kind="notice_retried",
+            detail={"from": notice.status},
+        )
         await apply_decisions(
             session,
             case=case,
-            decisions=[ListingDecision(item.id or 0, "queued") for item in listings if item.status == "failed"],
+            decisions=[
+                ListingDecision(item.id or 0, "queued")
+                for item in listings
+                if item.status == "failed"
+            ],
             actor=actor,
             by_person=True,
         )
@@ -411,16 +517,22 @@ async def retry_notice(rt: Runtime, *, notice_id: int, actor: str) -> None:
     rt.wake_worker()
 
 
-async def record_decision(rt: Runtime, *, notice_id: int, status: str, listing_ids: list[int], note: str, actor: str) -> int:
+async def record_decision(
+    rt: Runtime, *, notice_id: int, status: str, listing_ids: list[int], note: str, actor: str
+) -> int:
     """A person records the platform's decision for some listings of a notice; returns how many changed."""
     async with rt.db.transaction() as session:
-        notice, case, listings = await _load(rt, session, notice_id)
+        _, case, listings = await _load(rt, session, notice_id)
         await rt.access.require_approver(actor)
         wanted = set(listing_ids)
         changes = await apply_decisions(
             session,
             case=case,
-            decisions=[ListingDecision(item.id or 0, status, note.strip() or None) for item in listings if item.id in wanted],  # type: ignore[arg-type]
+            decisions=[
+                ListingDecision(item.id or 0, cast(ListingStatus, status), note.strip() or None)
+                for item in listings
+                if item.id in wanted
+            ],
             actor=actor,
             by_person=True,
         )
@@ -438,7 +550,11 @@ async def withdraw(rt: Runtime, *, notice_id: int, actor: str) -> int:
         changes = await apply_decisions(
             session,
             case=case,
-            decisions=[ListingDecision(item.id or 0, "withdrawn") for item in listings if item.status in OPEN_STATUSES],
+            decisions=[
+                ListingDecision(item.id or 0, "withdrawn")
+                for item in listings
+                if item.status in OPEN_STATUSES
+            ],
             actor=actor,
             by_person=True,
         )

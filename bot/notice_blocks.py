@@ -18,14 +18,31 @@ WITHDRAW = "notice_withdraw"
 HELD_SENT = "held_sent"
 CONFIRM_VIEW = "notice_confirm"
 DECISION_VIEW = "notice_decision"
-PERSON_STATUSES = {"in_review": "In review", "removed": "Removed", "rejected": "Rejected", "needs_info": "Needs information"}
+PERSON_STATUSES = {
+    "in_review": "In review",
+    "removed": "Removed",
+    "rejected": "Rejected",
+    "needs_info": "Needs information",
+}
 
 _SECTION = 2900
 _MAX_BLOCKS = 45
 
 
-def _button(text: str, action_id: str, value: str, *, style: str | None = None, confirm: dict[str, Any] | None = None) -> dict[str, Any]:
-    button: dict[str, Any] = {"type": "button", "text": plain(text, limit=75), "action_id": action_id, "value": value}
+def _button(
+    text: str,
+    action_id: str,
+    value: str,
+    *,
+    style: str | None = None,
+    confirm: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "text": plain(text, limit=75),
+        "action_id": action_id,
+        "value": value,
+    }
     if style:
         button["style"] = style
     if confirm:
@@ -34,7 +51,12 @@ def _button(text: str, action_id: str, value: str, *, style: str | None = None, 
 
 
 def _confirm(title: str, text: str, yes: str) -> dict[str, Any]:
-    return {"title": plain(title, limit=100), "text": plain(text, limit=300), "confirm": plain(yes, limit=30), "deny": plain("Cancel", limit=30)}
+    return {
+        "title": plain(title, limit=100),
+        "text": plain(text, limit=300),
+        "confirm": plain(yes, limit=30),
+        "deny": plain("Cancel", limit=30),
+    }
 
 
 def _pieces(text: str) -> list[str]:
@@ -56,18 +78,30 @@ def platform_name(platform: str) -> str:
     return PLATFORMS.get(platform, platform)
 
 
-def portal_guide(notice: OutgoingNotice, *, fields: list[tuple[str, str]], portal: str, url: str) -> tuple[str, Blocks]:
+def portal_guide(
+    notice: OutgoingNotice, *, fields: list[tuple[str, str]], portal: str, url: str
+) -> tuple[str, Blocks]:
     """The notice ready to paste into the platform's form, field by field, with its buttons."""
     value = str(notice.notice_id)
     where = f"<{link_url(url)}|{escape(portal)}>" if url else escape(portal)
     blocks: Blocks = [
-        {"type": "section", "text": mrkdwn(f":clipboard: *File this notice on {where}* ({len(notice.listings):,} {escape(platform_name(notice.platform))} listing{'s' if len(notice.listings) != 1 else ''}). Copy each field into the form, then press *Submitted…* and enter the complaint number.")},
+        {
+            "type": "section",
+            "text": mrkdwn(
+                f":clipboard: *File this notice on {where}* ({len(notice.listings):,} {escape(platform_name(notice.platform))} listing{'s' if len(notice.listings) != 1 else ''}). Copy each field into the form, then press *Submitted…* and enter the complaint number."
+            ),
+        },
     ]
     for label, text in fields:
         for piece in _pieces(text):
             if len(blocks) >= _MAX_BLOCKS:
                 break
-            blocks.append({"type": "section", "text": mrkdwn(f"*{escape(label)}*\n```{escape(piece) or ' '}```")})
+            blocks.append(
+                {
+                    "type": "section",
+                    "text": mrkdwn(f"*{escape(label)}*\n```{escape(piece) or ' '}```"),
+                }
+            )
     blocks.append(
         {
             "type": "actions",
@@ -81,31 +115,69 @@ def portal_guide(notice: OutgoingNotice, *, fields: list[tuple[str, str]], porta
     return f"File this notice on {portal} and confirm with the complaint number", blocks
 
 
-def notice_failed(*, notice_id: int, platform: str, channel: str, error: str, reporter_id: str) -> tuple[str, Blocks]:
+def notice_failed(
+    *, notice_id: int, platform: str, channel: str, error: str, reporter_id: str
+) -> tuple[str, Blocks]:
     text = f"Could not deliver the notice to {platform_name(platform)}: {error}"
     return text, [
-        {"type": "section", "text": mrkdwn(f":warning: *Could not deliver the notice to {escape(platform_name(platform))}* (channel `{escape(channel)}`) <@{reporter_id}>\n> {escape(error[:1500])}")},
-        {"type": "actions", "block_id": f"failed:{notice_id}", "elements": [_button("Retry", RETRY, str(notice_id), style="primary"), _withdraw(notice_id)]},
+        {
+            "type": "section",
+            "text": mrkdwn(
+                f":warning: *Could not deliver the notice to {escape(platform_name(platform))}* (channel `{escape(channel)}`) <@{reporter_id}>\n> {escape(error[:1500])}"
+            ),
+        },
+        {
+            "type": "actions",
+            "block_id": f"failed:{notice_id}",
+            "elements": [
+                _button("Retry", RETRY, str(notice_id), style="primary"),
+                _withdraw(notice_id),
+            ],
+        },
     ]
 
 
 def notice_held(*, notice_id: int, platform: str, error: str) -> tuple[str, Blocks]:
     text = f"The notice to {platform_name(platform)} may or may not have arrived; check before sending again"
     return text, [
-        {"type": "section", "text": mrkdwn(f":grey_question: *The notice to {escape(platform_name(platform))} may have arrived.* The connection broke after it was sent and the platform cannot tell us, so it is not sent again automatically. Check the platform, then say what happened.\n> {escape(error[:1000])}")},
+        {
+            "type": "section",
+            "text": mrkdwn(
+                f":grey_question: *The notice to {escape(platform_name(platform))} may have arrived.* The connection broke after it was sent and the platform cannot tell us, so it is not sent again automatically. Check the platform, then say what happened.\n> {escape(error[:1000])}"
+            ),
+        },
         {
             "type": "actions",
             "block_id": f"held:{notice_id}",
             "elements": [
                 _button("It arrived…", HELD_SENT, str(notice_id), style="primary"),
-                _button("Send again", RETRY, str(notice_id), confirm=_confirm("Send again?", "Only if the platform has no record of this notice: a second notice would be a duplicate.", "Send again")),
+                _button(
+                    "Send again",
+                    RETRY,
+                    str(notice_id),
+                    confirm=_confirm(
+                        "Send again?",
+                        "Only if the platform has no record of this notice: a second notice would be a duplicate.",
+                        "Send again",
+                    ),
+                ),
             ],
         },
     ]
 
 
 def _withdraw(notice_id: int) -> dict[str, Any]:
-    return _button("Withdraw", WITHDRAW, str(notice_id), style="danger", confirm=_confirm("Withdraw these listings?", "They stop being tracked in this case. If the platform already has the notice, tell it yourself.", "Withdraw"))
+    return _button(
+        "Withdraw",
+        WITHDRAW,
+        str(notice_id),
+        style="danger",
+        confirm=_confirm(
+            "Withdraw these listings?",
+            "They stop being tracked in this case. If the platform already has the notice, tell it yourself.",
+            "Withdraw",
+        ),
+    )
 
 
 def tracking_buttons(notice_id: int) -> dict[str, Any]:
@@ -117,7 +189,9 @@ def tracking_buttons(notice_id: int) -> dict[str, Any]:
     }
 
 
-def confirm_view(*, notice_id: int, platform: str, title: str = "Confirm submission") -> dict[str, Any]:
+def confirm_view(
+    *, notice_id: int, platform: str, title: str = "Confirm submission"
+) -> dict[str, Any]:
     """Asks for the platform's complaint / report number."""
     return {
         "type": "modal",
@@ -131,16 +205,30 @@ def confirm_view(*, notice_id: int, platform: str, title: str = "Confirm submiss
                 "type": "input",
                 "block_id": "reference",
                 "label": plain(f"{platform_name(platform)} complaint or report number", limit=2000),
-                "element": {"type": "plain_text_input", "action_id": "reference", "max_length": 200},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "reference",
+                    "max_length": 200,
+                },
             }
         ],
     }
 
 
-def decision_view(*, notice_id: int, platform: str, listings: list[tuple[int, str]]) -> dict[str, Any]:
+def decision_view(
+    *, notice_id: int, platform: str, listings: list[tuple[int, str]]
+) -> dict[str, Any]:
     """Record a platform's decision for some or all listings of a notice."""
-    options = [{"text": plain(key, limit=75), "value": str(listing_id)} for listing_id, key in listings[:100]]
-    element: dict[str, Any] = {"type": "multi_static_select", "action_id": "listings", "options": options, "initial_options": options}
+    options = [
+        {"text": plain(key, limit=75), "value": str(listing_id)}
+        for listing_id, key in listings[:100]
+    ]
+    element: dict[str, Any] = {
+        "type": "multi_static_select",
+        "action_id": "listings",
+        "options": options,
+        "initial_options": options,
+    }
     return {
         "type": "modal",
         "callback_id": DECISION_VIEW,
@@ -153,15 +241,32 @@ def decision_view(*, notice_id: int, platform: str, listings: list[tuple[int, st
                 "type": "input",
                 "block_id": "status",
                 "label": plain(f"What did {platform_name(platform)} decide?", limit=2000),
-                "element": {"type": "static_select", "action_id": "status", "options": [{"text": plain(label), "value": key} for key, label in PERSON_STATUSES.items()]},
+                "element": {
+                    "type": "static_select",
+                    "action_id": "status",
+                    "options": [
+                        {"text": plain(label), "value": key}
+                        for key, label in PERSON_STATUSES.items()
+                    ],
+                },
             },
-            {"type": "input", "block_id": "listings", "label": plain("Listings", limit=2000), "element": element},
+            {
+                "type": "input",
+                "block_id": "listings",
+                "label": plain("Listings", limit=2000),
+                "element": element,
+            },
             {
                 "type": "input",
                 "block_id": "note",
                 "optional": True,
                 "label": plain("Note (the platform's words, what it needs)", limit=2000),
-                "element": {"type": "plain_text_input", "action_id": "note", "multiline": True, "max_length": 1000},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "note",
+                    "multiline": True,
+                    "max_length": 1000,
+                },
             },
         ],
     }

@@ -46,16 +46,24 @@ async def enqueue_thread_reply(
 async def enqueue_parent_update(session: AsyncSession, *, case_id: int) -> None:
     """Queue a refresh of the case's parent message (rendered from the database when it runs)."""
     await jobs.enqueue(
-        session, kind="notify", payload={"op": "update_parent", "case_id": case_id}, serial_key=_serial(case_id)
+        session,
+        kind="notify",
+        payload={"op": "update_parent", "case_id": case_id},
+        serial_key=_serial(case_id),
     )
 
 
-async def render_parent(rt: Runtime, session: AsyncSession, case: Case) -> tuple[str, list[dict[str, Any]]]:
+async def render_parent(
+    rt: Runtime, session: AsyncSession, case: Case
+) -> tuple[str, list[dict[str, Any]]]:
     assert case.id is not None
     counts = await queries.status_counts(session, case.id)
     preview = []
     if sum(counts.values()) <= _PREVIEW:
-        preview = [(item.platform, item.url, item.status) for item in await queries.case_listings(session, case.id)]
+        preview = [
+            (item.platform, item.url, item.status)
+            for item in await queries.case_listings(session, case.id)
+        ]
     found = rt.config.right(case.right_id)
     return case_message(
         ref=case_ref(case.id),
@@ -88,7 +96,14 @@ async def run_notify(rt: Runtime, ctx: JobContext) -> None:
                 await _post_parent(rt, ctx, case, text, blocks)
             else:
                 assert case.channel_id is not None
-                await _slack(rt, "chat_update", channel=case.channel_id, ts=case.thread_ts, text=text, blocks=blocks)
+                await _slack(
+                    rt,
+                    "chat_update",
+                    channel=case.channel_id,
+                    ts=case.thread_ts,
+                    text=text,
+                    blocks=blocks,
+                )
         elif op == "thread":
             if case.thread_ts is None:
                 case = await _post_parent(rt, None, case, text, blocks)
@@ -126,7 +141,11 @@ async def _post_parent(
     async with rt.db.transaction() as session:
         await queries.set_thread(session, case_id=case.id, channel_id=channel, thread_ts=ts)
         await queries.add_event(
-            session, case_id=case.id, actor="bot", kind="thread_started", detail={"channel": channel, "ts": ts}
+            session,
+            case_id=case.id,
+            actor="bot",
+            kind="thread_started",
+            detail={"channel": channel, "ts": ts},
         )
         if ctx is not None:
             await ctx.complete(session)
@@ -134,9 +153,13 @@ async def _post_parent(
     return case
 
 
-async def _post_in_channel(rt: Runtime, *, channel: str, text: str, blocks: list[dict[str, Any]]) -> Any:
+async def _post_in_channel(
+    rt: Runtime, *, channel: str, text: str, blocks: list[dict[str, Any]]
+) -> Any:
     try:
-        return await _slack(rt, "chat_postMessage", channel=channel, text=text, blocks=blocks, unfurl_links=False)
+        return await _slack(
+            rt, "chat_postMessage", channel=channel, text=text, blocks=blocks, unfurl_links=False
+        )
     except SlackApiError as exc:
         if exc.response.get("error") in ("not_in_channel", "channel_not_found"):
             # chat:write.public covers public channels; a private one needs an invitation.

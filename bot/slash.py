@@ -62,5 +62,11 @@ async def _status(rt: Runtime, args: list[str]) -> Answer:
         text, blocks = await render_parent(rt, session, case)
     if case.channel_id and case.thread_ts:
         link = thread_link(case.channel_id, case.thread_ts)
-        blocks = [*blocks, {"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{link}|Open the status thread>"}]}]
+        blocks = [
+            *blocks,
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": f"<{link}|Open the status thread>"}],
+            },
+        ]
     return Answer(text=text, blocks=blocks)

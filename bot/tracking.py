@@ -24,8 +24,12 @@ from storage.models import Case, Listing
 # Where a listing may go from each status. Platform answers only move a listing forward; a
 # person (an approver) may also correct a decision.
 _FORWARD: dict[str, frozenset[str]] = {
-    "queued": frozenset({"submitted", "in_review", "removed", "rejected", "needs_info", "failed", "withdrawn"}),
-    "submitted": frozenset({"in_review", "removed", "rejected", "needs_info", "failed", "withdrawn"}),
+    "queued": frozenset(
+        {"submitted", "in_review", "removed", "rejected", "needs_info", "failed", "withdrawn"}
+    ),
+    "submitted": frozenset(
+        {"in_review", "removed", "rejected", "needs_info", "failed", "withdrawn"}
+    ),
     "in_review": frozenset({"removed", "rejected", "needs_info", "withdrawn"}),
     "needs_info": frozenset({"submitted", "in_review", "removed", "rejected", "withdrawn"}),
     "failed": frozenset({"queued", "submitted", "in_review", "withdrawn"}),
@@ -82,7 +86,9 @@ async def apply_decisions(
         listing = await queries.get_listing(session, decision.listing_id)
         if listing is None or listing.case_id != case.id:
             continue
-        same = listing.status == decision.status and (decision.reason or None) == listing.status_reason
+        same = (
+            listing.status == decision.status and (decision.reason or None) == listing.status_reason
+        )
         if same or not allowed(listing.status, decision.status, by_person=by_person):
             continue
         assert listing.id is not None
@@ -100,13 +106,24 @@ async def apply_decisions(
             notice_id=listing.notice_id,
             actor=actor,
             kind="status_changed",
-            detail={"from": listing.status, "to": decision.status, "reason": decision.reason, "reference": decision.reference},
+            detail={
+                "from": listing.status,
+                "to": decision.status,
+                "reason": decision.reason,
+                "reference": decision.reference,
+            },
         )
-        changes.append(Change(listing, listing.status, decision.status, decision.reason, decision.reference))
+        changes.append(
+            Change(listing, listing.status, decision.status, decision.reason, decision.reference)
+        )
     if changes:
         if announce:
-            text, blocks = describe_changes(changes, reporter_id=case.reporter_id, actor=actor, context=context)
-            await enqueue_thread_reply(session, case_id=case.id, text=text, blocks=[*blocks, *extra_blocks])
+            text, blocks = describe_changes(
+                changes, reporter_id=case.reporter_id, actor=actor, context=context
+            )
+            await enqueue_thread_reply(
+                session, case_id=case.id, text=text, blocks=[*blocks, *extra_blocks]
+            )
         await enqueue_parent_update(session, case_id=case.id)
     return changes
 
@@ -124,7 +141,9 @@ def describe_changes(
         head = f"{STATUS_EMOJI.get(status, '')} *{_VERB.get(status, status)}* on {escape(platform)}"
         if reference:
             head += f" (ref. `{escape(reference[:100])}`)"
-        shown = ", ".join(f"<{item.listing.url}|{escape(item.listing.key)}>" for item in items[:_SHOWN])
+        shown = ", ".join(
+            f"<{item.listing.url}|{escape(item.listing.key)}>" for item in items[:_SHOWN]
+        )
         more = f" and {len(items) - _SHOWN:,} more" if len(items) > _SHOWN else ""
         line = f"{head}: {shown}{more}"
         if reason:
@@ -132,10 +151,12 @@ def describe_changes(
         lines.append(line)
     if any(change.new in MENTION_ON for change in changes):
         lines.append(f"<@{reporter_id}>")
-    by = "" if actor in ("bot", "platform") or actor.startswith("platform:") else f" · by <@{actor}>"
+    by = (
+        "" if actor in ("bot", "platform") or actor.startswith("platform:") else f" · by <@{actor}>"
+    )
     footer = f"{escape(context)}{by}" if context or by else ""
     blocks: list[dict[str, object]] = [{"type": "section", "text": mrkdwn("\n".join(lines))}]
     if footer:
-        blocks.append({"type": "context", "elements": [mrkdwn(footer.lstrip(' ·'))]})
+        blocks.append({"type": "context", "elements": [mrkdwn(footer.lstrip(" ·"))]})
     summary = "; ".join(f"{_VERB.get(s, s)}: {len(v)}" for (s, _, _), v in groups.items())
     return summary, blocks

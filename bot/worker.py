@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import random
@@ -74,7 +75,9 @@ class Worker:
     concurrency: int = 16
     poll_interval: float = 1.0
     grace: float = 20.0
-    owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(24):06x}")
+    owner: str = field(
+        default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(24):06x}"
+    )
     clock: Callable[[], datetime] = utcnow
 
     def __post_init__(self) -> None:
@@ -104,7 +107,11 @@ class Worker:
                 if free > 0:
                     try:
                         claimed = await jobs.claim(
-                            self.db, owner=self.owner, limit=free, lease=self.lease, kinds=tuple(self.runners)
+                            self.db,
+                            owner=self.owner,
+                            limit=free,
+                            lease=self.lease,
+                            kinds=tuple(self.runners),
                         )
                     except Exception:
                         log.exception("claiming jobs failed; the database may be restarting")
@@ -113,19 +120,26 @@ class Worker:
                 for job in claimed:
                     task = asyncio.create_task(self._run_one(job), name=f"job-{job.id}-{job.kind}")
                     self._running[job.id] = task
-                    task.add_done_callback(lambda _t, job_id=job.id: self._running.pop(job_id, None))
+                    task.add_done_callback(functools.partial(self._forget, job.id))
                 if not claimed or free <= len(claimed):
                     await self._sleep(self.poll_interval)
         finally:
             await self._drain()
             log.info("worker %s stopped", self.owner)
 
-    async def run_until_idle(self, *, timeout: float = 30.0) -> None:
+    def _forget(self, job_id: int, _task: asyncio.Task[None]) -> None:
+        self._running.pop(job_id, None)
+
+    async def run_until_idle(self, *, timeout: float = 30.0) -> None:  # noqa: ASYNC109 (a deadline across many runs)
         """Run jobs until none is due or running (tests, the CLI's one-shot commands)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             claimed = await jobs.claim(
-                self.db, owner=self.owner, limit=self.concurrency, lease=self.lease, kinds=tuple(self.runners)
+                self.db,
+                owner=self.owner,
+                limit=self.concurrency,
+                lease=self.lease,
+                kinds=tuple(self.runners),
             )
             if not claimed:
                 return
@@ -154,7 +168,9 @@ class Worker:
         outcome = "done"
         try:
             if job.attempts > job.max_attempts:
-                raise JobFailed(f"gave up after {job.max_attempts} attempts (its worker stopped each time)")
+                raise JobFailed(
+                    f"gave up after {job.max_attempts} attempts (its worker stopped each time)"
+                )
             await runner(context)
             if not context.completed:
                 async with self.db.transaction() as session:
@@ -196,7 +212,9 @@ class Worker:
     async def _reschedule(self, job: ClaimedJob, error: str, run_at: datetime | None) -> None:
         try:
             async with self.db.transaction() as session:
-                held = await jobs.retry(session, job_id=job.id, owner=self.owner, error=error, run_at=run_at)
+                held = await jobs.retry(
+                    session, job_id=job.id, owner=self.owner, error=error, run_at=run_at
+                )
         except Exception:
             # The lease will expire and another worker retries the job: nothing is lost.
             log.exception("could not reschedule job %s", job.id)
@@ -212,7 +230,9 @@ class Worker:
         while True:
             await asyncio.sleep(interval)
             try:
-                if not await jobs.heartbeat(self.db, job_id=job.id, owner=self.owner, lease=self.lease):
+                if not await jobs.heartbeat(
+                    self.db, job_id=job.id, owner=self.owner, lease=self.lease
+                ):
                     log.warning("job %s: lease lost to another worker", job.id)
                     return
             except Exception:

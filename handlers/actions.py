@@ -29,14 +29,19 @@ async def _tell(client: AsyncWebClient, body: dict[str, Any], text: str) -> None
     try:
         if channel:
             await client.chat_postEphemeral(
-                channel=channel, user=body["user"]["id"], text=text, thread_ts=message.get("thread_ts") or message.get("ts")
+                channel=channel,
+                user=body["user"]["id"],
+                text=text,
+                thread_ts=message.get("thread_ts") or message.get("ts"),
             )
     except Exception:
         log.warning("could not answer the user", exc_info=True)
 
 
 def register(app: AsyncApp, rt: Runtime) -> None:
-    def button(action_id: str, act: Callable[[dict[str, Any], AsyncWebClient, str], Awaitable[str | None]]) -> None:
+    def button(
+        action_id: str, act: Callable[[dict[str, Any], AsyncWebClient, str], Awaitable[str | None]]
+    ) -> None:
         @app.action(action_id)
         async def listener(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
             await ack()
@@ -73,7 +78,11 @@ def register(app: AsyncApp, rt: Runtime) -> None:
     async def withdraw(body: dict[str, Any], _client: AsyncWebClient, user: str) -> str | None:
         count = await delivery.withdraw(rt, notice_id=_notice_id(body), actor=user)
         rt.wake_worker()
-        return None if count else "Nothing left to withdraw: every listing of this notice is already decided."
+        return (
+            None
+            if count
+            else "Nothing left to withdraw: every listing of this notice is already decided."
+        )
 
     button(nb.PORTAL_SUBMITTED, open_confirm)
     button(nb.HELD_SENT, open_confirm)
@@ -88,14 +97,20 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         reference = (values.get("reference", {}).get("reference", {}).get("value")) or ""
         try:
             await delivery.confirm_submission(
-                rt, notice_id=int(view["private_metadata"]), reference=reference, actor=body["user"]["id"]
+                rt,
+                notice_id=int(view["private_metadata"]),
+                reference=reference,
+                actor=body["user"]["id"],
             )
         except (AccessDenied, DeliveryError) as exc:
             await ack(response_action="errors", errors={"reference": str(exc)})
             return
         except Exception:
             log.exception("confirming a submission failed")
-            await ack(response_action="errors", errors={"reference": "Could not save this just now; please try again."})
+            await ack(
+                response_action="errors",
+                errors={"reference": "Could not save this just now; please try again."},
+            )
             return
         await ack()
         rt.wake_worker()
@@ -103,11 +118,15 @@ def register(app: AsyncApp, rt: Runtime) -> None:
     @app.view(nb.DECISION_VIEW)
     async def decide(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         values = view["state"]["values"]
-        status = ((values.get("status", {}).get("status", {}).get("selected_option")) or {}).get("value", "")
+        status = ((values.get("status", {}).get("status", {}).get("selected_option")) or {}).get(
+            "value", ""
+        )
         chosen = values.get("listings", {}).get("listings", {}).get("selected_options") or []
         note = values.get("note", {}).get("note", {}).get("value") or ""
         if status not in nb.PERSON_STATUSES:
-            await ack(response_action="errors", errors={"status": "Choose what the platform decided."})
+            await ack(
+                response_action="errors", errors={"status": "Choose what the platform decided."}
+            )
             return
         if not chosen:
             await ack(response_action="errors", errors={"listings": "Choose at least one listing."})
@@ -126,7 +145,10 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             return
         except Exception:
             log.exception("recording a decision failed")
-            await ack(response_action="errors", errors={"status": "Could not save this just now; please try again."})
+            await ack(
+                response_action="errors",
+                errors={"status": "Could not save this just now; please try again."},
+            )
             return
         await ack()
         rt.wake_worker()

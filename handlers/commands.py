@@ -19,19 +19,33 @@ log = logging.getLogger("takedown.handlers")
 
 def register(app: AsyncApp, rt: Runtime) -> None:
     @app.command(COMMAND)
-    async def report_listing(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond) -> None:
+    async def report_listing(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
         await ack()
         # Nothing after the ack may raise: Bolt could turn a late exception into an error answer.
         try:
             answer = await answer_command(rt, text=body.get("text", ""))
             if answer.open_form:
                 await rt.access.require_reporter(body["user_id"])
-                view = report_modal(rt.config, urls=answer.urls, metadata={"channel": body.get("channel_id")})
+                view = report_modal(
+                    rt.config, urls=answer.urls, metadata={"channel": body.get("channel_id")}
+                )
                 await client.views_open(trigger_id=body["trigger_id"], view=view)
             else:
-                await respond(text=answer.text, blocks=answer.blocks, response_type="ephemeral", replace_original=False)
+                await respond(
+                    text=answer.text,
+                    blocks=answer.blocks,
+                    response_type="ephemeral",
+                    replace_original=False,
+                )
         except AccessDenied as exc:
             await say_privately(respond, str(exc))
         except Exception:
             log.exception("%s failed after the ack", COMMAND)
-            await say_privately(respond, *notice_text(":warning: Something went wrong on our side; nothing was filed. Please try again in a minute."))
+            await say_privately(
+                respond,
+                *notice_text(
+                    ":warning: Something went wrong on our side; nothing was filed. Please try again in a minute."
+                ),
+            )

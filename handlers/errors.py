@@ -16,4 +16,8 @@ def register(app: AsyncApp, rt: Runtime) -> None:
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:
         # Listeners catch what they can answer; anything reaching here is a bug or an outage.
-        log.error("unhandled error in a Slack listener (%s)", body.get("type") or body.get("command"), exc_info=error)
+        log.error(
+            "unhandled error in a Slack listener (%s)",
+            body.get("type") or body.get("command"),
+            exc_info=error,
+        )

@@ -10,7 +10,9 @@ from slack_bolt.async_app import AsyncRespond
 log = logging.getLogger("takedown.handlers")
 
 
-async def say_privately(respond: AsyncRespond, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+async def say_privately(
+    respond: AsyncRespond, text: str, blocks: list[dict[str, Any]] | None = None
+) -> None:
     try:
         await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
     except Exception:

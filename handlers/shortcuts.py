@@ -20,7 +20,9 @@ SHORTCUT = "report_listing_message"
 
 def register(app: AsyncApp, rt: Runtime) -> None:
     @app.message_shortcut(SHORTCUT)
-    async def report_from_message(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def report_from_message(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
         await ack()
         user = body["user"]["id"]
         try:
@@ -33,7 +35,11 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             await _tell(client, body, str(exc))
         except Exception:
             log.exception("the report shortcut failed after the ack")
-            await _tell(client, body, ":warning: Something went wrong on our side; please try again in a minute.")
+            await _tell(
+                client,
+                body,
+                ":warning: Something went wrong on our side; please try again in a minute.",
+            )
 
 
 async def _tell(client: AsyncWebClient, body: dict[str, Any], text: str) -> None:

@@ -67,8 +67,13 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             log.exception("could not open a case")
             await ack(
                 response_action="errors",
-                errors={blocks.URLS: "Could not save the report just now; nothing was filed. Please submit again in a minute."},
+                errors={
+                    blocks.URLS: "Could not save the report just now; nothing was filed. Please submit again in a minute."
+                },
             )
             return
-        await ack(response_action="update", view=blocks.case_filed_view(opened.ref, opened.listings, opened.created))
+        await ack(
+            response_action="update",
+            view=blocks.case_filed_view(opened.ref, opened.listings, opened.created),
+        )
         rt.wake_worker()

@@ -19,7 +19,12 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -89,7 +94,9 @@ class Database:
                 connect_args={"timeout": connect_timeout, "command_timeout": 60},
             )
         else:
-            raise DatabaseError(f"unsupported database {parsed.drivername!r}: use sqlite or postgresql")
+            raise DatabaseError(
+                f"unsupported database {parsed.drivername!r}: use sqlite or postgresql"
+            )
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.dialect == "sqlite":
             _sqlite_pragmas(self.engine, busy_timeout_ms)

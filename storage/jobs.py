@@ -74,7 +74,7 @@ async def enqueue(
     statement = insert(Job).values(**values)
     if dedupe_key is not None:
         statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
-    result = await session.execute(statement.returning(Job.id))  # type: ignore[attr-defined]
+    result = await session.execute(statement.returning(Job.id))
     return result.scalar_one_or_none()
 
 
@@ -94,26 +94,26 @@ async def claim(
         and_(
             earlier.serial_key == Job.serial_key,
             earlier.id < Job.id,
-            earlier.state.in_((QUEUED, RUNNING)),  # type: ignore[attr-defined]
+            earlier.state.in_((QUEUED, RUNNING)),
         )
     )
     due = or_(
         and_(Job.state == QUEUED, Job.run_at <= now),
-        and_(Job.state == RUNNING, Job.lease_expires_at < now),  # type: ignore[operator]
+        and_(Job.state == RUNNING, Job.lease_expires_at < now),
     )
     candidates = (
         select(Job.id)
-        .where(due, or_(Job.serial_key.is_(None), ~blocked))  # type: ignore[union-attr]
+        .where(due, or_(Job.serial_key.is_(None), ~blocked))
         .order_by(Job.run_at, Job.id)
         .limit(limit)
     )
     if kinds:
-        candidates = candidates.where(Job.kind.in_(kinds))  # type: ignore[attr-defined]
+        candidates = candidates.where(Job.kind.in_(kinds))
     if db.is_postgres:
         candidates = candidates.with_for_update(skip_locked=True, of=Job)
     statement = (
         update(Job)
-        .where(Job.id.in_(candidates.scalar_subquery()))  # type: ignore[union-attr]
+        .where(Job.id.in_(candidates.scalar_subquery()))
         .values(
             state=RUNNING,
             lease_owner=owner,
@@ -132,7 +132,9 @@ async def claim(
         )
     )
     async with db.transaction() as session:
-        rows = (await session.execute(statement, execution_options={"synchronize_session": False})).all()
+        rows = (
+            await session.execute(statement, execution_options={"synchronize_session": False})
+        ).all()
     jobs = [ClaimedJob(*row) for row in rows]
     jobs.sort(key=lambda job: job.id)
     return jobs
@@ -147,9 +149,11 @@ async def heartbeat(db: Database, *, job_id: int, owner: str, lease: timedelta) 
     now = utcnow()
     async with db.transaction() as session:
         result = await session.execute(
-            update(Job).where(_held(job_id, owner)).values(lease_expires_at=now + lease, updated_at=now)
+            update(Job)
+            .where(_held(job_id, owner))
+            .values(lease_expires_at=now + lease, updated_at=now)
         )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)
 
 
 async def complete(session: AsyncSession, *, job_id: int, owner: str) -> bool:
@@ -157,9 +161,15 @@ async def complete(session: AsyncSession, *, job_id: int, owner: str) -> bool:
     result = await session.execute(
         update(Job)
         .where(_held(job_id, owner))
-        .values(state=DONE, lease_owner=None, lease_expires_at=None, last_error=None, updated_at=utcnow())
+        .values(
+            state=DONE,
+            lease_owner=None,
+            lease_expires_at=None,
+            last_error=None,
+            updated_at=utcnow(),
+        )
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)
 
 
 async def retry(
@@ -174,7 +184,7 @@ async def retry(
     }
     values.update(state=DEAD) if run_at is None else values.update(state=QUEUED, run_at=run_at)
     result = await session.execute(update(Job).where(_held(job_id, owner)).values(**values))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)
 
 
 async def release(db: Database, *, job_id: int, owner: str) -> bool:
@@ -192,7 +202,7 @@ async def release(db: Database, *, job_id: int, owner: str) -> bool:
                 updated_at=utcnow(),
             )
         )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)
 
 
 async def requeue(session: AsyncSession, *, job_id: int, run_at: datetime | None = None) -> bool:
@@ -202,17 +212,23 @@ async def requeue(session: AsyncSession, *, job_id: int, run_at: datetime | None
         .where(Job.id == job_id, Job.state == DEAD)
         .values(state=QUEUED, attempts=0, run_at=run_at or utcnow(), updated_at=utcnow())
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)
 
 
 async def counts(db: Database) -> dict[tuple[str, str], int]:
     """Jobs by (kind, state)."""
     async with db.sessions() as session:
-        rows = (await session.execute(select(Job.kind, Job.state, func.count()).group_by(Job.kind, Job.state))).all()
+        rows = (
+            await session.execute(
+                select(Job.kind, Job.state, func.count()).group_by(Job.kind, Job.state)
+            )
+        ).all()
     return {(kind, state): count for kind, state, count in rows}
 
 
 async def next_run_at(db: Database) -> datetime | None:
     """When the next queued job is due (lets an idle worker sleep exactly as long as it may)."""
     async with db.sessions() as session:
-        return (await session.execute(select(func.min(Job.run_at)).where(Job.state == QUEUED))).scalar()
+        return (
+            await session.execute(select(func.min(Job.run_at)).where(Job.state == QUEUED))
+        ).scalar()

@@ -63,7 +63,9 @@ _BIGINT = BigInteger().with_variant(Integer, "sqlite")
 def _when(*, nullable: bool, index: bool = False) -> Any:
     if nullable:
         return Field(default=None, sa_column=Column(UTCDateTime(), nullable=True, index=index))
-    return Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=index))
+    return Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=index)
+    )
 
 
 class Case(SQLModel, table=True):

@@ -51,8 +51,8 @@ async def find_open_listings(session: AsyncSession, keys: Sequence[str]) -> dict
     for chunk in _chunks(list(dict.fromkeys(keys))):
         rows = await session.execute(
             select(Listing.key, Listing.case_id, Case.channel_id, Case.thread_ts, Listing.status)
-            .join(Case, Case.id == Listing.case_id)  # type: ignore[arg-type]
-            .where(Listing.key.in_(chunk), Listing.status.in_(OPEN_STATUSES))  # type: ignore[attr-defined]
+            .join(Case, Case.id == Listing.case_id)
+            .where(Listing.key.in_(chunk), Listing.status.in_(OPEN_STATUSES))
         )
         for key, case_id, channel_id, thread_ts, status in rows:
             found[key] = OpenListing(key, case_id, channel_id, thread_ts, status)
@@ -65,7 +65,7 @@ async def find_removed_listings(session: AsyncSession, keys: Sequence[str]) -> d
     for chunk in _chunks(list(dict.fromkeys(keys))):
         rows = await session.execute(
             select(Listing.key, func.max(Listing.id))
-            .where(Listing.key.in_(chunk), Listing.status == "removed")  # type: ignore[attr-defined]
+            .where(Listing.key.in_(chunk), Listing.status == "removed")
             .group_by(Listing.key)
         )
         found.update({key: listing_id for key, listing_id in rows})
@@ -73,7 +73,9 @@ async def find_removed_listings(session: AsyncSession, keys: Sequence[str]) -> d
 
 
 async def case_by_intake_key(session: AsyncSession, intake_key: str) -> Case | None:
-    return (await session.execute(select(Case).where(Case.intake_key == intake_key))).scalar_one_or_none()
+    return (
+        await session.execute(select(Case).where(Case.intake_key == intake_key))
+    ).scalar_one_or_none()
 
 
 async def insert_case(session: AsyncSession, case: Case) -> Case:
@@ -110,7 +112,7 @@ async def insert_listings(
     for start in range(0, len(old_ids), _IN_CHUNK):
         await session.execute(
             update(Listing)
-            .where(Listing.id.in_(old_ids[start : start + _IN_CHUNK]))  # type: ignore[union-attr]
+            .where(Listing.id.in_(old_ids[start : start + _IN_CHUNK]))
             .values(status="relisted", updated_at=now)
         )
 
@@ -143,7 +145,7 @@ async def get_case(session: AsyncSession, case_id: int) -> Case | None:
 
 async def case_listings(session: AsyncSession, case_id: int) -> list[Listing]:
     rows = await session.execute(
-        select(Listing).where(Listing.case_id == case_id).order_by(Listing.position, Listing.id)  # type: ignore[arg-type]
+        select(Listing).where(Listing.case_id == case_id).order_by(Listing.position, Listing.id)
     )
     return list(rows.scalars())
 
@@ -158,21 +160,25 @@ async def status_counts(session: AsyncSession, case_id: int) -> dict[tuple[str, 
     return {(platform, status): count for platform, status, count in rows}
 
 
-async def set_thread(session: AsyncSession, *, case_id: int, channel_id: str, thread_ts: str) -> None:
+async def set_thread(
+    session: AsyncSession, *, case_id: int, channel_id: str, thread_ts: str
+) -> None:
     await session.execute(
         update(Case)
-        .where(Case.id == case_id)  # type: ignore[arg-type]
+        .where(Case.id == case_id)
         .values(channel_id=channel_id, thread_ts=thread_ts, updated_at=utcnow())
     )
 
 
-async def insert_notice(session: AsyncSession, notice: Notice, listing_ids: Sequence[int]) -> Notice:
+async def insert_notice(
+    session: AsyncSession, notice: Notice, listing_ids: Sequence[int]
+) -> Notice:
     session.add(notice)
     await session.flush()
     for start in range(0, len(listing_ids), _IN_CHUNK):
         await session.execute(
             update(Listing)
-            .where(Listing.id.in_(listing_ids[start : start + _IN_CHUNK]))  # type: ignore[union-attr]
+            .where(Listing.id.in_(listing_ids[start : start + _IN_CHUNK]))
             .values(notice_id=notice.id)
         )
     return notice
@@ -184,19 +190,21 @@ async def get_notice(session: AsyncSession, notice_id: int) -> Notice | None:
 
 async def notice_listings(session: AsyncSession, notice_id: int) -> list[Listing]:
     rows = await session.execute(
-        select(Listing).where(Listing.notice_id == notice_id).order_by(Listing.position, Listing.id)  # type: ignore[arg-type]
+        select(Listing).where(Listing.notice_id == notice_id).order_by(Listing.position, Listing.id)
     )
     return list(rows.scalars())
 
 
 async def case_notices(session: AsyncSession, case_id: int) -> list[Notice]:
-    rows = await session.execute(select(Notice).where(Notice.case_id == case_id).order_by(Notice.id))  # type: ignore[arg-type]
+    rows = await session.execute(
+        select(Notice).where(Notice.case_id == case_id).order_by(Notice.id)
+    )
     return list(rows.scalars())
 
 
 async def update_notice(session: AsyncSession, notice_id: int, **values: Any) -> None:
     await session.execute(
-        update(Notice).where(Notice.id == notice_id).values(updated_at=utcnow(), **values)  # type: ignore[arg-type]
+        update(Notice).where(Notice.id == notice_id).values(updated_at=utcnow(), **values)
     )
 
 
@@ -217,7 +225,7 @@ async def set_listing_status(
         values["submitted_at"] = func.coalesce(Listing.submitted_at, when)
     if status in CLOSED_STATUSES or status == "needs_info":
         values["decided_at"] = when
-    await session.execute(update(Listing).where(Listing.id == listing_id).values(**values))  # type: ignore[arg-type]
+    await session.execute(update(Listing).where(Listing.id == listing_id).values(**values))
 
 
 async def get_listing(session: AsyncSession, listing_id: int) -> Listing | None:
@@ -225,5 +233,5 @@ async def get_listing(session: AsyncSession, listing_id: int) -> Listing | None:
 
 
 async def case_events(session: AsyncSession, case_id: int) -> list[Event]:
-    rows = await session.execute(select(Event).where(Event.case_id == case_id).order_by(Event.id))  # type: ignore[arg-type]
+    rows = await session.execute(select(Event).where(Event.case_id == case_id).order_by(Event.id))
     return list(rows.scalars())

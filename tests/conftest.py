@@ -38,7 +38,9 @@ for _name in ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"):  # would switch Bolt to
 
 SIGNING_SECRET = "test-signing-secret-5f2c"
 BOT_TOKEN = "xoxb-test-token-1234567890"
-PG_ADMIN_URL = os.environ.get("TAKEDOWN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "TAKEDOWN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 REQUIRE_PG = os.environ.get("TAKEDOWN_REQUIRE_POSTGRES") == "1"
 TABLES = ("events", "listings", "notices", "jobs", "cases")
 
@@ -88,7 +90,9 @@ platforms:
 async def _admin(sql: str) -> None:
     import asyncpg
 
-    conn = await asyncpg.connect(PG_ADMIN_URL.replace("postgresql+asyncpg://", "postgresql://"), timeout=5)
+    conn = await asyncpg.connect(
+        PG_ADMIN_URL.replace("postgresql+asyncpg://", "postgresql://"), timeout=5
+    )
     try:
         await conn.execute(sql)
     finally:
@@ -182,7 +186,9 @@ async def slack() -> AsyncIterator[FakeSlack]:
     await fake.stop()
 
 
-def sign(body: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
+def sign(
+    body: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = None
+) -> dict[str, str]:
     """Slack's request signature headers for `body`."""
     ts = str(int(time.time()) if timestamp is None else timestamp)
     digest = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
@@ -201,13 +207,19 @@ class SlackDriver:
     slack: FakeSlack
     bot: TakedownBot
 
-    async def post(self, body: str, content_type: str, headers: dict[str, str] | None = None) -> aiohttp.ClientResponse:
+    async def post(
+        self, body: str, content_type: str, headers: dict[str, str] | None = None
+    ) -> aiohttp.ClientResponse:
         all_headers = {"Content-Type": content_type, **sign(body), **(headers or {})}
-        response = await self.http.post(f"{self.url}/slack/events", data=body.encode(), headers=all_headers)
+        response = await self.http.post(
+            f"{self.url}/slack/events", data=body.encode(), headers=all_headers
+        )
         await response.read()
         return response
 
-    async def command(self, text: str = "", *, user: str = "U0REPORTER", channel: str = "C0TEAM") -> aiohttp.ClientResponse:
+    async def command(
+        self, text: str = "", *, user: str = "U0REPORTER", channel: str = "C0TEAM"
+    ) -> aiohttp.ClientResponse:
         form = {
             "token": "legacy",
             "team_id": "T1",
@@ -224,7 +236,9 @@ class SlackDriver:
         }
         return await self.post(urlencode(form), "application/x-www-form-urlencoded")
 
-    async def interact(self, payload: dict[str, Any], headers: dict[str, str] | None = None) -> aiohttp.ClientResponse:
+    async def interact(
+        self, payload: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> aiohttp.ClientResponse:
         body = urlencode({"payload": json.dumps(payload)})
         return await self.post(body, "application/x-www-form-urlencoded", headers)
 
@@ -246,7 +260,9 @@ class SlackDriver:
         """Submit the report form as Slack would; returns the response and its JSON (or {})."""
 
         def select(value: str) -> dict[str, Any]:
-            option = {"text": {"type": "plain_text", "text": value}, "value": value} if value else None
+            option = (
+                {"text": {"type": "plain_text", "text": value}, "value": value} if value else None
+            )
             return {"type": "static_select", "selected_option": option}
 
         def typed(value: str) -> dict[str, Any]:
@@ -318,7 +334,14 @@ async def eventually(check: Any, *, timeout: float = 10.0, interval: float = 0.0
     raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
 
 
-def press(action_id: str, value: str, *, user: str = "U0REPORTER", channel: str = "C0REPORTS", thread_ts: str = "1.1") -> dict[str, Any]:
+def press(
+    action_id: str,
+    value: str,
+    *,
+    user: str = "U0REPORTER",
+    channel: str = "C0REPORTS",
+    thread_ts: str = "1.1",
+) -> dict[str, Any]:
     """A block_actions payload: `user` pressed the button `action_id` with `value`."""
     return {
         "type": "block_actions",
@@ -329,11 +352,21 @@ def press(action_id: str, value: str, *, user: str = "U0REPORTER", channel: str 
         "channel": {"id": channel},
         "container": {"type": "message", "channel_id": channel, "message_ts": "2.2"},
         "message": {"ts": "2.2", "thread_ts": thread_ts, "text": ""},
-        "actions": [{"type": "button", "action_id": action_id, "block_id": f"b{next(_ids)}", "value": value, "action_ts": "1"}],
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": f"b{next(_ids)}",
+                "value": value,
+                "action_ts": "1",
+            }
+        ],
     }
 
 
-def view_submission(callback_id: str, metadata: str, values: dict[str, Any], *, user: str = "U0REPORTER") -> dict[str, Any]:
+def view_submission(
+    callback_id: str, metadata: str, values: dict[str, Any], *, user: str = "U0REPORTER"
+) -> dict[str, Any]:
     return {
         "type": "view_submission",
         "team": {"id": "T1"},

@@ -41,7 +41,9 @@ class Mailbox:
     messages: list[email.message.EmailMessage] = field(default_factory=list)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))  # type: ignore[arg-type]
+        self.messages.append(
+            email.message_from_bytes(envelope.content, policy=email.policy.default)
+        )  # type: ignore[arg-type]
         return "250 2.0.0 queued"
 
 
@@ -82,7 +84,12 @@ def mailbox() -> Iterator[tuple[Mailbox, int]]:
 
 
 @pytest.fixture
-def config(ebay: FakeEbayVero, meli: FakeMercadoLibre, hook: FakeWebhookReceiver, mailbox: tuple[Mailbox, int]) -> AppConfig:
+def config(
+    ebay: FakeEbayVero,
+    meli: FakeMercadoLibre,
+    hook: FakeWebhookReceiver,
+    mailbox: tuple[Mailbox, int],
+) -> AppConfig:
     platforms = f"""
   ebay:
     adapter: ebay_vero
@@ -112,7 +119,11 @@ def config(ebay: FakeEbayVero, meli: FakeMercadoLibre, hook: FakeWebhookReceiver
     poll_every: 1s
 """
     text = TEST_CONFIG.replace("platforms:\n", "platforms:" + platforms, 1)
-    environ = {"EBAY_VERO_TOKEN": EBAY_TOKEN, "MELI_TOKEN": MELI_TOKEN, "WEBHOOK_SECRET": HOOK_SECRET}
+    environ = {
+        "EBAY_VERO_TOKEN": EBAY_TOKEN,
+        "MELI_TOKEN": MELI_TOKEN,
+        "WEBHOOK_SECRET": HOOK_SECRET,
+    }
     return parse_config(text, environ=environ)
 
 
@@ -127,7 +138,11 @@ async def _listings(bot: SlackDriver) -> list[Listing]:
 
 
 def _thread_texts(bot: SlackDriver) -> list[str]:
-    return [json.dumps(c.params.get("blocks")) + c.params.get("text", "") for c in bot.slack.calls_to("chat.postMessage") if c.params.get("thread_ts")]
+    return [
+        json.dumps(c.params.get("blocks")) + c.params.get("text", "")
+        for c in bot.slack.calls_to("chat.postMessage")
+        if c.params.get("thread_ts")
+    ]
 
 
 async def _statuses(bot: SlackDriver) -> dict[str, str]:
@@ -135,7 +150,11 @@ async def _statuses(bot: SlackDriver) -> dict[str, str]:
 
 
 async def test_multi_platform_case_reaches_each_channel_once(
-    bot: SlackDriver, ebay: FakeEbayVero, meli: FakeMercadoLibre, hook: FakeWebhookReceiver, mailbox: tuple[Mailbox, int]
+    bot: SlackDriver,
+    ebay: FakeEbayVero,
+    meli: FakeMercadoLibre,
+    hook: FakeWebhookReceiver,
+    mailbox: tuple[Mailbox, int],
 ) -> None:
     _, body = await bot.submit_report(urls="\n".join([EBAY_1, EBAY_2, MELI, ETSY, TEMU, TAOBAO]))
     assert body["response_action"] == "update"
@@ -146,7 +165,11 @@ async def test_multi_platform_case_reaches_each_channel_once(
     await eventually(delivered)
     notices = {n.platform: n for n in await _notices(bot)}
     assert {p: n.adapter for p, n in notices.items()} == {
-        "ebay": "ebay_vero", "mercadolibre": "mercadolibre", "etsy": "email", "temu": "webhook", "taobao": "portal",
+        "ebay": "ebay_vero",
+        "mercadolibre": "mercadolibre",
+        "etsy": "email",
+        "temu": "webhook",
+        "taobao": "portal",
     }
     # eBay: one report for both items, with the reason code for counterfeits and the bearer token.
     creates = [r for r in ebay.requests if r.method == "POST"]
@@ -173,19 +196,29 @@ async def test_multi_platform_case_reaches_each_channel_once(
     await eventually(lambda: _async(any("portal_submitted" in t for t in _thread_texts(bot))))
     statuses = await _statuses(bot)
     assert statuses["taobao:612345678901"] == "queued"
-    assert {statuses[k] for k in ("ebay:123456789012", "ebay:223456789012", "mercadolibre:MLA1234567890")} <= {"submitted", "in_review"}
+    assert {
+        statuses[k]
+        for k in ("ebay:123456789012", "ebay:223456789012", "mercadolibre:MLA1234567890")
+    } <= {"submitted", "in_review"}
 
 
 async def _async(value: Any) -> Any:
     return value
 
 
-async def test_platform_decisions_are_polled_into_the_thread(bot: SlackDriver, ebay: FakeEbayVero) -> None:
+async def test_platform_decisions_are_polled_into_the_thread(
+    bot: SlackDriver, ebay: FakeEbayVero
+) -> None:
     await bot.submit_report(urls=f"{EBAY_1}\n{EBAY_2}")
     [notice] = await eventually(lambda: _sent(bot))
     assert notice.reference is not None
     ebay.decide(notice.reference, "123456789012", "Removed")
-    ebay.decide(notice.reference, "223456789012", "ClarificationRequired", "Send a test-buy photo of the label")
+    ebay.decide(
+        notice.reference,
+        "223456789012",
+        "ClarificationRequired",
+        "Send a test-buy photo of the label",
+    )
 
     async def decided() -> bool:
         s = await _statuses(bot)
@@ -194,7 +227,10 @@ async def test_platform_decisions_are_polled_into_the_thread(bot: SlackDriver, e
     await eventually(decided, timeout=15)
     listings = {item.key: item for item in await _listings(bot)}
     assert listings["ebay:223456789012"].status_reason == "Send a test-buy photo of the label"
-    assert listings["ebay:123456789012"].decided_at is not None and listings["ebay:123456789012"].submitted_at is not None
+    assert (
+        listings["ebay:123456789012"].decided_at is not None
+        and listings["ebay:123456789012"].submitted_at is not None
+    )
 
     async def announced() -> str:
         texts = "\n".join(_thread_texts(bot))
@@ -204,7 +240,10 @@ async def test_platform_decisions_are_polled_into_the_thread(bot: SlackDriver, e
     assert "<@U0REPORTER>" in texts
     await bot.slack.wait_for("chat.update")  # the parent message's summary is refreshed
     async with bot.bot.db.sessions() as session:
-        kinds = [(e.kind, e.detail.get("to")) for e in (await session.execute(select(Event).order_by(Event.id))).scalars()]
+        kinds = [
+            (e.kind, e.detail.get("to"))
+            for e in (await session.execute(select(Event).order_by(Event.id))).scalars()
+        ]
     assert ("status_changed", "removed") in kinds and ("status_changed", "needs_info") in kinds
 
 
@@ -213,7 +252,9 @@ async def _sent(bot: SlackDriver) -> list[Notice]:
     return notices if notices and all(n.status == "sent" for n in notices) else []
 
 
-async def test_server_errors_and_rate_limits_are_retried_until_delivered(bot: SlackDriver, ebay: FakeEbayVero) -> None:
+async def test_server_errors_and_rate_limits_are_retried_until_delivered(
+    bot: SlackDriver, ebay: FakeEbayVero
+) -> None:
     ebay.fail_next(status=500, times=1)
     ebay.rate_limit_next(retry_after="1", times=1)
     await bot.submit_report(urls=EBAY_1)
@@ -223,8 +264,12 @@ async def test_server_errors_and_rate_limits_are_retried_until_delivered(bot: Sl
     assert len(ebay.reports) == 1 and notice.reference in ebay.reports
 
 
-async def test_permanent_error_fails_listings_with_a_retry_button_that_works(bot: SlackDriver, ebay: FakeEbayVero) -> None:
-    ebay.error_next(status=400, errors=[{"errorId": 150001, "message": "The item is not in the VeRO programme"}])
+async def test_permanent_error_fails_listings_with_a_retry_button_that_works(
+    bot: SlackDriver, ebay: FakeEbayVero
+) -> None:
+    ebay.error_next(
+        status=400, errors=[{"errorId": 150001, "message": "The item is not in the VeRO programme"}]
+    )
     await bot.submit_report(urls=EBAY_1)
 
     async def failed() -> bool:
@@ -233,7 +278,13 @@ async def test_permanent_error_fails_listings_with_a_retry_button_that_works(bot
     await eventually(failed)
     [notice] = await _notices(bot)
     assert notice.status == "failed" and "not in the VeRO programme" in (notice.last_error or "")
-    await eventually(lambda: _async(any("notice_retry" in t and "not in the VeRO programme" in t for t in _thread_texts(bot))))
+    await eventually(
+        lambda: _async(
+            any(
+                "notice_retry" in t and "not in the VeRO programme" in t for t in _thread_texts(bot)
+            )
+        )
+    )
 
     response = await bot.interact(press("notice_retry", str(notice.id)))
     assert response.status == 200
@@ -242,7 +293,9 @@ async def test_permanent_error_fails_listings_with_a_retry_button_that_works(bot
     assert len(ebay.reports) == 1
 
 
-async def test_timeout_after_sending_is_reconciled_not_resent(bot: SlackDriver, ebay: FakeEbayVero) -> None:
+async def test_timeout_after_sending_is_reconciled_not_resent(
+    bot: SlackDriver, ebay: FakeEbayVero
+) -> None:
     ebay.slow_next(delay=5)  # the report is filed, but the answer never comes in time
     await bot.submit_report(urls=EBAY_1)
 
@@ -264,8 +317,14 @@ async def test_portal_flow_through_its_buttons(bot: SlackDriver) -> None:
         return notices if notices and notices[0].status == "awaiting_person" else []
 
     [notice] = await eventually(awaiting)
-    guide = await eventually(lambda: _async([t for t in _thread_texts(bot) if "portal_submitted" in t]))
-    assert "Alibaba IP Protection Platform" in guide[0] and "018123456" in guide[0] and "taobao" in guide[0].lower()
+    guide = await eventually(
+        lambda: _async([t for t in _thread_texts(bot) if "portal_submitted" in t])
+    )
+    assert (
+        "Alibaba IP Protection Platform" in guide[0]
+        and "018123456" in guide[0]
+        and "taobao" in guide[0].lower()
+    )
 
     await bot.interact(press("portal_submitted", str(notice.id)))
     [opened] = await bot.slack.wait_for("views.open")
@@ -289,7 +348,11 @@ async def test_portal_flow_through_its_buttons(bot: SlackDriver) -> None:
     await bot.interact(view_submission("notice_decision", str(notice.id), values, user="U0LEGAL"))
     listing = (await _listings(bot))[0]
     assert (listing.status, listing.status_reason) == ("removed", "Taken down within 2 days")
-    await eventually(lambda: _async(any("Taken down within 2 days" in t and "U0LEGAL" in t for t in _thread_texts(bot))))
+    await eventually(
+        lambda: _async(
+            any("Taken down within 2 days" in t and "U0LEGAL" in t for t in _thread_texts(bot))
+        )
+    )
 
 
 async def test_could_not_submit_on_portal_fails_with_retry(bot: SlackDriver) -> None:
@@ -301,10 +364,18 @@ async def test_could_not_submit_on_portal_fails_with_retry(bot: SlackDriver) -> 
     assert (await _statuses(bot))["taobao:612345678901"] == "failed"
 
 
-async def test_slack_outage_delays_thread_messages_without_losing_or_reordering(bot: SlackDriver) -> None:
+async def test_slack_outage_delays_thread_messages_without_losing_or_reordering(
+    bot: SlackDriver,
+) -> None:
     bot.slack.fail_next("chat.postMessage", times=4, status=429, error="ratelimited", retry_after=1)
     await bot.submit_report(urls=TAOBAO)
-    await eventually(lambda: _async(len([c for c in bot.slack.calls_to("chat.postMessage") if c.params.get("thread_ts")]) >= 1), timeout=20)
+    await eventually(
+        lambda: _async(
+            len([c for c in bot.slack.calls_to("chat.postMessage") if c.params.get("thread_ts")])
+            >= 1
+        ),
+        timeout=20,
+    )
     async with bot.bot.db.sessions() as session:
         jobs = list((await session.execute(select(Job).where(Job.kind == "notify"))).scalars())
     assert all(job.state == "done" for job in jobs)

@@ -15,7 +15,9 @@ from storage.models import Job, utcnow
 
 async def _enqueue(db: Database, kind: str = "notify", **kwargs: object) -> int | None:
     async with db.transaction() as session:
-        return await jobs.enqueue(session, kind=kind, payload=dict(kwargs.pop("payload", {}) or {}), **kwargs)  # type: ignore[arg-type]
+        return await jobs.enqueue(
+            session, kind=kind, payload=dict(kwargs.pop("payload", {}) or {}), **kwargs
+        )  # type: ignore[arg-type]
 
 
 async def _job(db: Database, job_id: int) -> Job:
@@ -82,7 +84,9 @@ async def test_worker_retries_with_backoff_then_dead_letters(db: Database) -> No
     async def on_dead(job: object, error: str) -> None:
         dead.append(error)
 
-    worker = Worker(db=db, runners={"flaky": flaky}, on_dead={"flaky": on_dead}, backoff=[timedelta(0)] * 2)
+    worker = Worker(
+        db=db, runners={"flaky": flaky}, on_dead={"flaky": on_dead}, backoff=[timedelta(0)] * 2
+    )
     async with db.transaction() as session:  # max_attempts follows the configured schedule
         from sqlalchemy import update
 
@@ -101,7 +105,9 @@ async def test_worker_reschedules_by_the_durable_backoff(db: Database) -> None:
     async def flaky(ctx: JobContext) -> None:
         raise ConnectionError("reset by peer")
 
-    worker = Worker(db=db, runners={"flaky": flaky}, backoff=[timedelta(minutes=5), timedelta(hours=1)])
+    worker = Worker(
+        db=db, runners={"flaky": flaky}, backoff=[timedelta(minutes=5), timedelta(hours=1)]
+    )
     before = utcnow()
     await worker.run_until_idle(timeout=10)
     job = await _job(db, job_id)

@@ -64,7 +64,9 @@ async def test_valid_report_opens_one_case_with_every_listing(bot: SlackDriver) 
     assert "TD-1" in json.dumps(body["view"])
     async with bot.bot.db.sessions() as session:
         [case] = (await session.execute(select(Case))).scalars().all()
-        listings = (await session.execute(select(Listing).order_by(Listing.position))).scalars().all()
+        listings = (
+            (await session.execute(select(Listing).order_by(Listing.position))).scalars().all()
+        )
         events = (await session.execute(select(Event))).scalars().all()
     assert case.id == 1 and case.reporter_id == "U0REPORTER" and case.channel_id == "C0REPORTS"
     assert [(item.platform, item.key, item.status) for item in listings] == [
@@ -98,7 +100,9 @@ async def test_parent_message_posted_to_report_channel_and_ts_stored(bot: SlackD
 
 
 async def test_invalid_lines_are_named_in_the_form_and_nothing_is_stored(bot: SlackDriver) -> None:
-    response, body = await bot.submit_report(urls=f"{EBAY}\nnot a url\nhttps://ebay.com.evil.example/itm/1")
+    response, body = await bot.submit_report(
+        urls=f"{EBAY}\nnot a url\nhttps://ebay.com.evil.example/itm/1"
+    )
     assert response.status == 200
     assert body["response_action"] == "errors"
     message = body["errors"]["urls"]
@@ -126,7 +130,9 @@ async def test_duplicate_listing_points_to_open_case(bot: SlackDriver) -> None:
             if (case := await session.get(Case, 1)) and case.thread_ts:
                 break
         await asyncio.sleep(0.02)
-    _, body = await bot.submit_report(urls=f"{TAOBAO}\nhttps://m.ebay.com/itm/123456789012?_trkparms=x")
+    _, body = await bot.submit_report(
+        urls=f"{TAOBAO}\nhttps://m.ebay.com/itm/123456789012?_trkparms=x"
+    )
     assert body["response_action"] == "errors"
     message = body["errors"]["urls"]
     assert "line 2" in message and "TD-1" in message
@@ -135,8 +141,10 @@ async def test_duplicate_listing_points_to_open_case(bot: SlackDriver) -> None:
 
 
 async def test_same_form_submitted_twice_opens_one_case(bot: SlackDriver) -> None:
-    first, body1 = await bot.submit_report(urls=EBAY, view_id="VSAME")
-    second, body2 = await bot.submit_report(urls=EBAY, view_id="VSAME", headers={"X-Slack-Retry-Num": "1"})
+    first, _body1 = await bot.submit_report(urls=EBAY, view_id="VSAME")
+    second, body2 = await bot.submit_report(
+        urls=EBAY, view_id="VSAME", headers={"X-Slack-Retry-Num": "1"}
+    )
     assert first.status == second.status == 200
     assert "TD-1" in json.dumps(body2["view"]) and "already filed" in json.dumps(body2["view"])
     assert await _count(bot, Case) == 1
@@ -166,7 +174,10 @@ async def test_bad_signature_is_refused(bot: SlackDriver) -> None:
 
 async def test_stale_timestamp_is_refused(bot: SlackDriver) -> None:
     body = "command=%2Freport-listing&text=help&user_id=U1"
-    headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(body, timestamp=int(time.time()) - 600)}
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        **sign(body, timestamp=int(time.time()) - 600),
+    }
     response = await bot.http.post(f"{bot.url}/slack/events", data=body, headers=headers)
     assert response.status == 401
 

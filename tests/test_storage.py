@@ -18,7 +18,9 @@ from storage.queries import NewListing
 
 
 def _draft(urls: str) -> ReportDraft:
-    return ReportDraft(urls_text=urls, brand="Acme", right_id="acme-eu-tm", infringement="counterfeit")
+    return ReportDraft(
+        urls_text=urls, brand="Acme", right_id="acme-eu-tm", infringement="counterfeit"
+    )
 
 
 async def test_fresh_database_reports_missing_schema(tmp_path: Path) -> None:
@@ -46,7 +48,9 @@ def test_database_urls_pick_async_drivers() -> None:
     assert normalise_url("sqlite:///./data/x.db") == "sqlite+aiosqlite:///./data/x.db"
 
 
-async def test_concurrent_intakes_get_distinct_consecutive_case_numbers(db: Database, config: AppConfig) -> None:
+async def test_concurrent_intakes_get_distinct_consecutive_case_numbers(
+    db: Database, config: AppConfig
+) -> None:
     async def report(n: int) -> int:
         opened = await open_case(
             db,
@@ -63,7 +67,9 @@ async def test_concurrent_intakes_get_distinct_consecutive_case_numbers(db: Data
     assert sorted(ids) == list(range(1, 21))
 
 
-async def test_same_listing_reported_concurrently_lands_in_one_case(db: Database, config: AppConfig) -> None:
+async def test_same_listing_reported_concurrently_lands_in_one_case(
+    db: Database, config: AppConfig
+) -> None:
     async def report(n: int) -> int | str:
         try:
             opened = await open_case(
@@ -86,8 +92,12 @@ async def test_same_listing_reported_concurrently_lands_in_one_case(db: Database
 
 async def test_database_refuses_second_open_listing_with_same_key(db: Database) -> None:
     async with db.transaction() as session:
-        first = await queries.insert_case(session, Case(brand="Acme", right_id="r", infringement="counterfeit", reporter_id="U1"))
-        item = NewListing("ebay", "ebay:1", "https://www.ebay.com/itm/1", "https://www.ebay.com/itm/1")
+        first = await queries.insert_case(
+            session, Case(brand="Acme", right_id="r", infringement="counterfeit", reporter_id="U1")
+        )
+        item = NewListing(
+            "ebay", "ebay:1", "https://www.ebay.com/itm/1", "https://www.ebay.com/itm/1"
+        )
         assert first.id is not None
         await queries.insert_listings(session, case_id=first.id, listings=[item], relisted={})
     with pytest.raises(IntegrityError):
@@ -99,24 +109,49 @@ async def test_database_refuses_second_open_listing_with_same_key(db: Database) 
         await queries.insert_listings(session, case_id=first.id, listings=[item], relisted={})
 
 
-async def test_removed_listing_reported_again_is_marked_relisted(db: Database, config: AppConfig) -> None:
+async def test_removed_listing_reported_again_is_marked_relisted(
+    db: Database, config: AppConfig
+) -> None:
     url = "https://www.etsy.com/listing/1234567890/fake-acme-bag"
-    await open_case(db, config=config, draft=_draft(url), reporter_id="U1", team_id=None, channel_id="C1", intake_key="a")
+    await open_case(
+        db,
+        config=config,
+        draft=_draft(url),
+        reporter_id="U1",
+        team_id=None,
+        channel_id="C1",
+        intake_key="a",
+    )
     async with db.transaction() as session:
         await session.execute(update(Listing).values(status="removed"))
-    second = await open_case(db, config=config, draft=_draft(url), reporter_id="U1", team_id=None, channel_id="C1", intake_key="b")
+    second = await open_case(
+        db,
+        config=config,
+        draft=_draft(url),
+        reporter_id="U1",
+        team_id=None,
+        channel_id="C1",
+        intake_key="b",
+    )
     async with db.sessions() as session:
         rows = (await session.execute(select(Listing).order_by(Listing.id))).scalars().all()
-    assert [(r.case_id, r.status, r.relisted_from) for r in rows] == [(1, "relisted", None), (second.case_id, "queued", rows[0].id)]
+    assert [(r.case_id, r.status, r.relisted_from) for r in rows] == [
+        (1, "relisted", None),
+        (second.case_id, "queued", rows[0].id),
+    ]
 
 
-async def test_opening_a_case_queues_its_thread_post_and_one_notice_per_platform(db: Database, config: AppConfig) -> None:
+async def test_opening_a_case_queues_its_thread_post_and_one_notice_per_platform(
+    db: Database, config: AppConfig
+) -> None:
     from storage.models import Job, Notice
 
     await open_case(
         db,
         config=config,
-        draft=_draft("https://www.ebay.com/itm/123456789012\nhttps://item.taobao.com/item.htm?id=1234567\nhttps://www.ebay.de/itm/223456789012"),
+        draft=_draft(
+            "https://www.ebay.com/itm/123456789012\nhttps://item.taobao.com/item.htm?id=1234567\nhttps://www.ebay.de/itm/223456789012"
+        ),
         reporter_id="U1",
         team_id=None,
         channel_id="C1",
@@ -127,7 +162,11 @@ async def test_opening_a_case_queues_its_thread_post_and_one_notice_per_platform
         jobs = (await session.execute(select(Job).order_by(Job.id))).scalars().all()
         listings = (await session.execute(select(Listing).order_by(Listing.id))).scalars().all()
     assert [(n.platform, n.adapter) for n in notices] == [("ebay", "portal"), ("taobao", "portal")]
-    assert [listing.notice_id for listing in listings] == [notices[0].id, notices[1].id, notices[0].id]
+    assert [listing.notice_id for listing in listings] == [
+        notices[0].id,
+        notices[1].id,
+        notices[0].id,
+    ]
     assert [(j.kind, j.payload.get("op") or j.payload.get("notice_id")) for j in jobs] == [
         ("notify", "post_parent"),
         ("submit", notices[0].id),

@@ -18,7 +18,11 @@ if TYPE_CHECKING:
 
     from bot.config import Right, RightsHolder
 
+# What a platform can decide about a listing; the bot and people also set the other statuses.
 DecisionStatus = Literal["submitted", "in_review", "removed", "rejected", "needs_info"]
+ListingStatus = Literal[
+    "queued", "submitted", "in_review", "removed", "rejected", "needs_info", "failed", "withdrawn", "relisted"
+]
 
 
 class AdapterError(Exception):
@@ -82,7 +86,7 @@ class OutgoingNotice:
 @dataclass(frozen=True, slots=True)
 class ListingDecision:
     listing_id: int
-    status: DecisionStatus
+    status: ListingStatus
     reason: str | None = None
     reference: str | None = None
 
@@ -93,7 +97,9 @@ class Receipt:
 
     reference: str | None
     decisions: tuple[ListingDecision, ...] = ()
-    awaiting_person: bool = False  # portal: a person files it and confirms with the complaint number
+    awaiting_person: bool = (
+        False  # portal: a person files it and confirms with the complaint number
+    )
     detail: dict[str, Any] = field(default_factory=dict)
 
 
@@ -103,11 +109,15 @@ class Adapter:
     name: ClassVar[str]
     platforms: ClassVar[tuple[str, ...]] = ()  # platforms it can serve; () means any
     max_batch: ClassVar[int] = 50
-    idempotent: ClassVar[bool] = False  # may a submission be resent without creating a second notice?
+    idempotent: ClassVar[bool] = (
+        False  # may a submission be resent without creating a second notice?
+    )
     can_check: ClassVar[bool] = False  # can it ask the platform for decisions (poll)?
     Options: ClassVar[type[AdapterOptions]] = AdapterOptions
 
-    def __init__(self, options: AdapterOptions, *, platform: str, http: aiohttp.ClientSession) -> None:
+    def __init__(
+        self, options: AdapterOptions, *, platform: str, http: aiohttp.ClientSession
+    ) -> None:
         self.options = options
         self.platform = platform
         self.http = http

@@ -20,19 +20,33 @@ PORTAL_LINKS: dict[str, tuple[str, str]] = {
     "alibaba": ("Alibaba IP Protection Platform", "https://ipp.alibabagroup.com/"),
     "lazada": ("Alibaba IP Protection Platform", "https://ipp.alibabagroup.com/"),
     "amazon": ("Amazon Report Infringement form", "https://www.amazon.com/report/infringement"),
-    "ebay": ("eBay VeRO programme", "https://www.ebay.com/sellercenter/ebay-for-business/verified-rights-owner-program"),
+    "ebay": (
+        "eBay VeRO programme",
+        "https://www.ebay.com/sellercenter/ebay-for-business/verified-rights-owner-program",
+    ),
     "etsy": ("Etsy Intellectual Property Infringement form", "https://www.etsy.com/ipreport"),
     "walmart": ("Walmart IP claim form", "https://secure.walmart.com/reportfraud/ip"),
     "shopee": ("Shopee Brand IP Portal", "https://brandipportal.shopee.com/"),
     "temu": ("Temu Intellectual Property Portal", "https://www.temu.com/ip-portal.html"),
-    "shein": ("SHEIN Intellectual Property Protection", "https://www.shein.com/IP-Protection-a-1148.html"),
-    "facebook": ("Meta Intellectual Property Reporting", "https://www.facebook.com/help/contact/634636770043106"),
-    "mercadolibre": ("Mercado Libre Brand Protection Program", "https://www.mercadolibre.com/brandprotection"),
+    "shein": (
+        "SHEIN Intellectual Property Protection",
+        "https://www.shein.com/IP-Protection-a-1148.html",
+    ),
+    "facebook": (
+        "Meta Intellectual Property Reporting",
+        "https://www.facebook.com/help/contact/634636770043106",
+    ),
+    "mercadolibre": (
+        "Mercado Libre Brand Protection Program",
+        "https://www.mercadolibre.com/brandprotection",
+    ),
 }
 
 
 class PortalOptions(AdapterOptions):
-    url: str | None = None  # a different form than the platform's public one (e.g. a brand's own portal)
+    url: str | None = (
+        None  # a different form than the platform's public one (e.g. a brand's own portal)
+    )
     name: str | None = None
 
 

@@ -8,6 +8,7 @@ The bot's AsyncWebClient reaches it through SLACK_API_URL (`{url}/api/`). Tests 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
@@ -69,7 +70,13 @@ class FakeSlack:
 
     # -- scripting ------------------------------------------------------------------------------
     def fail_next(
-        self, method: str, *, times: int = 1, status: int = 200, error: str = "internal_error", retry_after: int | None = None
+        self,
+        method: str,
+        *,
+        times: int = 1,
+        status: int = 200,
+        error: str = "internal_error",
+        retry_after: int | None = None,
     ) -> None:
         """The next `times` calls of `method` fail (HTTP `status`, or ok=false with `error`)."""
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
@@ -90,14 +97,16 @@ class FakeSlack:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     seen = [c.method for c in self.calls]
-                    raise AssertionError(f"{method} called {len(self.calls_to(method))}x, wanted {count}; calls: {seen}")
-                try:
+                    raise AssertionError(
+                        f"{method} called {len(self.calls_to(method))}x, wanted {count}; calls: {seen}"
+                    )
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), timeout=remaining)
-                except TimeoutError:
-                    pass
         return self.calls_to(method)
 
-    async def wait_for_responses(self, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
+    async def wait_for_responses(
+        self, count: int = 1, timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while len(self.responses) < count:
             if time.monotonic() > deadline:
@@ -128,12 +137,23 @@ class FakeSlack:
 
     def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":
-            return {"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1", "team": "Acme"}
+            return {
+                "ok": True,
+                "user_id": "UBOT",
+                "bot_id": "BBOT",
+                "team_id": "T1",
+                "team": "Acme",
+            }
         if method == "chat.postMessage":
             channel = params.get("channel", "")
             ts = f"{1_700_000_000 + next(self._ts)}.000100"
             self.messages[(channel, ts)] = params
-            return {"ok": True, "channel": channel, "ts": ts, "message": {"text": params.get("text")}}
+            return {
+                "ok": True,
+                "channel": channel,
+                "ts": ts,
+                "message": {"text": params.get("text")},
+            }
         if method == "chat.update":
             key = (params.get("channel", ""), params.get("ts", ""))
             if key not in self.messages:
@@ -163,8 +183,6 @@ async def _params(request: web.Request) -> dict[str, Any]:
     for key in ("blocks", "view", "attachments"):
         value = params.get(key)
         if isinstance(value, str):
-            try:
+            with contextlib.suppress(ValueError):
                 params[key] = json.loads(value)
-            except ValueError:
-                pass
     return params
