@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.exc import IntegrityError
 
-from bot.config import INFRINGEMENT_TYPES, AppConfig
+from bot.adapters.base import NoticeListing
+from bot.config import INFRINGEMENT_TYPES, AppConfig, Right
 from bot.listings import ListingURLError, ParsedListing, parse_listing_url
+from bot.notices import applies_eu, missing_elements
 from storage import jobs, queries
 from storage.db import Database
 from storage.models import CLOSED_STATUSES, OPEN_STATUSES, Case
@@ -166,9 +168,35 @@ def parse_report(config: AppConfig, draft: ReportDraft) -> ParsedReport:
         errors["evidence"] = f"at most {MAX_EVIDENCE_LINKS} evidence links"
     if draft.seller and len(draft.seller) > MAX_SELLER:
         errors["seller"] = f"at most {MAX_SELLER} characters"
+    if not errors and found is not None:
+        errors.update(_missing_from_report(config, found[1], draft, listings))
     if errors:
         raise ReportRejected(errors)
     return ParsedReport(listings=listings, evidence=evidence)
+
+
+def _missing_from_report(
+    config: AppConfig, right: Right, draft: ReportDraft, lines: Sequence[ParsedLine]
+) -> dict[str, str]:
+    """What the law asks of the reporter that this report lacks (the notice's other elements come
+    from app.yaml; a gap there is reported in the case's thread, where the team can fix it)."""
+    listings = [
+        NoticeListing(0, item.listing.platform, item.listing.key, item.listing.canonical_url)
+        for item in lines
+    ]
+    gaps = missing_elements(
+        right=right,
+        rights_holder=config.rights_holder,
+        infringement=draft.infringement,
+        description=draft.description,
+        listings=listings,
+        eu=applies_eu(listings, right),
+    )
+    return {
+        "description": f"Required: {gap.element} ({gap.law})"
+        for gap in gaps
+        if gap.where == "report.description"
+    }
 
 
 def duplicate_message(lines: Sequence[ParsedLine], open_listings: Mapping[str, OpenListing]) -> str:

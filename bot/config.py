@@ -25,7 +25,6 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
-    model_validator,
 )
 
 from bot.listings import PLATFORMS
@@ -213,6 +212,13 @@ class PlatformConfig(BaseModel):
     max_concurrency: int = Field(default=4, ge=1, le=100)
     rate_per_minute: int | None = Field(default=None, ge=1)
 
+    @field_validator("serves", mode="before")
+    @classmethod
+    def _serves(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            return value  # pydantic reports the wrong type
+        return [_platform_id(item) or item for item in value]
+
     @field_validator("poll_every", mode="before")
     @classmethod
     def _poll_every(cls, value: Any) -> timedelta:
@@ -232,15 +238,16 @@ class AppConfig(_Strict):
     access: AccessConfig = Field(default_factory=AccessConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
 
-    @model_validator(mode="after")
-    def _unique_rights(self) -> AppConfig:
+    @field_validator("brands")
+    @classmethod
+    def _unique_rights(cls, brands: list[Brand]) -> list[Brand]:
         seen: set[str] = set()
-        for brand in self.brands:
+        for brand in brands:
             for right in brand.rights:
                 if right.id in seen:
                     raise ValueError(f"right id {right.id!r} is used twice; ids must be unique")
                 seen.add(right.id)
-        return self
+        return brands
 
     def brand(self, name: str) -> Brand | None:
         return next((b for b in self.brands if b.name == name), None)
@@ -339,9 +346,22 @@ def _check_channel(value: str) -> str:
     return value
 
 
+def _platform_id(value: Any) -> str | None:
+    """A platform id as written in YAML: a string, or a number YAML read from `1688`."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
 def _interpolate(node: Any, path: str, environ: Mapping[str, str], errors: list[str]) -> Any:
     if isinstance(node, dict):
-        return {key: _interpolate(value, _join(path, key), environ, errors) for key, value in node.items()}
+        # Keys become strings: YAML reads the platform id `1688:` as a number.
+        return {
+            str(key): _interpolate(value, _join(path, key), environ, errors)
+            for key, value in node.items()
+        }
     if isinstance(node, list):
         return [_interpolate(value, f"{path}[{i}]", environ, errors) for i, value in enumerate(node)]
     if not isinstance(node, str):
@@ -386,6 +406,9 @@ def parse_config(text: str, *, environ: Mapping[str, str] | None = None, source:
         raise ConfigError(["the file must be a mapping of keys (team, rights_holder, brands, …)"], source=source)
     errors: list[str] = []
     data = _interpolate(raw, "", env, errors)
+    # A value whose variable is unset is reported once, as that, not again as empty or mistyped.
+    unset = {error.split(": ", 1)[0] for error in errors}
+    problems: list[str] = []
     config: AppConfig | None = None
     try:
         config = AppConfig.model_validate(data)
@@ -396,32 +419,48 @@ def parse_config(text: str, *, environ: Mapping[str, str] | None = None, source:
                 message = "unknown key"
             elif error["type"] == "missing":
                 message = "required key is missing"
-            errors.append(f"{_location(tuple(error['loc'])) or '(top level)'}: {message}")
-    if config is not None:
-        errors.extend(_check_platforms(config))
+            problems.append(f"{_location(tuple(error['loc'])) or '(top level)'}: {message}")
+    problems.extend(_check_platforms(data.get("platforms")))
+    errors.extend(problem for problem in problems if problem.split(": ", 1)[0] not in unset)
     if errors:
         raise ConfigError(errors, source=source)
     assert config is not None
     return config
 
 
-def _check_platforms(config: AppConfig) -> list[str]:
+def _check_platforms(platforms: Any) -> list[str]:
+    """Platform ids and each entry's adapter settings.
+
+    Checked on the raw entries, so these problems are reported together with any other problem in
+    the file; a key of the wrong type is left to the model, which reports it.
+    """
     from bot.adapters import UnknownAdapterError, validate_adapter_options
 
+    if not isinstance(platforms, dict):
+        return []
     errors: list[str] = []
     known = ", ".join(PLATFORMS)
-    for name, entry in config.platforms.items():
+    for name, entry in platforms.items():
+        if not isinstance(entry, dict):
+            continue
         where = f"platforms.{name}"
-        if name not in PLATFORMS and not entry.serves:
-            errors.append(
-                f"{where}: unknown platform id {name!r} (known: {known}); "
-                "a custom channel needs `serves: [platform ids]`"
-            )
-        for i, served in enumerate(entry.serves):
-            if served not in PLATFORMS:
-                errors.append(f"{where}.serves[{i}]: unknown platform id {served!r} (known: {known})")
+        serves = entry.get("serves") or []
+        if isinstance(serves, list):
+            if name not in PLATFORMS and not serves:
+                errors.append(
+                    f"{where}: unknown platform id {name!r} (known: {known}); "
+                    "a custom channel needs `serves: [platform ids]`"
+                )
+            for i, item in enumerate(serves):
+                served = _platform_id(item)
+                if served is not None and served not in PLATFORMS:
+                    errors.append(f"{where}.serves[{i}]: unknown platform id {served!r} (known: {known})")
+        adapter = entry.get("adapter", "portal")
+        if not isinstance(adapter, str):
+            continue
+        options = {key: value for key, value in entry.items() if key not in PlatformConfig.model_fields}
         try:
-            errors.extend(f"{where}.{problem}" for problem in validate_adapter_options(entry.adapter, entry.options))
+            errors.extend(f"{where}.{problem}" for problem in validate_adapter_options(adapter, options))
         except UnknownAdapterError as exc:
             errors.append(f"{where}.adapter: {exc}")
     return errors

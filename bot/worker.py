@@ -190,6 +190,7 @@ class Worker:
             outcome = await self._retry(job, f"{type(exc).__name__}: {exc}", None)
         finally:
             heartbeat.cancel()
+            self._wake.set()  # a slot is free, and the job's serial successor may now be due
             log.info(
                 "job %s kind=%s attempt=%s outcome=%s duration_ms=%.0f",
                 job.id,

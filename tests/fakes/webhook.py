@@ -24,6 +24,7 @@ before the misbehaviour: the request did arrive.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 from collections import deque
@@ -81,6 +82,7 @@ class FakeWebhookReceiver:
         self._script: deque[_Scripted] = deque()
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
+        self._stopping = asyncio.Event()  # cuts scripted delays short so stop() never waits on them
         self.port = 0
 
     @property
@@ -99,6 +101,7 @@ class FakeWebhookReceiver:
         return self.base_url
 
     async def stop(self) -> None:
+        self._stopping.set()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -195,7 +198,8 @@ class FakeWebhookReceiver:
         if scripted is None:
             return response
         if scripted.kind == "slow":
-            await asyncio.sleep(scripted.delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), scripted.delay)
             return response
         if scripted.kind == "malformed":
             assert isinstance(scripted.body, bytes)

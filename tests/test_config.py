@@ -1,0 +1,410 @@
+"""app.yaml as a person writes it: interpolation, validation messages with key paths, defaults."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from conftest import TEST_CONFIG
+
+from bot.config import (
+    AppConfig,
+    ConfigError,
+    format_duration,
+    load_config,
+    parse_config,
+    parse_duration,
+)
+from bot.listings import PLATFORMS
+
+REPO = Path(__file__).resolve().parents[1]
+WEBHOOK_SECRET = "0123456789abcdef-webhook"
+
+
+def errors_of(text: str, environ: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, environ=environ or {})
+    return caught.value.errors
+
+
+def with_platforms(entries: str) -> str:
+    """TEST_CONFIG with more entries under its `platforms:` (each line indented two spaces)."""
+    return TEST_CONFIG + entries
+
+
+# -- the shipped file -----------------------------------------------------------------------------
+
+
+def test_shipped_app_yaml_loads_with_an_empty_environment() -> None:
+    config = load_config(REPO / "app.yaml", environ={})
+
+    assert config.rights_holder.name
+    assert config.brands and all(brand.rights for brand in config.brands)
+
+
+def test_shipped_app_yaml_keeps_every_platform_on_portal() -> None:
+    config = load_config(REPO / "app.yaml", environ={})
+
+    assert {platform: config.channel_for(platform)[1].adapter for platform in PLATFORMS} == {
+        platform: "portal" for platform in PLATFORMS
+    }
+
+
+def test_load_config_reads_a_file_from_disk(tmp_path: Path) -> None:
+    path = tmp_path / "app.yaml"
+    path.write_text(TEST_CONFIG, encoding="utf-8")
+
+    config = load_config(path, environ={})
+
+    assert [brand.name for brand in config.brands] == ["Acme", "Bravo"]
+
+
+def test_load_config_reports_a_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "nowhere.yaml"
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+
+    assert caught.value.errors == [f"file not found: {path}"]
+
+
+# -- ${VAR} interpolation -------------------------------------------------------------------------
+
+
+def test_a_whole_value_is_taken_from_the_environment() -> None:
+    text = with_platforms(
+        "  ebay:\n    adapter: ebay_vero\n    token: ${EBAY_VERO_TOKEN}\n"
+    )
+
+    config = parse_config(text, environ={"EBAY_VERO_TOKEN": "v^1.1#token"})
+
+    assert config.platforms["ebay"].options["token"] == "v^1.1#token"
+
+
+def test_a_variable_embedded_in_a_value_is_replaced_in_place() -> None:
+    text = TEST_CONFIG.replace('phone: "+49 30 1234567"', 'phone: "+49 30 ${PHONE_EXT} (desk)"')
+
+    config = parse_config(text, environ={"PHONE_EXT": "1234567"})
+
+    assert config.rights_holder.phone == "+49 30 1234567 (desk)"
+
+
+def test_a_doubled_dollar_is_a_literal_dollar_and_starts_no_variable() -> None:
+    text = TEST_CONFIG.replace('phone: "+49 30 1234567"', 'phone: "cost $$5, not $${PHONE}"')
+
+    config = parse_config(text, environ={"PHONE": "should not be used"})
+
+    assert config.rights_holder.phone == "cost $5, not ${PHONE}"
+
+
+def test_a_missing_variable_names_the_key_path_and_the_variable() -> None:
+    text = with_platforms("  ebay:\n    adapter: ebay_vero\n    token: ${EBAY_VERO_TOKEN}\n")
+
+    errors = errors_of(text)
+
+    assert errors == ["platforms.ebay.token: environment variable EBAY_VERO_TOKEN is not set"]
+
+
+def test_a_missing_variable_in_a_typed_value_is_reported_once() -> None:
+    text = TEST_CONFIG.replace("sla_days: 3", "sla_days: ${TAOBAO_SLA}")
+
+    errors = errors_of(text)
+
+    assert errors == ["platforms.taobao.sla_days: environment variable TAOBAO_SLA is not set"]
+
+
+def test_a_missing_variable_in_an_embedded_value_names_its_key_path() -> None:
+    text = TEST_CONFIG.replace('phone: "+49 30 1234567"', 'phone: "+49 30 ${PHONE_EXT}"')
+
+    errors = errors_of(text)
+
+    assert errors == ["rights_holder.phone: environment variable PHONE_EXT is not set"]
+
+
+# -- validation messages --------------------------------------------------------------------------
+
+
+def test_an_unknown_key_is_reported_with_its_path() -> None:
+    text = TEST_CONFIG.replace("team:\n", "team:\n  colour: blue\n", 1)
+
+    assert errors_of(text) == ["team.colour: unknown key"]
+
+
+def test_a_value_of_the_wrong_type_names_its_path() -> None:
+    text = with_platforms('  ebay:\n    adapter: portal\n    sla_days: "soon"\n')
+
+    [error] = errors_of(text)
+
+    assert error.startswith("platforms.ebay.sla_days: ")
+    assert "integer" in error
+
+
+def test_a_bad_duration_names_its_path_and_the_forms_expected() -> None:
+    text = with_platforms("  ebay:\n    adapter: portal\n    poll_every: 6 hours\n")
+
+    [error] = errors_of(text)
+
+    assert error.startswith("platforms.ebay.poll_every: ")
+    assert "6h" in error and "30m" in error and "'6 hours'" in error
+
+
+def test_an_unknown_platform_id_lists_the_known_ones() -> None:
+    text = with_platforms("  ebey:\n    adapter: portal\n")
+
+    [error] = errors_of(text)
+
+    assert error.startswith("platforms.ebey: unknown platform id 'ebey'")
+    assert all(platform in error for platform in PLATFORMS)
+    assert "serves" in error
+
+
+def test_an_unquoted_numeric_platform_id_is_accepted() -> None:
+    # YAML reads `1688:` as the integer 1688; the platform id is the string "1688".
+    text = with_platforms("  1688:\n    adapter: portal\n    sla_days: 2\n")
+
+    config = parse_config(text, environ={})
+
+    assert config.channel_for("1688") == ("1688", config.platforms["1688"])
+    assert config.sla_days("1688") == 2
+
+
+def test_an_unknown_adapter_lists_the_known_ones() -> None:
+    text = TEST_CONFIG.replace("adapter: portal", "adapter: fax")
+
+    [error] = errors_of(text)
+
+    assert error.startswith("platforms.taobao.adapter: unknown adapter 'fax' (known: ")
+    assert all(name in error for name in ("portal", "email", "webhook", "ebay_vero", "sandbox"))
+
+
+def test_an_adapter_specific_key_is_checked_by_its_adapter() -> None:
+    text = with_platforms(
+        "  ebay:\n    adapter: ebay_vero\n    token: t0ken\n    base_url: ftp://ebay.example\n"
+    )
+
+    [error] = errors_of(text)
+
+    assert error.startswith("platforms.ebay.base_url: ")
+    assert "ftp://ebay.example" in error
+
+
+def test_an_unknown_time_zone_is_reported_with_an_example() -> None:
+    text = TEST_CONFIG.replace("timezone: Europe/Berlin", "timezone: Mars/Olympus_Mons")
+
+    [error] = errors_of(text)
+
+    assert error.startswith("team.timezone: unknown time zone 'Mars/Olympus_Mons'")
+    assert "Europe/Berlin" in error
+
+
+def test_a_channel_name_is_not_accepted_where_a_channel_id_is_expected() -> None:
+    text = TEST_CONFIG.replace("report_channel: C0REPORTS", 'report_channel: "#brand-reports"')
+
+    assert errors_of(text) == [
+        "team.report_channel: '#brand-reports' is not a Slack channel id (C…, G…)"
+    ]
+
+
+def test_a_bad_channel_in_the_digest_list_names_its_position() -> None:
+    text = TEST_CONFIG.replace(
+        "report_channel: C0REPORTS", "report_channel: C0REPORTS\n  digest:\n    channels: [general]"
+    )
+
+    [error] = errors_of(text)
+
+    assert error.startswith("team.digest.channels: 'general' is not a Slack channel id")
+
+
+def test_an_access_entry_must_be_a_user_or_user_group_id() -> None:
+    text = TEST_CONFIG + "access:\n  reporters: [S0BRANDTEAM]\n  approvers: [U0LEGAL01, jane]\n"
+
+    assert errors_of(text) == [
+        "access.approvers: 'jane' is not a Slack user id (U…/W…) or user group id (S…)"
+    ]
+
+
+def test_access_lists_of_user_and_group_ids_are_accepted() -> None:
+    text = TEST_CONFIG + "access:\n  reporters: [S0BRANDTEAM]\n  approvers: [U0LEGAL01, W0ENTERP1]\n"
+
+    config = parse_config(text, environ={})
+
+    assert config.access.reporters == ["S0BRANDTEAM"]
+    assert config.access.approvers == ["U0LEGAL01", "W0ENTERP1"]
+
+
+def test_a_right_id_used_twice_is_reported_under_brands() -> None:
+    text = TEST_CONFIG.replace("id: bravo-us-tm", "id: acme-eu-tm")
+
+    assert errors_of(text) == ["brands: right id 'acme-eu-tm' is used twice; ids must be unique"]
+
+
+def test_a_missing_required_section_is_named() -> None:
+    text = TEST_CONFIG.split("brands:")[0]
+
+    assert errors_of(text) == ["brands: required key is missing"]
+
+
+def test_invalid_yaml_reports_line_and_column() -> None:
+    text = "team:\n  timezone: Europe/Berlin\nbrands: [Acme,\n  rights: x\n"
+
+    [error] = errors_of(text)
+
+    assert error.startswith("line 5, column 1: not valid YAML: ")
+
+
+def test_a_file_that_is_not_a_mapping_is_rejected() -> None:
+    assert errors_of("- team\n- brands\n") == [
+        "the file must be a mapping of keys (team, rights_holder, brands, …)"
+    ]
+
+
+def test_the_error_message_names_the_file_and_counts_the_problems(tmp_path: Path) -> None:
+    path = tmp_path / "app.yaml"
+    path.write_text(TEST_CONFIG.replace("team:\n", "team:\n  colour: blue\n", 1), encoding="utf-8")
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+
+    assert str(caught.value).startswith(f"{path}: 1 configuration error(s):")
+    assert "team.colour: unknown key" in str(caught.value)
+
+
+def test_every_problem_in_a_file_is_reported_at_once() -> None:
+    text = (
+        TEST_CONFIG.replace("team:\n", "team:\n  colour: blue\n", 1).replace(
+            "timezone: Europe/Berlin", "timezone: Nowhere/Town"
+        )
+        + "  ebay:\n    adapter: portal\n    poll_every: 6 hours\n"
+    )
+
+    errors = errors_of(text)
+
+    assert len(errors) == 3
+    assert [error.split(":")[0] for error in errors] == [
+        "team.timezone",
+        "team.colour",
+        "platforms.ebay.poll_every",
+    ]
+
+
+def test_platform_checks_are_reported_alongside_other_problems() -> None:
+    text = (
+        TEST_CONFIG.replace("team:\n", "team:\n  colour: blue\n", 1).replace(
+            "adapter: portal", "adapter: fax"
+        )
+        + "  ebey:\n    adapter: portal\n  ebay:\n    adapter: portal\n    sla_days: soon\n"
+    )
+
+    errors = errors_of(text)
+
+    assert sorted(error.split(":")[0] for error in errors) == [
+        "platforms.ebay.sla_days",
+        "platforms.ebey",
+        "platforms.taobao.adapter",
+        "team.colour",
+    ]
+
+
+# -- channels -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def vendor_config() -> AppConfig:
+    text = with_platforms(
+        "  vendor:\n"
+        "    adapter: webhook\n"
+        "    serves: [temu]\n"
+        "    base_url: https://enforcement.vendor.example/api\n"
+        "    secret: ${WEBHOOK_SECRET}\n"
+    )
+    return parse_config(text, environ={"WEBHOOK_SECRET": WEBHOOK_SECRET})
+
+
+def test_a_custom_channel_serves_the_platforms_it_lists(vendor_config: AppConfig) -> None:
+    name, entry = vendor_config.channel_for("temu")
+
+    assert name == "vendor"
+    assert entry.adapter == "webhook"
+    assert entry.options["base_url"] == "https://enforcement.vendor.example/api"
+
+
+def test_a_platform_listed_by_id_uses_its_own_entry(vendor_config: AppConfig) -> None:
+    name, entry = vendor_config.channel_for("taobao")
+
+    assert (name, entry.adapter, entry.sla_days) == ("taobao", "portal", 3)
+
+
+def test_an_unlisted_platform_uses_the_portal_with_default_settings(
+    vendor_config: AppConfig,
+) -> None:
+    name, entry = vendor_config.channel_for("shein")
+
+    assert (name, entry.adapter, entry.sla_days, entry.poll_every) == (
+        "shein",
+        "portal",
+        7,
+        timedelta(hours=6),
+    )
+
+
+def test_a_custom_channel_without_serves_is_an_unknown_platform() -> None:
+    text = with_platforms("  vendor:\n    adapter: portal\n")
+
+    [error] = errors_of(text)
+
+    assert error.startswith("platforms.vendor: unknown platform id 'vendor'")
+    assert "serves" in error
+
+
+def test_a_custom_channel_serving_an_unknown_platform_names_the_position() -> None:
+    text = with_platforms("  vendor:\n    adapter: portal\n    serves: [temu, tmu]\n")
+
+    [error] = errors_of(text)
+
+    assert error.startswith("platforms.vendor.serves[1]: unknown platform id 'tmu' (known: ")
+
+
+# -- durations ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("90s", timedelta(seconds=90)),
+        ("30m", timedelta(minutes=30)),
+        ("6h", timedelta(hours=6)),
+        ("7d", timedelta(days=7)),
+        ("1w", timedelta(weeks=1)),
+        (" 2 h ", timedelta(hours=2)),
+        (3600, timedelta(hours=1)),
+    ],
+)
+def test_parse_duration_reads_the_documented_forms(text: str | int, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["6 hours", "1.5h", "0s", "-1h", "", "h", 0, -5, True, None])
+def test_parse_duration_rejects_anything_else(text: object) -> None:
+    with pytest.raises(ValueError, match="expected a duration such as 90s, 30m, 6h or 7d"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize("text", ["90s", "30m", "6h", "3d", "1w", "2w", "25h", "61s"])
+def test_format_duration_gives_back_what_parse_duration_read(text: str) -> None:
+    assert format_duration(parse_duration(text)) == text
+
+
+def test_format_duration_uses_the_largest_exact_unit() -> None:
+    assert format_duration(timedelta(days=14)) == "2w"
+    assert format_duration(timedelta(hours=48)) == "2d"
+    assert format_duration(timedelta(seconds=5400)) == "90m"
+
+
+def test_a_custom_channel_may_serve_a_numeric_platform_id() -> None:
+    text = with_platforms("  vendor:\n    adapter: portal\n    serves: [1688, temu]\n")
+
+    config = parse_config(text, environ={})
+
+    assert config.channel_for("1688")[0] == "vendor"
+    assert config.platforms["vendor"].serves == ["1688", "temu"]
