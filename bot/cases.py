@@ -192,11 +192,8 @@ def _missing_from_report(
         listings=listings,
         eu=applies_eu(listings, right),
     )
-    return {
-        "description": f"Required: {gap.element} ({gap.law})"
-        for gap in gaps
-        if gap.where == "report.description"
-    }
+    wanted = [f"{gap.element} ({gap.law})" for gap in gaps if gap.where == "report.description"]
+    return {"description": "Required: " + "; ".join(wanted)} if wanted else {}
 
 
 def duplicate_message(lines: Sequence[ParsedLine], open_listings: Mapping[str, OpenListing]) -> str:

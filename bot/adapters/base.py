@@ -21,7 +21,15 @@ if TYPE_CHECKING:
 # What a platform can decide about a listing; the bot and people also set the other statuses.
 DecisionStatus = Literal["submitted", "in_review", "removed", "rejected", "needs_info"]
 ListingStatus = Literal[
-    "queued", "submitted", "in_review", "removed", "rejected", "needs_info", "failed", "withdrawn", "relisted"
+    "queued",
+    "submitted",
+    "in_review",
+    "removed",
+    "rejected",
+    "needs_info",
+    "failed",
+    "withdrawn",
+    "relisted",
 ]
 
 
