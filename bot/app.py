@@ -23,6 +23,7 @@ from bot.adapters import adapter_class, parse_adapter_options
 from bot.adapters.base import Adapter
 from bot.config import Settings
 from bot.runtime import Runtime
+from bot.schedule import Scheduler
 from bot.worker import DeadHandler, JobContext, Runner, Worker
 from storage.db import Database
 from storage.jobs import ClaimedJob
@@ -90,7 +91,8 @@ class TakedownBot:
             clock=clock,
         )
         self.runtime.wake_worker = self.worker.wake
-        self._worker_task: asyncio.Task[None] | None = None
+        self.scheduler = Scheduler(db=self.db, config=settings.config, clock=clock, wake_worker=self.worker.wake)
+        self._tasks: list[asyncio.Task[None]] = []
 
     def _build_adapters(self) -> dict[str, Adapter]:
         adapters: dict[str, Adapter] = {}
@@ -102,20 +104,29 @@ class TakedownBot:
         return adapters
 
     async def start(self) -> None:
-        """Check the database schema and start the worker (if this process runs one)."""
+        """Check the database schema; start the worker and the scheduler (if this process runs them)."""
         await self.db.require_schema()
-        if self.run_worker and self._worker_task is None:
-            self._worker_task = asyncio.create_task(self.worker.run(), name="worker")
+        if self.run_worker and not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self.worker.run(), name="worker"),
+                asyncio.create_task(self.scheduler.run(), name="scheduler"),
+            ]
+
+    @property
+    def worker_running(self) -> bool:
+        return bool(self._tasks) and not any(task.done() for task in self._tasks)
 
     async def close(self) -> None:
-        if self._worker_task is not None:
+        """Stop the worker (it finishes or releases its jobs) and close every connection."""
+        if self._tasks:
+            self.scheduler.stop()
             self.worker.stop()
-            with contextlib.suppress(Exception):
-                await self._worker_task
-            self._worker_task = None
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._tasks = []
         await self.http.close()
-        with contextlib.suppress(Exception):
-            await self.slack.session.close() if self.slack.session else None
+        if self.slack.session is not None:
+            with contextlib.suppress(Exception):
+                await self.slack.session.close()
         if self._owns_db:
             await self.db.dispose()
 
@@ -131,8 +142,7 @@ class TakedownBot:
         except Exception as exc:
             checks["database"] = f"unreachable: {type(exc).__name__}"
         if self.run_worker:
-            running = self._worker_task is not None and not self._worker_task.done()
-            checks["worker"] = "ok" if running else "stopped"
+            checks["worker"] = "ok" if self.worker_running else "stopped"
         healthy = all(value == "ok" for value in checks.values())
         return web.json_response(
             {"status": "ok" if healthy else "unhealthy", "checks": checks},
@@ -156,7 +166,7 @@ class TakedownBot:
 
 def _job_runners(rt: Runtime) -> tuple[dict[str, Runner], dict[str, DeadHandler]]:
     """The job kinds this bot runs, bound to its runtime, and what to do when one dies."""
-    from bot import delivery, notify
+    from bot import delivery, notify, publish
 
     async def submit(ctx: JobContext) -> None:
         await delivery.run_submit(rt, ctx)
@@ -167,10 +177,17 @@ def _job_runners(rt: Runtime) -> tuple[dict[str, Runner], dict[str, DeadHandler]
     async def post(ctx: JobContext) -> None:
         await notify.run_notify(rt, ctx)
 
+    async def digest(ctx: JobContext) -> None:
+        await publish.run_digest(rt, ctx)
+
+    async def remind(ctx: JobContext) -> None:
+        await publish.run_remind(rt, ctx)
+
     async def submit_dead(job: ClaimedJob, error: str) -> None:
         await delivery.on_submit_dead(rt, job, error)
 
-    return {"submit": submit, "poll": poll, "notify": post}, {"submit": submit_dead}
+    runners: dict[str, Runner] = {"submit": submit, "poll": poll, "notify": post, "digest": digest, "remind": remind}
+    return runners, {"submit": submit_dead}
 
 
 def create_app(settings: Settings, **kwargs: Any) -> TakedownBot:

@@ -13,6 +13,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -64,6 +65,8 @@ def cmd_manifest(args: argparse.Namespace) -> int:
         raise CliError("give the bot's public URL (--url https://bot.example.com) or use --socket-mode")
     if args.url and not args.url.startswith("https://"):
         raise CliError("--url must be an https:// URL (Slack only calls https endpoints)")
+    if args.url and not urlsplit(args.url).hostname:
+        raise CliError(f"--url {args.url!r} names no host (e.g. https://bot.example.com)")
     manifest = build_manifest(url=args.url, socket_mode=args.socket_mode)
     print(yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True), end="")
     return EXIT_OK
@@ -114,7 +117,13 @@ async def _serve(settings: Settings, *, socket_mode: bool, worker: bool) -> None
             loop.add_signal_handler(sig, stop.set)
     runner = web.AppRunner(bot.web_app(), access_log=None)
     try:
-        await runner.setup()
+        try:
+            await runner.setup()
+        except BaseException:
+            # The app's cleanup only closes what a completed start-up opened (e.g. the schema
+            # check failed): close the bot's sessions and database here.
+            await bot.close()
+            raise
         site = web.TCPSite(runner, host="0.0.0.0", port=settings.env.port)  # noqa: S104 (a server)
         await site.start()
         log.info("listening on :%s (POST /slack/events, GET /healthz)", settings.env.port)
@@ -150,13 +159,14 @@ async def _work(settings: Settings) -> None:
     from bot.app import create_app
 
     bot = create_app(settings, run_worker=True)
-    await bot.db.require_schema()
+    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, bot.worker.stop)
+            loop.add_signal_handler(sig, stop.set)
     try:
-        await bot.worker.run()
+        await bot.start()
+        await stop.wait()
     finally:
         await bot.close()
 

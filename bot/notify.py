@@ -53,6 +53,18 @@ async def enqueue_parent_update(session: AsyncSession, *, case_id: int) -> None:
     )
 
 
+async def enqueue_channel_post(
+    session: AsyncSession, *, channel: str, text: str, blocks: list[dict[str, Any]] | None = None
+) -> None:
+    """Queue a message to a channel that is not a case thread (escalations, digests' text)."""
+    await jobs.enqueue(
+        session,
+        kind="notify",
+        payload={"op": "post", "channel": channel, "text": text, "blocks": blocks},
+        serial_key=f"channel:{channel}",
+    )
+
+
 async def render_parent(
     rt: Runtime, session: AsyncSession, case: Case
 ) -> tuple[str, list[dict[str, Any]]]:
@@ -81,6 +93,14 @@ async def render_parent(
 
 async def run_notify(rt: Runtime, ctx: JobContext) -> None:
     payload = ctx.job.payload
+    if payload["op"] == "post":
+        try:
+            await _post_in_channel(rt, channel=payload["channel"], text=payload["text"], blocks=payload.get("blocks") or [])
+        except SlackApiError as exc:
+            if is_transient(exc):
+                raise RetryLater(f"Slack: {exc.response.get('error')}", delay=retry_after(exc)) from None
+            raise JobFailed(f"Slack refused a post in {payload['channel']}: {exc.response.get('error')}") from None
+        return
     case_id = int(payload["case_id"])
     async with rt.db.sessions() as session:
         case = await queries.get_case(session, case_id)

@@ -124,6 +124,9 @@ class Listing(SQLModel, table=True):
     updated_at: datetime = _when(nullable=False)
     submitted_at: datetime | None = _when(nullable=True)
     decided_at: datetime | None = _when(nullable=True)
+    # Each SLA threshold fires once per listing: the reminder in its thread, then the escalation.
+    sla_reminded_at: datetime | None = _when(nullable=True)
+    sla_escalated_at: datetime | None = _when(nullable=True)
 
 
 class Notice(SQLModel, table=True):
@@ -144,6 +147,7 @@ class Notice(SQLModel, table=True):
     created_at: datetime = _when(nullable=False)
     updated_at: datetime = _when(nullable=False)
     sent_at: datetime | None = _when(nullable=True)
+    reminded_at: datetime | None = _when(nullable=True)  # a portal notice not confirmed in 24 h
 
 
 class Event(SQLModel, table=True):

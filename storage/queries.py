@@ -235,3 +235,49 @@ async def get_listing(session: AsyncSession, listing_id: int) -> Listing | None:
 async def case_events(session: AsyncSession, case_id: int) -> list[Event]:
     rows = await session.execute(select(Event).where(Event.case_id == case_id).order_by(Event.id))
     return list(rows.scalars())
+
+
+async def listings_past(
+    session: AsyncSession,
+    *,
+    platforms: Sequence[str],
+    older_than: datetime,
+    unmarked: str,
+    limit: int = 5000,
+) -> list[tuple[Listing, Case]]:
+    """Open listings of `platforms` whose SLA clock (submission, else report) started before
+    `older_than` and whose `unmarked` column (sla_reminded_at / sla_escalated_at) is still empty."""
+    column = getattr(Listing, unmarked)
+    started = func.coalesce(Listing.submitted_at, Listing.created_at)
+    rows = await session.execute(
+        select(Listing, Case)
+        .join(Case, Case.id == Listing.case_id)
+        .where(
+            Listing.platform.in_(platforms),
+            Listing.status.in_(OPEN_STATUSES),
+            Listing.status != "failed",
+            started < older_than,
+            column.is_(None),
+        )
+        .order_by(Listing.case_id, Listing.id)
+        .limit(limit)
+    )
+    return [(listing, case) for listing, case in rows.all()]
+
+
+async def mark_listings(session: AsyncSession, *, listing_ids: Sequence[int], column: str, when: datetime) -> None:
+    for start in range(0, len(listing_ids), _IN_CHUNK):
+        await session.execute(
+            update(Listing).where(Listing.id.in_(listing_ids[start : start + _IN_CHUNK])).values(**{column: when})
+        )
+
+
+async def notices_awaiting_person(session: AsyncSession, *, older_than: datetime, limit: int = 1000) -> list[Notice]:
+    """Portal notices nobody confirmed since `older_than`, not reminded yet."""
+    rows = await session.execute(
+        select(Notice)
+        .where(Notice.status == "awaiting_person", Notice.updated_at < older_than, Notice.reminded_at.is_(None))
+        .order_by(Notice.id)
+        .limit(limit)
+    )
+    return list(rows.scalars())

@@ -19,7 +19,11 @@ from storage.queries import NewListing
 
 def _draft(urls: str) -> ReportDraft:
     return ReportDraft(
-        urls_text=urls, brand="Acme", right_id="acme-eu-tm", infringement="counterfeit"
+        urls_text=urls,
+        brand="Acme",
+        right_id="acme-eu-tm",
+        infringement="counterfeit",
+        description="Counterfeit ACME backpacks using our registered mark.",
     )
 
 

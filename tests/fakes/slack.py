@@ -38,6 +38,7 @@ class FakeSlack:
         self.responses: list[dict[str, Any]] = []
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts) → latest message
         self.usergroups: dict[str, list[str]] = {}
+        self.uploads: dict[str, bytes] = {}  # file id → bytes uploaded to its upload URL
         self._scripted: dict[str, list[Scripted]] = {}
         self._ts = itertools.count(1)
         self._changed = asyncio.Condition()
@@ -49,6 +50,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
         app.router.add_post("/respond/{id}", self._respond)
+        app.router.add_post("/upload/{file_id}", self._upload)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -130,6 +132,10 @@ class FakeSlack:
             return web.json_response(reply.body, status=reply.status, headers=reply.headers)
         return web.json_response(self._answer(method, params))
 
+    async def _upload(self, request: web.Request) -> web.Response:
+        self.uploads[request.match_info["file_id"]] = await request.read()
+        return web.Response(text="OK - uploaded")
+
     async def _respond(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.responses.append(body)
@@ -162,6 +168,13 @@ class FakeSlack:
             return {"ok": True, "channel": key[0], "ts": key[1]}
         if method in ("views.open", "views.update", "views.push"):
             return {"ok": True, "view": {"id": f"V{next(self._ts)}", **(params.get("view") or {})}}
+        if method == "files.getUploadURLExternal":
+            file_id = f"F{next(self._ts)}"
+            return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+        if method == "files.completeUploadExternal":
+            files = params.get("files")
+            files = json.loads(files) if isinstance(files, str) else files
+            return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files or []]}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": "1.1"}
         if method == "conversations.open":

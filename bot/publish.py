@@ -1,0 +1,50 @@
+"""The scheduled jobs' runners: post the weekly digest (message, then its chart in the thread)
+and run the SLA sweep."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from slack_sdk.errors import SlackApiError
+
+from bot import reminders
+from bot.backoff import is_transient, retry_after, with_retries
+from bot.runtime import Runtime
+from bot.worker import JobContext, JobFailed, RetryLater
+
+log = logging.getLogger("takedown.publish")
+
+
+async def run_digest(rt: Runtime, ctx: JobContext) -> None:
+    """The `digest` job: the figures up to its scheduled moment, posted once to its channel."""
+    from bot.digest import build_digest  # the figures module is heavy (matplotlib); load it when needed
+
+    channel = str(ctx.job.payload["channel"])
+    scheduled = datetime.fromisoformat(ctx.job.payload["scheduled_at"])
+    digest = await build_digest(rt.db, rt.config, now=scheduled)
+    try:
+        posted = await with_retries(
+            lambda: rt.slack.chat_postMessage(channel=channel, text=digest.text, blocks=digest.blocks, unfurl_links=False)
+        )
+        if digest.chart_png:
+            await with_retries(
+                lambda: rt.slack.files_upload_v2(
+                    channel=channel,
+                    thread_ts=posted["ts"],
+                    content=digest.chart_png,
+                    filename="takedowns-by-platform.png",
+                    title="Reported vs removed, by platform",
+                )
+            )
+    except SlackApiError as exc:
+        error = exc.response.get("error") or f"HTTP {exc.response.status_code}"
+        if is_transient(exc):
+            raise RetryLater(f"Slack: {error}", delay=retry_after(exc)) from None
+        raise JobFailed(f"Slack refused the digest for {channel}: {error}") from None
+
+
+async def run_remind(rt: Runtime, ctx: JobContext) -> None:
+    """The hourly `remind` job."""
+    sent = await reminders.sweep(rt, now=rt.clock())
+    log.info("SLA sweep: %s", sent)
