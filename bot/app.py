@@ -91,7 +91,9 @@ class TakedownBot:
             clock=clock,
         )
         self.runtime.wake_worker = self.worker.wake
-        self.scheduler = Scheduler(db=self.db, config=settings.config, clock=clock, wake_worker=self.worker.wake)
+        self.scheduler = Scheduler(
+            db=self.db, config=settings.config, clock=clock, wake_worker=self.worker.wake
+        )
         self._tasks: list[asyncio.Task[None]] = []
 
     def _build_adapters(self) -> dict[str, Adapter]:
@@ -186,7 +188,13 @@ def _job_runners(rt: Runtime) -> tuple[dict[str, Runner], dict[str, DeadHandler]
     async def submit_dead(job: ClaimedJob, error: str) -> None:
         await delivery.on_submit_dead(rt, job, error)
 
-    runners: dict[str, Runner] = {"submit": submit, "poll": poll, "notify": post, "digest": digest, "remind": remind}
+    runners: dict[str, Runner] = {
+        "submit": submit,
+        "poll": poll,
+        "notify": post,
+        "digest": digest,
+        "remind": remind,
+    }
     return runners, {"submit": submit_dead}
 
 

@@ -95,11 +95,20 @@ async def run_notify(rt: Runtime, ctx: JobContext) -> None:
     payload = ctx.job.payload
     if payload["op"] == "post":
         try:
-            await _post_in_channel(rt, channel=payload["channel"], text=payload["text"], blocks=payload.get("blocks") or [])
+            await _post_in_channel(
+                rt,
+                channel=payload["channel"],
+                text=payload["text"],
+                blocks=payload.get("blocks") or [],
+            )
         except SlackApiError as exc:
             if is_transient(exc):
-                raise RetryLater(f"Slack: {exc.response.get('error')}", delay=retry_after(exc)) from None
-            raise JobFailed(f"Slack refused a post in {payload['channel']}: {exc.response.get('error')}") from None
+                raise RetryLater(
+                    f"Slack: {exc.response.get('error')}", delay=retry_after(exc)
+                ) from None
+            raise JobFailed(
+                f"Slack refused a post in {payload['channel']}: {exc.response.get('error')}"
+            ) from None
         return
     case_id = int(payload["case_id"])
     async with rt.db.sessions() as session:

@@ -18,14 +18,18 @@ log = logging.getLogger("takedown.publish")
 
 async def run_digest(rt: Runtime, ctx: JobContext) -> None:
     """The `digest` job: the figures up to its scheduled moment, posted once to its channel."""
-    from bot.digest import build_digest  # the figures module is heavy (matplotlib); load it when needed
+    from bot.digest import (
+        build_digest,
+    )  # the figures module is heavy (matplotlib); load it when needed
 
     channel = str(ctx.job.payload["channel"])
     scheduled = datetime.fromisoformat(ctx.job.payload["scheduled_at"])
     digest = await build_digest(rt.db, rt.config, now=scheduled)
     try:
         posted = await with_retries(
-            lambda: rt.slack.chat_postMessage(channel=channel, text=digest.text, blocks=digest.blocks, unfurl_links=False)
+            lambda: rt.slack.chat_postMessage(
+                channel=channel, text=digest.text, blocks=digest.blocks, unfurl_links=False
+            )
         )
         if digest.chart_png:
             await with_retries(

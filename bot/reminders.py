@@ -36,34 +36,59 @@ async def sweep(rt: Runtime, *, now: datetime) -> dict[str, int]:
     for days, platforms in _sla_groups(rt).items():
         async with rt.db.transaction() as session:
             due = await queries.listings_past(
-                session, platforms=platforms, older_than=now - timedelta(days=days), unmarked="sla_reminded_at"
+                session,
+                platforms=platforms,
+                older_than=now - timedelta(days=days),
+                unmarked="sla_reminded_at",
             )
-            for case, listings in _by_case(due).items():
+            for case, listings in _by_case(due):
                 assert case.id is not None
-                await enqueue_thread_reply(session, case_id=case.id, **_reminder(case, listings, days))
+                await enqueue_thread_reply(
+                    session, case_id=case.id, **_reminder(case, listings, days)
+                )
                 sent["reminders"] += 1
-            await queries.mark_listings(session, listing_ids=[item.id for item, _ in due if item.id], column="sla_reminded_at", when=now)
+            await queries.mark_listings(
+                session,
+                listing_ids=[item.id for item, _ in due if item.id],
+                column="sla_reminded_at",
+                when=now,
+            )
         escalation_channel = rt.config.team.escalation_channel
         if escalation_channel is None:
             continue
         async with rt.db.transaction() as session:
             due = await queries.listings_past(
-                session, platforms=platforms, older_than=now - timedelta(days=2 * days), unmarked="sla_escalated_at"
+                session,
+                platforms=platforms,
+                older_than=now - timedelta(days=2 * days),
+                unmarked="sla_escalated_at",
             )
             if due:
                 text, blocks = _escalation(_by_case(due), days)
-                await enqueue_channel_post(session, channel=escalation_channel, text=text, blocks=blocks)
+                await enqueue_channel_post(
+                    session, channel=escalation_channel, text=text, blocks=blocks
+                )
                 sent["escalations"] += 1
-            await queries.mark_listings(session, listing_ids=[item.id for item, _ in due if item.id], column="sla_escalated_at", when=now)
+            await queries.mark_listings(
+                session,
+                listing_ids=[item.id for item, _ in due if item.id],
+                column="sla_escalated_at",
+                when=now,
+            )
     async with rt.db.transaction() as session:
-        for notice in await queries.notices_awaiting_person(session, older_than=now - PORTAL_REMINDER_AFTER):
+        for notice in await queries.notices_awaiting_person(
+            session, older_than=now - PORTAL_REMINDER_AFTER
+        ):
             assert notice.id is not None
             case = await queries.get_case(session, notice.case_id)
             assert case is not None and case.id is not None
             platform = escape(PLATFORMS.get(notice.platform, notice.platform))
             text = f"<@{case.reporter_id}> the {platform} notice of {case_ref(case.id)} is still waiting to be filed on the platform's form. File it and press *Submitted…* above, or *Could not submit*."
             await enqueue_thread_reply(
-                session, case_id=case.id, text=f"Reminder: file the {platform} notice", blocks=[{"type": "section", "text": mrkdwn(f":alarm_clock: {text}")}]
+                session,
+                case_id=case.id,
+                text=f"Reminder: file the {platform} notice",
+                blocks=[{"type": "section", "text": mrkdwn(f":alarm_clock: {text}")}],
             )
             await queries.update_notice(session, notice.id, reminded_at=now)
             sent["portal_reminders"] += 1
@@ -72,12 +97,12 @@ async def sweep(rt: Runtime, *, now: datetime) -> dict[str, int]:
     return sent
 
 
-def _by_case(rows: list[tuple[Listing, Case]]) -> dict[Case, list[Listing]]:
+def _by_case(rows: list[tuple[Listing, Case]]) -> list[tuple[Case, list[Listing]]]:
     grouped: dict[int, tuple[Case, list[Listing]]] = {}
     for listing, case in rows:
         assert case.id is not None
         grouped.setdefault(case.id, (case, []))[1].append(listing)
-    return {case: listings for case, listings in grouped.values()}
+    return list(grouped.values())
 
 
 def _reminder(case: Case, listings: list[Listing], days: int) -> dict[str, object]:
@@ -85,19 +110,30 @@ def _reminder(case: Case, listings: list[Listing], days: int) -> dict[str, objec
     count = len(listings)
     what = f"{count:,} listing{'s' if count != 1 else ''} on {escape(', '.join(platforms))}"
     text = f"<@{case.reporter_id}> {what} still undecided after the {days}-day SLA. Chase the platform or record its decision."
-    return {"text": f"SLA passed: {count} listings undecided after {days} days", "blocks": [{"type": "section", "text": mrkdwn(f":alarm_clock: {text}")}]}
+    return {
+        "text": f"SLA passed: {count} listings undecided after {days} days",
+        "blocks": [{"type": "section", "text": mrkdwn(f":alarm_clock: {text}")}],
+    }
 
 
-def _escalation(cases: dict[Case, list[Listing]], days: int) -> tuple[str, list[dict[str, object]]]:
+def _escalation(
+    cases: list[tuple[Case, list[Listing]]], days: int
+) -> tuple[str, list[dict[str, object]]]:
     lines = []
-    for case, listings in list(cases.items())[:40]:
+    for case, listings in cases[:40]:
         assert case.id is not None
         where = case_ref(case.id)
         if case.channel_id and case.thread_ts:
             where = f"<{thread_link(case.channel_id, case.thread_ts)}|{where}>"
-        platforms = ", ".join(sorted({PLATFORMS.get(item.platform, item.platform) for item in listings}))
-        lines.append(f"• {where}: {len(listings):,} on {escape(platforms)} (reported by <@{case.reporter_id}>)")
+        platforms = ", ".join(
+            sorted({PLATFORMS.get(item.platform, item.platform) for item in listings})
+        )
+        lines.append(
+            f"• {where}: {len(listings):,} on {escape(platforms)} (reported by <@{case.reporter_id}>)"
+        )
     if len(cases) > 40:
         lines.append(f"… and {len(cases) - 40:,} more cases")
     head = f":rotating_light: *Past twice the {days}-day SLA* — still undecided:"
-    return f"{len(cases)} cases past twice their SLA", [{"type": "section", "text": mrkdwn(head + "\n" + "\n".join(lines))}]
+    return f"{len(cases)} cases past twice their SLA", [
+        {"type": "section", "text": mrkdwn(head + "\n" + "\n".join(lines))}
+    ]

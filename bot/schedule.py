@@ -64,7 +64,10 @@ class Scheduler:
                     job = await jobs.enqueue(
                         session,
                         kind="digest",
-                        payload={"channel": channel, "scheduled_at": scheduled.astimezone(UTC).isoformat()},
+                        payload={
+                            "channel": channel,
+                            "scheduled_at": scheduled.astimezone(UTC).isoformat(),
+                        },
                         dedupe_key=f"digest:{channel}:{scheduled.isoformat()}",
                     )
                     new += job is not None

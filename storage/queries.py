@@ -265,18 +265,28 @@ async def listings_past(
     return [(listing, case) for listing, case in rows.all()]
 
 
-async def mark_listings(session: AsyncSession, *, listing_ids: Sequence[int], column: str, when: datetime) -> None:
+async def mark_listings(
+    session: AsyncSession, *, listing_ids: Sequence[int], column: str, when: datetime
+) -> None:
     for start in range(0, len(listing_ids), _IN_CHUNK):
         await session.execute(
-            update(Listing).where(Listing.id.in_(listing_ids[start : start + _IN_CHUNK])).values(**{column: when})
+            update(Listing)
+            .where(Listing.id.in_(listing_ids[start : start + _IN_CHUNK]))
+            .values(**{column: when})
         )
 
 
-async def notices_awaiting_person(session: AsyncSession, *, older_than: datetime, limit: int = 1000) -> list[Notice]:
+async def notices_awaiting_person(
+    session: AsyncSession, *, older_than: datetime, limit: int = 1000
+) -> list[Notice]:
     """Portal notices nobody confirmed since `older_than`, not reminded yet."""
     rows = await session.execute(
         select(Notice)
-        .where(Notice.status == "awaiting_person", Notice.updated_at < older_than, Notice.reminded_at.is_(None))
+        .where(
+            Notice.status == "awaiting_person",
+            Notice.updated_at < older_than,
+            Notice.reminded_at.is_(None),
+        )
         .order_by(Notice.id)
         .limit(limit)
     )
