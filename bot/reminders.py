@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.blocks import escape, mrkdwn
 from bot.cases import case_ref, thread_link
@@ -43,9 +44,8 @@ async def sweep(rt: Runtime, *, now: datetime) -> dict[str, int]:
             )
             for case, listings in _by_case(due):
                 assert case.id is not None
-                await enqueue_thread_reply(
-                    session, case_id=case.id, **_reminder(case, listings, days)
-                )
+                text, blocks = _reminder(case, listings, days)
+                await enqueue_thread_reply(session, case_id=case.id, text=text, blocks=blocks)
                 sent["reminders"] += 1
             await queries.mark_listings(
                 session,
@@ -80,13 +80,13 @@ async def sweep(rt: Runtime, *, now: datetime) -> dict[str, int]:
             session, older_than=now - PORTAL_REMINDER_AFTER
         ):
             assert notice.id is not None
-            case = await queries.get_case(session, notice.case_id)
-            assert case is not None and case.id is not None
+            owner = await queries.get_case(session, notice.case_id)
+            assert owner is not None and owner.id is not None
             platform = escape(PLATFORMS.get(notice.platform, notice.platform))
-            text = f"<@{case.reporter_id}> the {platform} notice of {case_ref(case.id)} is still waiting to be filed on the platform's form. File it and press *Submitted…* above, or *Could not submit*."
+            text = f"<@{owner.reporter_id}> the {platform} notice of {case_ref(owner.id)} is still waiting to be filed on the platform's form. File it and press *Submitted…* above, or *Could not submit*."
             await enqueue_thread_reply(
                 session,
-                case_id=case.id,
+                case_id=owner.id,
                 text=f"Reminder: file the {platform} notice",
                 blocks=[{"type": "section", "text": mrkdwn(f":alarm_clock: {text}")}],
             )
@@ -105,15 +105,14 @@ def _by_case(rows: list[tuple[Listing, Case]]) -> list[tuple[Case, list[Listing]
     return list(grouped.values())
 
 
-def _reminder(case: Case, listings: list[Listing], days: int) -> dict[str, object]:
+def _reminder(case: Case, listings: list[Listing], days: int) -> tuple[str, list[dict[str, Any]]]:
     platforms = sorted({PLATFORMS.get(item.platform, item.platform) for item in listings})
     count = len(listings)
     what = f"{count:,} listing{'s' if count != 1 else ''} on {escape(', '.join(platforms))}"
     text = f"<@{case.reporter_id}> {what} still undecided after the {days}-day SLA. Chase the platform or record its decision."
-    return {
-        "text": f"SLA passed: {count} listings undecided after {days} days",
-        "blocks": [{"type": "section", "text": mrkdwn(f":alarm_clock: {text}")}],
-    }
+    return f"SLA passed: {count} listings undecided after {days} days", [
+        {"type": "section", "text": mrkdwn(f":alarm_clock: {text}")}
+    ]
 
 
 def _escalation(
