@@ -240,6 +240,7 @@ def help_blocks(*, unknown: str | None = None) -> tuple[str, Blocks]:
         f"`{COMMAND}` — open the report form",
         f"`{COMMAND} <url> [<url> …]` — open the form with these listings filled in",
         f"`{COMMAND} status TD-42` — where a case stands",
+        f"`{COMMAND} list [open|mine|all|<platform>]` — cases, newest first",
         f"`{COMMAND} help` — this message",
     ]
     blocks: Blocks = []
@@ -256,7 +257,7 @@ def help_blocks(*, unknown: str | None = None) -> tuple[str, Blocks]:
     supported = ", ".join(PLATFORMS.values())
     blocks.append({"type": "context", "elements": [mrkdwn(f"Platforms: {escape(supported)}")]})
     text = f"I did not understand {unknown!r}. " if unknown else ""
-    return text + f"Usage: {COMMAND} [help | status TD-42 | <url> …]", blocks
+    return text + f"Usage: {COMMAND} [help | status TD-42 | list | <url> …]", blocks
 
 
 def notice_text(text: str) -> tuple[str, Blocks]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.blocks import Blocks, help_blocks, notice_text
+from bot.case_list import ListFilterError, list_answer, parse_filter
 from bot.cases import case_ref, parse_case_ref, thread_link
 from bot.listings import find_urls
 from bot.notify import render_parent
@@ -25,7 +26,7 @@ class Answer:
 
 
 def parse_command(text: str) -> tuple[str, list[str]]:
-    """→ (subcommand, arguments). Subcommands: report (the default, with URLs), help, status."""
+    """→ (subcommand, arguments). Subcommands: report (the default, with URLs), help, status, list."""
     text = (text or "").strip()[:MAX_COMMAND_TEXT]
     if not text:
         return "report", []
@@ -34,14 +35,14 @@ def parse_command(text: str) -> tuple[str, list[str]]:
     head = words[0].lower()
     if head in ("help", "-h", "--help", "?"):
         return "help", []
-    if head == "status":
-        return "status", words[1:]
+    if head in ("status", "list"):
+        return head, words[1:]
     if urls:
         return "report", urls
     return "unknown", [words[0]]
 
 
-async def answer_command(rt: Runtime, *, text: str) -> Answer:
+async def answer_command(rt: Runtime, *, text: str, user_id: str) -> Answer:
     kind, args = parse_command(text)
     if kind == "report":
         return Answer(open_form=True, urls=args)
@@ -49,6 +50,12 @@ async def answer_command(rt: Runtime, *, text: str) -> Answer:
         return Answer(*help_blocks())
     if kind == "status":
         return await _status(rt, args)
+    if kind == "list":
+        try:
+            what, page = parse_filter(args)
+        except ListFilterError as exc:
+            return Answer(*notice_text(str(exc)))
+        return Answer(*await list_answer(rt, user_id=user_id, what=what, page=page))
     return Answer(*help_blocks(unknown=args[0]))
 
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import delivery
 from bot import notice_blocks as nb
 from bot.access import AccessDenied
+from bot.case_list import PAGE_ACTION, list_answer
 from bot.delivery import DeliveryError
 from bot.runtime import Runtime
 
@@ -90,6 +93,20 @@ def register(app: AsyncApp, rt: Runtime) -> None:
     button(nb.PORTAL_FAILED, portal_failed)
     button(nb.RETRY, retry)
     button(nb.WITHDRAW, withdraw)
+
+    @app.action(re.compile(rf"^{PAGE_ACTION}:\d+$"))
+    async def page(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        try:
+            wanted = json.loads(body["actions"][0]["value"])
+            text, blocks = await list_answer(
+                rt, user_id=body["user"]["id"], what=str(wanted["what"]), page=int(wanted["page"])
+            )
+            await respond(
+                text=text, blocks=blocks, replace_original=True, response_type="ephemeral"
+            )
+        except Exception:
+            log.exception("paging the case list failed")
 
     @app.view(nb.CONFIRM_VIEW)
     async def confirm(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:

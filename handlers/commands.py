@@ -25,7 +25,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         await ack()
         # Nothing after the ack may raise: Bolt could turn a late exception into an error answer.
         try:
-            answer = await answer_command(rt, text=body.get("text", ""))
+            answer = await answer_command(rt, text=body.get("text", ""), user_id=body["user_id"])
             if answer.open_form:
                 await rt.access.require_reporter(body["user_id"])
                 view = report_modal(

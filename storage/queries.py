@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import case as sql_case
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -291,3 +292,65 @@ async def notices_awaiting_person(
         .limit(limit)
     )
     return list(rows.scalars())
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRow:
+    id: int
+    brand: str
+    infringement: str
+    reporter_id: str
+    created_at: datetime
+    channel_id: str | None
+    thread_ts: str | None
+    listings: int
+    open_listings: int
+
+
+async def list_cases(
+    session: AsyncSession,
+    *,
+    open_only: bool = False,
+    reporter_id: str | None = None,
+    platform: str | None = None,
+    offset: int = 0,
+    limit: int = 10,
+) -> tuple[list[CaseRow], int]:
+    """Cases newest first with their listing counts, and how many match in all (for paging)."""
+    open_count = func.sum(sql_case((Listing.status.in_(OPEN_STATUSES), 1), else_=0))
+    query = (
+        select(
+            Case.id,
+            Case.brand,
+            Case.infringement,
+            Case.reporter_id,
+            Case.created_at,
+            Case.channel_id,
+            Case.thread_ts,
+            func.count(Listing.id),
+            open_count,
+        )
+        .join(Listing, Listing.case_id == Case.id)
+        .group_by(Case.id)
+    )
+    if reporter_id is not None:
+        query = query.where(Case.reporter_id == reporter_id)
+    if platform is not None:
+        query = query.where(
+            Case.id.in_(select(Listing.case_id).where(Listing.platform == platform))
+        )
+    if open_only:
+        query = query.having(open_count > 0)
+    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    rows = await session.execute(query.order_by(Case.id.desc()).offset(offset).limit(limit))
+    return [CaseRow(*row) for row in rows.all()], int(total)
+
+
+async def open_listing_counts(session: AsyncSession) -> dict[str, int]:
+    """Open listings by status, across all cases."""
+    rows = await session.execute(
+        select(Listing.status, func.count())
+        .where(Listing.status.in_(OPEN_STATUSES))
+        .group_by(Listing.status)
+    )
+    return {status: count for status, count in rows.all()}

@@ -341,6 +341,7 @@ def press(
     user: str = "U0REPORTER",
     channel: str = "C0REPORTS",
     thread_ts: str = "1.1",
+    response_url: str = "http://127.0.0.1:9/unused",
 ) -> dict[str, Any]:
     """A block_actions payload: `user` pressed the button `action_id` with `value`."""
     return {
@@ -361,6 +362,7 @@ def press(
                 "action_ts": "1",
             }
         ],
+        "response_url": response_url,
     }
 
 
