@@ -39,7 +39,7 @@ async def test_list_pages_through_open_cases_newest_first(bot: SlackDriver) -> N
     text = json.dumps(answer["blocks"], ensure_ascii=False)
     assert "Open cases* (12) — page 1 of 2" in text
     assert "TD-12" in text and "TD-3" in text and "TD-2*" not in text
-    [button] = [b for b in answer["blocks"] if b["type"] == "actions"][0]["elements"]
+    [button] = next(b for b in answer["blocks"] if b["type"] == "actions")["elements"]
     assert button["text"]["text"] == "Next →"
 
     await bot.interact(
