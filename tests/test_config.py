@@ -73,9 +73,7 @@ def test_load_config_reports_a_missing_file(tmp_path: Path) -> None:
 
 
 def test_a_whole_value_is_taken_from_the_environment() -> None:
-    text = with_platforms(
-        "  ebay:\n    adapter: ebay_vero\n    token: ${EBAY_VERO_TOKEN}\n"
-    )
+    text = with_platforms("  ebay:\n    adapter: ebay_vero\n    token: ${EBAY_VERO_TOKEN}\n")
 
     config = parse_config(text, environ={"EBAY_VERO_TOKEN": "v^1.1#token"})
 
@@ -225,7 +223,9 @@ def test_an_access_entry_must_be_a_user_or_user_group_id() -> None:
 
 
 def test_access_lists_of_user_and_group_ids_are_accepted() -> None:
-    text = TEST_CONFIG + "access:\n  reporters: [S0BRANDTEAM]\n  approvers: [U0LEGAL01, W0ENTERP1]\n"
+    text = (
+        TEST_CONFIG + "access:\n  reporters: [S0BRANDTEAM]\n  approvers: [U0LEGAL01, W0ENTERP1]\n"
+    )
 
     config = parse_config(text, environ={})
 
