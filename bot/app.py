@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,7 @@ from bot.access import AccessControl
 from bot.adapters import adapter_class, parse_adapter_options
 from bot.adapters.base import Adapter
 from bot.config import Settings
+from bot.metrics import CONTENT_TYPE
 from bot.runtime import Runtime
 from bot.schedule import Scheduler
 from bot.worker import DeadHandler, JobContext, Runner, Worker
@@ -33,6 +35,7 @@ log = logging.getLogger("takedown.app")
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
 
 
 class TakedownBot:
@@ -89,6 +92,7 @@ class TakedownBot:
             lease=delivery.lease,
             poll_interval=worker_poll_interval,
             clock=clock,
+            observe=self.runtime.metrics.observe_job,
         )
         self.runtime.wake_worker = self.worker.wake
         self.scheduler = Scheduler(
@@ -133,8 +137,20 @@ class TakedownBot:
             await self.db.dispose()
 
     async def handle_events(self, request: web.Request) -> web.Response:
-        bolt_response = await self.bolt.async_dispatch(await to_bolt_request(request))
-        return await to_aiohttp_response(bolt_response)
+        started = time.monotonic()
+        bolt_request = await to_bolt_request(request)
+        response = await to_aiohttp_response(await self.bolt.async_dispatch(bolt_request))
+        body = bolt_request.body if isinstance(bolt_request.body, dict) else {}
+        kind = "command" if "command" in body else str(body.get("type") or "other")[:32]
+        self.runtime.metrics.ack_seconds.labels(kind).observe(time.monotonic() - started)
+        return response
+
+    async def handle_metrics(self, _request: web.Request) -> web.Response:
+        try:
+            body = await self.runtime.metrics.render(self.db)
+        except Exception as exc:
+            return web.Response(status=503, text=f"metrics unavailable: {type(exc).__name__}\n")
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
     async def handle_health(self, _request: web.Request) -> web.Response:
         checks: dict[str, Any] = {}
@@ -156,6 +172,7 @@ class TakedownBot:
         app = web.Application(client_max_size=2 * 1024 * 1024)
         app.router.add_post(EVENTS_PATH, self.handle_events)
         app.router.add_get(HEALTH_PATH, self.handle_health)
+        app.router.add_get(METRICS_PATH, self.handle_metrics)
 
         async def lifecycle(_app: web.Application) -> Any:
             await self.start()

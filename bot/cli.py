@@ -51,7 +51,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         serves = f" (serves {', '.join(entry.serves)})" if entry.serves else ""
         print(f"  platform {name}: {entry.adapter}{serves}, SLA {entry.sla_days} days")
     print("  other platforms: portal (guided web form)")
-    print(f"  timezone: {config.team.timezone}; report channel: {config.team.report_channel or 'where the command is used'}")
+    print(
+        f"  timezone: {config.team.timezone}; report channel: {config.team.report_channel or 'where the command is used'}"
+    )
     reporters = ", ".join(config.access.reporters) or "everyone"
     approvers = ", ".join(config.access.approvers) or "everyone"
     print(f"  reporters: {reporters}; approvers: {approvers}")
@@ -62,7 +64,9 @@ def cmd_manifest(args: argparse.Namespace) -> int:
     from bot.manifest import build_manifest
 
     if not args.socket_mode and not args.url:
-        raise CliError("give the bot's public URL (--url https://bot.example.com) or use --socket-mode")
+        raise CliError(
+            "give the bot's public URL (--url https://bot.example.com) or use --socket-mode"
+        )
     if args.url and not args.url.startswith("https://"):
         raise CliError("--url must be an https:// URL (Slack only calls https endpoints)")
     if args.url and not urlsplit(args.url).hostname:
@@ -91,16 +95,23 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def _missing_slack_message(missing: list[str], *, socket_mode: bool) -> str:
     mode = "Socket Mode" if socket_mode else "HTTP mode"
     how = (
-        "takedown-bot manifest --socket-mode" if socket_mode else "takedown-bot manifest --url https://YOUR-HOST"
+        "takedown-bot manifest --socket-mode"
+        if socket_mode
+        else "takedown-bot manifest --url https://YOUR-HOST"
     )
     return (
         f"Slack credentials missing for {mode}: {', '.join(missing)}.\n"
         "To connect a workspace:\n"
         f"  1. `{how}` prints the app manifest;\n"
         "  2. at https://api.slack.com/apps choose Create New App → From a manifest and paste it;\n"
-        "  3. install it, then set SLACK_BOT_TOKEN (Bot User OAuth Token) and SLACK_SIGNING_SECRET\n"
-        "     (Basic Information)" + (", and SLACK_APP_TOKEN (an app-level token with connections:write)" if socket_mode else "") + ".\n"
-        "See README.md, Connecting Slack."
+        + (
+            "  3. install it, then set SLACK_BOT_TOKEN (Bot User OAuth Token) and SLACK_APP_TOKEN\n"
+            "     (Basic Information → App-Level Tokens, scope connections:write).\n"
+            if socket_mode
+            else "  3. install it, then set SLACK_BOT_TOKEN (Bot User OAuth Token) and SLACK_SIGNING_SECRET\n"
+            "     (Basic Information).\n"
+        )
+        + "See README.md, Connecting Slack."
     )
 
 
@@ -132,7 +143,9 @@ async def _serve(settings: Settings, *, socket_mode: bool, worker: bool) -> None
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
             assert settings.env.slack_app_token is not None
-            socket_handler = AsyncSocketModeHandler(bot.bolt, settings.env.slack_app_token.get_secret_value())
+            socket_handler = AsyncSocketModeHandler(
+                bot.bolt, settings.env.slack_app_token.get_secret_value()
+            )
             await socket_handler.connect_async()
             log.info("connected to Slack in Socket Mode")
         await stop.wait()
@@ -146,7 +159,9 @@ async def _serve(settings: Settings, *, socket_mode: bool, worker: bool) -> None
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings()
     missing = (
-        settings.env.missing_for_socket_mode() if args.socket_mode else settings.env.missing_for_http()
+        settings.env.missing_for_socket_mode()
+        if args.socket_mode
+        else settings.env.missing_for_http()
     )
     if missing:
         _fail(_missing_slack_message(missing, socket_mode=args.socket_mode))
@@ -184,12 +199,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="takedown-bot", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = sub.add_parser("serve", help="run the bot (HTTP on $PORT, or Socket Mode) with its worker")
-    serve.add_argument("--socket-mode", action="store_true", help="connect with SLACK_APP_TOKEN instead of HTTP")
-    serve.add_argument("--no-worker", action="store_true", help="serve Slack only; run `takedown-bot worker` apart")
+    serve = sub.add_parser(
+        "serve", help="run the bot (HTTP on $PORT, or Socket Mode) with its worker"
+    )
+    serve.add_argument(
+        "--socket-mode", action="store_true", help="connect with SLACK_APP_TOKEN instead of HTTP"
+    )
+    serve.add_argument(
+        "--no-worker", action="store_true", help="serve Slack only; run `takedown-bot worker` apart"
+    )
     serve.set_defaults(func=cmd_serve)
 
-    worker = sub.add_parser("worker", help="run only the job worker (delivery, polling, Slack posts)")
+    worker = sub.add_parser(
+        "worker", help="run only the job worker (delivery, polling, Slack posts)"
+    )
     worker.set_defaults(func=cmd_worker)
 
     migrate = sub.add_parser("migrate", help="create or upgrade the database schema")

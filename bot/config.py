@@ -115,7 +115,9 @@ class TeamConfig(_Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)") from None
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)"
+            ) from None
         return value
 
     @field_validator("report_channel", "escalation_channel")
@@ -284,6 +286,7 @@ class Environment:
     config_path: str
     port: int
     log_level: str
+    log_format: str = "text"  # LOG_FORMAT: text | json
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Environment:
@@ -308,6 +311,7 @@ class Environment:
             config_path=env.get("TAKEDOWN_CONFIG") or DEFAULT_CONFIG_PATH,
             port=port,
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+            log_format="json" if (env.get("LOG_FORMAT") or "").lower() == "json" else "text",
         )
 
     def missing_for_http(self) -> list[str]:
@@ -363,7 +367,9 @@ def _interpolate(node: Any, path: str, environ: Mapping[str, str], errors: list[
             for key, value in node.items()
         }
     if isinstance(node, list):
-        return [_interpolate(value, f"{path}[{i}]", environ, errors) for i, value in enumerate(node)]
+        return [
+            _interpolate(value, f"{path}[{i}]", environ, errors) for i, value in enumerate(node)
+        ]
     if not isinstance(node, str):
         return node
 
@@ -390,7 +396,9 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def parse_config(text: str, *, environ: Mapping[str, str] | None = None, source: str = "") -> AppConfig:
+def parse_config(
+    text: str, *, environ: Mapping[str, str] | None = None, source: str = ""
+) -> AppConfig:
     """Validate app.yaml text; raises ConfigError listing every problem with its key path."""
     env = os.environ if environ is None else environ
     try:
@@ -403,7 +411,9 @@ def parse_config(text: str, *, environ: Mapping[str, str] | None = None, source:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(["the file must be a mapping of keys (team, rights_holder, brands, …)"], source=source)
+        raise ConfigError(
+            ["the file must be a mapping of keys (team, rights_holder, brands, …)"], source=source
+        )
     errors: list[str] = []
     data = _interpolate(raw, "", env, errors)
     # A value whose variable is unset is reported once, as that, not again as empty or mistyped.
@@ -454,13 +464,19 @@ def _check_platforms(platforms: Any) -> list[str]:
             for i, item in enumerate(serves):
                 served = _platform_id(item)
                 if served is not None and served not in PLATFORMS:
-                    errors.append(f"{where}.serves[{i}]: unknown platform id {served!r} (known: {known})")
+                    errors.append(
+                        f"{where}.serves[{i}]: unknown platform id {served!r} (known: {known})"
+                    )
         adapter = entry.get("adapter", "portal")
         if not isinstance(adapter, str):
             continue
-        options = {key: value for key, value in entry.items() if key not in PlatformConfig.model_fields}
+        options = {
+            key: value for key, value in entry.items() if key not in PlatformConfig.model_fields
+        }
         try:
-            errors.extend(f"{where}.{problem}" for problem in validate_adapter_options(adapter, options))
+            errors.extend(
+                f"{where}.{problem}" for problem in validate_adapter_options(adapter, options)
+            )
         except UnknownAdapterError as exc:
             errors.append(f"{where}.adapter: {exc}")
     return errors

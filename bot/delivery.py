@@ -16,9 +16,10 @@ import logging
 import random
 import uuid
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -56,6 +57,7 @@ from storage.jobs import ClaimedJob
 from storage.models import OPEN_STATUSES, Case, Listing, Notice
 
 log = logging.getLogger("takedown.delivery")
+T = TypeVar("T")
 
 # Notice states: pending → sending → sent | awaiting_person | held | failed | withdrawn
 DONE_STATES = frozenset({"sent", "awaiting_person", "held", "withdrawn"})
@@ -174,6 +176,20 @@ def outgoing(rt: Runtime, notice: Notice, case: Case, listings: list[Listing]) -
     return replace(built, reference=notice.reference)
 
 
+async def _limited(
+    rt: Runtime, notice: Notice, call: Callable[[], Awaitable[T]], *, cap: float = 10.0
+) -> T:
+    """A platform call under the channel's concurrency and rate limits, with the short retries."""
+    assert rt.limits is not None
+
+    async def limited() -> T:
+        assert rt.limits is not None
+        async with rt.limits.slot(notice.channel):
+            return await call()
+
+    return await with_retries(limited, attempts=3, cap=cap)
+
+
 async def _set_notice(rt: Runtime, notice_id: int, **values: Any) -> None:
     async with rt.db.transaction() as session:
         await queries.update_notice(session, notice_id, **values)
@@ -197,7 +213,7 @@ async def run_submit(rt: Runtime, ctx: JobContext) -> None:
     if notice.status == "sending" and not adapter.idempotent:
         # An earlier run died after calling the channel: ask it before sending anything again.
         try:
-            receipt = await with_retries(lambda: adapter.find_existing(out))
+            receipt = await _limited(rt, notice, lambda: adapter.find_existing(out))
         except TransientError as exc:
             raise RetryLater(
                 f"reconciling with {notice.platform}: {exc}", delay=exc.retry_after
@@ -208,7 +224,7 @@ async def run_submit(rt: Runtime, ctx: JobContext) -> None:
     if receipt is None:
         await _set_notice(rt, notice_id, status="sending", attempts=notice.attempts + 1)
         try:
-            receipt = await with_retries(lambda: adapter.submit(out), attempts=3, cap=30.0)
+            receipt = await _limited(rt, notice, lambda: adapter.submit(out), cap=30.0)
         except TransientError as exc:
             await _set_notice(rt, notice_id, status="pending", last_error=str(exc)[:2000])
             raise RetryLater(f"{notice.platform}: {exc}", delay=exc.retry_after) from None
@@ -221,7 +237,7 @@ async def run_submit(rt: Runtime, ctx: JobContext) -> None:
                 raise RetryLater(f"{notice.platform}: {exc}") from None
             log.warning("notice %s: outcome unknown (%s)", notice_id, exc)
             try:
-                receipt = await with_retries(lambda: adapter.find_existing(out))
+                receipt = await _limited(rt, notice, lambda: adapter.find_existing(out))
             except Exception as reconcile_error:
                 await _hold(rt, ctx, notice, case, f"{exc} ({reconcile_error})")
                 return
@@ -245,6 +261,8 @@ async def _record_receipt(
 ) -> None:
     assert notice.id is not None and case.id is not None
     async with rt.db.transaction() as session:
+        outcome = "awaiting_person" if receipt.awaiting_person else "sent"
+        rt.metrics.submissions.labels(notice.platform, outcome).inc()
         if receipt.awaiting_person:
             await queries.update_notice(
                 session, notice.id, status="awaiting_person", last_error=None
@@ -325,6 +343,7 @@ async def _fail(
 ) -> None:
     """The notice cannot be delivered as it is: listings `failed`, the error and a Retry button in the thread."""
     assert notice.id is not None and case.id is not None
+    rt.metrics.submissions.labels(notice.platform, "failed").inc()
     async with rt.db.transaction() as session:
         await queries.update_notice(session, notice.id, status="failed", last_error=error[:2000])
         await queries.add_event(
@@ -361,6 +380,7 @@ async def _fail(
 async def _hold(rt: Runtime, ctx: JobContext, notice: Notice, case: Case, error: str) -> None:
     """The notice may have arrived and the channel cannot tell: a person decides."""
     assert notice.id is not None and case.id is not None
+    rt.metrics.submissions.labels(notice.platform, "held").inc()
     async with rt.db.transaction() as session:
         await queries.update_notice(session, notice.id, status="held", last_error=error[:2000])
         await queries.add_event(
@@ -396,7 +416,7 @@ async def run_poll(rt: Runtime, ctx: JobContext) -> None:
     problem: str | None = None
     decisions: list[ListingDecision] = []
     try:
-        decisions = await with_retries(lambda: adapter.check(out))
+        decisions = await _limited(rt, notice, lambda: adapter.check(out))
     except TransientError as exc:
         raise RetryLater(f"checking {notice.platform}: {exc}", delay=exc.retry_after) from None
     except Exception as exc:
@@ -418,6 +438,7 @@ async def run_poll(rt: Runtime, ctx: JobContext) -> None:
         changes = await apply_decisions(
             session, case=case, decisions=decisions, actor=f"platform:{notice.platform}"
         )
+        rt.metrics.count_decisions((change.listing.platform, change.new) for change in changes)
         changed = {change.listing.id: change.new for change in changes}
         if any(changed.get(item.id, item.status) in OPEN_STATUSES for item in listings):
             await _enqueue_poll(rt, session, notice)
@@ -536,6 +557,7 @@ async def record_decision(
             actor=actor,
             by_person=True,
         )
+        rt.metrics.count_decisions((change.listing.platform, change.new) for change in changes)
         return len(changes)
 
 

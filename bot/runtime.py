@@ -16,6 +16,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.access import AccessControl
 from bot.adapters.base import Adapter
 from bot.config import AppConfig, Settings
+from bot.limits import ChannelLimits
+from bot.metrics import Metrics
 from storage.db import Database
 from storage.models import utcnow
 
@@ -30,6 +32,12 @@ class Runtime:
     adapters: dict[str, Adapter] = field(default_factory=dict)  # channel name → adapter instance
     clock: Callable[[], datetime] = utcnow
     wake_worker: Callable[[], None] = lambda: None
+    limits: ChannelLimits | None = None
+    metrics: Metrics = field(default_factory=Metrics)
+
+    def __post_init__(self) -> None:
+        if self.limits is None:
+            self.limits = ChannelLimits(self.settings.config)
 
     @property
     def config(self) -> AppConfig:

@@ -79,6 +79,7 @@ class Worker:
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(24):06x}"
     )
     clock: Callable[[], datetime] = utcnow
+    observe: Callable[[str, str, float], None] = lambda _kind, _outcome, _seconds: None  # metrics
 
     def __post_init__(self) -> None:
         self._stopping = asyncio.Event()
@@ -191,13 +192,22 @@ class Worker:
         finally:
             heartbeat.cancel()
             self._wake.set()  # a slot is free, and the job's serial successor may now be due
+            self.observe(job.kind, outcome, time.monotonic() - started)
+            duration_ms = round((time.monotonic() - started) * 1000)
             log.info(
-                "job %s kind=%s attempt=%s outcome=%s duration_ms=%.0f",
+                "job %s kind=%s attempt=%s outcome=%s duration_ms=%s",
                 job.id,
                 job.kind,
                 job.attempts,
                 outcome,
-                (time.monotonic() - started) * 1000,
+                duration_ms,
+                extra={
+                    "job_id": job.id,
+                    "kind": job.kind,
+                    "attempt": job.attempts,
+                    "outcome": outcome,
+                    "duration_ms": duration_ms,
+                },
             )
 
     async def _retry(self, job: ClaimedJob, error: str, delay: float | None) -> str:

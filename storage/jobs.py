@@ -232,3 +232,13 @@ async def next_run_at(db: Database) -> datetime | None:
         return (
             await session.execute(select(func.min(Job.run_at)).where(Job.state == QUEUED))
         ).scalar()
+
+
+async def oldest_due(db: Database) -> datetime | None:
+    """When the longest-waiting due job became due (queue age)."""
+    async with db.sessions() as session:
+        return (
+            await session.execute(
+                select(func.min(Job.run_at)).where(Job.state == QUEUED, Job.run_at <= utcnow())
+            )
+        ).scalar()
