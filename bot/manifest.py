@@ -13,10 +13,14 @@ BOT_SCOPES = [
     "chat:write.public",  # post status threads in a public report channel without being invited
     "im:write",  # a reporter's DM when no report channel is known
     "usergroups:read",  # resolve user groups in access.reporters / access.approvers
+    "files:write",  # the weekly digest's chart, uploaded into the digest's thread
 ]
+BOT_EVENTS = ["app_home_opened"]  # the App Home tab: my cases, open cases, the scorecard
 
 
-def build_manifest(*, url: str | None, socket_mode: bool, name: str = "takedown-bot") -> dict[str, Any]:
+def build_manifest(
+    *, url: str | None, socket_mode: bool, name: str = "takedown-bot"
+) -> dict[str, Any]:
     """A manifest for HTTP mode (`url` is the bot's public base URL) or Socket Mode."""
     events_url = f"{url.rstrip('/')}/slack/events" if url else None
     command: dict[str, Any] = {
@@ -26,9 +30,11 @@ def build_manifest(*, url: str | None, socket_mode: bool, name: str = "takedown-
         "should_escape": False,
     }
     interactivity: dict[str, Any] = {"is_enabled": True}
+    events: dict[str, Any] = {"bot_events": BOT_EVENTS}
     if not socket_mode and events_url:
         command["url"] = events_url
         interactivity["request_url"] = events_url
+        events["request_url"] = events_url
     return {
         "_metadata": {"major_version": 1, "minor_version": 1},
         "display_information": {
@@ -37,6 +43,7 @@ def build_manifest(*, url: str | None, socket_mode: bool, name: str = "takedown-
             "background_color": "#1d3557",
         },
         "features": {
+            "app_home": {"home_tab_enabled": True, "messages_tab_enabled": False},
             "bot_user": {"display_name": name, "always_online": True},
             "slash_commands": [command],
             "shortcuts": [
@@ -50,6 +57,7 @@ def build_manifest(*, url: str | None, socket_mode: bool, name: str = "takedown-
         },
         "oauth_config": {"scopes": {"bot": BOT_SCOPES}},
         "settings": {
+            "event_subscriptions": events,
             "interactivity": interactivity,
             "org_deploy_enabled": False,
             "socket_mode_enabled": socket_mode,

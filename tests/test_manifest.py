@@ -21,7 +21,14 @@ SCHEMA_PATH = (
 )
 BASE_URL = "https://bot.example.com"
 EVENTS_URL = f"{BASE_URL}/slack/events"
-LEAST_PRIVILEGE = {"commands", "chat:write", "chat:write.public", "im:write", "usergroups:read"}
+LEAST_PRIVILEGE = {
+    "commands",
+    "chat:write",
+    "chat:write.public",
+    "im:write",
+    "usergroups:read",
+    "files:write",
+}
 
 
 def run_manifest(*args: str) -> subprocess.CompletedProcess[str]:
@@ -179,3 +186,12 @@ def test_manifest_refuses_a_url_without_a_host() -> None:
     assert result.returncode == 2
     assert result.stdout == ""
     assert "Traceback" not in result.stderr
+
+
+def test_app_home_events_reach_the_same_url(http_manifest: dict[str, Any]) -> None:
+    events = http_manifest["settings"]["event_subscriptions"]
+    assert events == {
+        "bot_events": ["app_home_opened"],
+        "request_url": "https://bot.example.com/slack/events",
+    }
+    assert http_manifest["features"]["app_home"]["home_tab_enabled"] is True
