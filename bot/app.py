@@ -58,8 +58,12 @@ class TakedownBot:
         token = env.slack_bot_token.get_secret_value() if env.slack_bot_token else None
         # slack_sdk reads no environment variable for its API URL; and its own retry handlers are
         # off, because our jobs retry (one retry layer per call).
-        self.slack = AsyncWebClient(token=token, base_url=env.slack_api_url, retry_handlers=[])
-        self.http = aiohttp.ClientSession()
+        # One HTTP session for Slack and the platforms: slack_sdk would otherwise open a new
+        # session (and connection) per call, which costs latency when requests arrive together.
+        self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        self.slack = AsyncWebClient(
+            token=token, base_url=env.slack_api_url, retry_handlers=[], session=self.http
+        )
         self.runtime = Runtime(
             settings=settings,
             db=self.db,
@@ -130,9 +134,6 @@ class TakedownBot:
             await asyncio.gather(*self._tasks, return_exceptions=True)
             self._tasks = []
         await self.http.close()
-        if self.slack.session is not None:
-            with contextlib.suppress(Exception):
-                await self.slack.session.close()
         if self._owns_db:
             await self.db.dispose()
 

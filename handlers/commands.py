@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -15,6 +16,7 @@ from bot.slash import answer_command
 from handlers.respond import say_privately
 
 log = logging.getLogger("takedown.handlers")
+ANSWER_FIRST = 0.05  # seconds; far inside a trigger_id's ~3 s life
 
 
 def register(app: AsyncApp, rt: Runtime) -> None:
@@ -23,6 +25,9 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
     ) -> None:
         await ack()
+        # Let Bolt send the answer before the slow part starts (it polls for the ack every 10 ms);
+        # under a burst of commands this keeps every ack ahead of the others' follow-up work.
+        await asyncio.sleep(ANSWER_FIRST)
         # Nothing after the ack may raise: Bolt could turn a late exception into an error answer.
         try:
             answer = await answer_command(rt, text=body.get("text", ""), user_id=body["user_id"])
