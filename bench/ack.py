@@ -5,7 +5,7 @@ against a bare Bolt AsyncApp that only acks, both on this machine in the same ru
 
 Each server runs in its own process on loopback (so the load generator does not share its event
 loop); the bot has its database, worker and a fake Slack Web API like in production. Prints p50,
-p99 and the ratio. Target: p99 ≤ 1.5× the bare app and ≤ 300 ms.
+p99 and the ratio. Target: p99 ≤ 1.5x the bare app and ≤ 300 ms.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp

@@ -5,7 +5,6 @@ handlers, adapters, worker — and nothing is built at import time.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
