@@ -42,3 +42,28 @@ def free_port() -> int:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+class scratch_postgres:  # noqa: N801 (used as a context manager, reads like a statement)
+    """A throwaway PostgreSQL database on the server of `admin_url`, dropped afterwards."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = admin_url.replace("postgresql+asyncpg://", "postgresql://")
+        self.name = f"takedown_bench_{os.getpid()}"
+
+    async def _admin(self, sql: str) -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(self.admin_url, timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    async def __aenter__(self) -> str:
+        await self._admin(f'DROP DATABASE IF EXISTS "{self.name}"')
+        await self._admin(f'CREATE DATABASE "{self.name}"')
+        return f"{self.admin_url.rsplit('/', 1)[0]}/{self.name}"
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')

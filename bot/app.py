@@ -93,6 +93,7 @@ class TakedownBot:
             on_dead=on_dead,
             backoff=delivery.backoff,
             lease=delivery.lease,
+            concurrency=delivery.concurrency,
             poll_interval=worker_poll_interval,
             clock=clock,
             observe=self.runtime.metrics.observe_job,

@@ -188,6 +188,7 @@ class DeliveryConfig(_Strict):
         default_factory=lambda: [parse_duration(v) for v in ("1m", "5m", "30m", "2h", "6h", "24h")]
     )
     lease: timedelta = timedelta(minutes=5)
+    concurrency: int = Field(default=64, ge=1, le=1000)  # jobs one worker process runs at once
 
     @field_validator("backoff", mode="before")
     @classmethod

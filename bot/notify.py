@@ -111,12 +111,14 @@ async def run_notify(rt: Runtime, ctx: JobContext) -> None:
             ) from None
         return
     case_id = int(payload["case_id"])
+    op = payload["op"]
     async with rt.db.sessions() as session:
         case = await queries.get_case(session, case_id)
         if case is None:
             raise JobFailed(f"case {case_id} does not exist")
-        text, blocks = await render_parent(rt, session, case)
-    op = payload["op"]
+        # The parent is rendered only when it is posted or updated (a reply needs only its ts).
+        needs_parent = op != "thread" or case.thread_ts is None
+        text, blocks = await render_parent(rt, session, case) if needs_parent else ("", [])
     try:
         if op == "post_parent":
             await _post_parent(rt, ctx, case, text, blocks)

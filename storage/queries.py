@@ -354,3 +354,44 @@ async def open_listing_counts(session: AsyncSession) -> dict[str, int]:
         .group_by(Listing.status)
     )
     return {status: count for status, count in rows.all()}
+
+
+async def get_listings(session: AsyncSession, listing_ids: Sequence[int]) -> dict[int, Listing]:
+    """Listings by id, in as few statements as the id count allows."""
+    found: dict[int, Listing] = {}
+    ids = list(dict.fromkeys(listing_ids))
+    for start in range(0, len(ids), _IN_CHUNK):
+        rows = await session.execute(select(Listing).where(Listing.id.in_(ids[start : start + _IN_CHUNK])))
+        found.update({listing.id: listing for listing in rows.scalars() if listing.id is not None})
+    return found
+
+
+async def set_listings_status(
+    session: AsyncSession,
+    *,
+    listing_ids: Sequence[int],
+    status: str,
+    reason: str | None = None,
+    reference: str | None = None,
+    when: datetime | None = None,
+) -> None:
+    """`set_listing_status` for many listings at once (one statement per 900)."""
+    when = when or utcnow()
+    values: dict[str, Any] = {"status": status, "status_reason": reason, "updated_at": when}
+    if reference is not None:
+        values["reference"] = reference
+    if status in ("submitted", "in_review"):
+        values["submitted_at"] = func.coalesce(Listing.submitted_at, when)
+    if status in CLOSED_STATUSES or status == "needs_info":
+        values["decided_at"] = when
+    for start in range(0, len(listing_ids), _IN_CHUNK):
+        await session.execute(
+            update(Listing).where(Listing.id.in_(listing_ids[start : start + _IN_CHUNK])).values(**values)
+        )
+
+
+async def add_events(session: AsyncSession, events: Sequence[dict[str, Any]]) -> None:
+    """Insert many audit events in one batched statement (keys as in `add_event`)."""
+    if events:
+        now = utcnow()
+        await session.execute(insert(Event), [{"created_at": now, "detail": {}, **event} for event in events])
