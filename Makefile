@@ -13,8 +13,11 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 run: $(STAMP)
-	@$(PY) -m bot migrate
-	@$(PY) -m bot serve
+	@if [ -z "$$SLACK_BOT_TOKEN" ] || [ -z "$$SLACK_SIGNING_SECRET" ]; then \
+		echo "SLACK_BOT_TOKEN/SLACK_SIGNING_SECRET not set: starting the local shell with examples/demo.yaml (README: Connecting Slack)."; \
+		exec $(PY) -m bot shell --config examples/demo.yaml; \
+	fi; \
+	$(PY) -m bot migrate && exec $(PY) -m bot serve
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -13,6 +13,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import yaml
@@ -195,6 +196,31 @@ def cmd_worker(_args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_shell(args: argparse.Namespace) -> int:
+    from bot.shell import run_shell
+
+    return asyncio.run(run_shell(config_path=args.config, wait=args.wait))
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bot.bulk import ReportRequest, run_report
+
+    request = ReportRequest(
+        urls=args.urls,
+        file=args.file,
+        brand=args.brand,
+        right_id=args.right,
+        infringement=args.infringement,
+        reporter=args.reporter,
+        description=args.description,
+        evidence=args.evidence,
+        seller=args.seller,
+        channel=args.channel,
+        skip_invalid=args.skip_invalid,
+    )
+    return run_report(request, out=sys.stdout, err=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="takedown-bot", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -227,6 +253,66 @@ def build_parser() -> argparse.ArgumentParser:
     manifest.add_argument("--url", help="the bot's public https base URL (HTTP mode)")
     manifest.add_argument("--socket-mode", action="store_true", help="a manifest for Socket Mode")
     manifest.set_defaults(func=cmd_manifest)
+
+    shell = sub.add_parser(
+        "shell", help="the bot in this terminal, with a local stand-in for Slack (no workspace)"
+    )
+    shell.add_argument("--config", help="default: $TAKEDOWN_CONFIG or ./app.yaml")
+    shell.add_argument(
+        "--wait",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="when piped input ends, wait up to this long for background work (default 30)",
+    )
+    shell.set_defaults(func=cmd_shell)
+
+    report = sub.add_parser(
+        "report",
+        help="file one case from listing URLs and/or a file of them (TXT or CSV)",
+        description=(
+            "File one case, as the report form does. Every line is checked first; when any is "
+            "bad, nothing is stored (unless --skip-invalid). Running the same report again files "
+            "nothing new: it prints the case it filed the first time."
+        ),
+    )
+    report.add_argument("urls", nargs="*", metavar="URL", help="listing URLs")
+    report.add_argument(
+        "--file",
+        type=Path,
+        help="TXT: one URL per line (# comments); CSV: a header row with a url column, "
+        "optional seller and evidence columns",
+    )
+    report.add_argument("--brand", required=True, help="a brand from app.yaml")
+    report.add_argument("--right", required=True, metavar="ID", help="an IP right id from app.yaml")
+    report.add_argument(
+        "--type",
+        required=True,
+        dest="infringement",
+        metavar="TYPE",
+        help="counterfeit, trademark, copyright, design or patent",
+    )
+    report.add_argument("--description", default="", help="why these listings infringe")
+    report.add_argument(
+        "--evidence", action="append", default=[], metavar="URL", help="an evidence link (repeat)"
+    )
+    report.add_argument("--seller", help="the seller, for listings whose CSV row names none")
+    report.add_argument(
+        "--reporter",
+        required=True,
+        metavar="U…",
+        help="the Slack user who files the report (mentioned in its thread)",
+    )
+    report.add_argument(
+        "--channel",
+        metavar="C…",
+        help="where the status thread goes when app.yaml sets no team.report_channel "
+        "(default: a direct message to the reporter)",
+    )
+    report.add_argument(
+        "--skip-invalid", action="store_true", help="list the bad lines and file the others"
+    )
+    report.set_defaults(func=cmd_report)
     return parser
 
 
