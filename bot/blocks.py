@@ -7,14 +7,15 @@ plain_text object, so `<!channel>` or `<https://evil|click>` can never become a 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.cases import case_state, summarise
+from bot.cases import FILE_FIELD, MAX_LISTINGS_PER_CASE, case_state, summarise
 from bot.config import INFRINGEMENT_TYPES, AppConfig
-from bot.listings import PLATFORMS
+from bot.listings import PLATFORMS, ListingURLError, parse_listing_url
 
 Blocks = list[dict[str, Any]]
 
@@ -55,11 +56,27 @@ def plain(text: str, *, limit: int = 3000) -> dict[str, Any]:
 
 
 def mrkdwn(text: str, *, limit: int = 3000) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": _cut(text, limit) or " "}
+    return {"type": "mrkdwn", "text": cut_mrkdwn(text, limit) or " "}
 
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# The tail of a cut that would leave half an escape (`&am`) or half a mention or link (`<@U12`).
+_BROKEN_TAIL = re.compile(r"&[a-z]{0,3}$|<[^<>]*$")
+
+
+def cut_mrkdwn(text: str, limit: int) -> str:
+    """Shorten mrkdwn to `limit` characters without splitting an escape, a mention or a link."""
+    if len(text) <= limit:
+        return text
+    return _BROKEN_TAIL.sub("", text[: limit - 1]) + "…"
+
+
+def escape_cut(text: str, limit: int) -> str:
+    """`escape(text)`, shortened to at most `limit` characters (escaping can make text longer)."""
+    return cut_mrkdwn(escape(text[:limit]), limit)
 
 
 def _option(text: str, value: str) -> dict[str, Any]:
@@ -69,7 +86,8 @@ def _option(text: str, value: str) -> dict[str, Any]:
 def report_modal(
     config: AppConfig, *, urls: Sequence[str] = (), metadata: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """The report form, prefilled with `urls` (one per line)."""
+    """The report form, prefilled with `urls` (one per line). A file of URLs (CSV or TXT) may
+    come instead of, or besides, the typed ones (`bot.bulk` reads it)."""
     rights = [
         _option(f"{brand.name}: {right.label()}", right.id)
         for brand in config.brands
@@ -100,7 +118,25 @@ def report_modal(
         "close": plain("Cancel", limit=24),
         "private_metadata": json.dumps(dict(metadata or {}), separators=(",", ":"))[:3000],
         "blocks": [
-            _input(URLS, "Listing URLs, one per line", url_input),
+            _input(URLS, "Listing URLs, one per line", url_input, optional=True),
+            {
+                **_input(
+                    FILE_FIELD,
+                    "Or a file of listing URLs",
+                    {
+                        "type": "file_input",
+                        "action_id": FILE_FIELD,
+                        "filetypes": ["csv", "txt"],
+                        "max_files": 1,
+                    },
+                    optional=True,
+                ),
+                "hint": plain(
+                    "TXT: one URL per line. CSV: a url column; seller and evidence columns "
+                    f"optional. Up to {MAX_LISTINGS_PER_CASE:,} listings in one report.",
+                    limit=2000,
+                ),
+            },
             _input(BRAND, "Brand", brand_select),
             _input(
                 RIGHT,
@@ -184,16 +220,19 @@ def case_message(
         by_status[status] = by_status.get(status, 0) + count
     state = case_state(by_status)
     type_label = INFRINGEMENT_TYPES.get(infringement, infringement)
-    text = f"{ref}: {type_label}, {brand}, {total:,} listing{'s' if total != 1 else ''} ({state})"
+    text = (
+        f"{ref}: {escape_cut(type_label, 100)}, {escape_cut(brand, 100)}, "
+        f"{total:,} listing{'s' if total != 1 else ''} ({state})"
+    )
     blocks: Blocks = [
         {"type": "header", "text": plain(f"{ref} · {brand} · {type_label}", limit=150)},
         {
             "type": "section",
             "fields": [
-                mrkdwn(f"*IP right*\n{escape(right_label)}"),
-                mrkdwn(f"*Reported by*\n<@{reporter_id}>"),
-                mrkdwn(f"*Listings*\n{total:,}"),
-                mrkdwn(f"*Status*\n{state}: {summarise(by_status)}"),
+                mrkdwn(f"*IP right*\n{escape(right_label)}", limit=2000),
+                mrkdwn(f"*Reported by*\n<@{reporter_id}>", limit=2000),
+                mrkdwn(f"*Listings*\n{total:,}", limit=2000),
+                mrkdwn(f"*Status*\n{state}: {summarise(by_status)}", limit=2000),
             ],
         },
     ]
@@ -203,8 +242,8 @@ def case_message(
         )
     if total <= MAX_LISTINGS_SHOWN:
         lines = [
-            f"{STATUS_EMOJI.get(status, '')} {escape(PLATFORMS.get(platform, platform))}: "
-            f"<{link_url(url)}|{escape(_cut(url, 80))}> — {status.replace('_', ' ')}"
+            f"{STATUS_EMOJI.get(status, '')} {escape_cut(PLATFORMS.get(platform, platform), 100)}: "
+            f"{listing_link(url, _cut(url, 80))} — {status.replace('_', ' ')}"
             for platform, url, status in listings
         ]
         blocks.append({"type": "section", "text": mrkdwn("\n".join(lines) or " ")})
@@ -213,7 +252,7 @@ def case_message(
         for (platform, status), count in counts.items():
             platforms.setdefault(platform, {})[status] = count
         lines = [
-            f"*{escape(PLATFORMS.get(platform, platform))}* ({sum(c.values()):,}): {summarise(c)}"
+            f"*{escape_cut(PLATFORMS.get(platform, platform), 100)}* ({sum(c.values()):,}): {summarise(c)}"
             for platform, c in sorted(platforms.items(), key=lambda item: -sum(item[1].values()))
         ]
         blocks.append({"type": "section", "text": mrkdwn("\n".join(lines))})
@@ -235,12 +274,22 @@ def link_url(url: str) -> str:
     return url.replace("|", "%7C").replace(">", "%3E").replace("<", "%3C")
 
 
+def listing_link(url: str, label: str) -> str:
+    """A link to a listing's page, labelled `label`. Only a URL the listing parser recognises
+    becomes a link (to its canonical form); any other text is shown, escaped, not linked."""
+    try:
+        canonical = parse_listing_url(url).canonical_url
+    except ListingURLError:
+        return escape(label)
+    return f"<{link_url(canonical)}|{escape(label)}>"
+
+
 def help_blocks(*, unknown: str | None = None) -> tuple[str, Blocks]:
     lines = [
         f"`{COMMAND}` — open the report form",
-        f"`{COMMAND} <url> [<url> …]` — open the form with these listings filled in",
+        f"`{COMMAND} {escape('<url> [<url> …]')}` — open the form with these listings filled in",
         f"`{COMMAND} status TD-42` — where a case stands",
-        f"`{COMMAND} list [open|mine|all|<platform>]` — cases, newest first",
+        f"`{COMMAND} list {escape('[open|mine|all|<platform>]')}` — cases, newest first",
         f"`{COMMAND} help` — this message",
     ]
     blocks: Blocks = []
@@ -256,8 +305,8 @@ def help_blocks(*, unknown: str | None = None) -> tuple[str, Blocks]:
     )
     supported = ", ".join(PLATFORMS.values())
     blocks.append({"type": "context", "elements": [mrkdwn(f"Platforms: {escape(supported)}")]})
-    text = f"I did not understand {unknown!r}. " if unknown else ""
-    return text + f"Usage: {COMMAND} [help | status TD-42 | list | <url> …]", blocks
+    text = f"I did not understand `{escape(unknown[:100])}`. " if unknown else ""
+    return text + f"Usage: {COMMAND} [help | status TD-42 | list | {escape('<url>')} …]", blocks
 
 
 def notice_text(text: str) -> tuple[str, Blocks]:
@@ -268,9 +317,9 @@ def notice_text(text: str) -> tuple[str, Blocks]:
 def case_filed_view(ref: str, listings: int, created: bool) -> dict[str, Any]:
     """What the form turns into once the case is open."""
     what = (
-        f"*{ref}* is open with {listings:,} listing{'s' if listings != 1 else ''}."
+        f"*{escape(ref)}* is open with {listings:,} listing{'s' if listings != 1 else ''}."
         if created
-        else f"*{ref}* was already filed."
+        else f"*{escape(ref)}* was already filed."
     )
     return {
         "type": "modal",

@@ -4,18 +4,33 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
+from typing import Any
 
-from bot.config import Environment
+from pydantic import BaseModel, SecretStr
+from sqlalchemy.engine import make_url
+
+from bot.config import Environment, Settings
 
 _REDACTED = "[redacted]"
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
 class RedactSecrets(logging.Filter):
-    """Replace any secret value that reaches a log record (message, arguments, traceback)."""
+    """Replace any secret value that reaches a log record (message, arguments, traceback,
+    stack, and the `extra=` fields a JSON log line carries)."""
 
-    def __init__(self, secrets: list[str]) -> None:
+    def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        self.secrets = [s for s in secrets if len(s) >= 6]
+        self.secrets: list[str] = []
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[str]) -> None:
+        """Redact these values too (shorter than 6 characters: not a secret worth the noise)."""
+        for secret in secrets:
+            if len(secret) >= 6 and secret not in self.secrets:
+                self.secrets.append(secret)
+        self.secrets.sort(key=len, reverse=True)  # a secret containing another goes first
 
     def _clean(self, text: str) -> str:
         for secret in self.secrets:
@@ -29,10 +44,72 @@ class RedactSecrets(logging.Filter):
             if record.exc_info and record.exc_info[1] is not None:
                 record.exc_text = self._clean(logging.Formatter().formatException(record.exc_info))
                 record.exc_info = None
+            elif record.exc_text:
+                record.exc_text = self._clean(record.exc_text)
+            if record.stack_info:
+                record.stack_info = self._clean(record.stack_info)
+            for key, value in list(vars(record).items()):
+                if key not in _STANDARD and self._clean(text := str(value)) != text:
+                    setattr(record, key, self._clean(text))
         return True
 
 
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every secret (of 6 characters or more) replaced by `[redacted]`; for text
+    that leaves the process other than as a log line (a platform's error shown in a thread)."""
+    for secret in sorted((s for s in secrets if len(s) >= 6), key=len, reverse=True):
+        text = text.replace(secret, _REDACTED)
+    return text
+
+
+def settings_secrets(settings: Settings) -> list[str]:
+    """Every secret the settings hold: Slack's tokens and signing secret, each SecretStr in a
+    platform adapter's options (tokens, SMTP passwords, webhook secrets), the database password."""
+    from bot.adapters import parse_adapter_options  # adapters import config; keep logs light
+
+    env = settings.env
+    found = [
+        value.get_secret_value()
+        for value in (env.slack_bot_token, env.slack_signing_secret, env.slack_app_token)
+        if value is not None
+    ]
+    for entry in settings.config.platforms.values():
+        try:
+            options = parse_adapter_options(entry.adapter, entry.options)
+        except Exception:  # noqa: S112 (validated at load; an odd entry has no secret to find)
+            continue
+        found += _secret_values(options)
+    try:
+        password = make_url(env.database_url).password
+    except Exception:
+        password = None
+    if password:
+        found.append(str(password))
+    return found
+
+
+def _secret_values(value: Any) -> list[str]:
+    if isinstance(value, SecretStr):
+        return [value.get_secret_value()]
+    if isinstance(value, BaseModel):
+        return [
+            s for name in type(value).model_fields for s in _secret_values(getattr(value, name))
+        ]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _secret_values(item)]
+    if isinstance(value, list | tuple):
+        return [s for item in value for s in _secret_values(item)]
+    return []
+
+
+def redact_also(secrets: Iterable[str]) -> None:
+    """From now on, the root logger's handlers redact these values too (call it once the
+    configuration is loaded: `redact_also(settings_secrets(settings))`)."""
+    values = list(secrets)
+    for handler in logging.getLogger().handlers:
+        for item in handler.filters:
+            if isinstance(item, RedactSecrets):
+                item.add(values)
 
 
 class JsonFormatter(logging.Formatter):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.adapters.base import OutgoingNotice
-from bot.blocks import Blocks, escape, link_url, mrkdwn, plain
+from bot.blocks import Blocks, escape, escape_cut, link_url, mrkdwn, plain
 from bot.listings import PLATFORMS
 
 # Action ids (handlers.actions registers one listener each) and modal callback ids.
@@ -60,12 +60,22 @@ def _confirm(title: str, text: str, yes: str) -> dict[str, Any]:
 
 
 def _pieces(text: str) -> list[str]:
-    """Split long text at line ends into pieces a section can hold."""
+    """Escape text and split it, at line ends where it can, into pieces a section can hold.
+
+    The split is made on the escaped text (escaping makes text longer) and never inside an
+    escape such as `&lt;`.
+    """
     pieces, current = [], ""
-    for line in text.splitlines() or [""]:
+    for line in escape(text).splitlines() or [""]:
+        if len(line) > _SECTION and current:
+            pieces.append(current)  # what came before goes first
+            current = ""
         while len(line) > _SECTION:
-            pieces.append(line[:_SECTION])
-            line = line[_SECTION:]
+            cut = _SECTION
+            if (amp := line.rfind("&", cut - 4, cut)) >= 0 and ";" not in line[amp:cut]:
+                cut = amp
+            pieces.append(line[:cut])
+            line = line[cut:]
         if len(current) + len(line) + 1 > _SECTION:
             pieces.append(current)
             current = ""
@@ -83,7 +93,8 @@ def portal_guide(
 ) -> tuple[str, Blocks]:
     """The notice ready to paste into the platform's form, field by field, with its buttons."""
     value = str(notice.notice_id)
-    where = f"<{link_url(url)}|{escape(portal)}>" if url else escape(portal)
+    name = escape_cut(portal, 200)
+    where = f"<{link_url(url)}|{name}>" if url else name
     blocks: Blocks = [
         {
             "type": "section",
@@ -99,7 +110,7 @@ def portal_guide(
             blocks.append(
                 {
                     "type": "section",
-                    "text": mrkdwn(f"*{escape(label)}*\n```{escape(piece) or ' '}```"),
+                    "text": mrkdwn(f"*{escape(label)}*\n```{piece or ' '}```"),
                 }
             )
     blocks.append(
@@ -112,18 +123,21 @@ def portal_guide(
             ],
         }
     )
-    return f"File this notice on {portal} and confirm with the complaint number", blocks
+    return f"File this notice on {name} and confirm with the complaint number", blocks
 
 
 def notice_failed(
     *, notice_id: int, platform: str, channel: str, error: str, reporter_id: str
 ) -> tuple[str, Blocks]:
-    text = f"Could not deliver the notice to {platform_name(platform)}: {error}"
+    text = (
+        f"Could not deliver the notice to {escape_cut(platform_name(platform), 100)}: "
+        f"{escape_cut(error, 1500)}"
+    )
     return text, [
         {
             "type": "section",
             "text": mrkdwn(
-                f":warning: *Could not deliver the notice to {escape(platform_name(platform))}* (channel `{escape(channel)}`) <@{reporter_id}>\n> {escape(error[:1500])}"
+                f":warning: *Could not deliver the notice to {escape_cut(platform_name(platform), 100)}* (channel `{escape_cut(channel, 100)}`) <@{reporter_id}>\n> {escape_cut(error, 1500)}"
             ),
         },
         {
@@ -138,12 +152,12 @@ def notice_failed(
 
 
 def notice_held(*, notice_id: int, platform: str, error: str) -> tuple[str, Blocks]:
-    text = f"The notice to {platform_name(platform)} may or may not have arrived; check before sending again"
+    text = f"The notice to {escape_cut(platform_name(platform), 100)} may or may not have arrived; check before sending again"
     return text, [
         {
             "type": "section",
             "text": mrkdwn(
-                f":grey_question: *The notice to {escape(platform_name(platform))} may have arrived.* The connection broke after it was sent and the platform cannot tell us, so it is not sent again automatically. Check the platform, then say what happened.\n> {escape(error[:1000])}"
+                f":grey_question: *The notice to {escape_cut(platform_name(platform), 100)} may have arrived.* The connection broke after it was sent and the platform cannot tell us, so it is not sent again automatically. Check the platform, then say what happened.\n> {escape_cut(error, 1000)}"
             ),
         },
         {

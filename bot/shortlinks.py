@@ -48,7 +48,7 @@ DEFAULT_MAX_REDIRECTS = 5
 DEFAULT_CONCURRENCY = 8
 USER_AGENT = "takedown-bot (short-link check)"
 
-_HOST = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+")
+_HOST = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*")
 _NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")  # browsers read hosts ending so as IPv4
 _SCHEMELESS = re.compile(r"^(?://)?([A-Za-z0-9.-]+)(?=[/?#]|$)")
 
@@ -175,7 +175,7 @@ def _check_hop(url: str, policy: ShortLinkPolicy) -> SplitResult:
         raise _Refused(f"{_NOT_A_LISTING} (a redirect has no host)")
     if _ip_literal(host):
         raise _Refused(
-            f"short link redirects to an IP address ({_show(host, 40)}), which the bot never follows"
+            f"short link redirects to an IP address ({_show(host, 40)}), not to a marketplace"
         )
     if not _HOST.fullmatch(host) or not policy.allows_hop(host):
         raise _Refused(f"{_NOT_A_LISTING} (it redirects to {_show(host, 60)})")
@@ -214,8 +214,7 @@ async def _connect_url(url: str, parts: SplitResult, policy: ShortLinkPolicy) ->
         raise _Refused(f"could not follow the short link ({_show(host, 60)} was not found)")
     if not policy.allow_private and any(_is_forbidden(address) for address in addresses):
         raise _Refused(
-            f"short link leads to {_show(host, 60)}, which has a private or local network "
-            "address; the bot never follows it"
+            f"short link leads to {_show(host, 60)}, which has a private or local network address"
         )
     return target.with_host(str(addresses[0]))
 

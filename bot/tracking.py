@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.adapters.base import ListingDecision
-from bot.blocks import STATUS_EMOJI, escape, mrkdwn
+from bot.blocks import STATUS_EMOJI, escape_cut, listing_link, mrkdwn
 from bot.listings import PLATFORMS
 from bot.notify import enqueue_parent_update, enqueue_thread_reply
 from storage import queries
@@ -138,25 +138,46 @@ def describe_changes(
     lines = []
     for (status, reason, reference), items in groups.items():
         platform = PLATFORMS.get(items[0].listing.platform, items[0].listing.platform)
-        head = f"{STATUS_EMOJI.get(status, '')} *{_VERB.get(status, status)}* on {escape(platform)}"
+        head = f"{STATUS_EMOJI.get(status, '')} *{_VERB.get(status, status)}* on {escape_cut(platform, 100)}"
         if reference:
-            head += f" (ref. `{escape(reference[:100])}`)"
+            head += f" (ref. `{escape_cut(reference, 100)}`)"
         shown = ", ".join(
-            f"<{item.listing.url}|{escape(item.listing.key)}>" for item in items[:_SHOWN]
+            listing_link(item.listing.url, item.listing.key[:100]) for item in items[:_SHOWN]
         )
         more = f" and {len(items) - _SHOWN:,} more" if len(items) > _SHOWN else ""
         line = f"{head}: {shown}{more}"
         if reason:
-            line += f"\n> {escape(reason[:500])}"
+            line += f"\n> {escape_cut(reason, _REASON)}"
         lines.append(line)
+    # The mention comes first: a long reply is split into sections, and it must not be cut off.
     if any(change.new in MENTION_ON for change in changes):
-        lines.append(f"<@{reporter_id}>")
+        lines.insert(0, f"<@{reporter_id}>")
     by = (
         "" if actor in ("bot", "platform") or actor.startswith("platform:") else f" · by <@{actor}>"
     )
-    footer = f"{escape(context)}{by}" if context or by else ""
-    blocks: list[dict[str, object]] = [{"type": "section", "text": mrkdwn("\n".join(lines))}]
+    footer = f"{escape_cut(context, 500)}{by}" if context or by else ""
+    blocks: list[dict[str, object]] = [
+        {"type": "section", "text": mrkdwn(text)} for text in _sections(lines)
+    ]
     if footer:
         blocks.append({"type": "context", "elements": [mrkdwn(footer.lstrip(" ·"))]})
     summary = "; ".join(f"{_VERB.get(s, s)}: {len(v)}" for (s, _, _), v in groups.items())
     return summary, blocks
+
+
+_REASON = 1000  # characters of a platform's reason shown per group
+_SECTIONS = 40  # a thread reply holds at most 50 blocks; leave room for buttons
+
+
+def _sections(lines: list[str]) -> list[str]:
+    """Lines packed into section texts of at most 3,000 characters, none cut in the middle."""
+    texts: list[str] = []
+    for line in lines:
+        if texts and len(texts[-1]) + 1 + len(line) <= 3000:
+            texts[-1] += "\n" + line
+        else:
+            texts.append(line)
+    if len(texts) > _SECTIONS:
+        more = "… and more changes than one message holds; the case's status shows them all."
+        texts = [*texts[: _SECTIONS - 1], more]
+    return texts
