@@ -22,6 +22,7 @@ from bot.access import AccessControl
 from bot.adapters import adapter_class, parse_adapter_options
 from bot.adapters.base import Adapter
 from bot.config import Settings
+from bot.logs import redact_also, settings_secrets
 from bot.metrics import CONTENT_TYPE
 from bot.runtime import Runtime
 from bot.schedule import Scheduler
@@ -75,7 +76,9 @@ class TakedownBot:
             ),
             adapters=self._build_adapters(),
             clock=clock,
+            secrets=settings_secrets(settings),
         )
+        redact_also(self.runtime.secrets)  # every secret of this configuration, not only Slack's
         signing = env.slack_signing_secret.get_secret_value() if env.slack_signing_secret else None
         self.bolt = AsyncApp(
             client=self.slack,

@@ -404,6 +404,8 @@ def parse_config(
     env = os.environ if environ is None else environ
     try:
         raw = yaml.safe_load(text)
+    except RecursionError:
+        raise ConfigError(["the file nests too deeply to be a configuration"], source=source) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -27,6 +27,7 @@ from bot import blocks
 from bot.adapters import adapter_class
 from bot.adapters.base import (
     Adapter,
+    AdapterError,
     ListingDecision,
     ListingStatus,
     NoticeListing,
@@ -69,15 +70,17 @@ class DeliveryError(Exception):
 
 async def plan_notices(session: AsyncSession, *, config: AppConfig, case_id: int) -> list[int]:
     """Group a new case's listings by platform, split by the channel's batch size, queue a submit each."""
+    # Positions, not ORM rows: a batch is a range of positions within its platform, so each notice
+    # claims its listings with one UPDATE (a 10,000-listing case is planned in a few statements).
     by_platform: dict[str, list[int]] = defaultdict(list)
-    for listing in await queries.case_listings(session, case_id):
-        assert listing.id is not None
-        by_platform[listing.platform].append(listing.id)
+    for platform, position in await queries.listing_positions(session, case_id):
+        by_platform[platform].append(position)
     notice_ids = []
-    for platform, listing_ids in by_platform.items():
+    for platform, positions in by_platform.items():
         channel, entry = config.channel_for(platform)
         size = adapter_class(entry.adapter).max_batch
-        for batch, start in enumerate(range(0, len(listing_ids), size)):
+        for batch, start in enumerate(range(0, len(positions), size)):
+            chunk = positions[start : start + size]
             notice = await queries.insert_notice(
                 session,
                 Notice(
@@ -88,7 +91,7 @@ async def plan_notices(session: AsyncSession, *, config: AppConfig, case_id: int
                     batch=batch,
                     idempotency_key=f"TD-{case_id}.{platform}.{batch}.{uuid.uuid4().hex[:12]}",
                 ),
-                listing_ids[start : start + size],
+                positions=(chunk[0], chunk[-1]),
             )
             assert notice.id is not None
             await _enqueue_submit(session, notice.id, case_id, dedupe_key=f"submit:{notice.id}")
@@ -179,18 +182,28 @@ def outgoing(rt: Runtime, notice: Notice, case: Case, listings: list[Listing]) -
 async def _limited(
     rt: Runtime, notice: Notice, call: Callable[[], Awaitable[T]], *, cap: float = 10.0
 ) -> T:
-    """A platform call under the channel's concurrency and rate limits, with the short retries."""
+    """A platform call under the channel's concurrency and rate limits, with the short retries.
+
+    A platform that echoes a credential in its error would put it in the thread and the database:
+    the error's message is scrubbed of every secret before anything else sees it.
+    """
     assert rt.limits is not None
 
     async def limited() -> T:
         assert rt.limits is not None
         async with rt.limits.slot(notice.channel):
-            return await call()
+            try:
+                return await call()
+            except AdapterError as exc:
+                exc.args = (rt.scrub(str(exc)),)
+                raise
 
     return await with_retries(limited, attempts=3, cap=cap)
 
 
 async def _set_notice(rt: Runtime, notice_id: int, **values: Any) -> None:
+    if values.get("last_error"):
+        values["last_error"] = rt.scrub(values["last_error"])
     async with rt.db.transaction() as session:
         await queries.update_notice(session, notice_id, **values)
 
@@ -342,6 +355,7 @@ async def _fail(
     error: str,
 ) -> None:
     """The notice cannot be delivered as it is: listings `failed`, the error and a Retry button in the thread."""
+    error = rt.scrub(error)
     assert notice.id is not None and case.id is not None
     rt.metrics.submissions.labels(notice.platform, "failed").inc()
     async with rt.db.transaction() as session:
@@ -379,6 +393,7 @@ async def _fail(
 
 async def _hold(rt: Runtime, ctx: JobContext, notice: Notice, case: Case, error: str) -> None:
     """The notice may have arrived and the channel cannot tell: a person decides."""
+    error = rt.scrub(error)
     assert notice.id is not None and case.id is not None
     rt.metrics.submissions.labels(notice.platform, "held").inc()
     async with rt.db.transaction() as session:
@@ -420,7 +435,7 @@ async def run_poll(rt: Runtime, ctx: JobContext) -> None:
     except TransientError as exc:
         raise RetryLater(f"checking {notice.platform}: {exc}", delay=exc.retry_after) from None
     except Exception as exc:
-        problem = str(exc) or type(exc).__name__
+        problem = rt.scrub(str(exc) or type(exc).__name__)
     assert case.id is not None
     async with rt.db.transaction() as session:
         if problem is not None and problem != notice.last_error:
@@ -428,7 +443,7 @@ async def run_poll(rt: Runtime, ctx: JobContext) -> None:
             await enqueue_thread_reply(
                 session,
                 case_id=case.id,
-                text=f"Could not check {notice.platform} for decisions: {problem}",
+                text=f"Could not check {notice.platform} for decisions: {blocks.escape_cut(problem, 1500)}",
                 blocks=[
                     blocks.context_line(
                         f":warning: Could not check {platform_name(notice.platform)} for decisions: {problem}"

@@ -34,6 +34,13 @@ class Runtime:
     wake_worker: Callable[[], None] = lambda: None
     limits: ChannelLimits | None = None
     metrics: Metrics = field(default_factory=Metrics)
+    secrets: list[str] = field(default_factory=list)  # scrubbed from any text a platform sends back
+
+    def scrub(self, text: str) -> str:
+        """A platform's or library's message, safe to show and store (no secret of ours in it)."""
+        from bot.logs import redact
+
+        return redact(text, self.secrets)
 
     def __post_init__(self) -> None:
         if self.limits is None:

@@ -463,11 +463,6 @@ def _config_text_for_ports() -> str:
 # -- leaks this suite found, waiting for a fix outside its files ------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the CLI redacts only Slack's secrets: bot/cli.py `_settings()` (or create_app) must "
-    "call bot.logs.redact_also(bot.logs.settings_secrets(settings))",
-)
 async def test_a_started_bot_redacts_the_configuration_s_secrets_from_its_logs(
     tmp_path: Any,
     monkeypatch: pytest.MonkeyPatch,
@@ -494,11 +489,6 @@ async def test_a_started_bot_redacts_the_configuration_s_secrets_from_its_logs(
     assert not find_secrets({"stderr": capsys.readouterr().err})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a platform that echoes the credential in its error puts it in the thread and the "
-    "database: delivery must scrub the adapter's own secrets from error text (see report)",
-)
 async def test_a_platform_echoing_the_token_does_not_put_it_in_the_thread(
     driver: SignedDriver, ebay: FakeEbayVero
 ) -> None:
