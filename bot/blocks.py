@@ -119,24 +119,6 @@ def report_modal(
         "private_metadata": json.dumps(dict(metadata or {}), separators=(",", ":"))[:3000],
         "blocks": [
             _input(URLS, "Listing URLs, one per line", url_input, optional=True),
-            {
-                **_input(
-                    FILE_FIELD,
-                    "Or a file of listing URLs",
-                    {
-                        "type": "file_input",
-                        "action_id": FILE_FIELD,
-                        "filetypes": ["csv", "txt"],
-                        "max_files": 1,
-                    },
-                    optional=True,
-                ),
-                "hint": plain(
-                    "TXT: one URL per line. CSV: a url column; seller and evidence columns "
-                    f"optional. Up to {MAX_LISTINGS_PER_CASE:,} listings in one report.",
-                    limit=2000,
-                ),
-            },
             _input(BRAND, "Brand", brand_select),
             _input(
                 RIGHT,
@@ -180,6 +162,26 @@ def report_modal(
                 {"type": "plain_text_input", "action_id": SELLER, "max_length": 200},
                 optional=True,
             ),
+            # Last, so the form keeps its order for those who type URLs.
+            {
+                **_input(
+                    FILE_FIELD,
+                    "Listing URLs from a file",
+                    {
+                        "type": "file_input",
+                        "action_id": FILE_FIELD,
+                        "filetypes": ["csv", "txt"],
+                        "max_files": 1,
+                    },
+                    optional=True,
+                ),
+                "hint": plain(
+                    "Instead of or besides the URLs above. TXT: one URL per line. CSV: a url "
+                    "column; seller and evidence columns optional. Up to "
+                    f"{MAX_LISTINGS_PER_CASE:,} listings in one report.",
+                    limit=2000,
+                ),
+            },
         ],
     }
 
@@ -290,6 +292,8 @@ def help_blocks(*, unknown: str | None = None) -> tuple[str, Blocks]:
         f"`{COMMAND} {escape('<url> [<url> …]')}` — open the form with these listings filled in",
         f"`{COMMAND} status TD-42` — where a case stands",
         f"`{COMMAND} list {escape('[open|mine|all|<platform>]')}` — cases, newest first",
+        f"`{COMMAND} digest` — this week's figures (only you see them)",
+        f"`{COMMAND} scorecard [--since 2026-11-01]` — each platform's responsiveness",
         f"`{COMMAND} help` — this message",
     ]
     blocks: Blocks = []
@@ -306,7 +310,11 @@ def help_blocks(*, unknown: str | None = None) -> tuple[str, Blocks]:
     supported = ", ".join(PLATFORMS.values())
     blocks.append({"type": "context", "elements": [mrkdwn(f"Platforms: {escape(supported)}")]})
     text = f"I did not understand `{escape(unknown[:100])}`. " if unknown else ""
-    return text + f"Usage: {COMMAND} [help | status TD-42 | list | {escape('<url>')} …]", blocks
+    return (
+        text
+        + f"Usage: {COMMAND} [help | status TD-42 | list | digest | scorecard | {escape('<url>')} …]",
+        blocks,
+    )
 
 
 def notice_text(text: str) -> tuple[str, Blocks]:

@@ -1,4 +1,4 @@
-"""`takedown-bot` (also `python -m bot`): serve, worker, migrate, check-config, manifest.
+"""`takedown-bot` (also `python -m bot`): the bot, its worker, and the team's tools.
 
 Exit status: 0 ok, 2 bad input or configuration (the message says what to fix), 1 other failure.
 Errors go to stderr as one readable message, never as a traceback.
@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from bot.cli_figures import FiguresInputError
 from bot.config import ConfigError, Environment, Settings, load_config, load_settings
 from bot.logs import setup_logging
 from storage.db import Database, DatabaseError
@@ -254,6 +255,10 @@ def build_parser() -> argparse.ArgumentParser:
     manifest.add_argument("--socket-mode", action="store_true", help="a manifest for Socket Mode")
     manifest.set_defaults(func=cmd_manifest)
 
+    from bot.cli_figures import add_parsers as add_figures
+
+    add_figures(sub)
+
     shell = sub.add_parser(
         "shell", help="the bot in this terminal, with a local stand-in for Slack (no workspace)"
     )
@@ -326,9 +331,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         _fail(str(exc))
         return EXIT_USAGE
-    except CliError as exc:
+    except (CliError, FiguresInputError) as exc:
         _fail(str(exc))
-        return exc.code
+        return exc.code if isinstance(exc, CliError) else EXIT_USAGE
     except DatabaseError as exc:
         _fail(str(exc))
         return EXIT_USAGE

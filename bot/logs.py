@@ -146,3 +146,4 @@ def setup_logging(env: Environment, *, extra_secrets: list[str] | None = None) -
     root.handlers[:] = [handler]
     root.setLevel(env.log_level if env.log_level in logging.getLevelNamesMapping() else "INFO")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -5,15 +5,42 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import reminders
 from bot.backoff import is_transient, retry_after, with_retries
 from bot.runtime import Runtime
 from bot.worker import JobContext, JobFailed, RetryLater
 
+if TYPE_CHECKING:
+    from bot.digest import Digest
+
 log = logging.getLogger("takedown.publish")
+
+
+async def post_digest(slack: AsyncWebClient, *, channel: str, digest: Digest) -> str:
+    """Post the digest to `channel` and its chart into the message's thread; returns the ts."""
+    posted = await with_retries(
+        lambda: slack.chat_postMessage(
+            channel=channel, text=digest.text, blocks=digest.blocks, unfurl_links=False
+        )
+    )
+    ts = str(posted["ts"])
+    if digest.chart_png:
+        png = digest.chart_png
+        await with_retries(
+            lambda: slack.files_upload_v2(
+                channel=channel,
+                thread_ts=ts,
+                content=png,
+                filename="takedowns-by-platform.png",
+                title="Reported vs removed, by platform",
+            )
+        )
+    return ts
 
 
 async def run_digest(rt: Runtime, ctx: JobContext) -> None:
@@ -26,21 +53,7 @@ async def run_digest(rt: Runtime, ctx: JobContext) -> None:
     scheduled = datetime.fromisoformat(ctx.job.payload["scheduled_at"])
     digest = await build_digest(rt.db, rt.config, now=scheduled)
     try:
-        posted = await with_retries(
-            lambda: rt.slack.chat_postMessage(
-                channel=channel, text=digest.text, blocks=digest.blocks, unfurl_links=False
-            )
-        )
-        if digest.chart_png:
-            await with_retries(
-                lambda: rt.slack.files_upload_v2(
-                    channel=channel,
-                    thread_ts=posted["ts"],
-                    content=digest.chart_png,
-                    filename="takedowns-by-platform.png",
-                    title="Reported vs removed, by platform",
-                )
-            )
+        await post_digest(rt.slack, channel=channel, digest=digest)
     except SlackApiError as exc:
         error = exc.response.get("error") or f"HTTP {exc.response.status_code}"
         if is_transient(exc):

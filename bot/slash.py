@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.blocks import Blocks, help_blocks, notice_text
+from bot.blocks import Blocks, escape, help_blocks, notice_text
 from bot.case_list import ListFilterError, list_answer, parse_filter
 from bot.cases import case_ref, parse_case_ref, thread_link
 from bot.listings import find_urls
@@ -35,7 +35,7 @@ def parse_command(text: str) -> tuple[str, list[str]]:
     head = words[0].lower()
     if head in ("help", "-h", "--help", "?"):
         return "help", []
-    if head in ("status", "list"):
+    if head in ("status", "list", "digest", "scorecard"):
         return head, words[1:]
     if urls:
         return "report", urls
@@ -56,7 +56,31 @@ async def answer_command(rt: Runtime, *, text: str, user_id: str) -> Answer:
         except ListFilterError as exc:
             return Answer(*notice_text(str(exc)))
         return Answer(*await list_answer(rt, user_id=user_id, what=what, page=page))
+    if kind == "digest":
+        from bot.digest import build_digest
+
+        digest = await build_digest(rt.db, rt.config, now=rt.clock(), chart=False)
+        return Answer(text=digest.text, blocks=digest.blocks)
+    if kind == "scorecard":
+        return await _scorecard(rt, args)
     return Answer(*help_blocks(unknown=args[0]))
+
+
+async def _scorecard(rt: Runtime, args: list[str]) -> Answer:
+    from bot.cli_figures import FiguresInputError, parse_since
+    from bot.scorecard import build_scorecard, scorecard_blocks
+
+    since_text = None
+    if args[:1] == ["--since"] and len(args) == 2:
+        since_text = args[1]
+    elif args:
+        return Answer(*notice_text("Usage: `/report-listing scorecard [--since 2026-11-01]`"))
+    try:
+        since = parse_since(since_text, rt.config)
+    except FiguresInputError as exc:
+        return Answer(*notice_text(escape(str(exc))))
+    scores = await build_scorecard(rt.db, rt.config, since=since, now=rt.clock())
+    return Answer(*scorecard_blocks(scores, since=since))
 
 
 async def _status(rt: Runtime, args: list[str]) -> Answer:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.runtime import Runtime
-from handlers import actions, commands, errors, shortcuts, views
+from handlers import actions, commands, errors, home, shortcuts, views
 
 
 def register(app: AsyncApp, rt: Runtime) -> None:
@@ -14,3 +14,4 @@ def register(app: AsyncApp, rt: Runtime) -> None:
     shortcuts.register(app, rt)
     views.register(app, rt)
     actions.register(app, rt)
+    home.register(app, rt)

@@ -39,6 +39,8 @@ class FakeSlack:
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts) → latest message
         self.usergroups: dict[str, list[str]] = {}
         self.uploads: dict[str, bytes] = {}  # file id → bytes uploaded to its upload URL
+        self.files: dict[str, tuple[dict[str, Any], bytes]] = {}  # file id → (file object, bytes)
+        self.downloads: list[dict[str, str]] = []  # each file download: its path and Authorization
         self._scripted: dict[str, list[Scripted]] = {}
         self._ts = itertools.count(1)
         self._changed = asyncio.Condition()
@@ -51,6 +53,8 @@ class FakeSlack:
         app.router.add_post("/api/{method}", self._api)
         app.router.add_post("/respond/{id}", self._respond)
         app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_get("/files-pri/{file_id}/{name}", self._download)
+        app.router.add_get("/api/{method}", self._api_get)  # slack_sdk GETs files.info
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -86,6 +90,27 @@ class FakeSlack:
             self._scripted.setdefault(method, []).append(
                 Scripted(status=status, body={"ok": False, "error": error}, headers=headers)
             )
+
+    def add_file(
+        self, name: str, data: bytes, *, filetype: str | None = None, mimetype: str = "text/plain"
+    ) -> dict[str, Any]:
+        """A file as a user uploads it in a form's file input: its file object (as the view's
+        state and files.info give it), downloadable from this server with any bearer token."""
+        file_id = f"F{next(self._ts)}"
+        url = f"{self.url}/files-pri/{file_id}/{name}"
+        info = {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "mimetype": mimetype,
+            "filetype": filetype or name.rsplit(".", 1)[-1].lower(),
+            "size": len(data),
+            "user": "U0REPORTER",
+            "url_private": url,
+            "url_private_download": url,
+        }
+        self.files[file_id] = (info, data)
+        return info
 
     # -- reading --------------------------------------------------------------------------------
     def calls_to(self, method: str) -> list[Call]:
@@ -136,6 +161,23 @@ class FakeSlack:
         self.uploads[request.match_info["file_id"]] = await request.read()
         return web.Response(text="OK - uploaded")
 
+    async def _api_get(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = dict(request.query)
+        await self._record(Call(method, params))
+        return web.json_response(self._answer(method, params))
+
+    async def _download(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        self.downloads.append(
+            {"path": request.path, "authorization": request.headers.get("Authorization", "")}
+        )
+        if file_id not in self.files or not request.headers.get("Authorization"):
+            # Slack answers a request it cannot authorise with its sign-in page, not an error.
+            return web.Response(text="<html>sign in</html>", content_type="text/html")
+        info, data = self.files[file_id]
+        return web.Response(body=data, content_type=info["mimetype"])
+
     async def _respond(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.responses.append(body)
@@ -174,7 +216,15 @@ class FakeSlack:
         if method == "files.completeUploadExternal":
             files = params.get("files")
             files = json.loads(files) if isinstance(files, str) else files
-            return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files or []]}
+            return {
+                "ok": True,
+                "files": [{"id": f["id"], "title": f.get("title")} for f in files or []],
+            }
+        if method == "files.info":
+            found = self.files.get(str(params.get("file", "")))
+            if found is None:
+                return {"ok": False, "error": "file_not_found"}
+            return {"ok": True, "file": found[0]}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": "1.1"}
         if method == "conversations.open":
@@ -193,6 +243,7 @@ async def _params(request: web.Request) -> dict[str, Any]:
         params = dict(data) if isinstance(data, dict) else {}
     else:
         params = dict((await request.post()).items())
+    params = {**dict(request.query), **params}  # some methods send their arguments in the URL
     for key in ("blocks", "view", "attachments"):
         value = params.get(key)
         if isinstance(value, str):
