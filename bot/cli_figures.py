@@ -107,17 +107,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     since = parse_since(args.since, settings.config)
 
     async def work(db: Database) -> None:
-        out = (
-            Path(args.output).open("w", encoding="utf-8", newline="") if args.output else sys.stdout
-        )
-        try:
-            async for piece in export_chunks(db, settings.config, format=args.format, since=since):
+        pieces = export_chunks(db, settings.config, format=args.format, since=since)
+        if not args.output:
+            async for piece in pieces:
+                sys.stdout.write(piece)
+            return
+        # A CLI run: nothing else shares this event loop, so a blocking file is fine here.
+        with Path(args.output).open("w", encoding="utf-8", newline="") as out:  # noqa: ASYNC230
+            async for piece in pieces:
                 out.write(piece)
-        finally:
-            if args.output:
-                out.close()
-        if args.output:
-            print(f"wrote {args.output}", file=sys.stderr)
+        print(f"wrote {args.output}", file=sys.stderr)
 
     asyncio.run(_with_db(settings, work))
     return EXIT_OK
