@@ -32,15 +32,19 @@ def _serial(case_id: int) -> str:
 
 
 async def enqueue_thread_reply(
-    session: AsyncSession, *, case_id: int, text: str, blocks: list[dict[str, Any]] | None = None
+    session: AsyncSession,
+    *,
+    case_id: int,
+    text: str,
+    blocks: list[dict[str, Any]] | None = None,
+    refresh_parent: bool = False,
 ) -> None:
-    """Queue a reply in the case's status thread (in the caller's transaction)."""
-    await jobs.enqueue(
-        session,
-        kind="notify",
-        payload={"op": "thread", "case_id": case_id, "text": text, "blocks": blocks},
-        serial_key=_serial(case_id),
-    )
+    """Queue a reply in the case's status thread (in the caller's transaction); with
+    `refresh_parent`, the same job then updates the parent message's summary."""
+    payload: dict[str, Any] = {"op": "thread", "case_id": case_id, "text": text, "blocks": blocks}
+    if refresh_parent:
+        payload["refresh_parent"] = True
+    await jobs.enqueue(session, kind="notify", payload=payload, serial_key=_serial(case_id))
 
 
 async def enqueue_parent_update(session: AsyncSession, *, case_id: int) -> None:
@@ -117,7 +121,9 @@ async def run_notify(rt: Runtime, ctx: JobContext) -> None:
         if case is None:
             raise JobFailed(f"case {case_id} does not exist")
         # The parent is rendered only when it is posted or updated (a reply needs only its ts).
-        needs_parent = op != "thread" or case.thread_ts is None
+        needs_parent = (
+            op != "thread" or case.thread_ts is None or bool(payload.get("refresh_parent"))
+        )
         text, blocks = await render_parent(rt, session, case) if needs_parent else ("", [])
     try:
         if op == "post_parent":
@@ -149,6 +155,24 @@ async def run_notify(rt: Runtime, ctx: JobContext) -> None:
                 unfurl_links=False,
                 unfurl_media=False,
             )
+            if payload.get("refresh_parent"):
+                # Posted, so never post it again on a retry: a failed refresh is only logged; the
+                # next change refreshes the summary anyway.
+                try:
+                    await _slack(
+                        rt,
+                        "chat_update",
+                        channel=case.channel_id,
+                        ts=case.thread_ts,
+                        text=text,
+                        blocks=blocks,
+                    )
+                except SlackApiError as exc:
+                    log.warning(
+                        "could not refresh %s's parent message: %s",
+                        case_ref(case_id),
+                        exc.response.get("error"),
+                    )
         else:
             raise JobFailed(f"unknown notify operation {op!r}")
     except SlackApiError as exc:
