@@ -30,6 +30,8 @@ LISTING_STATUSES = (
 CLOSED_STATUSES = ("removed", "rejected", "withdrawn", "relisted")
 OPEN_STATUSES = tuple(s for s in LISTING_STATUSES if s not in CLOSED_STATUSES)
 
+_NEEDS_INFO_SQLITE = "kind = 'status_changed' AND json_extract(detail, '$.to') = 'needs_info'"
+_NEEDS_INFO_POSTGRES = "kind = 'status_changed' AND (detail ->> 'to') = 'needs_info'"
 _OPEN_PREDICATE = "status NOT IN ('removed', 'rejected', 'withdrawn', 'relisted')"
 
 
@@ -105,6 +107,7 @@ class Listing(SQLModel, table=True):
         ),
         Index("ix_listings_platform_status", "platform", "status"),
         Index("ix_listings_status_created", "status", "created_at"),
+        Index("ix_listings_created_at", "created_at"),  # the digest's period queries
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -154,6 +157,15 @@ class Event(SQLModel, table=True):
     """The audit trail. Rows are only ever inserted."""
 
     __tablename__ = "events"
+    __table_args__ = (
+        # The scorecard's "share needing clarification" looks up these events by listing.
+        Index(
+            "ix_events_needs_info",
+            "listing_id",
+            sqlite_where=text(_NEEDS_INFO_SQLITE),
+            postgresql_where=text(_NEEDS_INFO_POSTGRES),
+        ),
+    )
 
     id: int | None = Field(
         default=None, sa_column=Column(_BIGINT, primary_key=True, autoincrement=True)
