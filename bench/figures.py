@@ -32,7 +32,7 @@ SPAN = 60 * 86400  # seconds of history
 def _statements(dialect: str, listings: int) -> list[str]:
     cases = listings // 50
     if dialect == "postgresql":
-        series = "generate_series(1, {n}) AS g"
+        series = "generate_series(1::bigint, {n}) AS g"
         ago = "now() - ({expr}) * interval '1 second'"
         platform = f"({PLATFORMS})[1 + g % 8]"
         text_of = "g::text"
