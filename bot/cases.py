@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.exc import IntegrityError
@@ -28,6 +28,8 @@ MAX_DESCRIPTION = 3000
 MAX_EVIDENCE_LINKS = 20
 MAX_SELLER = 200
 _SHOWN_ERRORS = 5
+# The form's file input (block and action id); errors about a file's lines are shown beside it.
+FILE_FIELD = "url_file"
 
 # Which kind of right each infringement type rests on (counterfeits infringe a trademark).
 _RIGHT_FOR_TYPE = {
@@ -59,6 +61,17 @@ class ReportRejected(Exception):
 
 
 @dataclass(frozen=True)
+class FileLine:
+    """One line of a URL file (CSV or TXT, read by `bot.bulk`): its number in the file, its URL and
+    seller, or the reason the file reader already refused it. Errors name it `file line N`."""
+
+    line: int
+    text: str
+    seller: str | None = None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
 class ReportDraft:
     """What a person filled in (the modal, the CLI): raw text, not yet checked."""
 
@@ -70,6 +83,7 @@ class ReportDraft:
     evidence_text: str = ""
     seller: str | None = None
     sellers: Mapping[int, str] = field(default_factory=dict)  # line number → seller (CSV input)
+    file_lines: Sequence[FileLine] = ()  # listings from a file, besides those typed in urls_text
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,7 @@ class ParsedLine:
     text: str
     listing: ParsedListing
     seller: str | None
+    in_file: bool = False  # `line` is a line of the report's file, not of the typed text
 
 
 @dataclass(frozen=True)
@@ -97,8 +112,10 @@ class OpenedCase:
         return case_ref(self.case_id)
 
 
-def _line_errors(problems: Sequence[tuple[int, str]], total_lines: int) -> str:
-    shown = [f"line {line}: {reason}" for line, reason in problems[:_SHOWN_ERRORS]]
+def _line_errors(
+    problems: Sequence[tuple[int, str]], total_lines: int, *, label: str = "line"
+) -> str:
+    shown = [f"{label} {line}: {reason}" for line, reason in problems[:_SHOWN_ERRORS]]
     if len(problems) > _SHOWN_ERRORS:
         shown.append(f"… and {len(problems) - _SHOWN_ERRORS} more bad lines of {total_lines}")
     return "\n".join(shown)
@@ -127,30 +144,24 @@ def parse_report(config: AppConfig, draft: ReportDraft) -> ParsedReport:
             f"a {draft.infringement} report cites a {needed} right; {found[1].id} is a {found[1].kind}"
         )
 
-    listings: list[ParsedLine] = []
-    problems: list[tuple[int, str]] = []
-    seen: set[str] = set()
     lines = draft.urls_text.splitlines()
-    for number, raw in enumerate(lines, start=1):
-        text = raw.strip()
-        if not text:
-            continue
-        try:
-            parsed = parse_listing_url(text)
-        except ListingURLError as exc:
-            problems.append((number, exc.reason))
-            continue
-        if parsed.key in seen:
-            continue  # the same listing twice in one report is one listing
-        seen.add(parsed.key)
-        seller = (draft.sellers.get(number) or draft.seller or "").strip() or None
-        listings.append(ParsedLine(number, text, parsed, seller[:MAX_SELLER] if seller else None))
+    typed = (FileLine(n, raw, draft.sellers.get(n)) for n, raw in enumerate(lines, start=1))
+    seen: set[str] = set()
+    listings, problems = parse_lines(typed, seen=seen, seller=draft.seller)
+    from_file, file_problems = parse_lines(
+        draft.file_lines, seen=seen, seller=draft.seller, in_file=True
+    )
+    listings += from_file
     if problems:
         errors["urls"] = _line_errors(problems, len(lines))
+    if file_problems:
+        errors[FILE_FIELD] = _line_errors(file_problems, len(draft.file_lines), label="file line")
+    if problems or file_problems:
+        pass  # the bad lines are the message
     elif not listings:
         errors["urls"] = "add at least one listing URL, one per line"
     elif len(listings) > MAX_LISTINGS_PER_CASE:
-        errors["urls"] = (
+        errors[FILE_FIELD if draft.file_lines else "urls"] = (
             f"{len(listings):,} listings; one case holds at most {MAX_LISTINGS_PER_CASE:,}"
         )
 
@@ -175,6 +186,33 @@ def parse_report(config: AppConfig, draft: ReportDraft) -> ParsedReport:
     return ParsedReport(listings=listings, evidence=evidence)
 
 
+def parse_lines(
+    lines: Iterable[FileLine], *, seen: set[str], seller: str | None = None, in_file: bool = False
+) -> tuple[list[ParsedLine], list[tuple[int, str]]]:
+    """Parse listing URLs line by line: the listings (each key once, across calls sharing `seen`)
+    and every bad line with its reason. Blank lines are skipped; `seller` is the default seller."""
+    listings: list[ParsedLine] = []
+    problems: list[tuple[int, str]] = []
+    for item in lines:
+        if item.problem is not None:
+            problems.append((item.line, item.problem))
+            continue
+        text = item.text.strip()
+        if not text:
+            continue
+        try:
+            parsed = parse_listing_url(text)
+        except ListingURLError as exc:
+            problems.append((item.line, exc.reason))
+            continue
+        if parsed.key in seen:
+            continue  # the same listing twice in one report is one listing
+        seen.add(parsed.key)
+        name = (item.seller or seller or "").strip()[:MAX_SELLER] or None
+        listings.append(ParsedLine(item.line, text, parsed, name, in_file))
+    return listings, problems
+
+
 def _missing_from_report(
     config: AppConfig, right: Right, draft: ReportDraft, lines: Sequence[ParsedLine]
 ) -> dict[str, str]:
@@ -184,19 +222,38 @@ def _missing_from_report(
         NoticeListing(0, item.listing.platform, item.listing.key, item.listing.canonical_url)
         for item in lines
     ]
+    # Only the description's gaps are the reporter's; the per-listing checks (a canonical URL is
+    # never empty) would cost a pass over every listing of a bulk report for nothing.
     gaps = missing_elements(
         right=right,
         rights_holder=config.rights_holder,
         infringement=draft.infringement,
         description=draft.description,
-        listings=listings,
+        listings=listings[:1],
         eu=applies_eu(listings, right),
     )
     wanted = [f"{gap.element} ({gap.law})" for gap in gaps if gap.where == "report.description"]
     return {"description": "Required: " + "; ".join(wanted)} if wanted else {}
 
 
-def duplicate_message(lines: Sequence[ParsedLine], open_listings: Mapping[str, OpenListing]) -> str:
+def duplicate_errors(
+    lines: Sequence[ParsedLine], open_listings: Mapping[str, OpenListing]
+) -> dict[str, str]:
+    """Form errors for listings already in an open case: typed lines beside the URL field, a file's
+    lines beside the file input."""
+    errors: dict[str, str] = {}
+    typed = [item for item in lines if not item.in_file]
+    if message := duplicate_message(typed, open_listings):
+        errors["urls"] = message
+    in_file = [item for item in lines if item.in_file]
+    if message := duplicate_message(in_file, open_listings, label="file line"):
+        errors[FILE_FIELD] = message
+    return errors
+
+
+def duplicate_message(
+    lines: Sequence[ParsedLine], open_listings: Mapping[str, OpenListing], *, label: str = "line"
+) -> str:
     problems = []
     for item in lines:
         if (hit := open_listings.get(item.listing.key)) is not None:
@@ -206,7 +263,7 @@ def duplicate_message(lines: Sequence[ParsedLine], open_listings: Mapping[str, O
             problems.append(
                 (item.line, f"{item.listing.key} is already reported in open case {where}")
             )
-    return _line_errors(problems, len(lines))
+    return _line_errors(problems, len(lines), label=label)
 
 
 def thread_link(channel_id: str, ts: str) -> str:
@@ -243,9 +300,7 @@ async def open_case(
                 keys = [item.listing.key for item in report.listings]
                 open_listings = await queries.find_open_listings(session, keys)
                 if open_listings:
-                    raise ReportRejected(
-                        {"urls": duplicate_message(report.listings, open_listings)}
-                    )
+                    raise ReportRejected(duplicate_errors(report.listings, open_listings))
                 relisted = await queries.find_removed_listings(session, keys)
                 case = await queries.insert_case(
                     session,

@@ -10,7 +10,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot import blocks
 from bot.access import AccessDenied
-from bot.cases import ReportDraft, ReportRejected, open_case
+from bot.bulk import UrlFileError, attach_upload
+from bot.cases import FILE_FIELD, ReportDraft, ReportRejected, open_case
 from bot.runtime import Runtime
 
 log = logging.getLogger("takedown.handlers")
@@ -36,11 +37,18 @@ def draft_from_view(view: dict[str, Any]) -> ReportDraft:
     )
 
 
+def uploaded_files(view: dict[str, Any]) -> list[dict[str, Any]]:
+    """The file objects of the form's file input (Slack puts them in the view's state)."""
+    element = view.get("state", {}).get("values", {}).get(FILE_FIELD, {}).get(FILE_FIELD, {})
+    return [item for item in element.get("files") or [] if isinstance(item, dict)]
+
+
 def register(app: AsyncApp, rt: Runtime) -> None:
     @app.view(blocks.REPORT_CALLBACK)
     async def submit_report(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         # The answer to a submission carries the form's errors, so validation comes before the ack;
         # it is fast (parsing and one transaction). Posting the thread is a job, after the ack.
+        # An uploaded file is fetched from Slack first, with a size limit and a short timeout.
         user = body["user"]["id"]
         try:
             metadata = json.loads(view.get("private_metadata") or "{}")
@@ -48,10 +56,13 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             metadata = {}
         try:
             await rt.access.require_reporter(user)
+            draft = await attach_upload(
+                draft_from_view(view), uploaded_files(view), http=rt.http, slack=rt.slack
+            )
             opened = await open_case(
                 rt.db,
                 config=rt.config,
-                draft=draft_from_view(view),
+                draft=draft,
                 reporter_id=user,
                 team_id=(body.get("team") or {}).get("id"),
                 channel_id=metadata.get("channel") if isinstance(metadata, dict) else None,
@@ -59,6 +70,9 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             )
         except ReportRejected as exc:
             await ack(response_action="errors", errors=exc.errors)
+            return
+        except UrlFileError as exc:
+            await ack(response_action="errors", errors={FILE_FIELD: str(exc)})
             return
         except AccessDenied as exc:
             await ack(response_action="errors", errors={blocks.URLS: str(exc)})
