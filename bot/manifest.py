@@ -14,6 +14,7 @@ BOT_SCOPES = [
     "im:write",  # a reporter's DM when no report channel is known
     "usergroups:read",  # resolve user groups in access.reporters / access.approvers
     "files:write",  # the weekly digest's chart, uploaded into the digest's thread
+    "files:read",  # a CSV/TXT of listing URLs uploaded in the report form
 ]
 BOT_EVENTS = ["app_home_opened"]  # the App Home tab: my cases, open cases, the scorecard
 

@@ -28,6 +28,7 @@ LEAST_PRIVILEGE = {
     "im:write",
     "usergroups:read",
     "files:write",
+    "files:read",
 }
 
 

@@ -93,10 +93,10 @@ def run_shell(
 
 def report_form(*urls: str, right: str = "1") -> list[str]:
     """The lines that answer the report form: URLs (prefilled), brand (the only one), right,
-    type, a description (two lines, ended by an empty line), no evidence, no seller."""
+    type, a description (two lines, ended by an empty line), no evidence, no seller, no file."""
     command = " ".join(("/report-listing", *urls))
     description = ["Fake ACME goods sold with our logo", "and our catalogue photos.", ""]
-    return [command, "", "", right, "1", *description, "", ""]
+    return [command, "", "", right, "1", *description, "", "", ""]
 
 
 # -- sessions -------------------------------------------------------------------------------------
@@ -111,7 +111,7 @@ def test_report_flow_reaches_a_decision_in_the_status_thread(tmp_path: Path) -> 
     # The form, asked field by field.
     assert "┌─ Report listings" in out
     assert (
-        f"│ Listing URLs, one per line  (several lines, an empty line ends; Enter keeps: {EBAY})"
+        f"│ Listing URLs, one per line  (optional; several lines, an empty line ends; Enter keeps: {EBAY})"
         in out
     )
     assert "│   1) Acme: acme-eu-tm (trademark EUIPO 018123456)" in out
@@ -139,6 +139,7 @@ def test_a_validation_error_is_shown_beside_its_field_and_asked_again(tmp_path: 
         "1",
         "1",
         *description,
+        "",
         "",
         "",
         EBAY,

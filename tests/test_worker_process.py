@@ -157,7 +157,9 @@ async def test_worker_killed_mid_submission_never_sends_twice(
         async def all_jobs_done() -> bool:
             async with db.sessions() as session:
                 jobs = (
-                    (await session.execute(select(Job).where(Job.kind == "submit"))).scalars().all()
+                    (await session.execute(select(Job).where(Job.kind.in_(("submit", "notify")))))
+                    .scalars()
+                    .all()
                 )
             return all(job.state == "done" for job in jobs)
 
@@ -173,7 +175,9 @@ async def test_worker_killed_mid_submission_never_sends_twice(
     # The webhook (idempotent by its key): sent again, and the receiver kept one notice.
     assert len(hook.notices) == 1
     thread = [c.params for c in slack.calls_to("chat.postMessage") if c.params.get("thread_ts")]
-    assert any("held_sent" in str(params.get("blocks")) for params in thread)
+    assert any("held_sent" in str(params.get("blocks")) for params in thread), [
+        str(params.get("text"))[:200] for params in thread
+    ]
 
 
 async def _received(ebay: FakeEbayVero, hook: FakeWebhookReceiver) -> bool:
