@@ -10,14 +10,16 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+import aiohttp
 from sqlalchemy.exc import IntegrityError
 
 from bot.adapters.base import NoticeListing
 from bot.config import INFRINGEMENT_TYPES, AppConfig, Right
 from bot.listings import ListingURLError, ParsedListing, parse_listing_url
 from bot.notices import applies_eu, missing_elements
+from bot.shortlinks import ShortLinkPolicy, resolve_short_links
 from storage import jobs, queries
 from storage.db import Database
 from storage.models import CLOSED_STATUSES, OPEN_STATUSES, Case
@@ -84,6 +86,12 @@ class ReportDraft:
     seller: str | None = None
     sellers: Mapping[int, str] = field(default_factory=dict)  # line number → seller (CSV input)
     file_lines: Sequence[FileLine] = ()  # listings from a file, besides those typed in urls_text
+    # Short links already followed (bot.shortlinks): the pasted text → its listing URL, or why not.
+    resolved: Mapping[str, str | ListingURLError] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        """Every line that may hold a listing URL: typed and from the file."""
+        return [*self.urls_text.splitlines(), *(item.text for item in self.file_lines)]
 
 
 @dataclass(frozen=True)
@@ -121,6 +129,22 @@ def _line_errors(
     return "\n".join(shown)
 
 
+async def follow_short_links(
+    draft: ReportDraft,
+    *,
+    http: aiohttp.ClientSession,
+    policy: ShortLinkPolicy,
+    timeout: float = 2.0,  # noqa: ASYNC109 (a budget within the 3 s Slack gives a submission)
+) -> ReportDraft:
+    """The draft with its short links (amzn.to, ebay.us, …) followed to their listings.
+
+    Bounded by `timeout` in all (a form submission must be answered within 3 seconds); a link not
+    followed in time, or leading elsewhere, becomes that line's error.
+    """
+    resolved = await resolve_short_links(draft.lines(), http=http, hosts=policy, timeout=timeout)
+    return replace(draft, resolved=resolved) if resolved else draft
+
+
 def parse_report(config: AppConfig, draft: ReportDraft) -> ParsedReport:
     """Check every field; raise ReportRejected naming each bad field (and each bad line)."""
     errors: dict[str, str] = {}
@@ -147,9 +171,9 @@ def parse_report(config: AppConfig, draft: ReportDraft) -> ParsedReport:
     lines = draft.urls_text.splitlines()
     typed = (FileLine(n, raw, draft.sellers.get(n)) for n, raw in enumerate(lines, start=1))
     seen: set[str] = set()
-    listings, problems = parse_lines(typed, seen=seen, seller=draft.seller)
+    listings, problems = parse_lines(typed, seen=seen, seller=draft.seller, resolved=draft.resolved)
     from_file, file_problems = parse_lines(
-        draft.file_lines, seen=seen, seller=draft.seller, in_file=True
+        draft.file_lines, seen=seen, seller=draft.seller, in_file=True, resolved=draft.resolved
     )
     listings += from_file
     if problems:
@@ -187,7 +211,12 @@ def parse_report(config: AppConfig, draft: ReportDraft) -> ParsedReport:
 
 
 def parse_lines(
-    lines: Iterable[FileLine], *, seen: set[str], seller: str | None = None, in_file: bool = False
+    lines: Iterable[FileLine],
+    *,
+    seen: set[str],
+    seller: str | None = None,
+    in_file: bool = False,
+    resolved: Mapping[str, str | ListingURLError] | None = None,
 ) -> tuple[list[ParsedLine], list[tuple[int, str]]]:
     """Parse listing URLs line by line: the listings (each key once, across calls sharing `seen`)
     and every bad line with its reason. Blank lines are skipped; `seller` is the default seller."""
@@ -200,8 +229,12 @@ def parse_lines(
         text = item.text.strip()
         if not text:
             continue
+        # A short link is recorded as pasted; its listing is the URL it led to.
+        target = (resolved or {}).get(text, text)
         try:
-            parsed = parse_listing_url(text)
+            if isinstance(target, ListingURLError):
+                raise target
+            parsed = parse_listing_url(target)
         except ListingURLError as exc:
             problems.append((item.line, exc.reason))
             continue

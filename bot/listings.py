@@ -472,3 +472,13 @@ def find_urls(text: str) -> list[str]:
         if url.split("://", 1)[1]:
             found.setdefault(url)
     return list(found)
+
+
+# Public names for the short-link resolver (bot.shortlinks): which hosts shorten, and whether a
+# host belongs to a supported platform.
+SHORT_LINK_HOSTS = _SHORT_LINKS
+
+
+def known_domain(host: str) -> str | None:
+    """The supported platform domain `host` belongs to (exact domain or a subdomain of it), if any."""
+    return _domain_of(host)

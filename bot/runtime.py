@@ -18,6 +18,7 @@ from bot.adapters.base import Adapter
 from bot.config import AppConfig, Settings
 from bot.limits import ChannelLimits
 from bot.metrics import Metrics
+from bot.shortlinks import ShortLinkPolicy
 from storage.db import Database
 from storage.models import utcnow
 
@@ -34,6 +35,9 @@ class Runtime:
     wake_worker: Callable[[], None] = lambda: None
     limits: ChannelLimits | None = None
     metrics: Metrics = field(default_factory=Metrics)
+    short_links: ShortLinkPolicy = field(
+        default_factory=ShortLinkPolicy
+    )  # which redirects to follow
     secrets: list[str] = field(default_factory=list)  # scrubbed from any text a platform sends back
 
     def scrub(self, text: str) -> str:

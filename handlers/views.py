@@ -11,7 +11,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot import blocks
 from bot.access import AccessDenied
 from bot.bulk import UrlFileError, attach_upload
-from bot.cases import FILE_FIELD, ReportDraft, ReportRejected, open_case
+from bot.cases import FILE_FIELD, ReportDraft, ReportRejected, follow_short_links, open_case
 from bot.runtime import Runtime
 
 log = logging.getLogger("takedown.handlers")
@@ -59,6 +59,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             draft = await attach_upload(
                 draft_from_view(view), uploaded_files(view), http=rt.http, slack=rt.slack
             )
+            draft = await follow_short_links(draft, http=rt.http, policy=rt.short_links)
             opened = await open_case(
                 rt.db,
                 config=rt.config,

@@ -9,9 +9,12 @@ from collections.abc import AsyncIterator, Sequence
 
 import aiohttp
 import pytest
+from conftest import SlackDriver
 from fakes.redirects import FakeRedirects
+from sqlalchemy import select
 
 from bot.listings import ListingURLError
+from storage.models import Listing
 from bot.shortlinks import (
     SHORTENER_HOSTS,
     Resolver,
@@ -280,3 +283,17 @@ async def test_expand_follows_links_concurrently_within_its_bound(
     assert expanded == [f"https://www.ebay.com/itm/10000000000{i}" for i in range(6)]
     assert fake.in_flight_max == 3
     assert time.monotonic() - started < 6 * 0.2  # not one after the other
+
+
+async def test_a_short_link_in_the_form_becomes_its_listing(bot: SlackDriver) -> None:
+    async with FakeRedirects() as fake:
+        fake.redirect("/abc", "https://www.amazon.de/dp/B0ABCDEFGH?ref=share")
+        bot.bot.runtime.short_links = fake.policy("amzn.to")
+        _, body = await bot.submit_report(urls="https://amzn.to/abc\nhttps://amzn.to/nowhere")
+        assert body["response_action"] == "errors"  # the second link leads to no listing
+        assert "line 2" in body["errors"]["urls"] and "line 1" not in body["errors"]["urls"]
+        _, body = await bot.submit_report(urls="https://amzn.to/abc")
+    assert body["response_action"] == "update"
+    async with bot.bot.db.sessions() as session:
+        [listing] = (await session.execute(select(Listing))).scalars().all()
+    assert (listing.key, listing.submitted_url) == ("amazon.de:B0ABCDEFGH", "https://amzn.to/abc")
