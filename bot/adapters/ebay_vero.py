@@ -12,15 +12,10 @@ v1's documentation; docs/ebay_vero.md says which were confirmed and which were a
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
-import aiohttp
 from pydantic import Field, SecretStr, field_validator
 
 from bot.adapters.base import (
@@ -36,6 +31,7 @@ from bot.adapters.base import (
     Receipt,
     TransientError,
 )
+from bot.adapters.http import Reply, refusal, request
 from bot.config import INFRINGEMENT_TYPES
 
 log = logging.getLogger(__name__)
@@ -244,65 +240,15 @@ def _error_messages(data: Any) -> list[str]:
     return lines
 
 
-# --- HTTP -----------------------------------------------------------------------------------------
+def _refusal(reply: Reply, action: str) -> AdapterError:
+    return refusal(reply, platform="eBay", action=action, messages=_error_messages, hints=_HINTS)
 
 
-@dataclass(frozen=True, slots=True)
-class _Reply:
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        """The body as JSON, or None when it is not JSON."""
-        try:
-            return json.loads(self.body)
-        except (ValueError, UnicodeDecodeError):
-            return None
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds: either a number of seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def _refusal(reply: _Reply, action: str) -> AdapterError:
-    """The typed error for a non-2xx answer."""
-    if reply.status == 429:
-        return TransientError(
-            f"eBay is rate-limiting requests ({action})",
-            retry_after=_retry_after(reply.headers.get("Retry-After")),
-        )
-    if reply.status >= 500 or reply.status == 408:
-        return TransientError(
-            f"eBay answered {reply.status} ({action}); it will be tried again",
-            retry_after=_retry_after(reply.headers.get("Retry-After")),
-        )
-    messages = _error_messages(reply.json())
-    if messages:
-        detail = "; ".join(messages)
-    elif reply.status == 401:
-        detail = "the access token was refused (expired or revoked?)"
-    elif reply.status == 403:
-        detail = "this account may not use the VeRO API (is it a VeRO programme member?)"
-    elif reply.status == 404:
-        detail = "not found"
-    else:
-        detail = "no reason given"
-    return PermanentError(f"eBay refused the request ({action}, HTTP {reply.status}): {detail}")
+_HINTS = {
+    401: "the access token was refused (expired or revoked?)",
+    403: "this account may not use the VeRO API (is it a VeRO programme member?)",
+    404: "not found",
+}
 
 
 class EbayVeroAdapter(Adapter):
@@ -419,7 +365,7 @@ class EbayVeroAdapter(Adapter):
         action: str,
         body: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
-    ) -> _Reply:
+    ) -> Reply:
         """One request; transport failures become typed errors (ambiguous for a POST once sent)."""
         options = self.settings
         headers = {
@@ -428,27 +374,15 @@ class EbayVeroAdapter(Adapter):
         }
         if options.marketplace_id:
             headers["X-EBAY-C-MARKETPLACE-ID"] = options.marketplace_id
-        after_send: type[AdapterError] = AmbiguousError if method == "POST" else TransientError
-        try:
-            async with self.http.request(
-                method,
-                options.base_url + path,
-                json=body,
-                params=params,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=options.timeout),
-                allow_redirects=method != "POST",
-            ) as response:
-                return _Reply(response.status, response.headers, await response.read())
-        except aiohttp.ConnectionTimeoutError as exc:  # raised before anything was sent
-            raise TransientError(f"could not connect to eBay in time ({action})") from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise TransientError(f"could not connect to eBay ({action}): {exc.os_error}") from exc
-        except TimeoutError as exc:
-            suffix = "; the report may have been created" if method == "POST" else ""
-            raise after_send(
-                f"eBay did not answer within {options.timeout:g}s ({action}){suffix}"
-            ) from exc
-        except aiohttp.ClientError as exc:
-            suffix = "; the report may have been created" if method == "POST" else ""
-            raise after_send(f"the connection to eBay broke ({action}){suffix}: {exc}") from exc
+        return await request(
+            self.http,
+            method,
+            options.base_url + path,
+            platform="eBay",
+            action=action,
+            created="the report",
+            headers=headers,
+            timeout=options.timeout,
+            body=body,
+            params=params,
+        )

@@ -12,16 +12,10 @@ assumed (docs/mercadolibre.md has the table).
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
-import aiohttp
 from pydantic import Field, SecretStr, field_validator
 
 from bot.adapters.base import (
@@ -37,6 +31,7 @@ from bot.adapters.base import (
     Receipt,
     TransientError,
 )
+from bot.adapters.http import Reply, refusal, request
 from bot.config import INFRINGEMENT_TYPES
 
 log = logging.getLogger(__name__)
@@ -201,67 +196,17 @@ def _error_messages(data: Any) -> list[str]:
     return lines
 
 
-# --- HTTP -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Reply:
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        """The body as JSON, or None when it is not JSON."""
-        try:
-            return json.loads(self.body)
-        except (ValueError, UnicodeDecodeError):
-            return None
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds: either a number of seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def _refusal(reply: _Reply, action: str) -> AdapterError:
-    """The typed error for a non-2xx answer."""
-    if reply.status == 429:
-        return TransientError(
-            f"Mercado Libre is rate-limiting requests ({action})",
-            retry_after=_retry_after(reply.headers.get("Retry-After")),
-        )
-    if reply.status >= 500 or reply.status == 408:
-        return TransientError(
-            f"Mercado Libre answered {reply.status} ({action}); it will be tried again",
-            retry_after=_retry_after(reply.headers.get("Retry-After")),
-        )
-    messages = _error_messages(reply.json())
-    if messages:
-        detail = "; ".join(messages)
-    elif reply.status == 401:
-        detail = "the access token was refused (expired or revoked?)"
-    elif reply.status == 403:
-        detail = "this account may not denounce (is it a Brand Protection Program member?)"
-    elif reply.status == 404:
-        detail = "not found"
-    else:
-        detail = "no reason given"
-    return PermanentError(
-        f"Mercado Libre refused the request ({action}, HTTP {reply.status}): {detail}"
+def _refusal(reply: Reply, action: str) -> AdapterError:
+    return refusal(
+        reply, platform="Mercado Libre", action=action, messages=_error_messages, hints=_HINTS
     )
+
+
+_HINTS = {
+    401: "the access token was refused (expired or revoked?)",
+    403: "this account may not denounce (is it a Brand Protection Program member?)",
+    404: "not found",
+}
 
 
 class MercadoLibreAdapter(Adapter):
@@ -354,36 +299,21 @@ class MercadoLibreAdapter(Adapter):
         *,
         action: str,
         body: dict[str, Any] | None = None,
-    ) -> _Reply:
+    ) -> Reply:
         """One request; transport failures become typed errors (ambiguous for a POST once sent)."""
         options = self.settings
         headers = {
             "Authorization": f"Bearer {options.token.get_secret_value()}",
             "Accept": "application/json",
         }
-        after_send: type[AdapterError] = AmbiguousError if method == "POST" else TransientError
-        suffix = "; the denounce may have been created" if method == "POST" else ""
-        try:
-            async with self.http.request(
-                method,
-                options.base_url + path,
-                json=body,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=options.timeout),
-                allow_redirects=method != "POST",
-            ) as response:
-                return _Reply(response.status, response.headers, await response.read())
-        except aiohttp.ConnectionTimeoutError as exc:  # raised before anything was sent
-            raise TransientError(f"could not connect to Mercado Libre in time ({action})") from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise TransientError(
-                f"could not connect to Mercado Libre ({action}): {exc.os_error}"
-            ) from exc
-        except TimeoutError as exc:
-            raise after_send(
-                f"Mercado Libre did not answer within {options.timeout:g}s ({action}){suffix}"
-            ) from exc
-        except aiohttp.ClientError as exc:
-            raise after_send(
-                f"the connection to Mercado Libre broke ({action}){suffix}: {exc}"
-            ) from exc
+        return await request(
+            self.http,
+            method,
+            options.base_url + path,
+            platform="Mercado Libre",
+            action=action,
+            created="the denounce",
+            headers=headers,
+            timeout=options.timeout,
+            body=body,
+        )

@@ -16,7 +16,6 @@ import json
 import logging
 import time
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, get_args
 from urllib.parse import quote
 
@@ -33,6 +32,7 @@ from bot.adapters.base import (
     Receipt,
     TransientError,
 )
+from bot.adapters.http import retry_after
 from bot.notices import clean_line
 
 log = logging.getLogger(__name__)
@@ -194,7 +194,7 @@ class WebhookAdapter(Adapter):
             ) as response:
                 status = response.status
                 raw = await response.read()
-                retry_after = _retry_after(response.headers.get("Retry-After"))
+                retry_after = retry_after(response.headers.get("Retry-After"))
         except TimeoutError as exc:
             raise TransientError(
                 f"the webhook receiver did not answer within {opts.timeout:g}s"
@@ -311,24 +311,6 @@ def _receiver_message(raw: bytes) -> str:
             if isinstance(value, dict) and isinstance(value.get("message"), str):
                 return clean_line(value["message"])[:500]
     return clean_line(raw.decode("utf-8", "replace"))[:300]
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds: delta-seconds or an HTTP date; capped, never negative."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
 
 
 def _describe(exc: BaseException) -> str:
