@@ -32,7 +32,7 @@ from bot.adapters.base import (
     Receipt,
     TransientError,
 )
-from bot.adapters.http import retry_after
+from bot.adapters.http import retry_after as retry_after_seconds
 from bot.notices import clean_line
 
 log = logging.getLogger(__name__)
@@ -194,7 +194,7 @@ class WebhookAdapter(Adapter):
             ) as response:
                 status = response.status
                 raw = await response.read()
-                retry_after = retry_after(response.headers.get("Retry-After"))
+                retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         except TimeoutError as exc:
             raise TransientError(
                 f"the webhook receiver did not answer within {opts.timeout:g}s"
