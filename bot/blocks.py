@@ -83,6 +83,14 @@ def _option(text: str, value: str) -> dict[str, Any]:
     return {"text": plain(text, limit=75), "value": value[:150]}
 
 
+def _metadata(metadata: Mapping[str, Any] | None) -> str:
+    """The form's private_metadata: compact JSON, never cut (a cut would not parse back)."""
+    text = json.dumps(dict(metadata or {}), separators=(",", ":"))
+    if len(text) > 3000:
+        raise ValueError(f"private_metadata of {len(text)} characters; Slack takes at most 3,000")
+    return text
+
+
 def report_modal(
     config: AppConfig, *, urls: Sequence[str] = (), metadata: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -116,7 +124,7 @@ def report_modal(
         "title": plain("Report listings", limit=24),
         "submit": plain("File report", limit=24),
         "close": plain("Cancel", limit=24),
-        "private_metadata": json.dumps(dict(metadata or {}), separators=(",", ":"))[:3000],
+        "private_metadata": _metadata(metadata),
         "blocks": [
             _input(URLS, "Listing URLs, one per line", url_input, optional=True),
             _input(BRAND, "Brand", brand_select),

@@ -366,3 +366,28 @@ def test_notice_fields_follow_the_order_a_web_form_asks() -> None:
     assert values["IP right"] == "Trademark: Acme USPTO 5123456"
     assert values["Listing URLs"] == "https://www.amazon.de/dp/B0ABCDEFGH"
     assert BONA_FIDE_EU in values["Statements"]
+
+
+def test_a_full_portal_guide_keeps_every_field_within_slacks_limits() -> None:
+    from bot.adapters.portal import PortalAdapter
+    from bot.notice_blocks import portal_guide
+    from bot.notices import notice_fields
+
+    many = [
+        NoticeListing(
+            n, "ebay", f"ebay:{300000000000 + n}", f"https://www.ebay.com/itm/{300000000000 + n}"
+        )
+        for n in range(PortalAdapter.max_batch)
+    ]
+    built = notice(
+        listings=many,
+        description="x" * 3000,
+        evidence=[f"https://acme.example/e/{n}" for n in range(20)],
+    )
+    fields = notice_fields(built)
+    _, blocks = portal_guide(built, fields=fields, portal="Form", url="https://example.com/form")
+    text = "".join(str(block) for block in blocks)
+    assert len(blocks) <= 50
+    for label, _ in fields:
+        assert f"*{label}*" in text, f"{label} is missing from the guide"
+    assert "ebay:300000000049" in text or "300000000049" in text

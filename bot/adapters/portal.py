@@ -52,7 +52,9 @@ class PortalOptions(AdapterOptions):
 
 class PortalAdapter(Adapter):
     name = "portal"
-    max_batch = 500  # one pasted list; the form's own limits are the person's to split
+    # Web forms take a list of URLs per complaint; 50 keeps each guide one readable message
+    # (every field whole, within Slack's block limits). Larger cases get several guides.
+    max_batch = 50
     idempotent = True  # nothing leaves the bot: resending only re-posts the guide
     Options: ClassVar[type[AdapterOptions]] = PortalOptions
 
