@@ -32,9 +32,10 @@ from urllib.parse import SplitResult, urljoin, urlsplit
 import aiohttp
 from yarl import URL
 
+from bot.listings import MAX_URL_LENGTH, ListingURLError, parse_listing_url
+
 # bot.listings keeps its shortener table and host lookup private for now; only these two are used.
 from bot.listings import SHORT_LINK_HOSTS as _LISTINGS_SHORTENERS
-from bot.listings import MAX_URL_LENGTH, ListingURLError, parse_listing_url
 from bot.listings import known_domain as _listings_domain_of
 
 log = logging.getLogger("takedown.shortlinks")
