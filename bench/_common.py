@@ -44,7 +44,7 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-class scratch_postgres:  # noqa: N801 (used as a context manager, reads like a statement)
+class scratch_postgres:
     """A throwaway PostgreSQL database on the server of `admin_url`, dropped afterwards."""
 
     def __init__(self, admin_url: str) -> None:

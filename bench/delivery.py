@@ -29,7 +29,7 @@ from storage.db import Database
 from storage.models import Job
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from fakes.slack import FakeSlack  # noqa: E402
+from fakes.slack import FakeSlack
 
 LATENCY = 0.05
 SECRET = "bench-webhook-secret-0123456789"
@@ -39,7 +39,9 @@ async def _platform() -> tuple[web.AppRunner, str]:
     async def notices(request: web.Request) -> web.Response:
         await request.read()
         await asyncio.sleep(LATENCY)
-        return web.json_response({"reference": request.headers.get("Idempotency-Key", "r")}, status=201)
+        return web.json_response(
+            {"reference": request.headers.get("Idempotency-Key", "r")}, status=201
+        )
 
     app = web.Application()
     app.router.add_post("/hooks/notices", notices)
@@ -52,18 +54,23 @@ async def _platform() -> tuple[web.AppRunner, str]:
 
 
 def _config(base_url: str) -> str:
-    return Path("app.yaml").read_text().replace(
-        "platforms:\n",
-        "platforms:\n"
-        "  vendor:\n"
-        "    adapter: webhook\n"
-        "    serves: [temu]\n"
-        f"    base_url: {base_url}\n"
-        f"    secret: {SECRET}\n"
-        "    max_concurrency: 64\n"
-        "    poll_every: 1d\n",
-        1,
-    ).replace("  report_channel", "  report_channel", 1)
+    return (
+        Path("app.yaml")
+        .read_text()
+        .replace(
+            "platforms:\n",
+            "platforms:\n"
+            "  vendor:\n"
+            "    adapter: webhook\n"
+            "    serves: [temu]\n"
+            f"    base_url: {base_url}\n"
+            f"    secret: {SECRET}\n"
+            "    max_concurrency: 64\n"
+            "    poll_every: 1d\n",
+            1,
+        )
+        .replace("  report_channel", "  report_channel", 1)
+    )
 
 
 async def run(url: str, count: int, workdir: str) -> tuple[float, float]:
@@ -101,14 +108,29 @@ async def run(url: str, count: int, workdir: str) -> tuple[float, float]:
     started = time.perf_counter()
     worker = subprocess.Popen([sys.executable, "-m", "bot", "worker"], env=env)
     if os.environ.get("BENCH_PROFILE"):
-        subprocess.Popen(["py-spy", "record", "-f", "raw", "-o", os.environ["BENCH_PROFILE"], "-p", str(worker.pid), "-d", "15"])
+        subprocess.Popen(
+            [
+                "py-spy",
+                "record",
+                "-f",
+                "raw",
+                "-o",
+                os.environ["BENCH_PROFILE"],
+                "-p",
+                str(worker.pid),
+                "-d",
+                "15",
+            ]
+        )
     peak_kb = 0
     try:
         while True:
             async with db.sessions() as session:
                 left = (
                     await session.execute(
-                        select(func.count()).select_from(Job).where(Job.kind == "submit", Job.state != "done")
+                        select(func.count())
+                        .select_from(Job)
+                        .where(Job.kind == "submit", Job.state != "done")
                     )
                 ).scalar_one()
             peak_kb = max(peak_kb, _hwm_kb(worker.pid))
@@ -140,10 +162,14 @@ async def main() -> None:
     parser.add_argument("--notices", type=int, default=1000)
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
-    print(f"delivery: {args.notices:,} notices, platform latency {LATENCY * 1000:.0f} ms — machine: {machine()}")
+    print(
+        f"delivery: {args.notices:,} notices, platform latency {LATENCY * 1000:.0f} ms — machine: {machine()}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         rate, rss = await run(f"sqlite+aiosqlite:///{tmp}/bench.db", args.notices, tmp)
-        print(f"  SQLite      {rate:7.1f} submissions/s per worker, peak RSS {rss:5.0f} MB (targets ≥ 100/s, ≤ 200 MB)")
+        print(
+            f"  SQLite      {rate:7.1f} submissions/s per worker, peak RSS {rss:5.0f} MB (targets ≥ 100/s, ≤ 200 MB)"
+        )
         try:
             async with scratch_postgres(args.postgres) as url:
                 rate, rss = await run(url, args.notices, tmp)

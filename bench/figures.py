@@ -58,7 +58,7 @@ def _statements(dialect: str, listings: int) -> list[str]:
     submitted_when = f"CASE WHEN g % 20 = 17 THEN NULL ELSE {submitted} END"
     empty_json = "'[]'" if dialect == "sqlite" else "'[]'::json"
     empty_obj = "'{}'" if dialect == "sqlite" else "'{}'::json"
-    detail = "'{\"to\": \"needs_info\"}'" + ("" if dialect == "sqlite" else "::json")
+    detail = '\'{"to": "needs_info"}\'' + ("" if dialect == "sqlite" else "::json")
     return [
         "INSERT INTO cases (id, brand, right_id, infringement, description, evidence, reporter_id, created_at, updated_at) "
         f"SELECT g, 'Acme', 'acme-eu-tm', 'counterfeit', 'bench', {empty_json}, 'U0BENCH', "
@@ -98,7 +98,9 @@ async def run(url: str, listings: int, label: str) -> None:
             started = time.perf_counter()
             await work()
             timings.append(time.perf_counter() - started)
-        print(f"  {label}: {name:28} best {min(timings):6.2f} s   (runs: {', '.join(f'{t:.2f}' for t in timings)})")
+        print(
+            f"  {label}: {name:28} best {min(timings):6.2f} s   (runs: {', '.join(f'{t:.2f}' for t in timings)})"
+        )
     print(f"  {label}: peak RSS of this process {peak_rss_mb():.0f} MB")
     await db.dispose()
 

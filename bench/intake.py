@@ -52,7 +52,13 @@ async def run(url: str, count: int) -> tuple[float, float]:
     parsed = time.perf_counter() - started
     started = time.perf_counter()
     await open_case(
-        db, config=config, draft=draft, reporter_id="U0BENCH", team_id=None, channel_id="C0BENCH", intake_key=uuid.uuid4().hex
+        db,
+        config=config,
+        draft=draft,
+        reporter_id="U0BENCH",
+        team_id=None,
+        channel_id="C0BENCH",
+        intake_key=uuid.uuid4().hex,
     )
     total = time.perf_counter() - started
     await db.dispose()

@@ -405,7 +405,9 @@ def parse_config(
     try:
         raw = yaml.safe_load(text)
     except RecursionError:
-        raise ConfigError(["the file nests too deeply to be a configuration"], source=source) from None
+        raise ConfigError(
+            ["the file nests too deeply to be a configuration"], source=source
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

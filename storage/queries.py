@@ -394,7 +394,9 @@ async def get_listings(session: AsyncSession, listing_ids: Sequence[int]) -> dic
     found: dict[int, Listing] = {}
     ids = list(dict.fromkeys(listing_ids))
     for start in range(0, len(ids), _IN_CHUNK):
-        rows = await session.execute(select(Listing).where(Listing.id.in_(ids[start : start + _IN_CHUNK])))
+        rows = await session.execute(
+            select(Listing).where(Listing.id.in_(ids[start : start + _IN_CHUNK]))
+        )
         found.update({listing.id: listing for listing in rows.scalars() if listing.id is not None})
     return found
 
@@ -419,7 +421,9 @@ async def set_listings_status(
         values["decided_at"] = when
     for start in range(0, len(listing_ids), _IN_CHUNK):
         await session.execute(
-            update(Listing).where(Listing.id.in_(listing_ids[start : start + _IN_CHUNK])).values(**values)
+            update(Listing)
+            .where(Listing.id.in_(listing_ids[start : start + _IN_CHUNK]))
+            .values(**values)
         )
 
 
@@ -427,4 +431,6 @@ async def add_events(session: AsyncSession, events: Sequence[dict[str, Any]]) ->
     """Insert many audit events in one batched statement (keys as in `add_event`)."""
     if events:
         now = utcnow()
-        await session.execute(insert(Event), [{"created_at": now, "detail": {}, **event} for event in events])
+        await session.execute(
+            insert(Event), [{"created_at": now, "detail": {}, **event} for event in events]
+        )

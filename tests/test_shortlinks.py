@@ -14,7 +14,6 @@ from fakes.redirects import FakeRedirects
 from sqlalchemy import select
 
 from bot.listings import ListingURLError
-from storage.models import Listing
 from bot.shortlinks import (
     SHORTENER_HOSTS,
     Resolver,
@@ -24,6 +23,7 @@ from bot.shortlinks import (
     resolve_short_links,
     short_link_host,
 )
+from storage.models import Listing
 
 AMAZON = "https://www.amazon.de/dp/B0ABCDEFGH?ref=share&tag=x"
 EBAY = "https://www.ebay.com/itm/123456789012"

@@ -217,7 +217,9 @@ async def test_healthz_checks_the_database(bot: SlackDriver) -> None:
     assert body == {"status": "ok", "checks": {"database": "ok", "worker": "ok"}}
 
 
-async def test_eu_notice_needs_an_explanation_beside_the_description_field(bot: SlackDriver) -> None:
+async def test_eu_notice_needs_an_explanation_beside_the_description_field(
+    bot: SlackDriver,
+) -> None:
     _, body = await bot.submit_report(urls=AMAZON, description="fake")
     assert body["response_action"] == "errors"
     assert "DSA" in body["errors"]["description"] or "2022/2065" in body["errors"]["description"]

@@ -21,7 +21,9 @@ def upgrade() -> None:
         "ix_events_needs_info",
         "events",
         ["listing_id"],
-        sqlite_where=sa.text("kind = 'status_changed' AND json_extract(detail, '$.to') = 'needs_info'"),
+        sqlite_where=sa.text(
+            "kind = 'status_changed' AND json_extract(detail, '$.to') = 'needs_info'"
+        ),
         postgresql_where=sa.text("kind = 'status_changed' AND (detail ->> 'to') = 'needs_info'"),
     )
 
