@@ -52,7 +52,7 @@ class TakedownBot:
     ) -> None:
         env = settings.env
         self.settings = settings
-        self.db = db or Database(env.database_url)
+        self.db = db or env.database()
         self._owns_db = db is None
         self.run_worker = run_worker
         token = env.slack_bot_token.get_secret_value() if env.slack_bot_token else None

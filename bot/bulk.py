@@ -581,7 +581,7 @@ async def _run_report(request: ReportRequest, *, out: TextIO, err: TextIO) -> in
         evidence_text="\n".join(request.evidence),
         seller=request.seller,
     )
-    db = Database(env.database_url)
+    db = env.database()
     try:
         await db.require_schema()
         opened = await _file(db, config, request, url_file, draft, err=err)

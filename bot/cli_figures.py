@@ -37,7 +37,7 @@ def render_text(blocks: list[dict[str, Any]]) -> str:
 
 
 async def _with_db(settings: Settings, work: Any) -> Any:
-    db = Database(settings.env.database_url)
+    db = settings.env.database()
     try:
         await db.require_schema()
         return await work(db)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -28,6 +28,11 @@ from pydantic import (
 )
 
 from bot.listings import PLATFORMS
+
+if TYPE_CHECKING:
+    from storage.db import Database
+
+N = TypeVar("N", int, float)
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/takedown.db"
@@ -288,6 +293,24 @@ class Environment:
     port: int
     log_level: str
     log_format: str = "text"  # LOG_FORMAT: text | json
+    # PostgreSQL connection pool (DATABASE_POOL_SIZE, DATABASE_MAX_OVERFLOW, DATABASE_POOL_TIMEOUT,
+    # DATABASE_CONNECT_TIMEOUT); SQLite ignores them.
+    pool_size: int = 20
+    max_overflow: int = 20
+    pool_timeout: float = 30.0
+    connect_timeout: float = 10.0
+
+    def database(self) -> Database:
+        """The database this environment names, with its pool settings."""
+        from storage.db import Database
+
+        return Database(
+            self.database_url,
+            pool_size=self.pool_size,
+            max_overflow=self.max_overflow,
+            pool_timeout=self.pool_timeout,
+            connect_timeout=self.connect_timeout,
+        )
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Environment:
@@ -313,6 +336,10 @@ class Environment:
             port=port,
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
             log_format="json" if (env.get("LOG_FORMAT") or "").lower() == "json" else "text",
+            pool_size=_number(env, "DATABASE_POOL_SIZE", 20, int),
+            max_overflow=_number(env, "DATABASE_MAX_OVERFLOW", 20, int),
+            pool_timeout=_number(env, "DATABASE_POOL_TIMEOUT", 30.0, float),
+            connect_timeout=_number(env, "DATABASE_CONNECT_TIMEOUT", 10.0, float),
         )
 
     def missing_for_http(self) -> list[str]:
@@ -335,6 +362,19 @@ class Environment:
             )
             if value is None
         ]
+
+
+def _number(env: Mapping[str, str], name: str, default: N, kind: Callable[[str], N]) -> N:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        raise ConfigError([f"{name}: expected a number, got {text!r}"]) from None
+    if value < 0:
+        raise ConfigError([f"{name}: must not be negative, got {text!r}"])
+    return value
 
 
 @dataclass(frozen=True)

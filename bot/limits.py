@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -22,28 +22,33 @@ class _TokenBucket:
     """`rate` calls per minute, in a burst of at most `rate`, refilled continuously."""
 
     rate: int
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     tokens: float = 0.0
-    updated: float = field(default_factory=time.monotonic)
+    updated: float = 0.0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
         self.tokens = float(self.rate)
+        self.updated = self.clock()
 
     async def take(self) -> None:
         async with self.lock:
             while True:
-                now = time.monotonic()
+                now = self.clock()
                 self.tokens = min(self.rate, self.tokens + (now - self.updated) * self.rate / 60.0)
                 self.updated = now
                 if self.tokens >= 1:
                     self.tokens -= 1
                     return
-                await asyncio.sleep((1 - self.tokens) * 60.0 / self.rate)
+                await self.sleep((1 - self.tokens) * 60.0 / self.rate)
 
 
 @dataclass
 class ChannelLimits:
     config: AppConfig
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     _slots: dict[str, asyncio.Semaphore] = field(default_factory=dict)
     _buckets: dict[str, _TokenBucket] = field(default_factory=dict)
 
@@ -57,6 +62,8 @@ class ChannelLimits:
         semaphore = self._slots.setdefault(channel, asyncio.Semaphore(entry.max_concurrency))
         async with semaphore:
             if entry.rate_per_minute:
-                bucket = self._buckets.setdefault(channel, _TokenBucket(entry.rate_per_minute))
+                bucket = self._buckets.setdefault(
+                    channel, _TokenBucket(entry.rate_per_minute, self.clock, self.sleep)
+                )
                 await bucket.take()
             yield

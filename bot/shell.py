@@ -898,7 +898,7 @@ async def run_shell(
     environ.pop("SLACK_APP_TOKEN", None)
     env = Environment.from_environ(environ)
     setup_logging(env, extra_secrets=[token, secret])
-    db = Database(env.database_url)
+    db = env.database()
     runner: web.AppRunner | None = None
     try:
         await db.migrate()

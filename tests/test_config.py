@@ -408,3 +408,19 @@ def test_a_custom_channel_may_serve_a_numeric_platform_id() -> None:
 
     assert config.channel_for("1688")[0] == "vendor"
     assert config.platforms["vendor"].serves == ["1688", "temu"]
+
+
+def test_the_connection_pool_is_set_from_the_environment() -> None:
+    from bot.config import ConfigError, Environment
+
+    env = Environment.from_environ(
+        {
+            "DATABASE_URL": "postgresql://u@h/db",
+            "DATABASE_POOL_SIZE": "5",
+            "DATABASE_POOL_TIMEOUT": "2.5",
+        }
+    )
+    db = env.database()
+    assert (db.engine.pool.size(), env.max_overflow, env.pool_timeout) == (5, 20, 2.5)  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match="DATABASE_POOL_SIZE: expected a number"):
+        Environment.from_environ({"DATABASE_POOL_SIZE": "many"})
