@@ -72,7 +72,7 @@ async def list_answer(rt: Runtime, *, user_id: str, what: str, page: int) -> tup
             "type": "section",
             "text": mrkdwn(f"*{escape(title)}* ({total:,}) — page {page} of {pages}"),
         },
-        {"type": "section", "text": mrkdwn("\n".join(lines))},
+        *({"type": "section", "text": mrkdwn(text)} for text in _packed(lines)),
     ]
     buttons: list[dict[str, Any]] = []
     if page > 1:
@@ -82,6 +82,18 @@ async def list_answer(rt: Runtime, *, user_id: str, what: str, page: int) -> tup
     if buttons:
         blocks.append({"type": "actions", "elements": buttons})
     return f"{title}: {total} (page {page} of {pages})", blocks
+
+
+def _packed(lines: list[str], limit: int = 3000) -> list[str]:
+    """The lines joined into as few section texts of at most `limit` characters as hold every
+    line whole (escaped brand names can be five times as long as typed)."""
+    texts: list[str] = []
+    for line in lines:
+        if texts and len(texts[-1]) + 1 + len(line) <= limit:
+            texts[-1] += "\n" + line
+        else:
+            texts.append(line)
+    return texts
 
 
 def _page_button(text: str, what: str, page: int) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.blocks import escape, mrkdwn
+from bot.blocks import escape, escape_cut, mrkdwn
 from bot.cases import case_ref, thread_link
 from bot.listings import PLATFORMS
 from bot.notify import enqueue_channel_post, enqueue_thread_reply
@@ -21,6 +21,8 @@ from storage import queries
 from storage.models import Case, Listing
 
 PORTAL_REMINDER_AFTER = timedelta(hours=24)
+MAX_ESCALATED_CASES = 40
+MAX_ESCALATION_TEXT = 3000  # a section's text: longer would be cut mid-list by Slack's limit
 
 
 def _sla_groups(rt: Runtime) -> dict[int, list[str]]:
@@ -118,8 +120,9 @@ def _reminder(case: Case, listings: list[Listing], days: int) -> tuple[str, list
 def _escalation(
     cases: list[tuple[Case, list[Listing]]], days: int
 ) -> tuple[str, list[dict[str, object]]]:
-    lines = []
-    for case, listings in cases[:40]:
+    text = f":rotating_light: *Past twice the {days}-day SLA* — still undecided:"
+    shown = 0
+    for case, listings in cases[:MAX_ESCALATED_CASES]:
         assert case.id is not None
         where = case_ref(case.id)
         if case.channel_id and case.thread_ts:
@@ -127,12 +130,11 @@ def _escalation(
         platforms = ", ".join(
             sorted({PLATFORMS.get(item.platform, item.platform) for item in listings})
         )
-        lines.append(
-            f"• {where}: {len(listings):,} on {escape(platforms)} (reported by <@{case.reporter_id}>)"
-        )
-    if len(cases) > 40:
-        lines.append(f"… and {len(cases) - 40:,} more cases")
-    head = f":rotating_light: *Past twice the {days}-day SLA* — still undecided:"
-    return f"{len(cases)} cases past twice their SLA", [
-        {"type": "section", "text": mrkdwn(head + "\n" + "\n".join(lines))}
-    ]
+        line = f"• {where}: {len(listings):,} on {escape_cut(platforms, 400)} (reported by <@{case.reporter_id}>)"
+        if len(text) + 1 + len(line) > MAX_ESCALATION_TEXT - 40:  # room for the "… more" line
+            break
+        text += "\n" + line
+        shown += 1
+    if len(cases) > shown:
+        text += f"\n… and {len(cases) - shown:,} more cases"
+    return f"{len(cases)} cases past twice their SLA", [{"type": "section", "text": mrkdwn(text)}]

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from bot.blocks import Blocks, escape, mrkdwn, plain
+from bot.blocks import Blocks, escape, escape_cut, mrkdwn, plain
 from bot.config import AppConfig, PlatformConfig
 from bot.listings import PLATFORMS
 from storage import stats
@@ -21,6 +21,7 @@ from storage.db import Database
 from storage.stats import PlatformScore
 
 MAX_TABLE_ROWS = 25  # keeps a preformatted table well inside a section's 3,000 characters
+MAX_TABLE_TEXT = 3000  # a section's text
 NAME_WIDTH = 14
 DEFAULT_SLA_DAYS = PlatformConfig().sla_days  # a platform app.yaml does not list
 
@@ -148,9 +149,11 @@ def scorecard_blocks(
         for score in scores[:MAX_TABLE_ROWS]
     ]
     header = ["Platform", "Notices", "Listings", "Removed", "Rate", "Median", "p90", "Late", "Info"]
+    while len(rows) > 1 and len(table(header, rows)) > MAX_TABLE_TEXT:
+        rows.pop()  # names full of `&` or `<` escape wider: never let Slack's limit cut the table
     blocks.append({"type": "section", "text": mrkdwn(table(header, rows))})
-    if len(scores) > MAX_TABLE_ROWS:
-        blocks.append(_context(f"… and {len(scores) - MAX_TABLE_ROWS} more platforms in the CSV."))
+    if len(scores) > len(rows):
+        blocks.append(_context(f"… and {len(scores) - len(rows)} more platforms in the CSV."))
     blocks.append(
         _context(
             "Notices: sent. Removed: of the listings the platform decided (removed or rejected; "
@@ -160,7 +163,8 @@ def scorecard_blocks(
         )
     )
     summary = "; ".join(
-        f"{platform_label(score.platform)} {format_rate(score.takedown_rate)} taken down, "
+        f"{escape_cut(platform_label(score.platform), 40)} {format_rate(score.takedown_rate)} "
+        "taken down, "
         f"median {format_hours(score.median_hours)}"
         for score in scores[:5]
     )

@@ -20,20 +20,26 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import SlackDriver, eventually
+from conftest import TEST_CONFIG, SlackDriver, eventually
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from bot import blocks, notice_blocks
+from bot import blocks, notice_blocks, reminders
 from bot.adapters.base import NoticeListing, OutgoingNotice
 from bot.adapters.portal import PORTAL_LINKS
-from bot.cases import ParsedLine, duplicate_message, thread_link
-from bot.config import AppConfig, parse_config
-from bot.listings import ListingURLError, parse_listing_url
+from bot.case_list import list_answer
+from bot.cases import ParsedLine, ReportDraft, duplicate_message, open_case, thread_link
+from bot.config import AppConfig, Brand, parse_config
+from bot.digest import digest_blocks
+from bot.home import home_view
+from bot.listings import PLATFORMS, ListingURLError, parse_listing_url
 from bot.notices import build_notice, clean_text, notice_fields
+from bot.scorecard import scorecard_blocks
 from bot.tracking import Change, describe_changes
-from storage.models import Listing
+from storage import queries
+from storage.models import Case, Listing
 from storage.queries import OpenListing
+from storage.stats import OldListing, PeriodFigures, PlatformFigures, PlatformScore, SellerCount
 
 REPORTER = "U0REPORTER"
 EBAY = "https://www.ebay.com/itm/123456789012"
@@ -508,6 +514,225 @@ def test_duplicate_message_is_plain_and_names_the_open_case(hostile: str) -> Non
     assert thread_link("C0REPORTS", "1700000001.000100") in message
     assert "<" not in message and ">" not in message
     assert hostile not in message
+
+
+# -- the newer builders: reminders, digest, scorecard -----------------------------------------------
+
+
+def _case(n: int, *, threaded: bool = True) -> Case:
+    return Case(
+        id=n,
+        brand="Acme",
+        right_id="acme-eu-tm",
+        infringement="counterfeit",
+        reporter_id=REPORTER,
+        channel_id="C0REPORTS" if threaded else None,
+        thread_ts=f"1700000001.{n:06}" if threaded else None,
+    )
+
+
+def _listings_on(n: int, platforms: Sequence[str]) -> list[Listing]:
+    return [
+        _listing(n * 100 + i, platform=platform, key=f"{platform}:{n}", url=EBAY)
+        for i, platform in enumerate(platforms)
+    ]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_sla_reminder_and_escalation(hostile: str) -> None:
+    every = [*PLATFORMS, hostile, f"{hostile} 2"]
+    text, built = reminders._reminder(_case(7), _listings_on(7, every), 7)
+    assert_safe(text, built, hostile=hostile)
+    assert f"<@{REPORTER}>" in _text(built[0].get("text")), "the reporter is still mentioned"
+    cases = [(_case(n, threaded=n % 2 == 0), _listings_on(n, every)) for n in range(1, 61)]
+    text, built = reminders._escalation(cases, 7)
+    assert_safe(text, built, hostile=hostile)
+    shown = json.dumps(built, ensure_ascii=False)
+    assert "TD-1" in shown and "more cases" in shown, "a cut list says so"
+
+
+def test_escalation_of_many_cases_says_how_many_it_leaves_out() -> None:
+    cases = [(_case(n), _listings_on(n, list(PLATFORMS))) for n in range(1, 41)]
+    _, built = reminders._escalation(cases, 7)
+    assert_safe(None, built, hostile="<!channel>")
+    shown = _text(built[0].get("text"))
+    listed = shown.count("• ")
+    assert listed < 40 and f"… and {40 - listed:,} more cases" in shown
+
+
+def _period(hostile: str) -> PeriodFigures:
+    platforms = tuple(
+        PlatformFigures(f"{hostile}{n}", 100 - n, 50, 10, 5, 30, 5, 1, 12.5, 80.0)
+        for n in range(30)
+    )
+    oldest = tuple(
+        OldListing(
+            n, n, hostile, f"{hostile}:{n}", f"https://www.ebay.com/itm/12345678901{n}",
+            "needs_info", datetime(2026, 1, 1, tzinfo=UTC), "C0REPORTS", "1700000000.000100",
+        )
+        for n in range(10)
+    )  # fmt: skip
+    return PeriodFigures(
+        start=datetime(2026, 2, 23, 8, tzinfo=UTC),
+        end=datetime(2026, 3, 2, 8, tzinfo=UTC),
+        now=datetime(2026, 3, 2, 8, tzinfo=UTC),
+        cases=10**6,
+        platforms=platforms,
+        total=PlatformFigures("", 10**6, 10**5, 10**4, 10, 10, 10, 10, 1.0, 2.0),
+        past_sla={item.platform: 10**4 for item in platforms},
+        oldest_open=oldest,
+        top_sellers=tuple(SellerCount(f"{hostile}{n}", 10) for n in range(10)),
+    )
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_digest_blocks(hostile: str) -> None:
+    current = _period(hostile)
+    previous = _period(hostile[::-1])
+    for chart in (True, False):
+        text, built = digest_blocks(
+            current, previous, zone=ZoneInfo("Europe/Berlin"), sla={hostile: 3}, chart=chart
+        )
+        assert_safe(text, built, hostile=hostile)
+
+
+def _scores(hostile: str, count: int) -> list[PlatformScore]:
+    return [
+        PlatformScore(f"{hostile}{n}", 10**5, 10**6, 10**5, 10**4, 1.5, 900.0, 10**4, 10**3)
+        for n in range(count)
+    ] + [PlatformScore(platform, 1, 2, 1, 1, None, None, 0, 0) for platform in PLATFORMS]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_scorecard_blocks(hostile: str) -> None:
+    for count in (0, 1, 40):
+        for since in (None, _when()):
+            text, built = scorecard_blocks(_scores(hostile, count), since=since)
+            assert_safe(text, built, hostile=hostile)
+    text, built = scorecard_blocks([], since=None)
+    assert_safe(text, built, hostile=hostile)
+
+
+def test_scorecard_table_of_the_widest_names_stays_whole() -> None:
+    # `&` escapes to five characters: the widest a name can get in the table.
+    text, built = scorecard_blocks(_scores("&" * 20, 40), since=None)
+    assert_safe(text, built, hostile="&" * 20)
+    assert all(_text(block.get("text")).count("```") in (0, 2) for block in built), "table cut"
+    assert "more platforms in the CSV" in json.dumps(built), "the rows left out are counted"
+
+
+# -- the bot's own pages: the case list, the Home tab, `status` -------------------------------------
+
+WIDEST = "&" * 75  # a brand name as wide as it can get once escaped (`&amp;`)
+
+
+def _desk_config(hostile: str) -> AppConfig:
+    """The test bot's configuration, plus a brand and right named by the hostile text."""
+    base = parse_config(TEST_CONFIG, environ={})
+    added = [
+        Brand.model_validate(
+            {
+                "name": hostile[:75],
+                "rights": [
+                    {
+                        "id": "hostile-tm",
+                        "kind": "trademark",
+                        "mark": hostile,
+                        "number": hostile,
+                        "office": hostile,
+                    }
+                ],
+            }
+        ),
+        Brand.model_validate(
+            {"name": WIDEST, "rights": [{"id": "widest", "kind": "copyright", "work": hostile}]}
+        ),
+    ]
+    return base.model_copy(update={"brands": [*base.brands, *added]})
+
+
+DESKS = [pytest.param(text, _desk_config(text), id=name) for name, text in ATTACKS.items()]
+
+
+async def _file_hostile_report(bot: SlackDriver, hostile: str) -> None:
+    _, body = await bot.submit_report(
+        urls=f"{EBAY}\n{TAOBAO}",
+        brand=hostile[:75],
+        right="hostile-tm",
+        description=(EXPLANATION + hostile)[:3000],
+        seller=hostile[:200],
+    )
+    assert body.get("response_action") == "update", body
+    await _threaded(bot, 1)
+
+
+async def _threaded(bot: SlackDriver, count: int) -> None:
+    """Wait until the worker has posted `count` cases' parent messages (the list links them)."""
+
+    async def done() -> bool:
+        async with bot.bot.db.sessions() as session:
+            rows, _ = await queries.list_cases(session, limit=count)
+        return len(rows) == count and all(row.thread_ts for row in rows)
+
+    await eventually(done)
+
+
+@pytest.mark.parametrize(("hostile", "config"), DESKS)
+async def test_case_list_and_status(bot: SlackDriver, hostile: str) -> None:
+    await _file_hostile_report(bot, hostile)
+    rt = bot.bot.runtime
+    for what in ("open", "mine", "all", "ebay", "taobao"):
+        for page in (1, 2):
+            text, built = await list_answer(rt, user_id=REPORTER, what=what, page=page)
+            assert_safe(text, built, hostile=hostile)
+    _, built = await list_answer(rt, user_id=REPORTER, what="mine", page=1)
+    assert "/archives/C0REPORTS/p" in json.dumps(built), "the case links to its thread"
+    assert blocks.escape(hostile[:75]) in json.dumps(built, ensure_ascii=False), "the brand shows"
+
+    await bot.command("status TD-1")
+    [answer] = await bot.slack.wait_for_responses(1)
+    assert_safe(answer.get("text"), answer["blocks"], hostile=hostile)
+    assert "Open the status thread" in json.dumps(answer["blocks"])
+
+
+@pytest.mark.parametrize(("hostile", "config"), DESKS)
+async def test_home_view(bot: SlackDriver, hostile: str) -> None:
+    await _file_hostile_report(bot, hostile)
+    view = await home_view(bot.bot.runtime, user_id=REPORTER)
+    assert_modal_safe(view, hostile=hostile)
+    shown = json.dumps(view["blocks"], ensure_ascii=False)
+    assert "TD-1" in shown and blocks.escape(hostile[:75]) in shown
+
+
+@pytest.mark.parametrize(("hostile", "config"), DESKS[:1])
+async def test_a_full_page_of_the_widest_brand_shows_every_case(
+    bot: SlackDriver, hostile: str
+) -> None:
+    for n in range(12):
+        await open_case(
+            bot.bot.db,
+            config=bot.bot.settings.config,
+            draft=ReportDraft(
+                urls_text=f"https://www.ebay.com/itm/{100000000000 + n}",
+                brand=WIDEST,
+                right_id="widest",
+                infringement="copyright",
+                description=EXPLANATION,
+            ),
+            reporter_id=REPORTER,
+            team_id="T1",
+            channel_id="C0TEAM",
+            intake_key=f"widest-{n}",
+        )
+    await _threaded(bot, 12)
+    text, built = await list_answer(bot.bot.runtime, user_id=REPORTER, what="mine", page=1)
+    assert_safe(text, built, hostile=WIDEST)
+    shown = json.dumps(built)
+    for n in range(3, 13):
+        assert f"|TD-{n}>" in shown, f"TD-{n} is missing from the page"
+    view = await home_view(bot.bot.runtime, user_id=REPORTER)
+    assert_modal_safe(view, hostile=WIDEST)
+    assert "|TD-3>" in json.dumps(view["blocks"])
 
 
 # -- end to end -----------------------------------------------------------------------------------
