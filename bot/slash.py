@@ -13,6 +13,8 @@ from bot.runtime import Runtime
 from storage import queries
 
 MAX_COMMAND_TEXT = 4000
+SUBCOMMANDS = ("report", "help", "status", "list", "digest", "scorecard", "unknown")
+_WITH_ARGUMENTS = ("status", "list", "digest", "scorecard")
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ def parse_command(text: str) -> tuple[str, list[str]]:
     head = words[0].lower()
     if head in ("help", "-h", "--help", "?"):
         return "help", []
-    if head in ("status", "list", "digest", "scorecard"):
+    if head in _WITH_ARGUMENTS:
         return head, words[1:]
     if urls:
         return "report", urls

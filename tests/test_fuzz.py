@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from bot.config import ConfigError, parse_config
 from bot.listings import ListingURLError, parse_listing_url
-from bot.slash import parse_command
+from bot.slash import SUBCOMMANDS, parse_command
 
 FUZZ = settings(
     max_examples=10_000,
@@ -151,8 +151,20 @@ def test_parse_listing_url_fails_only_with_listing_url_error(text: str) -> None:
 
 # -- the command text -----------------------------------------------------------------------------
 
-SUBCOMMANDS = {"report", "help", "status", "list", "unknown"}
-WORDS = ["help", "HELP", "-h", "--help", "?", "status", "list", "TD-42", "td42", "open", "mine"]
+WORDS = [
+    "help",
+    "HELP",
+    "-h",
+    "--help",
+    "?",
+    "status",
+    "list",
+    "digest",
+    "scorecard",
+    "TD-42",
+    "open",
+    "mine",
+]
 
 
 SEPARATORS = [" ", "\n", "\t", "  ", "\u3000", "", " <", "> ", "|"]
