@@ -10,6 +10,13 @@ records its result (so "done" and the result commit together), or raises:
 
 On stop (SIGTERM) it claims nothing more, lets running jobs finish for a grace period, then
 releases the ones still running so another worker takes them at once.
+
+A job runs only while its lease holds. One task renews the leases of all the worker's running
+jobs (one statement per round, however many jobs); when a job's lease is found taken, or cannot
+be renewed before most of it has run out (the database is away), its run is cancelled before
+another worker may take the job over, and `complete` refuses (rolling back the job's transaction)
+if the lease was lost anyway. So a worker cut off from the database never keeps posting or
+recording alongside the job's new owner.
 """
 
 from __future__ import annotations
@@ -46,6 +53,15 @@ class JobFailed(Exception):
     """Retrying cannot help; the job is dead-lettered with this message."""
 
 
+class LeaseLost(Exception):
+    """This worker no longer holds the job's lease: another worker has it; record nothing."""
+
+
+# A run is cancelled when its lease could not be renewed for this share of the lease, so it stops
+# before the lease runs out and another worker may take the job.
+FENCE = 0.75
+
+
 @dataclass
 class JobContext:
     job: ClaimedJob
@@ -54,9 +70,29 @@ class JobContext:
     completed: bool = False
 
     async def complete(self, session: AsyncSession) -> bool:
-        """Mark the job done in `session`'s transaction; False if its lease was lost meanwhile."""
-        self.completed = await jobs.complete(session, job_id=self.job.id, owner=self.owner)
-        return self.completed
+        """Mark the job done in `session`'s transaction.
+
+        Raises LeaseLost if another worker took the job meanwhile, so the caller's transaction
+        (the job's result) rolls back instead of overwriting the new owner's work.
+        """
+        if not await jobs.complete(session, job_id=self.job.id, owner=self.owner):
+            raise LeaseLost(f"job {self.job.id}: the lease was lost before it completed")
+        self.completed = True
+        return True
+
+
+@dataclass
+class _Lease:
+    """A running job as the lease renewal sees it."""
+
+    attempt: asyncio.Task[None]
+    context: JobContext
+    renewed: float = field(default_factory=time.monotonic)  # when it was last known extended
+    fenced: str | None = None  # why its run was cancelled, if it was
+
+    def fence(self, reason: str) -> None:
+        self.fenced = reason
+        self.attempt.cancel()
 
 
 Runner = Callable[[JobContext], Awaitable[None]]
@@ -86,6 +122,8 @@ class Worker:
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
         self._running: dict[int, asyncio.Task[None]] = {}
+        self._leases: dict[int, _Lease] = {}
+        self._renewer: asyncio.Task[None] | None = None
 
     @property
     def max_attempts(self) -> int:
@@ -165,26 +203,41 @@ class Worker:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
 
+    async def _attempt(self, job: ClaimedJob, context: JobContext) -> None:
+        """The job's run and its completion: the part that may only happen under the lease."""
+        if job.attempts > job.max_attempts:
+            raise JobFailed(
+                f"gave up after {job.max_attempts} attempts (its worker stopped each time)"
+            )
+        await self.runners[job.kind](context)
+        if not context.completed:
+            async with self.db.transaction() as session:
+                await context.complete(session)
+
     async def _run_one(self, job: ClaimedJob) -> None:
         context = JobContext(job=job, owner=self.owner, db=self.db)
-        runner = self.runners[job.kind]
         started = time.monotonic()
-        heartbeat = asyncio.create_task(self._heartbeat(job))
+        attempt = asyncio.create_task(self._attempt(job, context), name=f"attempt-{job.id}")
+        lease = self._leases[job.id] = _Lease(attempt, context)
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.create_task(self._renew_leases(), name="lease-renewal")
         outcome = "done"
         try:
-            if job.attempts > job.max_attempts:
-                raise JobFailed(
-                    f"gave up after {job.max_attempts} attempts (its worker stopped each time)"
-                )
-            await runner(context)
-            if not context.completed:
-                async with self.db.transaction() as session:
-                    await context.complete(session)
+            await attempt
         except asyncio.CancelledError:
-            outcome = "released"
-            with contextlib.suppress(Exception):
-                await asyncio.shield(jobs.release(self.db, job_id=job.id, owner=self.owner))
-            raise
+            current = asyncio.current_task()
+            if lease.fenced is None or (current is not None and current.cancelling()):
+                # This worker is stopping: give the job back for another worker to take at once.
+                outcome = "released"
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(jobs.release(self.db, job_id=job.id, owner=self.owner))
+                raise
+            # Not released: the lease runs out on its own, and the next run counts as an attempt.
+            outcome = "lease_lost"
+            log.warning("job %s (%s) stopped: %s", job.id, job.kind, lease.fenced)
+        except LeaseLost as exc:
+            outcome = "lease_lost"
+            log.warning("job %s (%s): %s; its result was not recorded", job.id, job.kind, exc)
         except JobFailed as exc:
             outcome = "dead"
             await self._reschedule(job, str(exc), None)
@@ -194,7 +247,11 @@ class Worker:
             log.exception("job %s (%s) raised", job.id, job.kind)
             outcome = await self._retry(job, f"{type(exc).__name__}: {exc}", None)
         finally:
-            heartbeat.cancel()
+            if self._leases.get(job.id) is lease:
+                del self._leases[job.id]
+            if not self._leases and self._renewer is not None:
+                self._renewer.cancel()  # nothing left to renew; the next job starts another
+                self._renewer = None
             self._wake.set()  # a slot is free, and the job's serial successor may now be due
             self.observe(job.kind, outcome, time.monotonic() - started)
             duration_ms = round((time.monotonic() - started) * 1000)
@@ -240,15 +297,53 @@ class Worker:
             except Exception:
                 log.exception("dead-letter handler for job %s failed", job.id)
 
-    async def _heartbeat(self, job: ClaimedJob) -> None:
-        interval = max(self.lease.total_seconds() / 3, 0.05)
-        while True:
-            await asyncio.sleep(interval)
+    async def _renew_leases(self) -> None:
+        """Renew the leases of the running jobs, one statement per round, while there are any.
+
+        A run whose lease was taken is cancelled at once; one whose lease could not be renewed
+        (the database is away or too slow) is cancelled once FENCE of the lease has passed, so it
+        stops before the lease runs out and another worker may take the job.
+        """
+        lease = self.lease.total_seconds()
+        interval = max(lease / 3, 0.05)
+
+        def running() -> dict[int, _Lease]:
+            return {
+                job_id: item
+                for job_id, item in self._leases.items()
+                if not (item.attempt.done() or item.fenced or item.context.completed)
+            }
+
+        while self._leases:
+            wait = interval
+            if waiting := running():
+                earliest = min(item.renewed for item in waiting.values())
+                wait = min(interval, earliest + lease * FENCE - time.monotonic())
+            await asyncio.sleep(max(0.0, wait))
+            now = time.monotonic()
+            live: dict[int, _Lease] = {}
+            for job_id, item in running().items():
+                if now >= item.renewed + lease * FENCE:
+                    item.fence(f"its lease could not be renewed for {now - item.renewed:.1f}s")
+                else:
+                    live[job_id] = item
+            if not live:
+                continue
+            deadline = min(item.renewed for item in live.values()) + lease * FENCE
             try:
-                if not await jobs.heartbeat(
-                    self.db, job_id=job.id, owner=self.owner, lease=self.lease
-                ):
-                    log.warning("job %s: lease lost to another worker", job.id)
-                    return
-            except Exception:
-                log.warning("job %s: heartbeat failed", job.id, exc_info=True)
+                held = await asyncio.wait_for(
+                    jobs.heartbeat_many(
+                        self.db, job_ids=list(live), owner=self.owner, lease=self.lease
+                    ),
+                    timeout=max(deadline - now, 0.01),
+                )
+            except Exception as exc:
+                log.warning(
+                    "renewing %s lease(s) failed: %s", len(live), str(exc) or type(exc).__name__
+                )
+                continue
+            for job_id, item in live.items():
+                if job_id in held:
+                    item.renewed = now
+                elif not (item.attempt.done() or item.context.completed):
+                    item.fence("its lease was lost to another worker")

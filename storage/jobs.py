@@ -7,12 +7,15 @@
   which makes it the only writer. Jobs whose lease expired (their worker died) are claimed by the
   same query, so stalled jobs need no separate sweeper.
 - Jobs sharing a `serial_key` run one at a time, in id order: a case's thread replies stay ordered.
+  On PostgreSQL `enqueue` takes a transaction-level advisory lock on the key, so ids of one key
+  follow commit order (a smaller id committed later would otherwise run after a larger one).
 - `complete`, `retry` and `release` only act while the caller still holds the lease, so a worker
   that lost its lease (paused too long) cannot overwrite the new owner's work.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +31,7 @@ from storage.models import Job, utcnow
 
 QUEUED, RUNNING, DONE, DEAD = "queued", "running", "done", "dead"
 DEFAULT_MAX_ATTEMPTS = 7
+SERIAL_LOCK_SPACE = 0x7D  # advisory-lock namespace (first key) of the serial-key locks
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +74,15 @@ async def enqueue(
         "updated_at": now,
     }
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    if serial_key is not None and dialect == "postgresql":
+        # A serial key's jobs run in id order, so their ids must follow commit order. PostgreSQL
+        # hands out an id at insert time: a transaction holding a smaller id that commits later
+        # would have its job claimed after (and alongside) a later one. This lock, held until the
+        # transaction ends, makes the next enqueuer of the key take its id after this commit.
+        # (SQLite needs none: BEGIN IMMEDIATE already serialises writers.)
+        await session.execute(
+            select(func.pg_advisory_xact_lock(SERIAL_LOCK_SPACE, func.hashtext(serial_key)))
+        )
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     statement = insert(Job).values(**values)
     if dedupe_key is not None:
@@ -154,6 +167,25 @@ async def heartbeat(db: Database, *, job_id: int, owner: str, lease: timedelta) 
             .values(lease_expires_at=now + lease, updated_at=now)
         )
     return bool(result.rowcount)
+
+
+async def heartbeat_many(
+    db: Database, *, job_ids: Sequence[int], owner: str, lease: timedelta
+) -> set[int]:
+    """Extend the leases of `owner`'s running jobs among `job_ids` in one statement; returns the
+    ids extended (a missing id's lease was lost to another worker, or the job has finished)."""
+    if not job_ids:
+        return set()
+    now = utcnow()
+    async with db.transaction() as session:
+        result = await session.execute(
+            update(Job)
+            .where(Job.id.in_(list(job_ids)), Job.state == RUNNING, Job.lease_owner == owner)
+            .values(lease_expires_at=now + lease, updated_at=now)
+            .returning(Job.id),
+            execution_options={"synchronize_session": False},
+        )
+        return {row[0] for row in result.all()}
 
 
 async def complete(session: AsyncSession, *, job_id: int, owner: str) -> bool:
