@@ -14,6 +14,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
@@ -182,10 +183,46 @@ async def _work(settings: Settings) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     try:
-        await bot.start()
+        await _start_when_database_is_up(bot, stop)
         await stop.wait()
     finally:
         await bot.close()
+
+
+async def _start_when_database_is_up(
+    bot: Any, stop: asyncio.Event, *, patience: float = 60.0
+) -> None:
+    """Start the worker; a database that is not up yet (a restart) is waited for, up to a minute.
+    An outdated schema is not waited for: that needs `takedown-bot migrate`."""
+    deadline = loop_time() + patience
+    delay = 0.5
+    while True:
+        try:
+            await bot.start()
+            return
+        except DatabaseError:
+            raise
+        except (OSError, ConnectionError, TimeoutError) as exc:
+            if stop.is_set():
+                return
+            if loop_time() > deadline:
+                raise
+            log.warning("database not reachable (%s); trying again in %.1fs", exc, delay)
+        except Exception as exc:  # asyncpg/SQLAlchemy wrap connection failures in their own types
+            if stop.is_set():
+                return
+            if "connect" not in str(exc).lower() or loop_time() > deadline:
+                raise
+            log.warning(
+                "database not reachable (%s); trying again in %.1fs", type(exc).__name__, delay
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=delay)
+        delay = min(delay * 2, 5.0)
+
+
+def loop_time() -> float:
+    return asyncio.get_running_loop().time()
 
 
 def cmd_worker(_args: argparse.Namespace) -> int:

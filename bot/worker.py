@@ -272,7 +272,8 @@ class Worker:
             )
 
     async def _retry(self, job: ClaimedJob, error: str, delay: float | None) -> str:
-        if job.attempts >= job.max_attempts:
+        # The schedule decides how many runs a job gets: one more than its backoff steps.
+        if job.attempts >= min(job.max_attempts, self.max_attempts):
             await self._reschedule(job, error, None)
             return "dead"
         if delay is None:

@@ -30,7 +30,7 @@ from storage.db import Database
 from storage.models import Job, utcnow
 
 QUEUED, RUNNING, DONE, DEAD = "queued", "running", "done", "dead"
-DEFAULT_MAX_ATTEMPTS = 7
+DEFAULT_MAX_ATTEMPTS = 100  # a ceiling; the worker's backoff schedule decides the real number
 SERIAL_LOCK_SPACE = 0x7D  # advisory-lock namespace (first key) of the serial-key locks
 
 

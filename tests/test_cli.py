@@ -362,3 +362,28 @@ def test_serve_never_logs_the_slack_credentials(serving: tuple[subprocess.Popen[
 
     for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"):
         assert FAKE_CREDENTIALS[name] not in stdout + stderr
+
+
+def test_worker_waits_for_a_database_that_is_not_up_yet(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    env.update(
+        SLACK_BOT_TOKEN="xoxb-test",
+        SLACK_API_URL="http://127.0.0.1:9/",
+        DATABASE_URL="postgresql://postgres@127.0.0.1:9/nothing-listens-here",
+        TAKEDOWN_CONFIG=str(REPO / "app.yaml"),
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "bot", "worker"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            worker.wait(3)  # still trying, not crashed
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, err = worker.communicate(timeout=20)
+    assert worker.returncode == 0, err
+    assert "database not reachable" in err and "Traceback" not in err
