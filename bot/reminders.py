@@ -44,17 +44,19 @@ async def sweep(rt: Runtime, *, now: datetime) -> dict[str, int]:
                 older_than=now - timedelta(days=days),
                 unmarked="sla_reminded_at",
             )
-            for case, listings in _by_case(due):
-                assert case.id is not None
-                text, blocks = _reminder(case, listings, days)
-                await enqueue_thread_reply(session, case_id=case.id, text=text, blocks=blocks)
-                sent["reminders"] += 1
+            # Mark first, then queue: the listing rows are locked before the cases' serial-key
+            # locks, the order a poll recording a decision takes them (no deadlock between them).
             await queries.mark_listings(
                 session,
                 listing_ids=[item.id for item, _ in due if item.id],
                 column="sla_reminded_at",
                 when=now,
             )
+            for case, listings in _by_case(due):
+                assert case.id is not None
+                text, blocks = _reminder(case, listings, days)
+                await enqueue_thread_reply(session, case_id=case.id, text=text, blocks=blocks)
+                sent["reminders"] += 1
         escalation_channel = rt.config.team.escalation_channel
         if escalation_channel is None:
             continue
