@@ -31,8 +31,7 @@ from bot.adapters.base import (
     Receipt,
     TransientError,
 )
-from bot.adapters.http import Reply, refusal, request
-from bot.config import INFRINGEMENT_TYPES
+from bot.adapters.http import ApiOptions, Reply, codes_by_type, refusal, request
 
 log = logging.getLogger(__name__)
 
@@ -40,43 +39,20 @@ DEFAULT_BASE_URL = "https://api.ebay.com/commerce/vero/v2"
 MAX_ITEMS_PER_REPORT = 150
 
 
-class EbayVeroOptions(AdapterOptions):
+class EbayVeroOptions(ApiOptions):
     """The `ebay_vero` keys of a `platforms:` entry."""
+
+    environment_name: ClassVar[str] = "EBAY_VERO_TOKEN"
 
     base_url: str = DEFAULT_BASE_URL
     token: SecretStr  # OAuth access token with the commerce.vero scope, from ${EBAY_VERO_TOKEN}
     reason_codes: dict[str, str] = Field(default_factory=dict)  # infringement type -> reason code
     marketplace_id: str | None = Field(default=None, pattern=r"^EBAY_[A-Z_]+$")  # e.g. EBAY_DE
-    timeout: float = Field(default=30.0, gt=0, le=300)  # seconds, per request
-
-    @field_validator("base_url")
-    @classmethod
-    def _base_url(cls, value: str) -> str:
-        if not value.startswith(("https://", "http://")):
-            raise ValueError(f"expected an http(s) URL, got {value!r}")
-        return value.rstrip("/")
-
-    @field_validator("token")
-    @classmethod
-    def _token(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip():
-            raise ValueError(
-                "must not be empty (set it from the environment, e.g. ${EBAY_VERO_TOKEN})"
-            )
-        return value
 
     @field_validator("reason_codes", mode="before")
     @classmethod
     def _reason_codes(cls, value: Any) -> Any:
-        if not isinstance(value, dict):
-            return value  # pydantic reports the wrong type
-        for kind, code in value.items():
-            if kind not in INFRINGEMENT_TYPES:
-                known = ", ".join(INFRINGEMENT_TYPES)
-                raise ValueError(f"unknown infringement type {kind!r} (known: {known})")
-            if isinstance(code, bool) or not isinstance(code, str | int) or not str(code).strip():
-                raise ValueError(f"the reason code for {kind!r} must be a code, got {code!r}")
-        return {kind: str(code).strip() for kind, code in value.items()}
+        return codes_by_type(value, noun="reason code", kind_of_value="a code")
 
 
 # --- Wire mapping: the only place that knows eBay's JSON ------------------------------------------

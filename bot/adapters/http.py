@@ -14,11 +14,58 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
+from pydantic import Field, SecretStr, field_validator
 
-from bot.adapters.base import AdapterError, AmbiguousError, PermanentError, TransientError
+from bot.adapters.base import (
+    AdapterError,
+    AdapterOptions,
+    AmbiguousError,
+    PermanentError,
+    TransientError,
+)
+from bot.config import INFRINGEMENT_TYPES
+
+
+class ApiOptions(AdapterOptions):
+    """The keys every token-authenticated API adapter takes: `base_url`, `token`, `timeout`."""
+
+    environment_name: ClassVar[str] = "TOKEN"  # named in the message when the token is empty
+
+    base_url: str
+    token: SecretStr
+    timeout: float = Field(default=30.0, gt=0, le=300)  # seconds, per request
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError(f"expected an http(s) URL, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError(
+                f"must not be empty (set it from the environment, e.g. ${{{cls.environment_name}}})"
+            )
+        return value
+
+
+def codes_by_type(value: Any, *, noun: str, kind_of_value: str) -> Any:
+    """Check a map of infringement type → platform code (reason codes, report reasons)."""
+    if not isinstance(value, dict):
+        return value  # pydantic reports the wrong type
+    for kind, code in value.items():
+        if kind not in INFRINGEMENT_TYPES:
+            known = ", ".join(INFRINGEMENT_TYPES)
+            raise ValueError(f"unknown infringement type {kind!r} (known: {known})")
+        if isinstance(code, bool) or not isinstance(code, str | int) or not str(code).strip():
+            raise ValueError(f"the {noun} for {kind!r} must be {kind_of_value}, got {code!r}")
+    return {kind: str(code).strip() for kind, code in value.items()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,52 +31,26 @@ from bot.adapters.base import (
     Receipt,
     TransientError,
 )
-from bot.adapters.http import Reply, refusal, request
-from bot.config import INFRINGEMENT_TYPES
+from bot.adapters.http import ApiOptions, Reply, codes_by_type, refusal, request
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.mercadolibre.com"
 
 
-class MercadoLibreOptions(AdapterOptions):
+class MercadoLibreOptions(ApiOptions):
     """The `mercadolibre` keys of a `platforms:` entry."""
+
+    environment_name: ClassVar[str] = "MELI_TOKEN"
 
     base_url: str = DEFAULT_BASE_URL
     token: SecretStr  # the BPP member's OAuth access token, from ${MELI_TOKEN}
     report_reasons: dict[str, str] = Field(default_factory=dict)  # infringement -> report_reason_id
-    timeout: float = Field(default=30.0, gt=0, le=300)  # seconds, per request
-
-    @field_validator("base_url")
-    @classmethod
-    def _base_url(cls, value: str) -> str:
-        if not value.startswith(("https://", "http://")):
-            raise ValueError(f"expected an http(s) URL, got {value!r}")
-        return value.rstrip("/")
-
-    @field_validator("token")
-    @classmethod
-    def _token(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip():
-            raise ValueError("must not be empty (set it from the environment, e.g. ${MELI_TOKEN})")
-        return value
 
     @field_validator("report_reasons", mode="before")
     @classmethod
     def _report_reasons(cls, value: Any) -> Any:
-        if not isinstance(value, dict):
-            return value  # pydantic reports the wrong type
-        for kind, reason in value.items():
-            if kind not in INFRINGEMENT_TYPES:
-                known = ", ".join(INFRINGEMENT_TYPES)
-                raise ValueError(f"unknown infringement type {kind!r} (known: {known})")
-            if (
-                isinstance(reason, bool)
-                or not isinstance(reason, str | int)
-                or not str(reason).strip()
-            ):
-                raise ValueError(f"the report reason for {kind!r} must be an id, got {reason!r}")
-        return {kind: str(reason).strip() for kind, reason in value.items()}
+        return codes_by_type(value, noun="report reason", kind_of_value="an id")
 
 
 # --- Wire mapping: the only place that knows Mercado Libre's JSON ---------------------------------
