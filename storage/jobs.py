@@ -237,16 +237,6 @@ async def release(db: Database, *, job_id: int, owner: str) -> bool:
     return bool(result.rowcount)
 
 
-async def requeue(session: AsyncSession, *, job_id: int, run_at: datetime | None = None) -> bool:
-    """Bring a dead job back (a person pressed Retry)."""
-    result = await session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.state == DEAD)
-        .values(state=QUEUED, attempts=0, run_at=run_at or utcnow(), updated_at=utcnow())
-    )
-    return bool(result.rowcount)
-
-
 async def counts(db: Database) -> dict[tuple[str, str], int]:
     """Jobs by (kind, state)."""
     async with db.sessions() as session:

@@ -229,46 +229,10 @@ async def notice_listings(session: AsyncSession, notice_id: int) -> list[Listing
     return list(rows.scalars())
 
 
-async def case_notices(session: AsyncSession, case_id: int) -> list[Notice]:
-    rows = await session.execute(
-        select(Notice).where(Notice.case_id == case_id).order_by(Notice.id)
-    )
-    return list(rows.scalars())
-
-
 async def update_notice(session: AsyncSession, notice_id: int, **values: Any) -> None:
     await session.execute(
         update(Notice).where(Notice.id == notice_id).values(updated_at=utcnow(), **values)
     )
-
-
-async def set_listing_status(
-    session: AsyncSession,
-    *,
-    listing_id: int,
-    status: str,
-    reason: str | None = None,
-    reference: str | None = None,
-    when: datetime | None = None,
-) -> None:
-    when = when or utcnow()
-    values: dict[str, Any] = {"status": status, "status_reason": reason, "updated_at": when}
-    if reference is not None:
-        values["reference"] = reference
-    if status in ("submitted", "in_review"):
-        values["submitted_at"] = func.coalesce(Listing.submitted_at, when)
-    if status in CLOSED_STATUSES or status == "needs_info":
-        values["decided_at"] = when
-    await session.execute(update(Listing).where(Listing.id == listing_id).values(**values))
-
-
-async def get_listing(session: AsyncSession, listing_id: int) -> Listing | None:
-    return await session.get(Listing, listing_id)
-
-
-async def case_events(session: AsyncSession, case_id: int) -> list[Event]:
-    rows = await session.execute(select(Event).where(Event.case_id == case_id).order_by(Event.id))
-    return list(rows.scalars())
 
 
 async def listings_past(
@@ -410,7 +374,7 @@ async def set_listings_status(
     reference: str | None = None,
     when: datetime | None = None,
 ) -> None:
-    """`set_listing_status` for many listings at once (one statement per 900)."""
+    """Move listings to `status`, stamping submission and decision times (one statement per 900)."""
     when = when or utcnow()
     values: dict[str, Any] = {"status": status, "status_reason": reason, "updated_at": when}
     if reference is not None:

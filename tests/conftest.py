@@ -176,6 +176,43 @@ def config(config_text: str) -> AppConfig:
     return parse_config(config_text, environ={})
 
 
+# -- fake platforms (shared by the delivery, worker-process and chaos tests) ---------------------
+
+EBAY_TOKEN = "ebay-user-token-abcdef"
+MELI_TOKEN = "meli-token-123456"
+HOOK_SECRET = "webhook-secret-0123456789abcdef"
+
+
+@pytest.fixture
+async def ebay() -> AsyncIterator[Any]:
+    from fakes.ebay import FakeEbayVero
+
+    fake = FakeEbayVero(token=EBAY_TOKEN)
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def meli() -> AsyncIterator[Any]:
+    from fakes.mercadolibre import FakeMercadoLibre
+
+    fake = FakeMercadoLibre(token=MELI_TOKEN)
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def hook() -> AsyncIterator[Any]:
+    from fakes.webhook import FakeWebhookReceiver
+
+    fake = FakeWebhookReceiver(secret=HOOK_SECRET)
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
 # -- Slack ----------------------------------------------------------------------------------------
 
 

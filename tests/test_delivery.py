@@ -9,13 +9,22 @@ import email
 import email.policy
 import json
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from conftest import TEST_CONFIG, SlackDriver, eventually, press, view_submission
+from conftest import (
+    EBAY_TOKEN,
+    HOOK_SECRET,
+    MELI_TOKEN,
+    TEST_CONFIG,
+    SlackDriver,
+    eventually,
+    press,
+    view_submission,
+)
 from fakes.ebay import FakeEbayVero
 from fakes.mercadolibre import FakeMercadoLibre
 from fakes.webhook import FakeWebhookReceiver
@@ -23,10 +32,6 @@ from sqlalchemy import select
 
 from bot.config import AppConfig, parse_config
 from storage.models import Event, Job, Listing, Notice
-
-EBAY_TOKEN = "ebay-user-token-abcdef"
-MELI_TOKEN = "meli-token-123456"
-HOOK_SECRET = "webhook-secret-0123456789abcdef"
 
 EBAY_1 = "https://www.ebay.com/itm/123456789012"
 EBAY_2 = "https://www.ebay.co.uk/itm/223456789012"
@@ -45,30 +50,6 @@ class Mailbox:
             email.message_from_bytes(envelope.content, policy=email.policy.default)
         )  # type: ignore[arg-type]
         return "250 2.0.0 queued"
-
-
-@pytest.fixture
-async def ebay() -> AsyncIterator[FakeEbayVero]:
-    fake = FakeEbayVero(token=EBAY_TOKEN)
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
-async def meli() -> AsyncIterator[FakeMercadoLibre]:
-    fake = FakeMercadoLibre(token=MELI_TOKEN)
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
-async def hook() -> AsyncIterator[FakeWebhookReceiver]:
-    fake = FakeWebhookReceiver(secret=HOOK_SECRET)
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 @pytest.fixture

@@ -8,11 +8,9 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-from conftest import BOT_TOKEN, TEST_CONFIG, eventually
+from conftest import BOT_TOKEN, EBAY_TOKEN, HOOK_SECRET, TEST_CONFIG, eventually
 from fakes.ebay import FakeEbayVero
 from fakes.slack import FakeSlack
 from fakes.webhook import FakeWebhookReceiver
@@ -22,25 +20,6 @@ from bot.cases import ReportDraft, open_case
 from bot.config import parse_config
 from storage.db import Database
 from storage.models import Job, Notice
-
-EBAY_TOKEN = "ebay-user-token-abcdef"
-HOOK_SECRET = "webhook-secret-0123456789abcdef"
-
-
-@pytest.fixture
-async def ebay() -> AsyncIterator[FakeEbayVero]:
-    fake = FakeEbayVero(token=EBAY_TOKEN)
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
-async def hook() -> AsyncIterator[FakeWebhookReceiver]:
-    fake = FakeWebhookReceiver(secret=HOOK_SECRET)
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 def _config_text(ebay: FakeEbayVero, hook: FakeWebhookReceiver) -> str:
