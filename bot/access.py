@@ -5,6 +5,7 @@ with `usergroups.users.list` and cached for a few minutes. An empty list lets ev
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
@@ -28,10 +29,22 @@ class AccessControl:
     ttl: float = 300.0
     _groups: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)
 
+    _reading: dict[str, asyncio.Task[frozenset[str]]] = field(default_factory=dict)
+
     async def _members(self, group_id: str) -> frozenset[str]:
         cached = self._groups.get(group_id)
         if cached and cached[0] > time.monotonic():
             return cached[1]
+        # One read per group at a time: requests arriving together share it.
+        reading = self._reading.get(group_id)
+        if reading is None:
+            reading = asyncio.create_task(self._read(group_id))
+            self._reading[group_id] = reading
+            reading.add_done_callback(lambda _task: self._reading.pop(group_id, None))
+        return await asyncio.shield(reading)
+
+    async def _read(self, group_id: str) -> frozenset[str]:
+        cached = self._groups.get(group_id)
         try:
             response = await self.slack.usergroups_users_list(usergroup=group_id)
             members = frozenset(response.get("users") or [])

@@ -38,6 +38,7 @@ from bot.adapters.base import (
 )
 from bot.backoff import with_retries
 from bot.cases import case_ref
+from bot.coalesce import Missing
 from bot.config import AppConfig
 from bot.notice_blocks import (
     confirm_view,
@@ -52,7 +53,7 @@ from bot.notices import MissingElementError, build_notice, notice_fields
 from bot.notify import enqueue_thread_reply
 from bot.runtime import Runtime
 from bot.tracking import apply_decisions
-from bot.worker import JobContext, RetryLater
+from bot.worker import JobContext, JobFailed, RetryLater
 from storage import jobs, queries
 from storage.jobs import ClaimedJob
 from storage.models import OPEN_STATUSES, Case, Listing, Notice
@@ -136,12 +137,19 @@ def adapter_for(rt: Runtime, notice: Notice) -> Adapter:
 async def _load(
     rt: Runtime, session: AsyncSession, notice_id: int
 ) -> tuple[Notice, Case, list[Listing]]:
-    notice = await queries.get_notice(session, notice_id)
-    if notice is None:
+    found = (await queries.notice_bundles(session, [notice_id])).get(notice_id)
+    if found is None:
         raise DeliveryError(f"notice {notice_id} does not exist")
-    case = await queries.get_case(session, notice.case_id)
-    assert case is not None
-    return notice, case, await queries.notice_listings(session, notice_id)
+    return found.notice, found.case, found.listings
+
+
+async def _load_for_job(rt: Runtime, notice_id: int) -> tuple[Notice, Case, list[Listing]]:
+    """The notice of a `submit` or `poll` job, read together with the other jobs' notices."""
+    try:
+        found = await rt.loads.notice(notice_id)
+    except Missing:
+        raise JobFailed(f"notice {notice_id} does not exist") from None
+    return found.notice, found.case, found.listings
 
 
 def outgoing(rt: Runtime, notice: Notice, case: Case, listings: list[Listing]) -> OutgoingNotice:
@@ -211,8 +219,7 @@ async def _set_notice(rt: Runtime, notice_id: int, **values: Any) -> None:
 async def run_submit(rt: Runtime, ctx: JobContext) -> None:
     """The `submit` job: deliver one notice through its channel, exactly once."""
     notice_id = int(ctx.job.payload["notice_id"])
-    async with rt.db.sessions() as session:
-        notice, case, listings = await _load(rt, session, notice_id)
+    notice, case, listings = await _load_for_job(rt, notice_id)
     if notice.status in DONE_STATES or notice.status == "failed":
         return  # already delivered, held or failed: a duplicate job has nothing to do
     adapter = adapter_for(rt, notice)
@@ -235,7 +242,7 @@ async def run_submit(rt: Runtime, ctx: JobContext) -> None:
             await _hold(rt, ctx, notice, case, str(exc))
             return
     if receipt is None:
-        await _set_notice(rt, notice_id, status="sending", attempts=notice.attempts + 1)
+        await rt.loads.mark_sending(notice_id)  # committed before the channel is called
         try:
             receipt = await _limited(rt, notice, lambda: adapter.submit(out), cap=30.0)
         except TransientError as exc:
@@ -422,8 +429,7 @@ async def on_submit_dead(rt: Runtime, job: ClaimedJob, error: str) -> None:
 async def run_poll(rt: Runtime, ctx: JobContext) -> None:
     """The `poll` job: ask the channel for decisions; record changes; poll again while any is open."""
     notice_id = int(ctx.job.payload["notice_id"])
-    async with rt.db.sessions() as session:
-        notice, case, listings = await _load(rt, session, notice_id)
+    notice, case, listings = await _load_for_job(rt, notice_id)
     if notice.status != "sent" or not any(item.status in OPEN_STATUSES for item in listings):
         return
     adapter = adapter_for(rt, notice)

@@ -17,14 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.backoff import is_transient, retry_after, with_retries
 from bot.blocks import case_message
 from bot.cases import case_ref
+from bot.coalesce import Missing
+from bot.loaders import PARENT_PREVIEW
 from bot.runtime import Runtime
 from bot.worker import JobContext, JobFailed, RetryLater
 from storage import jobs, queries
 from storage.models import Case
+from storage.queries import CaseSummary
 
 log = logging.getLogger("takedown.notify")
-
-_PREVIEW = 15
 
 
 def _serial(case_id: int) -> str:
@@ -69,17 +70,11 @@ async def enqueue_channel_post(
     )
 
 
-async def render_parent(
-    rt: Runtime, session: AsyncSession, case: Case
+def render_parent(
+    rt: Runtime, case: Case, summary: CaseSummary
 ) -> tuple[str, list[dict[str, Any]]]:
+    """The case's parent message: what it is, who reported it, its listings' figures."""
     assert case.id is not None
-    counts = await queries.status_counts(session, case.id)
-    preview = []
-    if sum(counts.values()) <= _PREVIEW:
-        preview = [
-            (item.platform, item.url, item.status)
-            for item in await queries.case_listings(session, case.id)
-        ]
     found = rt.config.right(case.right_id)
     return case_message(
         ref=case_ref(case.id),
@@ -89,10 +84,19 @@ async def render_parent(
         reporter_id=case.reporter_id,
         created_at=case.created_at,
         zone=rt.config.team.zone,
-        counts=counts,
-        listings=preview,
+        counts=summary.counts,
+        listings=[(item.platform, item.url, item.status) for item in summary.listings],
         description=case.description,
     )
+
+
+async def parent_message(
+    rt: Runtime, session: AsyncSession, case: Case
+) -> tuple[str, list[dict[str, Any]]]:
+    """The case's parent message as it stands in the database now."""
+    assert case.id is not None
+    summaries = await queries.case_summaries(session, [case.id], preview=PARENT_PREVIEW)
+    return render_parent(rt, case, summaries[case.id])
 
 
 async def run_notify(rt: Runtime, ctx: JobContext) -> None:
@@ -116,15 +120,16 @@ async def run_notify(rt: Runtime, ctx: JobContext) -> None:
         return
     case_id = int(payload["case_id"])
     op = payload["op"]
-    async with rt.db.sessions() as session:
-        case = await queries.get_case(session, case_id)
-        if case is None:
-            raise JobFailed(f"case {case_id} does not exist")
-        # The parent is rendered only when it is posted or updated (a reply needs only its ts).
-        needs_parent = (
-            op != "thread" or case.thread_ts is None or bool(payload.get("refresh_parent"))
-        )
-        text, blocks = await render_parent(rt, session, case) if needs_parent else ("", [])
+    # Read together with the other notify jobs running now (one statement for all of them).
+    try:
+        case = await rt.loads.case(case_id)
+    except Missing:
+        raise JobFailed(f"case {case_id} does not exist") from None
+    # The parent is rendered only when it is posted or updated (a reply needs only its ts).
+    needs_parent = op != "thread" or case.thread_ts is None or bool(payload.get("refresh_parent"))
+    text, blocks = (
+        render_parent(rt, case, await rt.loads.summary(case_id)) if needs_parent else ("", [])
+    )
     try:
         if op == "post_parent":
             await _post_parent(rt, ctx, case, text, blocks)

@@ -17,6 +17,7 @@ from bot.access import AccessControl
 from bot.adapters.base import Adapter
 from bot.config import AppConfig, Settings
 from bot.limits import ChannelLimits
+from bot.loaders import Loaders
 from bot.metrics import Metrics
 from bot.shortlinks import ShortLinkPolicy
 from storage.db import Database
@@ -39,6 +40,7 @@ class Runtime:
         default_factory=ShortLinkPolicy
     )  # which redirects to follow
     secrets: list[str] = field(default_factory=list)  # scrubbed from any text a platform sends back
+    loads: Loaders = field(init=False)  # the worker's reads and writes, coalesced across jobs
 
     def scrub(self, text: str) -> str:
         """A platform's or library's message, safe to show and store (no secret of ours in it)."""
@@ -49,6 +51,7 @@ class Runtime:
     def __post_init__(self) -> None:
         if self.limits is None:
             self.limits = ChannelLimits(self.settings.config)
+        self.loads = Loaders(self.db)
 
     @property
     def config(self) -> AppConfig:

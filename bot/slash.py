@@ -8,7 +8,7 @@ from bot.blocks import Blocks, escape, help_blocks, notice_text
 from bot.case_list import ListFilterError, list_answer, parse_filter
 from bot.cases import case_ref, parse_case_ref, thread_link
 from bot.listings import find_urls
-from bot.notify import render_parent
+from bot.notify import parent_message
 from bot.runtime import Runtime
 from storage import queries
 
@@ -92,7 +92,7 @@ async def _status(rt: Runtime, args: list[str]) -> Answer:
         case = await queries.get_case(session, case_id)
         if case is None:
             return Answer(*notice_text(f"There is no case {case_ref(case_id)}."))
-        text, blocks = await render_parent(rt, session, case)
+        text, blocks = await parent_message(rt, session, case)
     if case.channel_id and case.thread_ts:
         link = thread_link(case.channel_id, case.thread_ts)
         blocks = [

@@ -35,6 +35,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.coalesce import Coalescer
 from storage import jobs
 from storage.db import Database
 from storage.jobs import ClaimedJob
@@ -124,6 +125,12 @@ class Worker:
         self._running: dict[int, asyncio.Task[None]] = {}
         self._leases: dict[int, _Lease] = {}
         self._renewer: asyncio.Task[None] | None = None
+        # Jobs whose run wrote nothing else are marked done together: one statement for all.
+        self._complete: Coalescer[int, bool] = Coalescer(self._complete_many)
+
+    async def _complete_many(self, job_ids: list[int]) -> dict[int, bool]:
+        done = await jobs.complete_many(self.db, job_ids=job_ids, owner=self.owner)
+        return {job_id: job_id in done for job_id in job_ids}
 
     @property
     def max_attempts(self) -> int:
@@ -211,8 +218,9 @@ class Worker:
             )
         await self.runners[job.kind](context)
         if not context.completed:
-            async with self.db.transaction() as session:
-                await context.complete(session)
+            if not await self._complete(job.id):
+                raise LeaseLost(f"job {job.id}: the lease was lost before it completed")
+            context.completed = True
 
     async def _run_one(self, job: ClaimedJob) -> None:
         context = JobContext(job=job, owner=self.owner, db=self.db)

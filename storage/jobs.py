@@ -87,7 +87,7 @@ async def enqueue(
     statement = insert(Job).values(**values)
     if dedupe_key is not None:
         statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
-    result = await session.execute(statement.returning(Job.id))
+    result = await (await session.connection()).execute(statement.returning(Job.id))
     return result.scalar_one_or_none()
 
 
@@ -100,8 +100,37 @@ async def claim(
     kinds: tuple[str, ...] | None = None,
     now: datetime | None = None,
 ) -> list[ClaimedJob]:
-    """Lease up to `limit` due jobs (including ones whose lease expired) for `owner`."""
+    """Lease up to `limit` due jobs (jobs whose lease expired first) for `owner`.
+
+    Two statements in one transaction, each reading an index that holds only what it looks for
+    (migration 0004): jobs whose worker died (`running`, lease expired), then queued jobs in
+    (run_at, id) order, the scan stopping once `limit` are found.
+    """
     now = now or utcnow()
+    expired = and_(Job.state == RUNNING, Job.lease_expires_at < now)
+    queued = and_(Job.state == QUEUED, Job.run_at <= now)
+    claimed: list[ClaimedJob] = []
+    async with db.transaction() as session:
+        for due, order in (
+            (expired, (Job.lease_expires_at, Job.id)),
+            (queued, (Job.run_at, Job.id)),
+        ):
+            wanted = limit - len(claimed)
+            if wanted <= 0:
+                break
+            rows = await session.execute(
+                _lease(_candidates(db, due, order, wanted, kinds), owner, now + lease, now),
+                execution_options={"synchronize_session": False},
+            )
+            claimed.extend(ClaimedJob(*row) for row in rows.all())
+    claimed.sort(key=lambda job: job.id)
+    return claimed
+
+
+def _candidates(
+    db: Database, due: Any, order: tuple[Any, ...], limit: int, kinds: tuple[str, ...] | None
+) -> Any:
+    """Ids of due jobs not waiting behind an earlier active job of their serial key."""
     earlier = aliased(Job)
     blocked = exists().where(
         and_(
@@ -110,27 +139,27 @@ async def claim(
             earlier.state.in_((QUEUED, RUNNING)),
         )
     )
-    due = or_(
-        and_(Job.state == QUEUED, Job.run_at <= now),
-        and_(Job.state == RUNNING, Job.lease_expires_at < now),
-    )
     candidates = (
         select(Job.id)
         .where(due, or_(Job.serial_key.is_(None), ~blocked))
-        .order_by(Job.run_at, Job.id)
+        .order_by(*order)
         .limit(limit)
     )
     if kinds:
         candidates = candidates.where(Job.kind.in_(kinds))
     if db.is_postgres:
         candidates = candidates.with_for_update(skip_locked=True, of=Job)
-    statement = (
+    return candidates
+
+
+def _lease(candidates: Any, owner: str, expires: datetime, now: datetime) -> Any:
+    return (
         update(Job)
         .where(Job.id.in_(candidates.scalar_subquery()))
         .values(
             state=RUNNING,
             lease_owner=owner,
-            lease_expires_at=now + lease,
+            lease_expires_at=expires,
             attempts=Job.attempts + 1,
             updated_at=now,
         )
@@ -144,13 +173,6 @@ async def claim(
             Job.created_at,
         )
     )
-    async with db.transaction() as session:
-        rows = (
-            await session.execute(statement, execution_options={"synchronize_session": False})
-        ).all()
-    jobs = [ClaimedJob(*row) for row in rows]
-    jobs.sort(key=lambda job: job.id)
-    return jobs
 
 
 def _held(job_id: int, owner: str) -> Any:
@@ -190,7 +212,7 @@ async def heartbeat_many(
 
 async def complete(session: AsyncSession, *, job_id: int, owner: str) -> bool:
     """Mark done in the caller's transaction (with the job's own writes); False if the lease was lost."""
-    result = await session.execute(
+    result = await (await session.connection()).execute(
         update(Job)
         .where(_held(job_id, owner))
         .values(
@@ -202,6 +224,28 @@ async def complete(session: AsyncSession, *, job_id: int, owner: str) -> bool:
         )
     )
     return bool(result.rowcount)
+
+
+async def complete_many(db: Database, *, job_ids: Sequence[int], owner: str) -> set[int]:
+    """Mark `owner`'s jobs among `job_ids` done in one transaction of their own (jobs whose run
+    wrote nothing else); returns the ids completed (a missing one's lease was lost)."""
+    if not job_ids:
+        return set()
+    async with db.transaction() as session:
+        result = await session.execute(
+            update(Job)
+            .where(Job.id.in_(list(job_ids)), Job.state == RUNNING, Job.lease_owner == owner)
+            .values(
+                state=DONE,
+                lease_owner=None,
+                lease_expires_at=None,
+                last_error=None,
+                updated_at=utcnow(),
+            )
+            .returning(Job.id),
+            execution_options={"synchronize_session": False},
+        )
+        return {row[0] for row in result.all()}
 
 
 async def retry(

@@ -179,13 +179,25 @@ class Event(SQLModel, table=True):
     created_at: datetime = _when(nullable=False, index=True)
 
 
+def _partial(condition: str) -> dict[str, Any]:
+    return {"sqlite_where": text(condition), "postgresql_where": text(condition)}
+
+
 class Job(SQLModel, table=True):
     """A durable unit of background work. All SQL over this table lives in `storage.jobs`."""
 
     __tablename__ = "jobs"
+    # Partial indexes: a claim reads queued jobs in order and stops at its limit, and checks serial
+    # keys among active jobs only, however many jobs have ever run (migration 0004).
     __table_args__ = (
-        Index("ix_jobs_claim", "state", "run_at"),
-        Index("ix_jobs_serial", "serial_key", "id"),
+        Index("ix_jobs_queued", "run_at", "id", **_partial("state = 'queued'")),
+        Index("ix_jobs_leased", "lease_expires_at", **_partial("state = 'running'")),
+        Index(
+            "ix_jobs_serial_active",
+            "serial_key",
+            "id",
+            **_partial("state IN ('queued', 'running')"),
+        ),
     )
 
     id: int | None = Field(

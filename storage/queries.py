@@ -145,15 +145,18 @@ async def add_event(
     listing_id: int | None = None,
     notice_id: int | None = None,
 ) -> None:
-    session.add(
-        Event(
-            case_id=case_id,
-            listing_id=listing_id,
-            notice_id=notice_id,
-            actor=actor,
-            kind=kind,
-            detail=detail or {},
-        )
+    await add_events(
+        session,
+        [
+            {
+                "case_id": case_id,
+                "listing_id": listing_id,
+                "notice_id": notice_id,
+                "actor": actor,
+                "kind": kind,
+                "detail": detail or {},
+            }
+        ],
     )
 
 
@@ -181,7 +184,7 @@ async def status_counts(session: AsyncSession, case_id: int) -> dict[tuple[str, 
 async def set_thread(
     session: AsyncSession, *, case_id: int, channel_id: str, thread_ts: str
 ) -> None:
-    await session.execute(
+    await (await session.connection()).execute(
         update(Case)
         .where(Case.id == case_id)
         .values(channel_id=channel_id, thread_ts=thread_ts, updated_at=utcnow())
@@ -230,7 +233,7 @@ async def notice_listings(session: AsyncSession, notice_id: int) -> list[Listing
 
 
 async def update_notice(session: AsyncSession, notice_id: int, **values: Any) -> None:
-    await session.execute(
+    await (await session.connection()).execute(
         update(Notice).where(Notice.id == notice_id).values(updated_at=utcnow(), **values)
     )
 
@@ -384,7 +387,7 @@ async def set_listings_status(
     if status in CLOSED_STATUSES or status == "needs_info":
         values["decided_at"] = when
     for start in range(0, len(listing_ids), _IN_CHUNK):
-        await session.execute(
+        await (await session.connection()).execute(
             update(Listing)
             .where(Listing.id.in_(listing_ids[start : start + _IN_CHUNK]))
             .values(**values)
@@ -395,6 +398,109 @@ async def add_events(session: AsyncSession, events: Sequence[dict[str, Any]]) ->
     """Insert many audit events in one batched statement (keys as in `add_event`)."""
     if events:
         now = utcnow()
-        await session.execute(
-            insert(Event), [{"created_at": now, "detail": {}, **event} for event in events]
+        await (await session.connection()).execute(
+            insert(Event),
+            [
+                {"created_at": now, "detail": {}, "listing_id": None, "notice_id": None, **event}
+                for event in events
+            ],
         )
+
+
+# -- batched reads and writes for the worker's hot path (many jobs, one statement) ---------------
+
+
+def _few(ids: Sequence[int]) -> list[int]:
+    """Distinct ids for one IN list (callers batch at most a few hundred)."""
+    unique = list(dict.fromkeys(ids))
+    if len(unique) > _IN_CHUNK:
+        raise ValueError(f"at most {_IN_CHUNK} ids per batch, got {len(unique)}")
+    return unique
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeBundle:
+    """A notice with its case and its listings (in position order)."""
+
+    notice: Notice
+    case: Case
+    listings: list[Listing]
+
+
+async def notice_bundles(
+    session: AsyncSession, notice_ids: Sequence[int]
+) -> dict[int, NoticeBundle]:
+    """Notices by id with their cases and listings: three statements for any number of notices."""
+    ids = _few(notice_ids)
+    notices = list((await session.execute(select(Notice).where(Notice.id.in_(ids)))).scalars())
+    if not notices:
+        return {}
+    case_ids = list({notice.case_id for notice in notices})
+    cases = {
+        case.id: case
+        for case in (await session.execute(select(Case).where(Case.id.in_(case_ids)))).scalars()
+    }
+    listings: dict[int, list[Listing]] = {notice.id: [] for notice in notices if notice.id}
+    rows = await session.execute(
+        select(Listing)
+        .where(Listing.notice_id.in_(ids))
+        .order_by(Listing.notice_id, Listing.position, Listing.id)
+    )
+    for listing in rows.scalars():
+        assert listing.notice_id is not None
+        listings[listing.notice_id].append(listing)
+    return {
+        notice.id: NoticeBundle(notice, cases[notice.case_id], listings[notice.id])
+        for notice in notices
+        if notice.id is not None and notice.case_id in cases
+    }
+
+
+async def mark_sending(session: AsyncSession, notice_ids: Sequence[int]) -> None:
+    """Notices about to be handed to their channel: `sending`, one more attempt counted."""
+    await (await session.connection()).execute(
+        update(Notice)
+        .where(Notice.id.in_(_few(notice_ids)))
+        .values(status="sending", attempts=Notice.attempts + 1, updated_at=utcnow())
+    )
+
+
+async def cases_by_id(session: AsyncSession, case_ids: Sequence[int]) -> dict[int, Case]:
+    ids = _few(case_ids)
+    rows = await session.execute(select(Case).where(Case.id.in_(ids)))
+    return {case.id: case for case in rows.scalars() if case.id is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class CaseSummary:
+    """What a case's parent message shows: counts by (platform, status), and its listings when
+    there are at most `preview` of them."""
+
+    counts: dict[tuple[str, str], int]
+    listings: list[Listing]
+
+
+async def case_summaries(
+    session: AsyncSession, case_ids: Sequence[int], *, preview: int
+) -> dict[int, CaseSummary]:
+    """Summaries of many cases: one counting statement, and one for the small cases' listings."""
+    ids = _few(case_ids)
+    counts: dict[int, dict[tuple[str, str], int]] = {case_id: {} for case_id in ids}
+    rows = await session.execute(
+        select(Listing.case_id, Listing.platform, Listing.status, func.count())
+        .where(Listing.case_id.in_(ids))
+        .group_by(Listing.case_id, Listing.platform, Listing.status)
+    )
+    for case_id, platform, status, count in rows:
+        counts[case_id][(platform, status)] = count
+    small = [case_id for case_id, by in counts.items() if sum(by.values()) <= preview]
+    listings: dict[int, list[Listing]] = {case_id: [] for case_id in ids}
+    if small:
+        found = await session.execute(
+            select(Listing)
+            .where(Listing.case_id.in_(small))
+            .order_by(Listing.case_id, Listing.position, Listing.id)
+        )
+        for listing in found.scalars():
+            listings[listing.case_id].append(listing)
+    return {case_id: CaseSummary(counts[case_id], listings[case_id]) for case_id in ids}

@@ -59,6 +59,27 @@ async def test_expired_lease_is_taken_over_by_another_worker(db: Database) -> No
     assert (await _job(db, job.id)).state == "done"
 
 
+async def test_a_claim_takes_expired_leases_first_then_queued_jobs_in_order(db: Database) -> None:
+    stalled = await _enqueue(db, payload={"n": "stalled"})
+    await jobs.claim(db, owner="dead-worker", limit=1, lease=timedelta(seconds=1))
+    queued = [await _enqueue(db, payload={"n": n}) for n in range(3)]
+    later = utcnow() + timedelta(seconds=2)
+    first = await jobs.claim(db, owner="w", limit=2, lease=timedelta(minutes=1), now=later)
+    assert [job.id for job in first] == [stalled, queued[0]]
+    rest = await jobs.claim(db, owner="w", limit=5, lease=timedelta(minutes=1), now=later)
+    assert [job.id for job in rest] == queued[1:]
+
+
+async def test_completing_many_jobs_reports_the_ones_whose_lease_was_lost(db: Database) -> None:
+    ids = [await _enqueue(db, payload={"n": n}) for n in range(3)]
+    await jobs.claim(db, owner="w1", limit=3, lease=timedelta(seconds=1))
+    later = utcnow() + timedelta(seconds=2)
+    [taken] = await jobs.claim(db, owner="w2", limit=1, lease=timedelta(minutes=1), now=later)
+    done = await jobs.complete_many(db, job_ids=ids, owner="w1")  # type: ignore[arg-type]
+    assert done == set(ids) - {taken.id}
+    assert (await _job(db, taken.id)).state == "running"
+
+
 async def test_jobs_with_one_serial_key_run_one_at_a_time_in_order(db: Database) -> None:
     a = await _enqueue(db, serial_key="case:1")
     b = await _enqueue(db, serial_key="case:1")

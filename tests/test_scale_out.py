@@ -1,5 +1,9 @@
 """Scale-out on PostgreSQL: three `takedown-bot worker` processes share one queue of 2,000 jobs;
-every job is done exactly once and the work is spread across the workers."""
+every job is done exactly once and the work is spread across the workers.
+
+The jobs post into 500 channels, each channel's posts one at a time (a serial key, as a case's
+thread replies): more work can run at once than one worker takes (64), so the others share it.
+With fewer chains than one worker's concurrency, one worker may rightly do nearly everything."""
 
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from storage.models import Job
 
 JOBS = 2000
 WORKERS = 3
+CHANNELS = 500
 
 
 def _worker(tmp_path: Path, database_url: str, slack: FakeSlack, n: int) -> subprocess.Popen[bytes]:
@@ -58,11 +63,11 @@ async def test_three_workers_share_two_thousand_jobs_exactly_once(
                     kind="notify",
                     payload={
                         "op": "post",
-                        "channel": f"C{i % 50:03d}",
+                        "channel": f"C{i % CHANNELS:03d}",
                         "text": f"job-{i}",
                         "blocks": None,
                     },
-                    serial_key=f"channel:C{i % 50:03d}",
+                    serial_key=f"channel:C{i % CHANNELS:03d}",
                 )
         workers = [_worker(tmp_path, postgres_url, slack, n) for n in range(WORKERS)]
         try:
