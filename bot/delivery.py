@@ -309,19 +309,18 @@ async def _record_receipt(
                 sent_at=rt.clock(),
                 last_error=None,
             )
-            await queries.add_event(
-                session,
-                case_id=case.id,
-                notice_id=notice.id,
-                actor="bot",
-                kind="notice_sent",
-                detail={
+            sent = {
+                "case_id": case.id,
+                "notice_id": notice.id,
+                "actor": "bot",
+                "kind": "notice_sent",
+                "detail": {
                     "channel": notice.channel,
                     "adapter": notice.adapter,
                     "reference": receipt.reference,
                     "listings": len(listings),
                 },
-            )
+            }
             decided = {d.listing_id: d for d in receipt.decisions}
             decisions = [
                 decided.get(item.id or 0)
@@ -331,6 +330,7 @@ async def _record_receipt(
             await apply_decisions(
                 session,
                 case=case,
+                listings=listings,
                 # The notice's reference (report id, complaint number) is what people look up.
                 decisions=[
                     ListingDecision(
@@ -341,6 +341,7 @@ async def _record_receipt(
                 actor="bot",
                 context=f"Notice sent through {adapter.name}",
                 extra_blocks=[tracking_buttons(notice.id)],
+                events=[sent],
             )
             if adapter.can_check:
                 await _enqueue_poll(rt, session, notice)
@@ -378,6 +379,7 @@ async def _fail(
         await apply_decisions(
             session,
             case=case,
+            listings=listings,
             decisions=[
                 ListingDecision(item.id or 0, "failed", error[:500])
                 for item in listings
@@ -457,7 +459,11 @@ async def run_poll(rt: Runtime, ctx: JobContext) -> None:
                 ],
             )
         changes = await apply_decisions(
-            session, case=case, decisions=decisions, actor=f"platform:{notice.platform}"
+            session,
+            case=case,
+            listings=listings,
+            decisions=decisions,
+            actor=f"platform:{notice.platform}",
         )
         rt.metrics.count_decisions((change.listing.platform, change.new) for change in changes)
         changed = {change.listing.id: change.new for change in changes}
@@ -499,6 +505,7 @@ async def confirm_submission(rt: Runtime, *, notice_id: int, reference: str, act
         await apply_decisions(
             session,
             case=case,
+            listings=listings,
             decisions=[
                 ListingDecision(item.id or 0, "submitted", reference=reference)
                 for item in listings
@@ -547,6 +554,7 @@ async def retry_notice(rt: Runtime, *, notice_id: int, actor: str) -> None:
         await apply_decisions(
             session,
             case=case,
+            listings=listings,
             decisions=[
                 ListingDecision(item.id or 0, "queued")
                 for item in listings
@@ -570,6 +578,7 @@ async def record_decision(
         changes = await apply_decisions(
             session,
             case=case,
+            listings=listings,
             decisions=[
                 ListingDecision(item.id or 0, cast(ListingStatus, status), note.strip() or None)
                 for item in listings
@@ -593,6 +602,7 @@ async def withdraw(rt: Runtime, *, notice_id: int, actor: str) -> int:
         changes = await apply_decisions(
             session,
             case=case,
+            listings=listings,
             decisions=[
                 ListingDecision(item.id or 0, "withdrawn")
                 for item in listings

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -72,62 +73,77 @@ async def apply_decisions(
     session: AsyncSession,
     *,
     case: Case,
+    listings: Sequence[Listing],
     decisions: Sequence[ListingDecision],
     actor: str,
     by_person: bool = False,
     context: str = "",
     announce: bool = True,
     extra_blocks: Sequence[dict[str, object]] = (),
+    events: Sequence[dict[str, Any]] = (),
 ) -> list[Change]:
     """Record the decisions that change something; announce them in the thread. Returns the changes.
 
-    Set-based: one read of the listings, one update per (status, reason, reference) group and one
-    batched insert of events, so a notice of 150 listings costs a handful of statements.
+    `listings` are the case's listings as the caller read them. Each status change is conditional
+    on the status read: a listing someone else changed meanwhile is left alone (and not announced),
+    so no read is repeated here and no change is lost or doubled. Set-based: one update per
+    (from, to, reason, reference) group and one insert for these events and the caller's `events`
+    (a notice of 150 listings costs a handful of statements).
     """
     assert case.id is not None
-    listings = await queries.get_listings(session, [decision.listing_id for decision in decisions])
-    changes: list[Change] = []
+    by_id = {listing.id: listing for listing in listings if listing.case_id == case.id}
+    wanted: list[Change] = []
     for decision in decisions:
-        listing = listings.get(decision.listing_id)
-        if listing is None or listing.case_id != case.id:
+        listing = by_id.get(decision.listing_id)
+        if listing is None:
             continue
         same = (
             listing.status == decision.status and (decision.reason or None) == listing.status_reason
         )
         if same or not allowed(listing.status, decision.status, by_person=by_person):
             continue
-        changes.append(
+        wanted.append(
             Change(listing, listing.status, decision.status, decision.reason, decision.reference)
         )
-    if not changes:
-        return changes
-    groups: dict[tuple[str, str | None, str | None], list[int]] = defaultdict(list)
-    for change in changes:
+    groups: dict[tuple[str, str, str | None, str | None], list[int]] = defaultdict(list)
+    for change in wanted:
         assert change.listing.id is not None
-        groups[(change.new, change.reason, change.reference)].append(change.listing.id)
-    for (status, reason, reference), ids in groups.items():
-        await queries.set_listings_status(
-            session, listing_ids=ids, status=status, reason=reason, reference=reference
+        groups[(change.old, change.new, change.reason, change.reference)].append(change.listing.id)
+    moved: set[int] = set()
+    for (old, status, reason, reference), ids in groups.items():
+        moved |= await queries.set_listings_status(
+            session,
+            listing_ids=ids,
+            from_status=old,
+            status=status,
+            reason=reason,
+            reference=reference,
         )
+    changes = [change for change in wanted if change.listing.id in moved]
     await queries.add_events(
         session,
         [
-            {
-                "case_id": case.id,
-                "listing_id": change.listing.id,
-                "notice_id": change.listing.notice_id,
-                "actor": actor,
-                "kind": "status_changed",
-                "detail": {
-                    "from": change.old,
-                    "to": change.new,
-                    "reason": change.reason,
-                    "reference": change.reference,
-                },
-            }
-            for change in changes
+            *events,
+            *(
+                {
+                    "case_id": case.id,
+                    "listing_id": change.listing.id,
+                    "notice_id": change.listing.notice_id,
+                    "actor": actor,
+                    "kind": "status_changed",
+                    "detail": {
+                        "from": change.old,
+                        "to": change.new,
+                        "reason": change.reason,
+                        "reference": change.reference,
+                    },
+                }
+                for change in changes
+            ),
         ],
     )
+    if not changes:
+        return changes
     if announce:
         text, blocks = describe_changes(
             changes, reporter_id=case.reporter_id, actor=actor, context=context

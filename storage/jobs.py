@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, exists, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -74,17 +74,22 @@ async def enqueue(
         "updated_at": now,
     }
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     if serial_key is not None and dialect == "postgresql":
         # A serial key's jobs run in id order, so their ids must follow commit order. PostgreSQL
         # hands out an id at insert time: a transaction holding a smaller id that commits later
-        # would have its job claimed after (and alongside) a later one. This lock, held until the
-        # transaction ends, makes the next enqueuer of the key take its id after this commit.
+        # would have its job claimed after (and alongside) a later one. A transaction-level
+        # advisory lock on the key, taken in the same statement before the row (and its id) is
+        # made, makes the next enqueuer of the key take its id after this commit.
         # (SQLite needs none: BEGIN IMMEDIATE already serialises writers.)
-        await session.execute(
-            select(func.pg_advisory_xact_lock(SERIAL_LOCK_SPACE, func.hashtext(serial_key)))
-        )
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(Job).values(**values)
+        lock = select(
+            func.pg_advisory_xact_lock(SERIAL_LOCK_SPACE, func.hashtext(serial_key)).label("held")
+        ).subquery("serial_lock")
+        columns = Job.__table__.c  # type: ignore[attr-defined]
+        row = select(*(literal(value, type_=columns[key].type) for key, value in values.items()))
+        statement = insert(Job).from_select(list(values), row.select_from(lock))
+    else:
+        statement = insert(Job).values(**values)
     if dedupe_key is not None:
         statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
     result = await (await session.connection()).execute(statement.returning(Job.id))

@@ -356,28 +356,18 @@ async def open_listing_counts(session: AsyncSession) -> dict[str, int]:
     return {status: count for status, count in rows.all()}
 
 
-async def get_listings(session: AsyncSession, listing_ids: Sequence[int]) -> dict[int, Listing]:
-    """Listings by id, in as few statements as the id count allows."""
-    found: dict[int, Listing] = {}
-    ids = list(dict.fromkeys(listing_ids))
-    for start in range(0, len(ids), _IN_CHUNK):
-        rows = await session.execute(
-            select(Listing).where(Listing.id.in_(ids[start : start + _IN_CHUNK]))
-        )
-        found.update({listing.id: listing for listing in rows.scalars() if listing.id is not None})
-    return found
-
-
 async def set_listings_status(
     session: AsyncSession,
     *,
     listing_ids: Sequence[int],
     status: str,
+    from_status: str | None = None,
     reason: str | None = None,
     reference: str | None = None,
     when: datetime | None = None,
-) -> None:
-    """Move listings to `status`, stamping submission and decision times (one statement per 900)."""
+) -> set[int]:
+    """Move listings to `status` (only those still in `from_status`, when given), stamping
+    submission and decision times; returns the ids moved (one statement per 900)."""
     when = when or utcnow()
     values: dict[str, Any] = {"status": status, "status_reason": reason, "updated_at": when}
     if reference is not None:
@@ -386,12 +376,15 @@ async def set_listings_status(
         values["submitted_at"] = func.coalesce(Listing.submitted_at, when)
     if status in CLOSED_STATUSES or status == "needs_info":
         values["decided_at"] = when
+    moved: set[int] = set()
+    connection = await session.connection()
     for start in range(0, len(listing_ids), _IN_CHUNK):
-        await (await session.connection()).execute(
-            update(Listing)
-            .where(Listing.id.in_(listing_ids[start : start + _IN_CHUNK]))
-            .values(**values)
-        )
+        statement = update(Listing).where(Listing.id.in_(listing_ids[start : start + _IN_CHUNK]))
+        if from_status is not None:
+            statement = statement.where(Listing.status == from_status)
+        rows = await connection.execute(statement.values(**values).returning(Listing.id))
+        moved.update(row[0] for row in rows)
+    return moved
 
 
 async def add_events(session: AsyncSession, events: Sequence[dict[str, Any]]) -> None:

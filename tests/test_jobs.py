@@ -165,3 +165,19 @@ async def test_stopping_worker_releases_unfinished_jobs(db: Database) -> None:
     await asyncio.wait_for(task, 10)
     job = await _job(db, job_id)
     assert (job.state, job.attempts, job.lease_owner) == ("queued", 0, None)
+
+
+async def test_a_serial_keys_next_job_waits_for_the_earlier_enqueuer_to_commit(
+    db: Database,
+) -> None:
+    """Ids of one serial key follow commit order: an enqueuer of the key waits until an earlier,
+    still open transaction that enqueued for the same key commits (else its job could run first)."""
+    async with db.transaction() as first:
+        earlier = await jobs.enqueue(first, kind="notify", payload={}, serial_key="case:7")
+        second = asyncio.ensure_future(_enqueue(db, serial_key="case:7"))
+        if db.is_postgres:  # another key does not wait (SQLite has one writer at a time anyway)
+            assert await asyncio.wait_for(_enqueue(db, serial_key="case:8"), timeout=10)
+        await asyncio.sleep(0.3)
+        assert not second.done(), "the second enqueuer of case:7 went ahead of an open transaction"
+    later = await asyncio.wait_for(second, timeout=10)
+    assert earlier is not None and later is not None and later > earlier
