@@ -1,9 +1,9 @@
 """The figures: the weekly digest's and the platform scorecard's, computed by the database.
 
-Every figure is an aggregate (GROUP BY, COUNT, SUM over CASE, window functions); no listing row is
+Every figure is an aggregate (GROUP BY, COUNT, SUM over CASE, percentiles); no listing row is
 loaded into Python. The same statements run on SQLite and PostgreSQL; what differs between them is
 kept in two small helpers, `_epoch` (whole seconds since 1970 of a UTC timestamp) and
-`_json_text` (a key of a JSON column as text).
+`_json_text` (a key of a JSON column as text), and in `_removal_times` (how a percentile is found).
 
 Definitions shared by both reports:
 
@@ -17,13 +17,14 @@ Definitions shared by both reports:
 - **Takedown rate** — removed / (removed + rejected); None when nothing was decided.
 - **Time to removal** — from `submitted_at` to `decided_at` of removed listings, in whole seconds
   (each timestamp truncated to the second: `strftime('%s', …)` on SQLite, which stores naive UTC
-  text, and `floor(EXTRACT(EPOCH FROM …))` on PostgreSQL), reported in hours. Whole seconds
+  text, and `floor(date_part('epoch', …))` on PostgreSQL), reported in hours. Whole seconds
   rather than `julianday()` differences: julianday is a float of days with millisecond
   resolution, so the two databases could disagree in the last digits and at SLA boundaries.
 - **Percentiles: nearest rank.** The p-th percentile of n sorted durations is the one at rank
   ceil(p/100 · n) (1-based): the median is the ceil(n/2)-th, p90 the ceil(0.9·n)-th. It is always
-  an observed duration, and it is what PostgreSQL's `percentile_disc` returns; it is computed
-  here with ROW_NUMBER/COUNT windows in integer arithmetic, so both databases agree exactly.
+  an observed duration. PostgreSQL computes it with `percentile_disc` (exactly this rank, see
+  `_NEAREST_RANK_FRACTIONS`); SQLite, which has no such aggregate, with ROW_NUMBER/COUNT windows
+  in integer arithmetic. Both databases agree exactly.
 - **Past SLA** — still awaiting the platform at `now` (queued, submitted, in review, needs info;
   not failed, which is ours to fix — the same rule as the SLA reminders) and its SLA clock, started
   at submission or, if never submitted, at the report, started more than `sla[platform]` days
@@ -32,7 +33,7 @@ Definitions shared by both reports:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,7 +45,6 @@ from sqlalchemy import (
     Text,
     and_,
     cast,
-    extract,
     func,
     literal,
     literal_column,
@@ -65,12 +65,21 @@ DEFAULT_SLA_DAYS = 7
 TOP_SELLERS = 5
 OLDEST_OPEN = 5
 
-# A listing's outcome at a moment (see `_outcome`).
+# A listing's outcome at a moment (see `_outcome_in`).
 REMOVED = "removed"
 REJECTED = "rejected"
 NEEDS_INFO = "needs_info"
 WITHDRAWN = "withdrawn"
 OPEN = "open"
+
+# Statuses that are open whatever `decided_at` says, and the statuses behind each decided outcome.
+_UNDECIDED = ("queued", "submitted", "in_review", "failed")
+_DECIDED_AS = {
+    REMOVED: ("removed", "relisted"),
+    REJECTED: ("rejected",),
+    NEEDS_INFO: ("needs_info",),
+    WITHDRAWN: ("withdrawn",),
+}
 
 
 # -- the two dialect helpers ----------------------------------------------------------------------
@@ -93,8 +102,12 @@ def _epoch_sqlite(element: _epoch, compiler: SQLCompiler, **kw: Any) -> str:
 
 @compiles(_epoch, "postgresql")
 def _epoch_postgresql(element: _epoch, compiler: SQLCompiler, **kw: Any) -> str:
+    # date_part() is float8, EXTRACT numeric: the same whole second, at a fraction of the cost
+    # over a million rows. The float is the microsecond count divided by 10^6, rounded once; a
+    # fraction is at most .999999, 10^-6 below the next second, far more than that rounding can
+    # move it before the year 2200, so floor() gives the same second as the exact value.
     (arg,) = element.clauses
-    return compiler.process(cast(func.floor(extract("epoch", arg)), BigInteger), **kw)
+    return compiler.process(cast(func.floor(func.date_part("epoch", arg)), BigInteger), **kw)
 
 
 class _json_text(FunctionElement[str]):
@@ -236,15 +249,20 @@ def _when(value: datetime) -> ColumnElement[datetime]:
     return literal(value, UTCDateTime())
 
 
-def _outcome(now: datetime) -> ColumnElement[str]:
-    """A listing's outcome at `now`: a decision counts once it was made before `now`."""
+def _outcome_in(now: datetime, *outcomes: str) -> ColumnElement[bool]:
+    """Whether a listing's outcome at `now` is one of `outcomes`.
+
+    Open: not decided (queued, submitted, in review, failed), or decided at or after `now`.
+    Otherwise the status is the outcome, relisted counting as removed. Written as tests of the
+    status and `decided_at` rather than as a CASE naming the outcome: the figures ask this several
+    times per listing, and a million listings make the difference."""
     status = col(Listing.status)
-    return sql_case(
-        (status.in_(("queued", "submitted", "in_review", "failed")), literal(OPEN)),
-        (col(Listing.decided_at) >= _when(now), literal(OPEN)),  # decided later than `now`
-        (status == "relisted", literal(REMOVED)),
-        else_=status,  # removed, rejected, needs_info, withdrawn
-    )
+    decided_at = col(Listing.decided_at)
+    statuses = [name for outcome in outcomes if outcome != OPEN for name in _DECIDED_AS[outcome]]
+    if OPEN in outcomes:
+        # A decided status is then wanted whether the decision was made before `now` or not.
+        return or_(status.in_([*_UNDECIDED, *statuses]), decided_at >= _when(now))
+    return and_(status.in_(statuses), or_(decided_at.is_(None), decided_at < _when(now)))
 
 
 def _sla_clock(now: datetime) -> ColumnElement[datetime]:
@@ -256,26 +274,42 @@ def _sla_clock(now: datetime) -> ColumnElement[datetime]:
     )
 
 
-def _by_platform(values: Mapping[str, Any], default: Any) -> ColumnElement[Any]:
-    """CASE platform WHEN … THEN values[platform] … ELSE default END."""
-    if not values:
-        return default
-    return sql_case(dict(values), value=col(Listing.platform), else_=default)
+def _by_platform(
+    sla: Mapping[str, int], default_sla: int, value: Callable[[int], Any]
+) -> ColumnElement[Any]:
+    """CASE platform WHEN … THEN value(sla[platform]) … ELSE value(default_sla) END, naming only
+    the platforms whose SLA differs from the default: each WHEN is one more comparison per row."""
+    special = {platform: value(days) for platform, days in sla.items() if days != default_sla}
+    if not special:
+        return value(default_sla)
+    return sql_case(special, value=col(Listing.platform), else_=value(default_sla))
 
 
 def _past_sla(now: datetime, sla: Mapping[str, int], default_sla: int) -> ColumnElement[bool]:
     """Awaiting the platform at `now`, with the SLA clock started more than SLA days before."""
-    deadlines = {platform: _when(now - timedelta(days=days)) for platform, days in sla.items()}
+    deadline = _by_platform(sla, default_sla, lambda days: _when(now - timedelta(days=days)))
     return and_(
         col(Listing.created_at) < _when(now),
         col(Listing.status) != "failed",
-        _outcome(now).in_((OPEN, NEEDS_INFO)),
-        _sla_clock(now) < _by_platform(deadlines, _when(now - timedelta(days=default_sla))),
+        _outcome_in(now, OPEN, NEEDS_INFO),
+        _sla_clock(now) < deadline,
     )
 
 
 def _hours(seconds: int | None) -> float | None:
     return None if seconds is None else seconds / 3600
+
+
+# p → the fraction `percentile_disc` is given. PostgreSQL takes the row at ceil(fraction · n) in
+# float8; for these two that is exactly ceil(p · n / 100) for every n (0.5 is exact; the float
+# nearest 0.9 exceeds it by less than the product's rounding can show). Another percentile needs
+# the same check before it is added here.
+_NEAREST_RANK_FRACTIONS = {50: 0.5, 90: 0.9}
+
+
+def _nearest_rank(seconds: ColumnElement[int], percent: int) -> ColumnElement[int]:
+    """PostgreSQL: the nearest-rank `percent`-th percentile of `seconds` in a group."""
+    return func.percentile_disc(_NEAREST_RANK_FRACTIONS[percent]).within_group(seconds)
 
 
 async def _removal_times(
@@ -285,6 +319,23 @@ async def _removal_times(
     under "" the same over all platforms, from the same pass over the removals."""
     seconds = _epoch(col(Listing.decided_at)) - _epoch(col(Listing.submitted_at))
     platform = col(Listing.platform)
+    removals = (
+        *where,
+        _outcome_in(now, REMOVED),
+        col(Listing.submitted_at).is_not(None),
+        col(Listing.decided_at).is_not(None),
+    )
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        # ROLLUP adds the all-platforms row (platform NULL), even when there is no removal at all.
+        percentiles = (
+            await session.execute(
+                select(platform, _nearest_rank(seconds, 50), _nearest_rank(seconds, 90))
+                .where(*removals)
+                .group_by(func.rollup(platform) if overall else platform)
+            )
+        ).all()
+        return {name or "": (_hours(mid), _hours(high)) for name, mid, high in percentiles}
+
     ranked = (
         select(
             platform.label("platform"),
@@ -300,12 +351,7 @@ async def _removal_times(
                 else (literal(0).label("rank_all"), literal(1).label("n_all"))
             ),
         )
-        .where(
-            *where,
-            _outcome(now) == REMOVED,
-            col(Listing.submitted_at).is_not(None),
-            col(Listing.decided_at).is_not(None),
-        )
+        .where(*removals)
         .subquery()
     )
     c = ranked.c
@@ -357,24 +403,17 @@ async def period_figures(
     listings open at `now` (past SLA, oldest). `sla` maps platform → SLA days; other platforms
     have `default_sla`. All datetimes are aware."""
     in_period = [col(Listing.created_at) >= _when(start), col(Listing.created_at) < _when(end)]
-    outcomes = (
-        select(
-            col(Listing.platform).label("platform"),
-            _outcome(now).label("outcome"),
-            col(Listing.relisted_from).is_not(None).label("relisted"),
-        )
-        .where(*in_period)
-        .subquery()
-    )
     counts = [
         func.count(),
-        *(_count_if(outcomes.c.outcome == name) for name in (REMOVED, REJECTED, NEEDS_INFO)),
-        _count_if(outcomes.c.outcome == OPEN),
-        _count_if(outcomes.c.outcome == WITHDRAWN),
-        _count_if(outcomes.c.relisted),
+        *(_count_if(_outcome_in(now, name)) for name in (REMOVED, REJECTED, NEEDS_INFO)),
+        _count_if(_outcome_in(now, OPEN)),
+        _count_if(_outcome_in(now, WITHDRAWN)),
+        _count_if(col(Listing.relisted_from).is_not(None)),
     ]
     rows = (
-        await session.execute(select(outcomes.c.platform, *counts).group_by(outcomes.c.platform))
+        await session.execute(
+            select(col(Listing.platform), *counts).where(*in_period).group_by(col(Listing.platform))
+        )
     ).all()
     times = await _removal_times(session, where=in_period, now=now, overall=True)
 
@@ -402,7 +441,7 @@ async def period_figures(
         .group_by(col(Listing.platform))
     )
 
-    open_now = and_(col(Listing.created_at) < _when(now), _outcome(now).in_((OPEN, NEEDS_INFO)))
+    open_now = and_(col(Listing.created_at) < _when(now), _outcome_in(now, OPEN, NEEDS_INFO))
     oldest = await session.execute(
         select(
             col(Listing.id),
@@ -503,11 +542,9 @@ async def scorecard(
         where.append(col(Listing.created_at) >= _when(since))
 
     clock = func.coalesce(col(Listing.submitted_at), col(Listing.created_at))
-    limit_seconds = _by_platform(
-        {platform: days * 86400 for platform, days in sla.items()}, default_sla * 86400
-    )
+    limit_seconds = _by_platform(sla, default_sla, lambda days: days * 86400)
     decided_late = and_(
-        _outcome(now).in_((REMOVED, REJECTED)),
+        _outcome_in(now, REMOVED, REJECTED),
         _epoch(col(Listing.decided_at)) - _epoch(clock) > limit_seconds,
     )
     # `IN (subquery)` rather than a correlated EXISTS: both databases evaluate it once (a hashed
@@ -519,13 +556,13 @@ async def scorecard(
         _json_text(Event.detail, "to") == "needs_info",
         col(Event.created_at) < _when(now),
     )
-    asked_for_info = or_(_outcome(now) == NEEDS_INFO, col(Listing.id).in_(asked))
+    asked_for_info = or_(_outcome_in(now, NEEDS_INFO), col(Listing.id).in_(asked))
     listing_rows = await session.execute(
         select(
             col(Listing.platform),
             func.count(),
-            _count_if(_outcome(now) == REMOVED),
-            _count_if(_outcome(now) == REJECTED),
+            _count_if(_outcome_in(now, REMOVED)),
+            _count_if(_outcome_in(now, REJECTED)),
             _count_if(or_(decided_late, _past_sla(now, sla, default_sla))),
             _count_if(asked_for_info),
         )

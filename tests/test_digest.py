@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -146,6 +147,75 @@ async def test_decisions_after_now_count_as_open(db: Database) -> None:
         db, start=base, end=base + timedelta(hours=1), now=base + timedelta(days=30)
     )
     assert (later.platforms[0].removed, later.platforms[0].needs_info) == (5, 1)
+
+
+async def test_each_status_has_one_outcome_decided_before_now_or_after(db: Database) -> None:
+    """A decision counts from the moment it was made; relisted counts as removed; queued,
+    submitted, in review and failed are open whatever else."""
+    base = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    decided = ("removed", "relisted", "rejected", "needs_info", "withdrawn")
+    groups = [
+        *(Group(f"{s}-early", "ebay", 1, s, start=base, hours=lambda i: 10) for s in decided),
+        *(Group(f"{s}-late", "ebay", 1, s, start=base, hours=lambda i: 100) for s in decided),
+        *(
+            Group(s, "ebay", 1, s, start=base)
+            for s in ("queued", "submitted", "in_review", "failed")
+        ),
+    ]
+    await seed(db, groups=groups)
+    at = base + timedelta(hours=50)
+    figures = await _figures(db, start=base, end=base + timedelta(hours=1), now=at)
+    ebay = figures.platforms[0]
+    counts = (ebay.reported, ebay.removed, ebay.rejected, ebay.needs_info, ebay.withdrawn)
+    # Removed: removed-early and relisted-early. Open: the five decided later, the four undecided.
+    assert (*counts, ebay.open) == (14, 2, 1, 1, 1, 9)
+    async with db.sessions() as session:
+        (score,) = await stats.scorecard(session, since=None, now=at, sla=SLA)
+    assert (score.reported, score.removed, score.rejected, score.needed_info) == (14, 2, 1, 1)
+
+
+async def test_percentiles_are_the_nearest_rank_whatever_the_count(db: Database) -> None:
+    """Median and p90, per platform and over all, are the ceil(p·n/100)-th smallest time for
+    every n from 1 to 33, ties included: the same on both databases, however they compute it."""
+    base = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    platforms = ("ebay", "amazon", "taobao", "etsy", "aliexpress")
+
+    def hours(n: int) -> Callable[[int], float]:
+        return lambda i: float((i * 7) % ((n + 1) // 2) + 1)  # about two of each: ties
+
+    def nearest_rank(values: list[float], percent: int) -> float:
+        return sorted(values)[-(-percent * len(values) // 100) - 1]
+
+    sizes = {n: (n, n + 3) for n in range(1, 31)}  # two platforms a day: n and n + 3 removals
+    groups = [
+        Group(
+            f"{name}{n}",
+            platforms[(n + k) % 5],
+            size,
+            "removed",
+            start=base + timedelta(days=n),
+            hours=hours(size),
+        )
+        for n, pair in sizes.items()
+        for k, (name, size) in enumerate(zip(("a", "b"), pair, strict=True))
+    ]
+    await seed(db, groups=groups)
+    for n, pair in sizes.items():
+        start = base + timedelta(days=n)
+        figures = await _figures(
+            db, start=start, end=start + timedelta(days=1), now=start + timedelta(days=9)
+        )
+        times = [[hours(size)(i) for i in range(size)] for size in pair]
+        expected = {
+            platforms[(n + k) % 5]: (nearest_rank(values, 50), nearest_rank(values, 90))
+            for k, values in enumerate(times)
+        }
+        assert {p.platform: (p.median_hours, p.p90_hours) for p in figures.platforms} == expected
+        everything = times[0] + times[1]
+        assert (figures.total.median_hours, figures.total.p90_hours) == (
+            nearest_rank(everything, 50),
+            nearest_rank(everything, 90),
+        )
 
 
 # -- the period -----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from datetime import UTC, datetime
 
 from conftest import TABLES
@@ -164,6 +165,15 @@ async def test_nearest_rank_is_what_postgres_percentile_disc_returns(postgres_ur
         assert {s.platform: (s.median_hours, s.p90_hours) for s in scores if s.removed} == expected
     finally:
         await db.dispose()
+
+
+def test_percentile_disc_fractions_pick_the_nearest_rank_for_any_count() -> None:
+    """PostgreSQL's percentile_disc(f) returns the row at ceil(f · n), computed in float8; for the
+    fractions the figures use that is the nearest rank ceil(p · n / 100) for every n."""
+    counts = [*range(1, 200_001), *(10**k + d for k in range(6, 16) for d in range(-20, 21))]
+    for percent, fraction in stats._NEAREST_RANK_FRACTIONS.items():
+        wrong = [n for n in counts if math.ceil(fraction * n) != -(-percent * n // 100)]
+        assert wrong == [], (percent, wrong[:5])
 
 
 async def test_notices_alone_make_a_row(db: Database) -> None:
