@@ -15,19 +15,20 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, literal, or_, select, update
+from sqlalchemy import Integer, String, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from storage.db import Database
 from storage.models import Job, utcnow
+from storage.prepared import JOBS, built
 
 QUEUED, RUNNING, DONE, DEAD = "queued", "running", "done", "dead"
 DEFAULT_MAX_ATTEMPTS = 100  # a ceiling; the worker's backoff schedule decides the real number
@@ -74,8 +75,19 @@ async def enqueue(
         "updated_at": now,
     }
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    locked = serial_key is not None and dialect == "postgresql"
+    statement = built(
+        ("enqueue", dialect, locked, dedupe_key is not None),
+        lambda: _insert_job(dialect, locked=locked, dedupe=dedupe_key is not None),
+    )
+    result = await (await session.connection()).execute(statement, values)
+    return result.scalar_one_or_none()
+
+
+def _insert_job(dialect: str, *, locked: bool, dedupe: bool) -> Any:
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    if serial_key is not None and dialect == "postgresql":
+    names = [name for name in _JOB_VALUES]
+    if locked:
         # A serial key's jobs run in id order, so their ids must follow commit order. PostgreSQL
         # hands out an id at insert time: a transaction holding a smaller id that commits later
         # would have its job claimed after (and alongside) a later one. A transaction-level
@@ -83,17 +95,31 @@ async def enqueue(
         # made, makes the next enqueuer of the key take its id after this commit.
         # (SQLite needs none: BEGIN IMMEDIATE already serialises writers.)
         lock = select(
-            func.pg_advisory_xact_lock(SERIAL_LOCK_SPACE, func.hashtext(serial_key)).label("held")
+            func.pg_advisory_xact_lock(
+                SERIAL_LOCK_SPACE, func.hashtext(bindparam("serial_key", type_=String))
+            ).label("held")
         ).subquery("serial_lock")
-        columns = Job.__table__.c  # type: ignore[attr-defined]
-        row = select(*(literal(value, type_=columns[key].type) for key, value in values.items()))
-        statement = insert(Job).from_select(list(values), row.select_from(lock))
+        row = select(*(bindparam(name, type_=JOBS.c[name].type) for name in names))
+        statement = insert(JOBS).from_select(names, row.select_from(lock))
     else:
-        statement = insert(Job).values(**values)
-    if dedupe_key is not None:
+        statement = insert(JOBS).values({name: bindparam(name) for name in names})
+    if dedupe:
         statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
-    result = await (await session.connection()).execute(statement.returning(Job.id))
-    return result.scalar_one_or_none()
+    return statement.returning(JOBS.c.id)
+
+
+_JOB_VALUES = (
+    "kind",
+    "payload",
+    "state",
+    "run_at",
+    "attempts",
+    "max_attempts",
+    "serial_key",
+    "dedupe_key",
+    "created_at",
+    "updated_at",
+)
 
 
 async def claim(
@@ -112,71 +138,61 @@ async def claim(
     (run_at, id) order, the scan stopping once `limit` are found.
     """
     now = now or utcnow()
-    expired = and_(Job.state == RUNNING, Job.lease_expires_at < now)
-    queued = and_(Job.state == QUEUED, Job.run_at <= now)
     claimed: list[ClaimedJob] = []
+    params: dict[str, Any] = {"owner": owner, "now": now, "expires": now + lease}
+    if kinds:
+        params["kinds"] = list(kinds)
     async with db.transaction() as session:
-        for due, order in (
-            (expired, (Job.lease_expires_at, Job.id)),
-            (queued, (Job.run_at, Job.id)),
-        ):
+        connection = await session.connection()
+        for part in ("expired", "queued"):
             wanted = limit - len(claimed)
             if wanted <= 0:
                 break
-            rows = await session.execute(
-                _lease(_candidates(db, due, order, wanted, kinds), owner, now + lease, now),
-                execution_options={"synchronize_session": False},
+            statement = built(
+                ("claim", part, db.is_postgres, bool(kinds)),
+                functools.partial(_claim, part, postgres=db.is_postgres, by_kind=bool(kinds)),
             )
+            rows = await connection.execute(statement, {**params, "limit": wanted})
             claimed.extend(ClaimedJob(*row) for row in rows.all())
     claimed.sort(key=lambda job: job.id)
     return claimed
 
 
-def _candidates(
-    db: Database, due: Any, order: tuple[Any, ...], limit: int, kinds: tuple[str, ...] | None
-) -> Any:
-    """Ids of due jobs not waiting behind an earlier active job of their serial key."""
-    earlier = aliased(Job)
+def _claim(part: str, *, postgres: bool, by_kind: bool) -> Any:
+    """Lease the first due jobs of one part: `expired` leases, or `queued` jobs in order."""
+    c = JOBS.c
+    now = bindparam("now", type_=c.run_at.type)
+    if part == "expired":
+        due, order = and_(c.state == RUNNING, c.lease_expires_at < now), (c.lease_expires_at, c.id)
+    else:
+        due, order = and_(c.state == QUEUED, c.run_at <= now), (c.run_at, c.id)
+    earlier = JOBS.alias("earlier")
     blocked = exists().where(
-        and_(
-            earlier.serial_key == Job.serial_key,
-            earlier.id < Job.id,
-            earlier.state.in_((QUEUED, RUNNING)),
-        )
+        earlier.c.serial_key == c.serial_key,
+        earlier.c.id < c.id,
+        earlier.c.state.in_((QUEUED, RUNNING)),
     )
     candidates = (
-        select(Job.id)
-        .where(due, or_(Job.serial_key.is_(None), ~blocked))
+        select(c.id)
+        .where(due, or_(c.serial_key.is_(None), ~blocked))
         .order_by(*order)
-        .limit(limit)
+        .limit(bindparam("limit", type_=Integer))
     )
-    if kinds:
-        candidates = candidates.where(Job.kind.in_(kinds))
-    if db.is_postgres:
-        candidates = candidates.with_for_update(skip_locked=True, of=Job)
-    return candidates
-
-
-def _lease(candidates: Any, owner: str, expires: datetime, now: datetime) -> Any:
+    if by_kind:
+        candidates = candidates.where(c.kind.in_(bindparam("kinds", expanding=True)))
+    if postgres:
+        candidates = candidates.with_for_update(skip_locked=True, of=JOBS)
     return (
-        update(Job)
-        .where(Job.id.in_(candidates.scalar_subquery()))
+        update(JOBS)
+        .where(c.id.in_(candidates.scalar_subquery()))
         .values(
             state=RUNNING,
-            lease_owner=owner,
-            lease_expires_at=expires,
-            attempts=Job.attempts + 1,
+            lease_owner=bindparam("owner"),
+            lease_expires_at=bindparam("expires"),
+            attempts=c.attempts + 1,
             updated_at=now,
         )
-        .returning(
-            Job.id,
-            Job.kind,
-            Job.payload,
-            Job.attempts,
-            Job.max_attempts,
-            Job.serial_key,
-            Job.created_at,
-        )
+        .returning(c.id, c.kind, c.payload, c.attempts, c.max_attempts, c.serial_key, c.created_at)
     )
 
 
@@ -215,18 +231,29 @@ async def heartbeat_many(
         return {row[0] for row in result.all()}
 
 
-async def complete(session: AsyncSession, *, job_id: int, owner: str) -> bool:
-    """Mark done in the caller's transaction (with the job's own writes); False if the lease was lost."""
-    result = await (await session.connection()).execute(
-        update(Job)
-        .where(_held(job_id, owner))
+def _finish(many: bool) -> Any:
+    """Mark `owner`'s running job(s) done; with `many`, returning the ids marked."""
+    c = JOBS.c
+    which = c.id.in_(bindparam("ids", expanding=True)) if many else c.id == bindparam("job_id")
+    statement = (
+        update(JOBS)
+        .where(which, c.state == RUNNING, c.lease_owner == bindparam("owner"))
         .values(
             state=DONE,
             lease_owner=None,
             lease_expires_at=None,
             last_error=None,
-            updated_at=utcnow(),
+            updated_at=bindparam("now", type_=c.updated_at.type),
         )
+    )
+    return statement.returning(c.id) if many else statement
+
+
+async def complete(session: AsyncSession, *, job_id: int, owner: str) -> bool:
+    """Mark done in the caller's transaction (with the job's own writes); False if the lease was lost."""
+    result = await (await session.connection()).execute(
+        built(("finish", False), lambda: _finish(False)),
+        {"job_id": job_id, "owner": owner, "now": utcnow()},
     )
     return bool(result.rowcount)
 
@@ -237,18 +264,9 @@ async def complete_many(db: Database, *, job_ids: Sequence[int], owner: str) -> 
     if not job_ids:
         return set()
     async with db.transaction() as session:
-        result = await session.execute(
-            update(Job)
-            .where(Job.id.in_(list(job_ids)), Job.state == RUNNING, Job.lease_owner == owner)
-            .values(
-                state=DONE,
-                lease_owner=None,
-                lease_expires_at=None,
-                last_error=None,
-                updated_at=utcnow(),
-            )
-            .returning(Job.id),
-            execution_options={"synchronize_session": False},
+        result = await (await session.connection()).execute(
+            built(("finish", True), lambda: _finish(True)),
+            {"ids": list(job_ids), "owner": owner, "now": utcnow()},
         )
         return {row[0] for row in result.all()}
 

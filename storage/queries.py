@@ -17,7 +17,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from storage.models import CLOSED_STATUSES, OPEN_STATUSES, Case, Event, Listing, Notice, utcnow
+from storage.models import CLOSED_STATUSES, OPEN_STATUSES, Case, Listing, Notice, utcnow
+from storage.prepared import CASES, EVENTS, LISTINGS, NOTICES, built
 
 # SQLite allows 32,766 bound parameters per statement; stay well below on every database.
 _IN_CHUNK = 900
@@ -184,10 +185,26 @@ async def status_counts(session: AsyncSession, case_id: int) -> dict[tuple[str, 
 async def set_thread(
     session: AsyncSession, *, case_id: int, channel_id: str, thread_ts: str
 ) -> None:
+    statement = built(
+        "set_thread",
+        lambda: (
+            update(CASES)
+            .where(CASES.c.id == bindparam("case_id"))
+            .values(
+                channel_id=bindparam("v_channel_id"),
+                thread_ts=bindparam("v_thread_ts"),
+                updated_at=bindparam("v_now"),
+            )
+        ),
+    )
     await (await session.connection()).execute(
-        update(Case)
-        .where(Case.id == case_id)
-        .values(channel_id=channel_id, thread_ts=thread_ts, updated_at=utcnow())
+        statement,
+        {
+            "case_id": case_id,
+            "v_channel_id": channel_id,
+            "v_thread_ts": thread_ts,
+            "v_now": utcnow(),
+        },
     )
 
 
@@ -233,8 +250,21 @@ async def notice_listings(session: AsyncSession, notice_id: int) -> list[Listing
 
 
 async def update_notice(session: AsyncSession, notice_id: int, **values: Any) -> None:
+    names = tuple(sorted(values))
+    statement = built(
+        ("update_notice", names),
+        lambda: (
+            update(NOTICES)
+            .where(NOTICES.c.id == bindparam("notice_id"))
+            .values(
+                updated_at=bindparam("v_updated_at"),
+                **{name: bindparam(f"v_{name}") for name in names},
+            )
+        ),
+    )
+    params = {f"v_{name}": value for name, value in values.items()}
     await (await session.connection()).execute(
-        update(Notice).where(Notice.id == notice_id).values(updated_at=utcnow(), **values)
+        statement, {"notice_id": notice_id, "v_updated_at": utcnow(), **params}
     )
 
 
@@ -368,23 +398,50 @@ async def set_listings_status(
 ) -> set[int]:
     """Move listings to `status` (only those still in `from_status`, when given), stamping
     submission and decision times; returns the ids moved (one statement per 900)."""
-    when = when or utcnow()
-    values: dict[str, Any] = {"status": status, "status_reason": reason, "updated_at": when}
-    if reference is not None:
-        values["reference"] = reference
-    if status in ("submitted", "in_review"):
-        values["submitted_at"] = func.coalesce(Listing.submitted_at, when)
-    if status in CLOSED_STATUSES or status == "needs_info":
-        values["decided_at"] = when
+    stamps = (
+        reference is not None,
+        status in ("submitted", "in_review"),
+        status in CLOSED_STATUSES or status == "needs_info",
+    )
+    statement = built(
+        ("set_listings_status", from_status is not None, stamps),
+        lambda: _move_listings(conditional=from_status is not None, stamps=stamps),
+    )
+    params = {
+        "v_status": status,
+        "v_reason": reason,
+        "v_reference": reference,
+        "v_when": when or utcnow(),
+        "from_status": from_status,
+    }
     moved: set[int] = set()
     connection = await session.connection()
     for start in range(0, len(listing_ids), _IN_CHUNK):
-        statement = update(Listing).where(Listing.id.in_(listing_ids[start : start + _IN_CHUNK]))
-        if from_status is not None:
-            statement = statement.where(Listing.status == from_status)
-        rows = await connection.execute(statement.values(**values).returning(Listing.id))
+        chunk = list(listing_ids[start : start + _IN_CHUNK])
+        rows = await connection.execute(statement, {**params, "ids": chunk})
         moved.update(row[0] for row in rows)
     return moved
+
+
+def _move_listings(*, conditional: bool, stamps: tuple[bool, bool, bool]) -> Any:
+    c = LISTINGS.c
+    referenced, submitted, decided = stamps
+    when = bindparam("v_when", type_=c.updated_at.type)
+    values: dict[str, Any] = {
+        "status": bindparam("v_status"),
+        "status_reason": bindparam("v_reason"),
+        "updated_at": when,
+    }
+    if referenced:
+        values["reference"] = bindparam("v_reference")
+    if submitted:
+        values["submitted_at"] = func.coalesce(c.submitted_at, when)
+    if decided:
+        values["decided_at"] = when
+    statement = update(LISTINGS).where(c.id.in_(bindparam("ids", expanding=True)))
+    if conditional:
+        statement = statement.where(c.status == bindparam("from_status"))
+    return statement.values(values).returning(c.id)
 
 
 async def add_events(session: AsyncSession, events: Sequence[dict[str, Any]]) -> None:
@@ -392,7 +449,7 @@ async def add_events(session: AsyncSession, events: Sequence[dict[str, Any]]) ->
     if events:
         now = utcnow()
         await (await session.connection()).execute(
-            insert(Event),
+            built("add_events", lambda: insert(EVENTS)),
             [
                 {"created_at": now, "detail": {}, "listing_id": None, "notice_id": None, **event}
                 for event in events
@@ -401,6 +458,14 @@ async def add_events(session: AsyncSession, events: Sequence[dict[str, Any]]) ->
 
 
 # -- batched reads and writes for the worker's hot path (many jobs, one statement) ---------------
+
+
+def _by_ids(model: type[Any]) -> Any:
+    """SELECT model WHERE id IN :ids (built once per model)."""
+    return built(
+        ("by_ids", model.__name__),
+        lambda: select(model).where(model.id.in_(bindparam("ids", expanding=True))),
+    )
 
 
 def _few(ids: Sequence[int]) -> list[int]:
@@ -425,21 +490,24 @@ async def notice_bundles(
 ) -> dict[int, NoticeBundle]:
     """Notices by id with their cases and listings: three statements for any number of notices."""
     ids = _few(notice_ids)
-    notices = list((await session.execute(select(Notice).where(Notice.id.in_(ids)))).scalars())
+    notices = list((await session.execute(_by_ids(Notice), {"ids": ids})).scalars())
     if not notices:
         return {}
     case_ids = list({notice.case_id for notice in notices})
     cases = {
         case.id: case
-        for case in (await session.execute(select(Case).where(Case.id.in_(case_ids)))).scalars()
+        for case in (await session.execute(_by_ids(Case), {"ids": case_ids})).scalars()
     }
     listings: dict[int, list[Listing]] = {notice.id: [] for notice in notices if notice.id}
-    rows = await session.execute(
-        select(Listing)
-        .where(Listing.notice_id.in_(ids))
-        .order_by(Listing.notice_id, Listing.position, Listing.id)
+    statement = built(
+        "notice_listings",
+        lambda: (
+            select(Listing)
+            .where(col(Listing.notice_id).in_(bindparam("ids", expanding=True)))
+            .order_by(Listing.notice_id, Listing.position, Listing.id)
+        ),
     )
-    for listing in rows.scalars():
+    for listing in (await session.execute(statement, {"ids": ids})).scalars():
         assert listing.notice_id is not None
         listings[listing.notice_id].append(listing)
     return {
@@ -451,16 +519,26 @@ async def notice_bundles(
 
 async def mark_sending(session: AsyncSession, notice_ids: Sequence[int]) -> None:
     """Notices about to be handed to their channel: `sending`, one more attempt counted."""
+    statement = built(
+        "mark_sending",
+        lambda: (
+            update(NOTICES)
+            .where(NOTICES.c.id.in_(bindparam("ids", expanding=True)))
+            .values(
+                status="sending",
+                attempts=NOTICES.c.attempts + 1,
+                updated_at=bindparam("v_now", type_=NOTICES.c.updated_at.type),
+            )
+        ),
+    )
     await (await session.connection()).execute(
-        update(Notice)
-        .where(Notice.id.in_(_few(notice_ids)))
-        .values(status="sending", attempts=Notice.attempts + 1, updated_at=utcnow())
+        statement, {"ids": _few(notice_ids), "v_now": utcnow()}
     )
 
 
 async def cases_by_id(session: AsyncSession, case_ids: Sequence[int]) -> dict[int, Case]:
     ids = _few(case_ids)
-    rows = await session.execute(select(Case).where(Case.id.in_(ids)))
+    rows = await session.execute(_by_ids(Case), {"ids": ids})
     return {case.id: case for case in rows.scalars() if case.id is not None}
 
 
@@ -479,21 +557,29 @@ async def case_summaries(
     """Summaries of many cases: one counting statement, and one for the small cases' listings."""
     ids = _few(case_ids)
     counts: dict[int, dict[tuple[str, str], int]] = {case_id: {} for case_id in ids}
-    rows = await session.execute(
-        select(Listing.case_id, Listing.platform, Listing.status, func.count())
-        .where(Listing.case_id.in_(ids))
-        .group_by(Listing.case_id, Listing.platform, Listing.status)
+    counting = built(
+        "case_counts",
+        lambda: (
+            select(LISTINGS.c.case_id, LISTINGS.c.platform, LISTINGS.c.status, func.count())
+            .where(LISTINGS.c.case_id.in_(bindparam("ids", expanding=True)))
+            .group_by(LISTINGS.c.case_id, LISTINGS.c.platform, LISTINGS.c.status)
+        ),
     )
+    rows = await (await session.connection()).execute(counting, {"ids": ids})
     for case_id, platform, status, count in rows:
         counts[case_id][(platform, status)] = count
     small = [case_id for case_id, by in counts.items() if sum(by.values()) <= preview]
     listings: dict[int, list[Listing]] = {case_id: [] for case_id in ids}
     if small:
-        found = await session.execute(
-            select(Listing)
-            .where(Listing.case_id.in_(small))
-            .order_by(Listing.case_id, Listing.position, Listing.id)
+        statement = built(
+            "case_preview",
+            lambda: (
+                select(Listing)
+                .where(col(Listing.case_id).in_(bindparam("ids", expanding=True)))
+                .order_by(Listing.case_id, Listing.position, Listing.id)
+            ),
         )
+        found = await session.execute(statement, {"ids": small})
         for listing in found.scalars():
             listings[listing.case_id].append(listing)
     return {case_id: CaseSummary(counts[case_id], listings[case_id]) for case_id in ids}
