@@ -28,15 +28,15 @@ class Loaders:
         self.mark_sending: Coalescer[int, None] = Coalescer(self._mark_sending)
 
     async def _notices(self, notice_ids: list[int]) -> Mapping[int, NoticeBundle]:
-        async with self._db.sessions() as session:
+        async with self._db.reading() as session:
             return await queries.notice_bundles(session, notice_ids)
 
     async def _cases(self, case_ids: list[int]) -> Mapping[int, Case]:
-        async with self._db.sessions() as session:
+        async with self._db.reading() as session:
             return await queries.cases_by_id(session, case_ids)
 
     async def _summaries(self, case_ids: list[int]) -> Mapping[int, CaseSummary]:
-        async with self._db.sessions() as session:
+        async with self._db.reading() as session:
             return await queries.case_summaries(session, case_ids, preview=PARENT_PREVIEW)
 
     async def _mark_sending(self, notice_ids: list[int]) -> Mapping[int, None]:

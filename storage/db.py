@@ -7,8 +7,10 @@ shell can open as many databases as they need. Schema changes go through Alembic
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+_READ_ONLY = "takedown_read_only"  # execution option: a transaction that only reads
+_writing: ContextVar[bool] = ContextVar("takedown_sqlite_writing", default=False)
 
 
 class DatabaseError(Exception):
@@ -101,6 +105,12 @@ class Database:
         if self.dialect == "sqlite":
             _sqlite_pragmas(self.engine, busy_timeout_ms)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._writer = asyncio.Lock()  # SQLite: this process's writers, one at a time
+        # Sessions that only read: on SQLite they begin DEFERRED, so they do not queue behind
+        # (or hold up) writers; a write in one would fail. The same pool and connections.
+        self._reads = async_sessionmaker(
+            self.engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False
+        )
 
     @property
     def is_postgres(self) -> bool:
@@ -108,8 +118,28 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed on success, rolled back on any error."""
-        async with self.sessions() as session, session.begin():
+        """A session inside one transaction: committed on success, rolled back on any error.
+
+        On SQLite, one writer at a time: this process's writers queue on a lock, woken the moment
+        the previous one commits, rather than on SQLite's busy handler, which sleeps in steps of
+        up to 100 ms however soon the database is free (other processes still meet the busy
+        timeout). A transaction opened inside another of the same task does not queue again."""
+        if self.dialect != "sqlite" or _writing.get():
+            async with self.sessions() as session, session.begin():
+                yield session
+            return
+        async with self._writer:
+            token = _writing.set(True)
+            try:
+                async with self.sessions() as session, session.begin():
+                    yield session
+            finally:
+                _writing.reset(token)
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads only (the worker's batched loads)."""
+        async with self._reads() as session:
             yield session
 
     async def ping(self) -> None:
@@ -169,4 +199,5 @@ def _sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = conn.get_execution_options().get(_READ_ONLY)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
