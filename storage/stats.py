@@ -50,6 +50,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    text,
 )
 from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -390,6 +391,14 @@ def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
 # -- the digest's figures -------------------------------------------------------------------------
 
 
+async def _no_jit(session: AsyncSession) -> None:
+    """PostgreSQL: no JIT compilation for these statements (this transaction only). Their cost
+    estimates sit near `jit_above_cost` at a million listings; past it, compiling adds about 0.3 s
+    and saves nothing on scans this simple."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await session.execute(text("SET LOCAL jit = off"))
+
+
 async def period_figures(
     session: AsyncSession,
     *,
@@ -402,6 +411,7 @@ async def period_figures(
     """The figures of the listings reported in [start, end), their outcomes as of `now`, and the
     listings open at `now` (past SLA, oldest). `sla` maps platform → SLA days; other platforms
     have `default_sla`. All datetimes are aware."""
+    await _no_jit(session)
     in_period = [col(Listing.created_at) >= _when(start), col(Listing.created_at) < _when(end)]
     counts = [
         func.count(),
@@ -537,6 +547,7 @@ async def scorecard(
     (submission, else report), plus those still awaiting the platform past their SLA at `now`.
     Needed info: listings with a `status_changed` event to `needs_info`, or in that state now.
     """
+    await _no_jit(session)
     where = [col(Listing.created_at) < _when(now)]
     if since is not None:
         where.append(col(Listing.created_at) >= _when(since))
