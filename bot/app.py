@@ -142,8 +142,12 @@ class TakedownBot:
 
     async def handle_events(self, request: web.Request) -> web.Response:
         started = time.monotonic()
-        bolt_request = await to_bolt_request(request)
-        response = await to_aiohttp_response(await self.bolt.async_dispatch(bolt_request))
+        self.runtime.inflight.enter()
+        try:
+            bolt_request = await to_bolt_request(request)
+            response = await to_aiohttp_response(await self.bolt.async_dispatch(bolt_request))
+        finally:
+            self.runtime.inflight.leave()
         body = bolt_request.body if isinstance(bolt_request.body, dict) else {}
         kind = "command" if "command" in body else str(body.get("type") or "other")[:32]
         self.runtime.metrics.ack_seconds.labels(kind).observe(time.monotonic() - started)

@@ -16,6 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.access import AccessControl
 from bot.adapters.base import Adapter
 from bot.config import AppConfig, Settings
+from bot.inflight import InFlight
 from bot.limits import ChannelLimits
 from bot.loaders import Loaders
 from bot.metrics import Metrics
@@ -41,6 +42,7 @@ class Runtime:
     )  # which redirects to follow
     secrets: list[str] = field(default_factory=list)  # scrubbed from any text a platform sends back
     loads: Loaders = field(init=False)  # the worker's reads and writes, coalesced across jobs
+    inflight: InFlight = field(default_factory=InFlight)  # requests Slack waits on (acks first)
 
     def scrub(self, text: str) -> str:
         """A platform's or library's message, safe to show and store (no secret of ours in it)."""

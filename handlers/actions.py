@@ -48,6 +48,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         @app.action(action_id)
         async def listener(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
             await ack()
+            await rt.inflight.quiet()  # every pending ack first
             user = body["user"]["id"]
             try:
                 answer = await act(body, client, user)

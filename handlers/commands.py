@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -16,7 +15,6 @@ from bot.slash import answer_command
 from handlers.respond import say_privately
 
 log = logging.getLogger("takedown.handlers")
-ANSWER_FIRST = 0.05  # seconds; far inside a trigger_id's ~3 s life
 
 
 def register(app: AsyncApp, rt: Runtime) -> None:
@@ -25,9 +23,9 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
     ) -> None:
         await ack()
-        # Let Bolt send the answer before the slow part starts (it polls for the ack every 10 ms);
-        # under a burst of commands this keeps every ack ahead of the others' follow-up work.
-        await asyncio.sleep(ANSWER_FIRST)
+        # The slow part waits until every request Slack is waiting on has its answer (this one's
+        # included): under a burst of commands, every ack goes ahead of the follow-up work.
+        await rt.inflight.quiet()
         # Nothing after the ack may raise: Bolt could turn a late exception into an error answer.
         try:
             answer = await answer_command(rt, text=body.get("text", ""), user_id=body["user_id"])

@@ -24,6 +24,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
         await ack()
+        await rt.inflight.quiet()  # every pending ack first (bot.inflight)
         user = body["user"]["id"]
         try:
             await rt.access.require_reporter(user)
