@@ -422,9 +422,12 @@ def test_redaction_covers_records_with_arguments_extras_and_tracebacks() -> None
 def test_the_configuration_s_secrets_are_found_and_redacted(
     capsys: pytest.CaptureFixture[str], restore_root_logging: None
 ) -> None:
-    config = parse_config(
-        _config_text_for_ports(), environ={**ENVIRON, "VENDOR_KEY": "secretvendorkey4u2"}
+    with_header = _config_text_for_ports().replace(
+        "    secret: ${WEBHOOK_SECRET}\n",
+        "    secret: ${WEBHOOK_SECRET}\n    headers:\n      Authorization: Bearer ${VENDOR_KEY}\n",
     )
+    assert "VENDOR_KEY" in with_header
+    config = parse_config(with_header, environ={**ENVIRON, "VENDOR_KEY": "secretvendorkey4u2"})
     env = Environment.from_environ(
         {
             "SLACK_BOT_TOKEN": BOT_TOKEN,
@@ -441,6 +444,7 @@ def test_the_configuration_s_secrets_are_found_and_redacted(
         SMTP_PASSWORD,
         WEBHOOK_SECRET,
         "secretdbpassword1x",
+        "Bearer secretvendorkey4u2",  # a webhook header's value
     }
     setup_logging(env)
     redact_also(secrets)

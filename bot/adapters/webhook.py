@@ -61,7 +61,9 @@ class WebhookOptions(AdapterOptions):
     base_url: str = Field(min_length=1)
     secret: SecretStr
     timeout: float = Field(default=15, gt=0, le=300)  # seconds, for the whole request
-    headers: dict[str, str] = Field(default_factory=dict)  # extra static headers
+    # Extra static headers. Their values are kept as secrets (redacted from logs and threads): a
+    # vendor's API key usually travels in one.
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
 
     @field_validator("base_url")
     @classmethod
@@ -79,11 +81,11 @@ class WebhookOptions(AdapterOptions):
 
     @field_validator("headers")
     @classmethod
-    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+    def _headers(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
         for name, item in value.items():
             if name.lower() in _RESERVED_HEADERS:
                 raise ValueError(f"{name} is set by the adapter and cannot be overridden")
-            if any(ch in name + item for ch in "\r\n"):
+            if any(ch in name + item.get_secret_value() for ch in "\r\n"):
                 raise ValueError(f"header {name!r} contains a line break")
         return value
 
@@ -175,7 +177,7 @@ class WebhookAdapter(Adapter):
         opts = self.settings
         timestamp = int(time.time())
         headers = {
-            **opts.headers,
+            **{name: value.get_secret_value() for name, value in opts.headers.items()},
             **(extra or {}),
             "User-Agent": USER_AGENT,
             "Accept": "application/json",
