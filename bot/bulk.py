@@ -69,7 +69,14 @@ from bot.cases import (
     thread_link,
 )
 from bot.config import AppConfig, Environment, load_config
-from bot.listings import PLATFORMS
+from bot.listings import PLATFORMS, ListingURLError
+from bot.shortlinks import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_POLICY,
+    ShortLinkPolicy,
+    resolve_short_links,
+    short_link_host,
+)
 from storage import queries
 from storage.db import Database
 from storage.models import Case
@@ -360,6 +367,9 @@ async def read_upload(
 
 PROGRESS_FROM = 1_000  # rows; a smaller file is checked before a bar could be read
 _CHUNK = 500
+# Seconds to follow short links, per batch of links followed at once (the command line has no
+# 3-second limit as a Slack form does, but a shortener that never answers must not hang it).
+SHORT_LINK_SECONDS = 5.0
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _SLACK_CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 _FLAGS = {
@@ -457,21 +467,43 @@ async def check_report(
     url_file: UrlFile | None,
     draft: ReportDraft,
     steps: _Steps | None = None,
+    http: aiohttp.ClientSession | None = None,
+    short_links: ShortLinkPolicy = DEFAULT_POLICY,
 ) -> CheckedReport:
     """Check every command-line URL and file row — the URL itself, and whether its listing is in
-    an open case already — naming every bad one. Reads the database, stores nothing."""
+    an open case already — naming every bad one. Reads the database, stores nothing.
+
+    With `http`, short links (amzn.to, ebay.us, …) are followed to their listings first, as the
+    Slack form does, with a budget that grows with their number; a link not followed becomes its
+    line's error."""
     steps = steps or _Steps(io.StringIO(), rows=0)
+    rows = url_file.rows if url_file is not None else []
+    resolved: dict[str, str | ListingURLError] = {}
+    if http is not None:
+        texts = [*urls, *(row.url for row in rows)]
+        links = sum(1 for text in texts if short_link_host(text, hosts=short_links))
+        if links:
+            steps.step(f"following {_count(links, 'short link')}")
+            budget = SHORT_LINK_SECONDS * max(1, links / DEFAULT_CONCURRENCY)
+            resolved = await resolve_short_links(
+                texts, http=http, hosts=short_links, timeout=budget
+            )
+            draft = replace(draft, resolved=resolved)
     seen: set[str] = set()
     typed, typed_problems = parse_lines(
-        [FileLine(n, url) for n, url in enumerate(urls, start=1)], seen=seen, seller=draft.seller
+        [FileLine(n, url) for n, url in enumerate(urls, start=1)],
+        seen=seen,
+        seller=draft.seller,
+        resolved=resolved,
     )
-    rows = url_file.rows if url_file is not None else []
     steps.step(f"checking {len(rows):,} lines", total=len(rows))
     from_file: list[ParsedLine] = []
     file_problems: list[tuple[int, str]] = []
     for start in range(0, len(rows), _CHUNK):
         chunk = [FileLine(r.line, r.url, r.seller, r.problem) for r in rows[start : start + _CHUNK]]
-        found, problems = parse_lines(chunk, seen=seen, seller=draft.seller, in_file=True)
+        found, problems = parse_lines(
+            chunk, seen=seen, seller=draft.seller, in_file=True, resolved=resolved
+        )
         from_file += found
         file_problems += problems
         steps.advance(len(chunk))
@@ -610,9 +642,10 @@ async def _file(
     rows = len(url_file.rows) if url_file is not None else 0
     try:
         with _Steps(err, rows=rows) as steps:
-            checked = await check_report(
-                db, urls=request.urls, url_file=url_file, draft=draft, steps=steps
-            )
+            async with aiohttp.ClientSession() as http:
+                checked = await check_report(
+                    db, urls=request.urls, url_file=url_file, draft=draft, steps=steps, http=http
+                )
     except UrlFileError as exc:
         _fail(err, str(exc))
         return None

@@ -28,6 +28,7 @@ from bot.bulk import (
     MAX_UPLOAD_BYTES,
     UrlFileError,
     _may_receive_token,
+    check_report,
     read_url_file,
     with_file,
 )
@@ -590,3 +591,33 @@ async def test_form_files_10000_uploaded_urls_as_one_case(
     assert sellers == Counter(seller or None for _, seller in rows)
     parent = await first_post(bot)
     assert "*Listings*\n10,000" in section_texts(parent.params["blocks"])
+
+
+async def test_the_report_command_follows_short_links_on_the_command_line_and_in_the_file(
+    db: Database, config: AppConfig
+) -> None:
+    """`takedown-bot report` checks through `check_report`: short links are followed to their
+    listings (here through a fake shortener on loopback) and a dead one is its line's error."""
+    import aiohttp
+    from fakes.redirects import FakeRedirects
+
+    async with FakeRedirects() as shortener, aiohttp.ClientSession() as http:
+        shortener.redirect("/3xYz", "https://www.amazon.de/dp/B0ABCDEFGH?ref=share", status=301)
+        shortener.redirect("/s", "https://www.ebay.com/itm/123456789012", status=302)
+        url_file = read_url_file(b"url\nhttps://ebay.us/s\nhttps://ebay.us/gone\n", name="x.csv")
+        checked = await check_report(
+            db,
+            urls=["https://amzn.to/3xYz"],
+            url_file=url_file,
+            draft=draft(),
+            http=http,
+            short_links=shortener.policy("amzn.to", "ebay.us"),
+        )
+    assert sorted(item.listing.key for item in checked.listings) == [
+        "amazon.de:B0ABCDEFGH",
+        "ebay:123456789012",
+    ]
+    [bad] = checked.bad
+    assert bad.where == "x.csv line 3" and "ebay.us/gone" in bad.reason
+    # The draft filed carries the answers, so the case stores the listings, not the short links.
+    assert "https://amzn.to/3xYz" in checked.draft.resolved
