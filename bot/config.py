@@ -437,6 +437,44 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+MAX_VALUES = 100_000  # values in app.yaml once its aliases are expanded; a real one has hundreds
+
+
+def _expansion_problem(raw: Any) -> str | None:
+    """Why the parsed file cannot be a configuration, counting values as they are once YAML
+    aliases (`*name`) are expanded: a few lines of aliases can stand for billions of values, and
+    validating them would never end. Counted over the shared objects, so it takes linear time."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+
+    def size(value: Any) -> int:
+        if not isinstance(value, dict | list):
+            return 1
+        key = id(value)
+        if key in sizes:
+            return sizes[key]
+        if key in open_:
+            raise ValueError("a YAML alias refers to a value that contains it")
+        open_.add(key)
+        items = list(value.keys()) + list(value.values()) if isinstance(value, dict) else value
+        total = 1
+        for item in items:
+            total += size(item)
+            if total > MAX_VALUES:
+                break
+        open_.discard(key)
+        sizes[key] = total
+        return total
+
+    try:
+        total = size(raw)
+    except ValueError as exc:
+        return str(exc)
+    if total > MAX_VALUES:
+        return f"the file stands for more than {MAX_VALUES:,} values once its YAML aliases are expanded"
+    return None
+
+
 def parse_config(
     text: str, *, environ: Mapping[str, str] | None = None, source: str = ""
 ) -> AppConfig:
@@ -459,6 +497,8 @@ def parse_config(
         raise ConfigError(
             ["the file must be a mapping of keys (team, rights_holder, brands, …)"], source=source
         )
+    if (problem := _expansion_problem(raw)) is not None:
+        raise ConfigError([problem], source=source)
     errors: list[str] = []
     data = _interpolate(raw, "", env, errors)
     # A value whose variable is unset is reported once, as that, not again as empty or mistyped.

@@ -424,3 +424,32 @@ def test_the_connection_pool_is_set_from_the_environment() -> None:
     assert (db.engine.pool.size(), env.max_overflow, env.pool_timeout) == (5, 20, 2.5)  # type: ignore[attr-defined]
     with pytest.raises(ConfigError, match="DATABASE_POOL_SIZE: expected a number"):
         Environment.from_environ({"DATABASE_POOL_SIZE": "many"})
+
+
+def test_a_billion_laughs_of_yaml_aliases_is_refused_at_once() -> None:
+    """Nine lines of aliases stand for 10^9 values: refused before anything walks them."""
+    text = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+    for level in range(8):
+        name, previous = chr(ord("b") + level), chr(ord("a") + level)
+        text += f"{name}: &{name} [{', '.join([f'*{previous}'] * 10)}]\n"
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, environ={})
+    assert caught.value.errors == [
+        "the file stands for more than 100,000 values once its YAML aliases are expanded"
+    ]
+
+
+def test_a_yaml_alias_inside_itself_is_refused() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config("brands: &b [1, *b]\n", environ={})
+    assert caught.value.errors == ["a YAML alias refers to a value that contains it"]
+
+
+def test_a_few_aliases_in_a_real_configuration_still_load() -> None:
+    text = TEST_CONFIG.replace(
+        "  taobao:\n    adapter: portal\n    sla_days: 3\n",
+        "  taobao: &portal\n    adapter: portal\n    sla_days: 3\n  etsy: *portal\n",
+    )
+    assert "*portal" in text
+    config = parse_config(text, environ={})
+    assert config.platforms["etsy"].sla_days == config.platforms["taobao"].sla_days == 3
