@@ -194,6 +194,8 @@ class DeliveryConfig(_Strict):
     )
     lease: timedelta = timedelta(minutes=5)
     concurrency: int = Field(default=64, ge=1, le=1000)  # jobs one worker process runs at once
+    # How long finished delivery and message jobs are kept before the hourly sweep deletes them.
+    keep_done_jobs: timedelta = timedelta(days=30)
 
     @field_validator("backoff", mode="before")
     @classmethod
@@ -202,9 +204,9 @@ class DeliveryConfig(_Strict):
             raise ValueError("expected a non-empty list of durations such as [1m, 5m, 30m]")
         return [parse_duration(item) for item in value]
 
-    @field_validator("lease", mode="before")
+    @field_validator("lease", "keep_done_jobs", mode="before")
     @classmethod
-    def _lease(cls, value: Any) -> timedelta:
+    def _duration(cls, value: Any) -> timedelta:
         return parse_duration(value)
 
 

@@ -14,9 +14,12 @@ from bot import reminders
 from bot.backoff import is_transient, retry_after, with_retries
 from bot.runtime import Runtime
 from bot.worker import JobContext, JobFailed, RetryLater
+from storage import jobs
 
 if TYPE_CHECKING:
     from bot.digest import Digest
+
+PURGED_KINDS = ("submit", "poll", "notify")  # finished ones are deleted after keep_done_jobs
 
 log = logging.getLogger("takedown.publish")
 
@@ -63,5 +66,13 @@ async def run_digest(rt: Runtime, ctx: JobContext) -> None:
 
 async def run_remind(rt: Runtime, ctx: JobContext) -> None:
     """The hourly `remind` job."""
-    sent = await reminders.sweep(rt, now=rt.clock())
+    now = rt.clock()
+    sent = await reminders.sweep(rt, now=now)
     log.info("SLA sweep: %s", sent)
+    # Housekeeping in the same hourly run: finished delivery and message jobs are kept a while
+    # (to look into), then deleted. Periodic runs are kept: their run keys make them run once.
+    purged = await jobs.purge_done(
+        rt.db, kinds=PURGED_KINDS, older_than=now - rt.config.delivery.keep_done_jobs
+    )
+    if purged:
+        log.info("deleted %s finished job(s)", purged)

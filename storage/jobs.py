@@ -21,7 +21,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import (
+    Integer,
+    String,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -302,6 +313,38 @@ async def release(db: Database, *, job_id: int, owner: str) -> bool:
             )
         )
     return bool(result.rowcount)
+
+
+async def purge_done(
+    db: Database, *, kinds: Sequence[str], older_than: datetime, batch: int = 5000
+) -> int:
+    """Delete jobs of `kinds` done before `older_than`, `batch` at a time (each batch its own
+    short transaction); returns how many. Claims never read them, but the table would grow."""
+    c = JOBS.c
+    statement = built(
+        "purge_done",
+        lambda: delete(JOBS).where(
+            c.id.in_(
+                select(c.id)
+                .where(
+                    c.state == DONE,
+                    c.kind.in_(bindparam("kinds", expanding=True)),
+                    c.updated_at < bindparam("before", type_=c.updated_at.type),
+                )
+                .limit(bindparam("batch", type_=Integer))
+                .scalar_subquery()
+            )
+        ),
+    )
+    removed = 0
+    while True:
+        async with db.transaction() as session:
+            result = await (await session.connection()).execute(
+                statement, {"kinds": list(kinds), "before": older_than, "batch": batch}
+            )
+        removed += result.rowcount
+        if result.rowcount < batch:
+            return removed
 
 
 async def counts(db: Database) -> dict[tuple[str, str], int]:

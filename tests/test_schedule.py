@@ -15,6 +15,7 @@ from bot.config import AppConfig, parse_config
 from bot.reminders import sweep
 from bot.schedule import Scheduler, latest_run
 from storage.db import Database
+from storage.jobs import enqueue
 from storage.models import Job, Listing, Notice
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -151,3 +152,42 @@ async def test_unconfirmed_portal_notice_is_reminded_once_after_a_day(bot: Slack
     assert (await sweep(rt, now=datetime.now(UTC) + timedelta(hours=25)))["portal_reminders"] == 1
     assert (await sweep(rt, now=datetime.now(UTC) + timedelta(hours=50)))["portal_reminders"] == 0
     await eventually(lambda: _first([r for r in _replies(bot) if "still waiting to be filed" in r]))
+
+
+async def test_the_hourly_sweep_deletes_jobs_finished_longer_ago_than_keep_done_jobs(
+    bot: SlackDriver,
+) -> None:
+    await bot.submit_report(urls="https://item.taobao.com/item.htm?id=612345678901")
+    await bot.slack.wait_for("chat.postMessage")
+
+    async def settled() -> list[Job] | None:
+        async with bot.bot.db.sessions() as session:
+            found = list((await session.execute(select(Job))).scalars())
+        return found if found and all(job.state == "done" for job in found) else None
+
+    finished = await eventually(settled)
+    kept = finished[-1].id
+    async with bot.bot.db.transaction() as session:  # all but the last finished 31 days ago
+        await session.execute(
+            update(Job)
+            .where(Job.id != kept)
+            .values(updated_at=datetime.now(UTC) - timedelta(days=31))
+        )
+    async with bot.bot.db.transaction() as session:  # the next hourly run
+        await enqueue(session, kind="remind", payload={}, dedupe_key="remind:next-hour")
+    bot.bot.worker.wake()
+
+    async def swept() -> set[int] | None:
+        async with bot.bot.db.sessions() as session:
+            jobs = list((await session.execute(select(Job.id, Job.kind, Job.state))).all())
+        new_runs = [job_id for job_id, kind, state in jobs if job_id > finished[-1].id]
+        done = all(state == "done" for _, _, state in jobs)
+        return {job_id for job_id, _, _ in jobs} - set(new_runs) if new_runs and done else None
+
+    remaining = await eventually(swept)
+    # The old delivery and message jobs are gone; the recent one and periodic runs stay.
+    expected = {
+        job.id for job in finished if job.id == kept or job.kind not in ("submit", "poll", "notify")
+    }
+    assert remaining == expected
+    assert len(expected) < len(finished)
