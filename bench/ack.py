@@ -71,7 +71,7 @@ async def _serve_bare(port: int, slack_url: str) -> None:
 async def _serve_bot(port: int, slack_url: str, workdir: str) -> None:
     from aiohttp import web
 
-    from bot.app import create_app
+    from bot.app import create_app, settle_heap
     from bot.config import Environment, Settings, load_config
     from storage.db import Database
 
@@ -89,6 +89,7 @@ async def _serve_bot(port: int, slack_url: str, workdir: str) -> None:
     runner = web.AppRunner(bot.web_app(), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
+    settle_heap()  # as `takedown-bot serve` does once it listens
     await asyncio.Event().wait()
 
 

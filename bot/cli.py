@@ -121,7 +121,7 @@ def _missing_slack_message(missing: list[str], *, socket_mode: bool) -> str:
 async def _serve(settings: Settings, *, socket_mode: bool, worker: bool) -> None:
     from aiohttp import web
 
-    from bot.app import create_app
+    from bot.app import create_app, settle_heap
 
     bot = create_app(settings, run_worker=worker)
     stop = asyncio.Event()
@@ -141,6 +141,7 @@ async def _serve(settings: Settings, *, socket_mode: bool, worker: bool) -> None
         site = web.TCPSite(runner, host="0.0.0.0", port=settings.env.port)  # noqa: S104 (a server)
         await site.start()
         log.info("listening on :%s (POST /slack/events, GET /healthz)", settings.env.port)
+        settle_heap()
         socket_handler = None
         if socket_mode:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -174,7 +175,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 async def _work(settings: Settings) -> None:
-    from bot.app import create_app
+    from bot.app import create_app, settle_heap
 
     bot = create_app(settings, run_worker=True)
     stop = asyncio.Event()
@@ -184,6 +185,7 @@ async def _work(settings: Settings) -> None:
             loop.add_signal_handler(sig, stop.set)
     try:
         await _start_when_database_is_up(bot, stop)
+        settle_heap()
         await stop.wait()
     finally:
         await bot.close()

@@ -13,17 +13,21 @@ import asyncio
 import contextlib
 
 FOLLOW_UP_WAIT = 1.0  # seconds at most; far inside a trigger_id's ~3 s life
+SETTLE = 0.02  # seconds without a new request before follow-up work starts
 
 
 class InFlight:
-    def __init__(self) -> None:
+    def __init__(self, *, settle: float = SETTLE) -> None:
         self._waiting_on_us = 0
+        self._arrived = 0  # requests so far: a new one during the settling time restarts it
         self._quiet = asyncio.Event()
         self._quiet.set()
+        self._settle = settle
 
     def enter(self) -> None:
         """A request arrived: Slack waits for its answer."""
         self._waiting_on_us += 1
+        self._arrived += 1
         self._quiet.clear()
 
     def leave(self) -> None:
@@ -34,7 +38,14 @@ class InFlight:
             self._quiet.set()
 
     async def quiet(self, *, at_most: float = FOLLOW_UP_WAIT) -> None:
-        """Return once no request is waiting for its answer, or after `at_most` seconds."""
+        """Return once no request has waited for its answer for a moment (`settle`: the rest of a
+        burst is often still arriving), or after `at_most` seconds."""
         await asyncio.sleep(0)  # let the caller's own answer be taken first
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._quiet.wait(), timeout=at_most)
+            async with asyncio.timeout(at_most):
+                while True:
+                    await self._quiet.wait()
+                    arrived = self._arrived
+                    await asyncio.sleep(self._settle)
+                    if self._quiet.is_set() and self._arrived == arrived:
+                        return
