@@ -211,18 +211,6 @@ def _held(job_id: int, owner: str) -> Any:
     return and_(Job.id == job_id, Job.state == RUNNING, Job.lease_owner == owner)
 
 
-async def heartbeat(db: Database, *, job_id: int, owner: str, lease: timedelta) -> bool:
-    """Extend the lease; False means the lease was lost to another worker."""
-    now = utcnow()
-    async with db.transaction() as session:
-        result = await session.execute(
-            update(Job)
-            .where(_held(job_id, owner))
-            .values(lease_expires_at=now + lease, updated_at=now)
-        )
-    return bool(result.rowcount)
-
-
 async def heartbeat_many(
     db: Database, *, job_ids: Sequence[int], owner: str, lease: timedelta
 ) -> set[int]:

@@ -165,13 +165,6 @@ async def get_case(session: AsyncSession, case_id: int) -> Case | None:
     return await session.get(Case, case_id)
 
 
-async def case_listings(session: AsyncSession, case_id: int) -> list[Listing]:
-    rows = await session.execute(
-        select(Listing).where(Listing.case_id == case_id).order_by(Listing.position, Listing.id)
-    )
-    return list(rows.scalars())
-
-
 async def status_counts(session: AsyncSession, case_id: int) -> dict[tuple[str, str], int]:
     """(platform, status) → number of listings, computed by the database (bulk cases)."""
     rows = await session.execute(
@@ -236,17 +229,6 @@ async def insert_notice(
         .values(notice_id=notice.id)
     )
     return notice
-
-
-async def get_notice(session: AsyncSession, notice_id: int) -> Notice | None:
-    return await session.get(Notice, notice_id)
-
-
-async def notice_listings(session: AsyncSession, notice_id: int) -> list[Listing]:
-    rows = await session.execute(
-        select(Listing).where(Listing.notice_id == notice_id).order_by(Listing.position, Listing.id)
-    )
-    return list(rows.scalars())
 
 
 async def update_notice(session: AsyncSession, notice_id: int, **values: Any) -> None:
