@@ -122,7 +122,7 @@ def test_report_flow_reaches_a_decision_in_the_status_thread(tmp_path: Path) -> 
     assert "IP right: acme-eu-tm (trademark EUIPO 018123456)  ·  Reported by: @you" in out
     in_review = out.index("  └ TD-1 thread · takedown-bot\n      🔍 In review on eBay")
     decided = max(out.find("✅ Removed on eBay"), out.find("❌ Rejected on eBay"))
-    assert parent < in_review < decided, out
+    assert parent < in_review < decided, out + "\n--- stderr ---\n" + result.stderr
     assert f"ebay:123456789012 ({EBAY})" in out
     assert "↻ (updated) TD-1" in out
     assert "Status: closed: 1 removed" in out or "Status: closed: 1 rejected" in out
