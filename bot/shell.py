@@ -33,7 +33,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlencode
@@ -834,11 +834,9 @@ class Shell:
         if time.monotonic() - self.last_activity < 0.5:
             return False
         assert self.db is not None
-        if any(state == jobs.RUNNING for (_, state) in await jobs.counts(self.db)):
+        running, due = await jobs.outstanding(self.db)  # one read: a claim cannot slip between
+        if running:
             return False
-        due = await jobs.next_run_at(self.db)
-        if due is not None and due.tzinfo is None:
-            due = due.replace(tzinfo=UTC)
         return due is None or due > utcnow() + timedelta(seconds=IDLE_HORIZON)
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    case,
     delete,
     exists,
     func,
@@ -344,6 +345,24 @@ async def counts(db: Database) -> dict[tuple[str, str], int]:
             )
         ).all()
     return {(kind, state): count for kind, state, count in rows}
+
+
+async def outstanding(db: Database) -> tuple[int, datetime | None]:
+    """How many jobs are running, and when the next queued one is due, read together: a job
+    claimed between two separate reads would be in neither."""
+    running = func.sum(case((Job.state == RUNNING, 1), else_=0))
+    due = func.min(case((Job.state == QUEUED, Job.run_at), else_=None))
+    async with db.sessions() as session:
+        count, next_due = (
+            await session.execute(
+                select(running, due.label("due")).where(Job.state.in_((QUEUED, RUNNING)))
+            )
+        ).one()
+    if isinstance(next_due, str):  # SQLite hands back MIN over a CASE as text
+        next_due = datetime.fromisoformat(next_due)
+    if next_due is not None and next_due.tzinfo is None:
+        next_due = next_due.replace(tzinfo=UTC)
+    return int(count or 0), next_due
 
 
 async def next_run_at(db: Database) -> datetime | None:

@@ -181,3 +181,14 @@ async def test_a_serial_keys_next_job_waits_for_the_earlier_enqueuer_to_commit(
         assert not second.done(), "the second enqueuer of case:7 went ahead of an open transaction"
     later = await asyncio.wait_for(second, timeout=10)
     assert earlier is not None and later is not None and later > earlier
+
+
+async def test_outstanding_reads_running_and_next_due_together(db: Database) -> None:
+    assert await jobs.outstanding(db) == (0, None)
+    later = utcnow() + timedelta(seconds=30)
+    await _enqueue(db, payload={"n": 1})
+    await _enqueue(db, payload={"n": 2}, run_at=later)
+    assert len(await jobs.claim(db, owner="w", limit=1, lease=timedelta(minutes=1))) == 1
+    running, due = await jobs.outstanding(db)
+    assert running == 1 and due is not None
+    assert abs((due - later).total_seconds()) < 0.001 and due.tzinfo is not None
