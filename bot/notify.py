@@ -137,15 +137,7 @@ async def run_notify(rt: Runtime, ctx: JobContext) -> None:
             if case.thread_ts is None:
                 await _post_parent(rt, ctx, case, text, blocks)
             else:
-                assert case.channel_id is not None
-                await _slack(
-                    rt,
-                    "chat_update",
-                    channel=case.channel_id,
-                    ts=case.thread_ts,
-                    text=text,
-                    blocks=blocks,
-                )
+                await _update_parent(rt, case, text, blocks)
         elif op == "thread":
             if case.thread_ts is None:
                 case = await _post_parent(rt, None, case, text, blocks)
@@ -164,14 +156,7 @@ async def run_notify(rt: Runtime, ctx: JobContext) -> None:
                 # Posted, so never post it again on a retry: a failed refresh is only logged; the
                 # next change refreshes the summary anyway.
                 try:
-                    await _slack(
-                        rt,
-                        "chat_update",
-                        channel=case.channel_id,
-                        ts=case.thread_ts,
-                        text=text,
-                        blocks=blocks,
-                    )
+                    await _update_parent(rt, case, text, blocks)
                 except SlackApiError as exc:
                     log.warning(
                         "could not refresh %s's parent message: %s",
@@ -211,6 +196,14 @@ async def _post_parent(
             await ctx.complete(session)
     case.channel_id, case.thread_ts = channel, ts
     return case
+
+
+async def _update_parent(rt: Runtime, case: Case, text: str, blocks: list[dict[str, Any]]) -> None:
+    """Replace the case's parent message with its current rendering."""
+    assert case.channel_id is not None and case.thread_ts is not None
+    await _slack(
+        rt, "chat_update", channel=case.channel_id, ts=case.thread_ts, text=text, blocks=blocks
+    )
 
 
 async def _post_in_channel(

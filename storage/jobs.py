@@ -365,14 +365,6 @@ async def outstanding(db: Database) -> tuple[int, datetime | None]:
     return int(count or 0), next_due
 
 
-async def next_run_at(db: Database) -> datetime | None:
-    """When the next queued job is due (lets an idle worker sleep exactly as long as it may)."""
-    async with db.sessions() as session:
-        return (
-            await session.execute(select(func.min(Job.run_at)).where(Job.state == QUEUED))
-        ).scalar()
-
-
 async def oldest_due(db: Database) -> datetime | None:
     """When the longest-waiting due job became due (queue age)."""
     async with db.sessions() as session:

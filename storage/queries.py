@@ -450,6 +450,25 @@ def _by_ids(model: type[Any]) -> Any:
     )
 
 
+async def _listings_of(
+    session: AsyncSession, column: str, ids: list[int]
+) -> dict[int, list[Listing]]:
+    """The listings whose `column` (notice_id, case_id) is among `ids`, grouped by it, each group
+    in position order (one statement, built once per column)."""
+    statement = built(
+        ("listings_of", column),
+        lambda: (
+            select(Listing)
+            .where(getattr(Listing, column).in_(bindparam("ids", expanding=True)))
+            .order_by(getattr(Listing, column), Listing.position, Listing.id)
+        ),
+    )
+    grouped: dict[int, list[Listing]] = {key: [] for key in ids}
+    for listing in (await session.execute(statement, {"ids": ids})).scalars():
+        grouped[getattr(listing, column)].append(listing)
+    return grouped
+
+
 def _few(ids: Sequence[int]) -> list[int]:
     """Distinct ids for one IN list (callers batch at most a few hundred)."""
     unique = list(dict.fromkeys(ids))
@@ -480,18 +499,7 @@ async def notice_bundles(
         case.id: case
         for case in (await session.execute(_by_ids(Case), {"ids": case_ids})).scalars()
     }
-    listings: dict[int, list[Listing]] = {notice.id: [] for notice in notices if notice.id}
-    statement = built(
-        "notice_listings",
-        lambda: (
-            select(Listing)
-            .where(col(Listing.notice_id).in_(bindparam("ids", expanding=True)))
-            .order_by(Listing.notice_id, Listing.position, Listing.id)
-        ),
-    )
-    for listing in (await session.execute(statement, {"ids": ids})).scalars():
-        assert listing.notice_id is not None
-        listings[listing.notice_id].append(listing)
+    listings = await _listings_of(session, "notice_id", ids)
     return {
         notice.id: NoticeBundle(notice, cases[notice.case_id], listings[notice.id])
         for notice in notices
@@ -551,17 +559,5 @@ async def case_summaries(
     for case_id, platform, status, count in rows:
         counts[case_id][(platform, status)] = count
     small = [case_id for case_id, by in counts.items() if sum(by.values()) <= preview]
-    listings: dict[int, list[Listing]] = {case_id: [] for case_id in ids}
-    if small:
-        statement = built(
-            "case_preview",
-            lambda: (
-                select(Listing)
-                .where(col(Listing.case_id).in_(bindparam("ids", expanding=True)))
-                .order_by(Listing.case_id, Listing.position, Listing.id)
-            ),
-        )
-        found = await session.execute(statement, {"ids": small})
-        for listing in found.scalars():
-            listings[listing.case_id].append(listing)
-    return {case_id: CaseSummary(counts[case_id], listings[case_id]) for case_id in ids}
+    listings = await _listings_of(session, "case_id", small) if small else {}
+    return {case_id: CaseSummary(counts[case_id], listings.get(case_id, [])) for case_id in ids}
