@@ -357,9 +357,14 @@ async def test_slack_outage_delays_thread_messages_without_losing_or_reordering(
         ),
         timeout=20,
     )
-    async with bot.bot.db.sessions() as session:
-        jobs = list((await session.execute(select(Job).where(Job.kind == "notify"))).scalars())
-    assert all(job.state == "done" for job in jobs)
+
+    async def notify_jobs_done() -> bool:
+        # the worker marks a job done after Slack answered, so the reply can be seen first
+        async with bot.bot.db.sessions() as session:
+            jobs = list((await session.execute(select(Job).where(Job.kind == "notify"))).scalars())
+        return bool(jobs) and all(job.state == "done" for job in jobs)
+
+    await eventually(notify_jobs_done)
     ok_posts = [c for c in bot.slack.calls_to("chat.postMessage")]
     parents = [c for c in ok_posts if not c.params.get("thread_ts")]
     assert len(parents) == 5  # 4 refused, then posted once
