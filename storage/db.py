@@ -8,6 +8,7 @@ shell can open as many databases as they need. Schema changes go through Alembic
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -27,6 +28,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from storage import sqlite_driver
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _READ_ONLY = "takedown_read_only"  # execution option: a transaction that only reads
@@ -85,13 +88,24 @@ class Database:
         self.url = normalise_url(url)
         parsed = make_url(self.url)
         self.dialect = parsed.get_backend_name()
-        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        kwargs: dict[str, Any] = {}
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            kwargs["connect_args"] = {"timeout": busy_timeout_ms / 1000}
+            if parsed.database and parsed.database != ":memory:" and not parsed.query:
+                # One trip to aiosqlite's thread per statement (storage/sqlite_driver.py). A
+                # local file does not drop its connections, so there is nothing to pre-ping.
+                kwargs["async_creator"] = functools.partial(
+                    sqlite_driver.connect,
+                    parsed.database,
+                    timeout=busy_timeout_ms / 1000,
+                    check_same_thread=False,
+                )
+            else:
+                kwargs["connect_args"] = {"timeout": busy_timeout_ms / 1000}
         elif self.dialect == "postgresql":
             kwargs.update(
+                pool_pre_ping=True,
                 pool_size=pool_size,
                 max_overflow=max_overflow,
                 pool_timeout=pool_timeout,
