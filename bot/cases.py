@@ -351,9 +351,23 @@ async def open_case(
                     ),
                 )
                 assert case.id is not None
+                # The parent message's job first: it runs before the notices' submits.
+                await jobs.enqueue(
+                    session,
+                    kind="notify",
+                    payload={"op": "post_parent", "case_id": case.id},
+                    serial_key=f"case:{case.id}",
+                )
+                notice_ids = await plan_notices(
+                    session,
+                    config=config,
+                    case_id=case.id,
+                    platforms=[item.listing.platform for item in report.listings],
+                )
                 await queries.insert_listings(
                     session,
                     case_id=case.id,
+                    notice_ids=notice_ids,
                     listings=[
                         NewListing(
                             platform=item.listing.platform,
@@ -379,13 +393,6 @@ async def open_case(
                         "relisted": len(relisted),
                     },
                 )
-                await jobs.enqueue(
-                    session,
-                    kind="notify",
-                    payload={"op": "post_parent", "case_id": case.id},
-                    serial_key=f"case:{case.id}",
-                )
-                await plan_notices(session, config=config, case_id=case.id)
                 return OpenedCase(case.id, len(report.listings), created=True)
         except IntegrityError:
             # Another intake took one of these listings (or this intake key) between our check and

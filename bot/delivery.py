@@ -16,7 +16,7 @@ import logging
 import random
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any, TypeVar, cast
@@ -69,35 +69,48 @@ class DeliveryError(Exception):
     """A person asked for something the notice's state does not allow; the message says why."""
 
 
-async def plan_notices(session: AsyncSession, *, config: AppConfig, case_id: int) -> list[int]:
-    """Group a new case's listings by platform, split by the channel's batch size, queue a submit each."""
-    # Positions, not ORM rows: a batch is a range of positions within its platform, so each notice
-    # claims its listings with one UPDATE (a 10,000-listing case is planned in a few statements).
+async def plan_notices(
+    session: AsyncSession, *, config: AppConfig, case_id: int, platforms: Sequence[str]
+) -> list[int]:
+    """Notices for a new case whose listings (not stored yet) are on `platforms`, by position:
+    grouped by platform, split by the channel's batch size, a submit job queued for each.
+    Returns each position's notice id, for the listings to be inserted with.
+
+    Set-based, and before the listings, so they are written once: a 10,000-listing case's
+    hundreds of notices and jobs cost two statements."""
     by_platform: dict[str, list[int]] = defaultdict(list)
-    for platform, position in await queries.listing_positions(session, case_id):
+    for position, platform in enumerate(platforms):
         by_platform[platform].append(position)
-    notice_ids = []
+    planned: list[queries.PlannedNotice] = []
+    members: list[list[int]] = []  # the positions of each planned notice
     for platform, positions in by_platform.items():
         channel, entry = config.channel_for(platform)
         size = adapter_class(entry.adapter).max_batch
         for batch, start in enumerate(range(0, len(positions), size)):
-            chunk = positions[start : start + size]
-            notice = await queries.insert_notice(
-                session,
-                Notice(
-                    case_id=case_id,
+            planned.append(
+                queries.PlannedNotice(
                     platform=platform,
                     channel=channel,
                     adapter=entry.adapter,
                     batch=batch,
                     idempotency_key=f"TD-{case_id}.{platform}.{batch}.{uuid.uuid4().hex[:12]}",
-                ),
-                positions=(chunk[0], chunk[-1]),
+                )
             )
-            assert notice.id is not None
-            await _enqueue_submit(session, notice.id, case_id, dedupe_key=f"submit:{notice.id}")
-            notice_ids.append(notice.id)
-    return notice_ids
+            members.append(positions[start : start + size])
+    notice_ids = await queries.insert_notices(session, case_id=case_id, planned=planned)
+    await jobs.enqueue_many(
+        session,
+        kind="submit",
+        jobs=[
+            ({"notice_id": notice_id, "case_id": case_id}, f"submit:{notice_id}")
+            for notice_id in notice_ids
+        ],
+    )
+    notice_of = [0] * len(platforms)
+    for notice_id, positions in zip(notice_ids, members, strict=True):
+        for position in positions:
+            notice_of[position] = notice_id
+    return notice_of
 
 
 async def _enqueue_submit(

@@ -96,7 +96,40 @@ async def enqueue(
     return result.scalar_one_or_none()
 
 
-def _insert_job(dialect: str, *, locked: bool, dedupe: bool) -> Any:
+async def enqueue_many(
+    session: AsyncSession, *, kind: str, jobs: Sequence[tuple[dict[str, Any], str]]
+) -> None:
+    """Add jobs of one kind, each (payload, dedupe_key), in the caller's transaction: one
+    statement (batched by the driver) however many. A dedupe key that exists is skipped."""
+    if not jobs:
+        return
+    now = utcnow()
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    statement = built(
+        ("enqueue_many", dialect),
+        lambda: _insert_job(dialect, locked=False, dedupe=True, returning=False),
+    )
+    await (await session.connection()).execute(
+        statement,
+        [
+            {
+                "kind": kind,
+                "payload": payload,
+                "state": QUEUED,
+                "run_at": now,
+                "attempts": 0,
+                "max_attempts": DEFAULT_MAX_ATTEMPTS,
+                "serial_key": None,
+                "dedupe_key": dedupe_key,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for payload, dedupe_key in jobs
+        ],
+    )
+
+
+def _insert_job(dialect: str, *, locked: bool, dedupe: bool, returning: bool = True) -> Any:
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     names = [name for name in _JOB_VALUES]
     if locked:
@@ -117,7 +150,7 @@ def _insert_job(dialect: str, *, locked: bool, dedupe: bool) -> Any:
         statement = insert(JOBS).values({name: bindparam(name) for name in names})
     if dedupe:
         statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
-    return statement.returning(JOBS.c.id)
+    return statement.returning(JOBS.c.id) if returning else statement
 
 
 _JOB_VALUES = (

@@ -104,9 +104,15 @@ async def insert_case(session: AsyncSession, case: Case) -> Case:
 
 
 async def insert_listings(
-    session: AsyncSession, *, case_id: int, listings: Sequence[NewListing], relisted: dict[str, int]
+    session: AsyncSession,
+    *,
+    case_id: int,
+    listings: Sequence[NewListing],
+    relisted: dict[str, int],
+    notice_ids: Sequence[int | None] = (),
 ) -> None:
-    """Insert a case's listings in one batched statement; mark the removed ones they re-report."""
+    """Insert a case's listings in one batched statement, each with its notice (`notice_ids`, by
+    position; none when empty); mark the removed ones they re-report."""
     now = utcnow()
     rows = [
         {
@@ -119,6 +125,7 @@ async def insert_listings(
             "seller": item.seller,
             "status": "queued",
             "relisted_from": relisted.get(item.key),
+            "notice_id": notice_ids[position] if notice_ids else None,
             "created_at": now,
             "updated_at": now,
         }
@@ -201,34 +208,41 @@ async def set_thread(
     )
 
 
-async def listing_positions(session: AsyncSession, case_id: int) -> list[tuple[str, int]]:
-    """(platform, position) of a case's listings in position order; no ORM rows (bulk cases)."""
-    rows = await session.execute(
-        select(Listing.platform, Listing.position)
-        .where(Listing.case_id == case_id)
-        .order_by(Listing.position, Listing.id)
-    )
-    return [(platform, position) for platform, position in rows]
+@dataclass(frozen=True, slots=True)
+class PlannedNotice:
+    platform: str
+    channel: str
+    adapter: str
+    batch: int
+    idempotency_key: str
 
 
-async def insert_notice(
-    session: AsyncSession, notice: Notice, *, positions: tuple[int, int]
-) -> Notice:
-    """Insert a notice for the case's listings of its platform whose positions lie within
-    `positions` (first, last): one UPDATE, however many listings the batch holds."""
-    session.add(notice)
-    await session.flush()
-    first, last = positions
-    await session.execute(
-        update(Listing)
-        .where(
-            Listing.case_id == notice.case_id,
-            Listing.platform == notice.platform,
-            Listing.position.between(first, last),
-        )
-        .values(notice_id=notice.id)
+async def insert_notices(
+    session: AsyncSession, *, case_id: int, planned: Sequence[PlannedNotice]
+) -> list[int]:
+    """Insert a case's notices in one statement; returns their ids in `planned` order."""
+    if not planned:
+        return []
+    now = utcnow()
+    inserted = await (await session.connection()).execute(
+        insert(NOTICES).returning(NOTICES.c.id, sort_by_parameter_order=True),
+        [
+            {
+                "case_id": case_id,
+                "platform": notice.platform,
+                "channel": notice.channel,
+                "adapter": notice.adapter,
+                "batch": notice.batch,
+                "status": "pending",
+                "idempotency_key": notice.idempotency_key,
+                "attempts": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for notice in planned
+        ],
     )
-    return notice
+    return list(inserted.scalars())
 
 
 async def update_notice(session: AsyncSession, notice_id: int, **values: Any) -> None:
