@@ -243,7 +243,7 @@ def cmd_shell(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from bot.bulk import ReportRequest, run_report
+    from bot.cli_report import ReportRequest, run_report
 
     request = ReportRequest(
         urls=args.urls,

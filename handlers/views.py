@@ -10,7 +10,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot import blocks
 from bot.access import AccessDenied
-from bot.bulk import UrlFileError, attach_upload
+from bot.bulk import UrlFileError
+from bot.bulk_upload import attach_upload
 from bot.cases import FILE_FIELD, ReportDraft, ReportRejected, follow_short_links, open_case
 from bot.runtime import Runtime
 

@@ -24,14 +24,8 @@ import pytest
 from conftest import BOT_TOKEN, TEST_CONFIG, SlackDriver, view_submission
 from sqlalchemy import func, select
 
-from bot.bulk import (
-    MAX_UPLOAD_BYTES,
-    UrlFileError,
-    _may_receive_token,
-    check_report,
-    read_url_file,
-    with_file,
-)
+from bot.bulk import UrlFileError, read_url_file, with_file
+from bot.bulk_upload import MAX_UPLOAD_BYTES, _may_receive_token
 from bot.cases import (
     FILE_FIELD,
     MAX_EVIDENCE_LINKS,
@@ -39,6 +33,7 @@ from bot.cases import (
     ReportRejected,
     parse_report,
 )
+from bot.cli_report import check_report
 from bot.config import AppConfig
 from storage.db import Database
 from storage.models import Case, Listing

@@ -18,7 +18,6 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot import notice_blocks
 from bot.blocks import case_message, escape, help_blocks
-from bot.shell import sign_request
 from bot.shell_render import (
     Line,
     changed_lines,
@@ -29,6 +28,7 @@ from bot.shell_render import (
     render_message,
     thread_label,
 )
+from bot.shell_slack import sign_request
 
 ROOT = Path(__file__).resolve().parent.parent
 
