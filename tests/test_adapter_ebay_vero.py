@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -11,7 +12,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from fakes.ebay import FakeEbayVero
+from fakes.ebay import FakeEbayVero, OAuthClient
 
 from bot.adapters import adapter_class, parse_adapter_options, validate_adapter_options
 from bot.adapters.base import (
@@ -25,6 +26,16 @@ from bot.adapters.ebay_vero import EbayVeroAdapter
 from bot.config import Right, RightsHolder
 
 TOKEN = "v^1.1#i^1#secret-user-token"
+CLIENT = OAuthClient(
+    client_id="Acme-takedown-PRD-1234",
+    client_secret="PRD-secret-client-5678",
+    refresh_token="v^1.1#i^1#r^1#secret-refresh-token",
+)
+OAUTH_KEYS = {
+    "client_id": CLIENT.client_id,
+    "client_secret": CLIENT.client_secret,
+    "refresh_token": CLIENT.refresh_token,
+}
 REASONS = {"counterfeit": "9001", "trademark": "9002", "copyright": "9003", "patent": "9048"}
 TRADEMARK = Right(
     id="acme-eu-tm", kind="trademark", number="018123456", office="EUIPO", classes=[18, 25]
@@ -483,10 +494,13 @@ async def test_find_existing_server_error_is_transient(
 # --- options --------------------------------------------------------------------------------------
 
 
-def test_options_need_a_token() -> None:
+def test_options_need_a_token_or_a_refresh_token() -> None:
     assert validate_adapter_options("ebay_vero", {"reason_codes": REASONS}) == [
-        "token: required by the ebay_vero adapter"
+        "set token (an access token, e.g. ${EBAY_VERO_TOKEN}) or oauth (client_id, "
+        "client_secret and refresh_token, so expiring access tokens are renewed)"
     ]
+    both = {"token": TOKEN, "oauth": OAUTH_KEYS}
+    assert validate_adapter_options("ebay_vero", both) == ["set token or oauth, not both"]
 
 
 def test_options_reject_unknown_keys() -> None:
@@ -542,3 +556,188 @@ async def test_numeric_reason_codes_from_yaml_are_sent_as_strings(
     await adapter.submit(make_notice("110000000001"))
 
     assert fake.requests[0].json["reportItems"][0]["veroReasonCodeId"] == "9001"
+
+
+# --- access tokens from a refresh token (oauth:) ---------------------------------------------------
+
+
+@pytest.fixture
+async def oauth_fake() -> AsyncIterator[FakeEbayVero]:
+    async with FakeEbayVero(oauth=CLIENT) as server:
+        yield server
+
+
+def oauth_adapter(http: aiohttp.ClientSession, fake: FakeEbayVero, **keys: Any) -> EbayVeroAdapter:
+    return make_adapter(
+        http, fake.base_url, token=None, oauth={**OAUTH_KEYS, "token_url": fake.token_url, **keys}
+    )
+
+
+async def test_oauth_gets_an_access_token_first_and_keeps_it(
+    http: aiohttp.ClientSession, oauth_fake: FakeEbayVero
+) -> None:
+    adapter = oauth_adapter(http, oauth_fake)
+    receipt = await adapter.submit(make_notice("110000000001"))
+    await adapter.check(make_notice("110000000001", reference=receipt.reference))
+
+    assert oauth_fake.token_requests == [
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": CLIENT.refresh_token,
+            "scope": "https://api.ebay.com/oauth/api_scope/commerce.vero",
+        }
+    ]
+    [token] = oauth_fake.issued
+    assert {r.headers["Authorization"] for r in oauth_fake.requests} == {f"Bearer {token}"}
+
+
+async def test_oauth_fetches_one_token_for_many_requests_at_once(
+    http: aiohttp.ClientSession, oauth_fake: FakeEbayVero
+) -> None:
+    adapter = oauth_adapter(http, oauth_fake)
+    await asyncio.gather(*(adapter.submit(make_notice(f"11000000000{n}")) for n in range(8)))
+
+    assert len(oauth_fake.token_requests) == 1
+    assert len(oauth_fake.reports) == 8
+
+
+async def test_oauth_renews_a_refused_token_and_sends_the_request_once_more(
+    http: aiohttp.ClientSession, oauth_fake: FakeEbayVero
+) -> None:
+    adapter = oauth_adapter(http, oauth_fake)
+    await adapter.submit(make_notice("110000000001"))
+    oauth_fake.expire_tokens()  # revoked, or expired before eBay said it would
+
+    receipt = await adapter.submit(make_notice("110000000002"))
+
+    assert len(oauth_fake.issued) == 2
+    assert [r.headers["Authorization"] for r in oauth_fake.requests] == [
+        f"Bearer {oauth_fake.issued[0]}",
+        f"Bearer {oauth_fake.issued[0]}",  # refused with 401: nothing was created
+        f"Bearer {oauth_fake.issued[1]}",
+    ]
+    assert list(oauth_fake.reports) == ["5000000001", receipt.reference]
+
+
+async def test_oauth_renews_a_token_shortly_before_it_expires(
+    http: aiohttp.ClientSession, oauth_fake: FakeEbayVero
+) -> None:
+    adapter = oauth_adapter(http, oauth_fake)
+    assert adapter.tokens is not None
+    now = [1000.0]
+    adapter.tokens.clock = lambda: now[0]
+    await adapter.submit(make_notice("110000000001"))
+    now[0] += 7200 - 400  # eBay said 2 h: still good
+    await adapter.submit(make_notice("110000000002"))
+    assert len(oauth_fake.issued) == 1
+    now[0] += 200  # within the last five minutes: renewed before eBay would refuse it
+    await adapter.submit(make_notice("110000000003"))
+    assert len(oauth_fake.issued) == 2
+    assert oauth_fake.requests[-1].headers["Authorization"] == f"Bearer {oauth_fake.issued[1]}"
+
+
+async def test_a_refused_refresh_token_is_permanent_and_names_no_secret(
+    http: aiohttp.ClientSession, oauth_fake: FakeEbayVero
+) -> None:
+    adapter = oauth_adapter(http, oauth_fake, refresh_token="v^1.1#i^1#r^1#revoked-secret")
+
+    with pytest.raises(PermanentError) as raised:
+        await adapter.submit(make_notice("110000000001"))
+
+    message = str(raised.value)
+    assert "eBay refused the refresh token" in message
+    assert "invalid_grant" in message and "create a new refresh token" in message
+    for secret in ("revoked-secret", CLIENT.client_secret):
+        assert secret not in message
+    assert not oauth_fake.requests  # no report was attempted
+
+
+async def test_a_wrong_client_secret_is_permanent(
+    http: aiohttp.ClientSession, oauth_fake: FakeEbayVero
+) -> None:
+    adapter = oauth_adapter(http, oauth_fake, client_secret="not-the-secret")
+
+    with pytest.raises(PermanentError, match="invalid_client"):
+        await adapter.submit(make_notice("110000000001"))
+
+
+async def test_a_token_endpoint_outage_is_transient_and_the_next_try_gets_a_token(
+    http: aiohttp.ClientSession, oauth_fake: FakeEbayVero
+) -> None:
+    adapter = oauth_adapter(http, oauth_fake)
+    oauth_fake.token_error_next(503)
+
+    with pytest.raises(TransientError, match="eBay answered 503 \\(getting an access token\\)"):
+        await adapter.submit(make_notice("110000000001"))
+    await adapter.submit(make_notice("110000000001"))
+    assert len(oauth_fake.issued) == 1 and len(oauth_fake.reports) == 1
+
+
+async def test_an_answer_without_an_access_token_is_transient(
+    http: aiohttp.ClientSession, oauth_fake: FakeEbayVero
+) -> None:
+    adapter = oauth_adapter(http, oauth_fake)
+    oauth_fake.token_error_next(200, {"token_type": "User Access Token"})
+
+    with pytest.raises(TransientError, match="no access token"):
+        await adapter.submit(make_notice("110000000001"))
+
+
+async def test_an_unreachable_token_endpoint_is_transient(
+    http: aiohttp.ClientSession, oauth_fake: FakeEbayVero
+) -> None:
+    adapter = oauth_adapter(http, oauth_fake, token_url=closed_port_url())
+
+    with pytest.raises(TransientError, match="could not connect to eBay"):
+        await adapter.submit(make_notice("110000000001"))
+
+
+def test_oauth_options_have_ebays_defaults_and_hide_their_secrets() -> None:
+    options = parse_adapter_options("ebay_vero", {"oauth": OAUTH_KEYS})
+    oauth = options.model_dump()["oauth"]
+
+    assert oauth["token_url"] == "https://api.ebay.com/identity/v1/oauth2/token"
+    assert oauth["scope"] == "https://api.ebay.com/oauth/api_scope/commerce.vero"
+    for secret in (CLIENT.client_secret, CLIENT.refresh_token):
+        assert secret not in repr(options) and secret not in str(options)
+
+
+def test_oauth_options_name_what_is_missing_or_empty() -> None:
+    problems = validate_adapter_options(
+        "ebay_vero",
+        {"oauth": {"client_secret": " ", "refresh_token": "", "token_url": "ftp://x"}},
+    )
+
+    assert problems == [
+        "oauth.token_url: expected an http(s) URL, got 'ftp://x'",
+        "oauth.client_id: required by the ebay_vero adapter",
+        "oauth.client_secret: must not be empty (set it from the environment, e.g. ${VAR})",
+        "oauth.refresh_token: must not be empty (set it from the environment, e.g. ${VAR})",
+    ]
+
+
+async def test_oauth_without_a_refresh_token_uses_the_apps_own_credentials(
+    http: aiohttp.ClientSession, oauth_fake: FakeEbayVero
+) -> None:
+    keys = {"client_id": CLIENT.client_id, "client_secret": CLIENT.client_secret}
+    adapter = make_adapter(
+        http, oauth_fake.base_url, token=None, oauth={**keys, "token_url": oauth_fake.token_url}
+    )
+    await adapter.submit(make_notice("110000000001"))
+
+    assert oauth_fake.token_requests == [
+        {
+            "grant_type": "client_credentials",
+            "scope": "https://api.ebay.com/oauth/api_scope/commerce.vero",
+        }
+    ]
+    wrong = make_adapter(
+        http,
+        oauth_fake.base_url,
+        token=None,
+        oauth={**keys, "client_secret": "nope", "token_url": oauth_fake.token_url},
+    )
+    with pytest.raises(
+        PermanentError, match=r"eBay refused the app's credentials .*invalid_client"
+    ):
+        await wrong.submit(make_notice("110000000002"))

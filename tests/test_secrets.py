@@ -1,8 +1,8 @@
 """No secret leaves the process in a log line, a Slack message, a stored error or a thread.
 
-A full run with real secret values — the Slack bot, app and signing secrets, an eBay token, a
-Mercado Libre token, an SMTP password and a webhook secret — where every platform refuses the
-bot's credentials: the fake eBay and Mercado Libre answer 401, the webhook receiver expects
+A full run with real secret values — the Slack bot, app and signing secrets, an eBay client
+secret and refresh token, a Mercado Libre token, an SMTP password and a webhook secret — where
+every platform refuses the bot's credentials: eBay's token endpoint and Mercado Libre answer 401, the webhook receiver expects
 another secret, the SMTP server refuses the login. Slack fails a call too, and a request with a
 bad signature arrives. Then every log record of every logger (at DEBUG, unredacted), every call
 the fake Slack received, every `response_url` answer and every error the database keeps are
@@ -26,7 +26,7 @@ from aiohttp.test_utils import TestServer
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from conftest import TEST_CONFIG, SlackDriver, eventually, press, sign
-from fakes.ebay import FakeEbayVero
+from fakes.ebay import FakeEbayVero, OAuthClient
 from fakes.mercadolibre import FakeMercadoLibre
 from fakes.slack import FakeSlack
 from fakes.webhook import FakeWebhookReceiver
@@ -42,6 +42,9 @@ BOT_TOKEN = "xoxb-1111-2222-secretbottoken9f3a"
 APP_TOKEN = "xapp-1-A1-secretapptoken5e8d"
 SIGNING_SECRET = "secretsigningsecret7c1d9e2f"
 EBAY_TOKEN = "v^1.1#i^1#secretebaytoken3k9"
+EBAY_CLIENT_ID = "Acme-takedown-PRD-1a2b"
+EBAY_CLIENT_SECRET = "PRD-secretebayclient4d2"
+EBAY_REFRESH_TOKEN = "v^1.1#i^1#r^1#secretebayrefresh3k9"
 MELI_TOKEN = "APP_USR-secretmelitoken2j7"
 SMTP_USER = "acme-notices"
 SMTP_PASSWORD = "secretsmtppassword6q1"
@@ -49,6 +52,8 @@ WEBHOOK_SECRET = "secretwebhooksigningkey8w4z"
 
 ENVIRON = {
     "EBAY_VERO_TOKEN": EBAY_TOKEN,
+    "EBAY_CLIENT_SECRET": EBAY_CLIENT_SECRET,
+    "EBAY_REFRESH_TOKEN": EBAY_REFRESH_TOKEN,
     "MELI_TOKEN": MELI_TOKEN,
     "SMTP_USER": SMTP_USER,
     "SMTP_PASSWORD": SMTP_PASSWORD,
@@ -65,6 +70,7 @@ TAOBAO = "https://item.taobao.com/item.htm?id=612345678901"
 def _forms(secret: str) -> list[str]:
     """A secret as it could leak: as is, URL-encoded, base64 (alone and as SMTP AUTH PLAIN)."""
     forms = [secret, quote(secret, safe=""), base64.b64encode(secret.encode()).decode()]
+    forms.append(base64.b64encode(f"{EBAY_CLIENT_ID}:{secret}".encode()).decode())  # Basic auth
     plain_auth = f"\0{SMTP_USER}\0{secret}".encode()
     forms.append(base64.b64encode(plain_auth).decode())
     return list(dict.fromkeys(forms))
@@ -75,6 +81,8 @@ SECRETS = {
     "app token": APP_TOKEN,
     "signing secret": SIGNING_SECRET,
     "eBay token": EBAY_TOKEN,
+    "eBay client secret": EBAY_CLIENT_SECRET,
+    "eBay refresh token": EBAY_REFRESH_TOKEN,
     "Mercado Libre token": MELI_TOKEN,
     "SMTP password": SMTP_PASSWORD,
     "webhook secret": WEBHOOK_SECRET,
@@ -129,7 +137,8 @@ def smtp() -> Iterator[RefusingSmtp]:
 
 @pytest.fixture
 async def ebay() -> AsyncIterator[FakeEbayVero]:
-    async with FakeEbayVero(token="the-token-ebay-expects") as fake:
+    client = OAuthClient(EBAY_CLIENT_ID, "the-secret-ebay-expects", "the-refresh-token-it-issued")
+    async with FakeEbayVero(token="the-token-ebay-expects", oauth=client) as fake:
         yield fake
 
 
@@ -152,7 +161,11 @@ def _config_text(
   ebay:
     adapter: ebay_vero
     base_url: {ebay.base_url}
-    token: ${{EBAY_VERO_TOKEN}}
+    oauth:
+      token_url: {ebay.token_url}
+      client_id: {EBAY_CLIENT_ID}
+      client_secret: ${{EBAY_CLIENT_SECRET}}
+      refresh_token: ${{EBAY_REFRESH_TOKEN}}
     reason_codes: {{counterfeit: "1001"}}
     timeout: 2
   mercadolibre:
@@ -439,7 +452,8 @@ def test_the_configuration_s_secrets_are_found_and_redacted(
     assert set(secrets) >= {
         BOT_TOKEN,
         SIGNING_SECRET,
-        EBAY_TOKEN,
+        EBAY_CLIENT_SECRET,  # oauth: keys, nested in the entry
+        EBAY_REFRESH_TOKEN,
         MELI_TOKEN,
         SMTP_PASSWORD,
         WEBHOOK_SECRET,
@@ -449,8 +463,10 @@ def test_the_configuration_s_secrets_are_found_and_redacted(
     setup_logging(env)
     redact_also(secrets)
     log = logging.getLogger("takedown.test")
-    log.warning("eBay %s, Mercado Libre %s", EBAY_TOKEN, MELI_TOKEN)
-    log.error("smtp %s webhook %s", SMTP_PASSWORD, WEBHOOK_SECRET, extra={"hint": EBAY_TOKEN})
+    log.warning("eBay %s, Mercado Libre %s", EBAY_REFRESH_TOKEN, MELI_TOKEN)
+    log.error(
+        "smtp %s webhook %s", SMTP_PASSWORD, WEBHOOK_SECRET, extra={"hint": EBAY_CLIENT_SECRET}
+    )
     err = capsys.readouterr().err
     assert err.count("[redacted]") == 4
     assert not find_secrets({"stderr": err})
@@ -459,6 +475,7 @@ def test_the_configuration_s_secrets_are_found_and_redacted(
 def _config_text_for_ports() -> str:
     class _Fake:
         base_url = "http://127.0.0.1:9/api"
+        token_url = "http://127.0.0.1:9/token"
 
     fake: Any = _Fake()
     return _config_text(fake, fake, fake, 25)
@@ -489,7 +506,7 @@ async def test_a_started_bot_redacts_the_configuration_s_secrets_from_its_logs(
     setup_logging(Environment.from_environ())  # as cli.main does, then the command's set-up:
     app = create_app(cli._settings(), run_worker=False)
     await app.close()
-    logging.getLogger("takedown.test").warning("eBay said no to %s", EBAY_TOKEN)
+    logging.getLogger("takedown.test").warning("eBay said no to %s", EBAY_REFRESH_TOKEN)
     assert not find_secrets({"stderr": capsys.readouterr().err})
 
 

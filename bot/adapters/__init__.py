@@ -62,18 +62,19 @@ def parse_adapter_options(name: str, options: dict[str, Any]) -> AdapterOptions:
 
 
 def validate_adapter_options(name: str, options: dict[str, Any]) -> list[str]:
-    """Problems with an entry's adapter-specific keys, each as `key: message`."""
+    """Problems with an entry's adapter-specific keys, each as `key: message`, or as `message`
+    alone for the entry as a whole (such as a choice between two keys)."""
     try:
         parse_adapter_options(name, options)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            loc = ".".join(str(part) for part in error["loc"]) or "(entry)"
+            loc = ".".join(str(part) for part in error["loc"])
             message = error["msg"].removeprefix("Value error, ")
             if error["type"] == "extra_forbidden":
                 message = f"unknown key for the {name} adapter"
             elif error["type"] == "missing":
                 message = f"required by the {name} adapter"
-            problems.append(f"{loc}: {message}")
+            problems.append(f"{loc}: {message}" if loc else message)
         return problems
     return []

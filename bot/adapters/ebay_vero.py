@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from bot.adapters.base import (
     Adapter,
@@ -32,20 +32,32 @@ from bot.adapters.base import (
     TransientError,
 )
 from bot.adapters.http import ApiOptions, Reply, codes_by_type, refusal, request
+from bot.adapters.oauth import AccessTokens, OAuthGrant
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.ebay.com/commerce/vero/v2"
 MAX_ITEMS_PER_REPORT = 150
+VERO_SCOPE = "https://api.ebay.com/oauth/api_scope/commerce.vero"
+
+
+class EbayOAuthGrant(OAuthGrant):
+    """`oauth:` for eBay: its token endpoint and the VeRO scope unless told otherwise."""
+
+    token_url: str = "https://api.ebay.com/identity/v1/oauth2/token"  # noqa: S105 (a URL)
+    scope: str | None = VERO_SCOPE
 
 
 class EbayVeroOptions(ApiOptions):
-    """The `ebay_vero` keys of a `platforms:` entry."""
+    """The `ebay_vero` keys of a `platforms:` entry: `token` (an access token, which expires) or
+    `oauth` (a refresh token the adapter exchanges for access tokens as they expire)."""
 
     environment_name: ClassVar[str] = "EBAY_VERO_TOKEN"
 
     base_url: str = DEFAULT_BASE_URL
-    token: SecretStr  # OAuth access token with the commerce.vero scope, from ${EBAY_VERO_TOKEN}
+    # An access token with the commerce.vero scope; optional here, unlike other API adapters.
+    token: SecretStr | None = None  # type: ignore[assignment]
+    oauth: EbayOAuthGrant | None = None  # a refresh token (or the app's own credentials)
     reason_codes: dict[str, str] = Field(default_factory=dict)  # infringement type -> reason code
     marketplace_id: str | None = Field(default=None, pattern=r"^EBAY_[A-Z_]+$")  # e.g. EBAY_DE
 
@@ -53,6 +65,17 @@ class EbayVeroOptions(ApiOptions):
     @classmethod
     def _reason_codes(cls, value: Any) -> Any:
         return codes_by_type(value, noun="reason code", kind_of_value="a code")
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> EbayVeroOptions:
+        if self.token is None and self.oauth is None:
+            raise ValueError(
+                "set token (an access token, e.g. ${EBAY_VERO_TOKEN}) or oauth (client_id, "
+                "client_secret and refresh_token, so expiring access tokens are renewed)"
+            )
+        if self.token is not None and self.oauth is not None:
+            raise ValueError("set token or oauth, not both")
+        return self
 
 
 # --- Wire mapping: the only place that knows eBay's JSON ------------------------------------------
@@ -237,6 +260,13 @@ class EbayVeroAdapter(Adapter):
     can_check = True
     Options: ClassVar[type[AdapterOptions]] = EbayVeroOptions
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        grant = self.settings.oauth
+        self.tokens = (
+            AccessTokens(grant, platform="eBay", timeout=self.settings.timeout) if grant else None
+        )
+
     @property
     def settings(self) -> EbayVeroOptions:
         assert isinstance(self.options, EbayVeroOptions)
@@ -342,23 +372,35 @@ class EbayVeroAdapter(Adapter):
         body: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
     ) -> Reply:
-        """One request; transport failures become typed errors (ambiguous for a POST once sent)."""
+        """One request; transport failures become typed errors (ambiguous for a POST once sent).
+
+        With `oauth`, an access token eBay refuses (401) is renewed and the request sent once
+        more: a refused request did nothing, so even a report may be sent again."""
         options = self.settings
-        headers = {
-            "Authorization": f"Bearer {options.token.get_secret_value()}",
-            "Accept": "application/json",
-        }
+        headers = {"Accept": "application/json"}
         if options.marketplace_id:
             headers["X-EBAY-C-MARKETPLACE-ID"] = options.marketplace_id
-        return await request(
-            self.http,
-            method,
-            options.base_url + path,
-            platform="eBay",
-            action=action,
-            created="the report",
-            headers=headers,
-            timeout=options.timeout,
-            body=body,
-            params=params,
-        )
+        for attempt in range(2):
+            token = (
+                await self.tokens.get(self.http)
+                if self.tokens is not None
+                else options.token.get_secret_value()
+                if options.token is not None
+                else ""
+            )
+            reply = await request(
+                self.http,
+                method,
+                options.base_url + path,
+                platform="eBay",
+                action=action,
+                created="the report",
+                headers={**headers, "Authorization": f"Bearer {token}"},
+                timeout=options.timeout,
+                body=body,
+                params=params,
+            )
+            if reply.status != 401 or self.tokens is None or attempt:
+                return reply
+            self.tokens.refused(token)
+        return reply

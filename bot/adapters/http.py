@@ -47,8 +47,8 @@ class ApiOptions(AdapterOptions):
 
     @field_validator("token")
     @classmethod
-    def _token(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip():
+    def _token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
             raise ValueError(
                 f"must not be empty (set it from the environment, e.g. ${{{cls.environment_name}}})"
             )
@@ -140,17 +140,22 @@ async def request(
     headers: Mapping[str, str],
     timeout: float,  # noqa: ASYNC109 (each platform's own per-request limit, from app.yaml)
     body: dict[str, Any] | None = None,
+    form: Mapping[str, str] | None = None,
     params: Mapping[str, str] | None = None,
+    idempotent: bool = False,
 ) -> Reply:
-    """One request; transport failures become typed errors. `created` names what a POST makes
-    ("the report"), for the message when its outcome is unknown."""
-    after_send: type[AdapterError] = AmbiguousError if method == "POST" else TransientError
-    suffix = f"; {created} may have been created" if method == "POST" else ""
+    """One request; transport failures become typed errors. `body` is sent as JSON, `form` as a
+    form. `created` names what a POST makes ("the report"), for the message when its outcome is
+    unknown; an `idempotent` POST (asking again does no harm) is transient then."""
+    ambiguous = method == "POST" and not idempotent
+    after_send: type[AdapterError] = AmbiguousError if ambiguous else TransientError
+    suffix = f"; {created} may have been created" if ambiguous else ""
     try:
         async with http.request(
             method,
             url,
             json=body,
+            data=dict(form) if form is not None else None,
             params=params,
             headers=dict(headers),
             timeout=aiohttp.ClientTimeout(total=timeout),

@@ -11,6 +11,10 @@
         fake.decide(report_id, "123456789012", "Removed")
         fake.requests[-1].json                         # what the adapter sent
 
+With `oauth=OAuthClient(...)` it also runs eBay's token endpoint (`fake.token_url`): a refresh
+token is exchanged for access tokens, which the VeRO endpoints accept until `expire_tokens()`;
+`token_error_next(status, body)` scripts the token endpoint's next answers.
+
 Scripted behaviours apply to the next requests in order, whatever their path. "Processed" means
 the report is created (or the read answered) before the misbehaviour: the request did arrive.
 """
@@ -18,6 +22,7 @@ the report is created (or the read answered) before the misbehaviour: the reques
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import itertools
 from collections import deque
@@ -27,6 +32,18 @@ from typing import Any
 from aiohttp import web
 
 BASE_PATH = "/commerce/vero/v2"
+TOKEN_PATH = "/identity/v1/oauth2/token"
+VERO_SCOPE = "https://api.ebay.com/oauth/api_scope/commerce.vero"
+
+
+@dataclass(frozen=True)
+class OAuthClient:
+    """The app eBay knows (client id and secret) and the refresh token a user gave it."""
+
+    client_id: str
+    client_secret: str
+    refresh_token: str
+    lifetime: int = 7200  # seconds, as eBay's `expires_in`
 
 
 @dataclass
@@ -67,8 +84,13 @@ def ebay_errors(*errors: tuple[int, str]) -> dict[str, Any]:
 class FakeEbayVero:
     """The VeRO v2 endpoints the adapter uses, with scriptable failures and per-item decisions."""
 
-    def __init__(self, *, token: str) -> None:
+    def __init__(self, *, token: str | None = None, oauth: OAuthClient | None = None) -> None:
         self.token = token
+        self.oauth = oauth
+        self.issued: list[str] = []  # access tokens handed out, oldest first
+        self.valid: set[str] = set()  # those the VeRO endpoints still accept
+        self.token_requests: list[dict[str, str]] = []  # the token endpoint's forms
+        self._token_script: deque[tuple[int, Any]] = deque()
         self.requests: list[RecordedRequest] = []
         self.reports: dict[str, FakeReport] = {}
         self._script: deque[_Scripted] = deque()
@@ -81,11 +103,16 @@ class FakeEbayVero:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}{BASE_PATH}"
 
+    @property
+    def token_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{TOKEN_PATH}"
+
     async def start(self) -> str:
         app = web.Application()
         app.router.add_post(f"{BASE_PATH}/vero_report", self._create)
         app.router.add_get(f"{BASE_PATH}/vero_report/{{report_id}}", self._get_report)
         app.router.add_get(f"{BASE_PATH}/vero_report_items", self._get_items)
+        app.router.add_post(TOKEN_PATH, self._token)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -141,6 +168,14 @@ class FakeEbayVero:
         """The next `times` requests are processed, then the connection is cut without an answer."""
         self._script.extend(_Scripted("drop") for _ in range(times))
 
+    def expire_tokens(self) -> None:
+        """Every access token handed out so far is refused from now on (401)."""
+        self.valid.clear()
+
+    def token_error_next(self, status: int, body: Any = None, *, times: int = 1) -> None:
+        """The token endpoint's next `times` answers: `status` with `body` (JSON) or none."""
+        self._token_script.extend((status, body) for _ in range(times))
+
     def decide(self, report_id: str, item_id: str, status: str, reason: str | None = None) -> None:
         """Set one reported item's status (`Removed`, `CLARIFICATION_REQUIRED`, …) and reason."""
         item = self.reports[report_id].items[item_id]
@@ -178,7 +213,8 @@ class FakeEbayVero:
             return web.json_response(
                 scripted.body, status=scripted.status, headers=scripted.headers
             ), None
-        if request.headers.get("Authorization") != f"Bearer {self.token}":
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if given != self.token and given not in self.valid:
             body = ebay_errors(
                 (
                     1001,
@@ -207,6 +243,49 @@ class FakeEbayVero:
             request.transport.abort()
             return response
         raise AssertionError(scripted.kind)
+
+    async def _token(self, request: web.Request) -> web.Response:
+        """eBay's token endpoint: the refresh_token and client_credentials grants."""
+        form = {key: str(value) for key, value in (await request.post()).items()}
+        self.token_requests.append(form)
+        if self._token_script:
+            status, body = self._token_script.popleft()
+            if body is None:
+                return web.Response(status=status)
+            return web.json_response(body, status=status)
+        client = self.oauth
+        if client is None:
+            return web.json_response({"error": "unsupported_grant_type"}, status=400)
+        pair = f"{client.client_id}:{client.client_secret}".encode()
+        if request.headers.get("Authorization") != "Basic " + base64.b64encode(pair).decode():
+            return web.json_response(
+                {"error": "invalid_client", "error_description": "client authentication failed"},
+                status=401,
+            )
+        grant = form.get("grant_type")
+        if grant not in ("refresh_token", "client_credentials"):
+            return web.json_response({"error": "unsupported_grant_type"}, status=400)
+        if grant == "refresh_token" and form.get("refresh_token") != client.refresh_token:
+            return web.json_response(
+                {
+                    "error": "invalid_grant",
+                    "error_description": "the provided authorization refresh token is invalid "
+                    "or was issued to another client",
+                },
+                status=400,
+            )
+        if form.get("scope", VERO_SCOPE) != VERO_SCOPE:
+            return web.json_response({"error": "invalid_scope"}, status=400)
+        token = f"v^1.1#i^1#fake-access-{len(self.issued) + 1}"
+        self.issued.append(token)
+        self.valid.add(token)
+        return web.json_response(
+            {
+                "access_token": token,
+                "expires_in": client.lifetime,
+                "token_type": "User Access Token",
+            }
+        )
 
     async def _create(self, request: web.Request) -> web.StreamResponse:
         recorded = await self._record(request)
