@@ -31,6 +31,7 @@ from bot.worker import DeadHandler, JobContext, Runner, Worker
 from storage.db import Database
 from storage.jobs import ClaimedJob
 from storage.models import utcnow
+from storage.tokens import DatabaseTokens
 
 log = logging.getLogger("takedown.app")
 
@@ -110,11 +111,14 @@ class TakedownBot:
 
     def _build_adapters(self) -> dict[str, Adapter]:
         adapters: dict[str, Adapter] = {}
+        tokens = DatabaseTokens(self.db)  # OAuth tokens that change with each refresh
         for channel, entry in self.settings.config.platforms.items():
             cls = adapter_class(entry.adapter)
             options = parse_adapter_options(entry.adapter, entry.options)
             platform = channel if not entry.serves else entry.serves[0]
-            adapters[channel] = cls(options, platform=platform, http=self.http)
+            adapter = cls(options, platform=platform, http=self.http)
+            adapter.token_store = tokens
+            adapters[channel] = adapter
         return adapters
 
     async def start(self) -> None:

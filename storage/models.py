@@ -1,4 +1,4 @@
-"""The tables: cases, listings, notices, events (append-only) and jobs.
+"""The tables: cases, listings, notices, events (append-only), jobs and platform OAuth tokens.
 
 Table models only; the shapes handlers and adapters exchange live in `bot/`. Timestamps are stored
 as timezone-aware UTC. The open-listing uniqueness rule is a partial unique index, so the database
@@ -217,4 +217,23 @@ class Job(SQLModel, table=True):
     # Enqueueing the same dedupe key twice is a no-op (periodic runs, redelivered intake).
     dedupe_key: str | None = Field(default=None, unique=True)
     created_at: datetime = _when(nullable=False)
+    updated_at: datetime = _when(nullable=False)
+
+
+class OAuthToken(SQLModel, table=True):
+    """A platform's current OAuth tokens, shared by every process (`storage.tokens`).
+
+    Only for platforms whose refresh token changes with each use (Mercado Libre): the one in the
+    environment works once, so the current one must be kept where every process finds it. `seed`
+    is a SHA-256 of the refresh token the configuration gives, so a new one put there replaces
+    what is kept. These are secrets: the database is guarded like the environment.
+    """
+
+    __tablename__ = "oauth_tokens"
+
+    key: str = Field(primary_key=True)  # adapter and client id, e.g. mercadolibre:1234567890
+    seed: str
+    refresh_token: str | None = None
+    access_token: str | None = None
+    good_until: datetime | None = _when(nullable=True)
     updated_at: datetime = _when(nullable=False)

@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from fakes.mercadolibre import FakeMercadoLibre
+from fakes.mercadolibre import FakeMercadoLibre, OAuthApp
 
 from bot.adapters import adapter_class, parse_adapter_options, validate_adapter_options
 from bot.adapters.base import (
@@ -385,10 +385,16 @@ async def test_check_server_error_is_transient(
 # --- options --------------------------------------------------------------------------------------
 
 
-def test_options_need_a_token() -> None:
+def test_options_need_a_token_or_oauth() -> None:
     assert validate_adapter_options(
         "mercadolibre", {"base_url": "https://api.mercadolibre.com"}
-    ) == ["token: required by the mercadolibre adapter"]
+    ) == [
+        "set token (an access token, e.g. ${MELI_TOKEN}) or oauth (client_id, client_secret and "
+        "refresh_token, so expiring access tokens are renewed)"
+    ]
+    assert validate_adapter_options(
+        "mercadolibre", {"oauth": {"client_id": "1", "client_secret": "s"}}
+    ) == ["oauth.refresh_token: required by the mercadolibre adapter"]
 
 
 def test_options_reject_unknown_keys() -> None:
@@ -412,3 +418,79 @@ def test_options_as_design_md_shows_them_are_valid_and_hide_the_token() -> None:
 
     assert options.model_dump()["base_url"] == "https://api.mercadolibre.com"
     assert TOKEN not in repr(options)
+
+
+# --- access tokens renewed with a refresh token that works once (oauth:) ---------------------------
+
+
+def oauth_app() -> OAuthApp:
+    return OAuthApp(
+        client_id="1234567890123456",
+        client_secret="meli-client-secret-9x8y",
+        refresh_token="TG-first-refresh-token-7q6w",
+    )
+
+
+@pytest.fixture
+async def oauth_fake() -> AsyncIterator[FakeMercadoLibre]:
+    async with FakeMercadoLibre(oauth=oauth_app()) as server:
+        yield server
+
+
+def oauth_adapter(http: aiohttp.ClientSession, fake: FakeMercadoLibre) -> MercadoLibreAdapter:
+    app = oauth_app()
+    keys = {
+        "client_id": app.client_id,
+        "client_secret": app.client_secret,
+        "refresh_token": app.refresh_token,
+        "token_url": fake.token_url,
+    }
+    return make_adapter(http, fake.base_url, token=None, oauth=keys)
+
+
+async def test_oauth_sends_the_client_in_the_form_and_spends_each_refresh_token_once(
+    http: aiohttp.ClientSession, oauth_fake: FakeMercadoLibre
+) -> None:
+    adapter = oauth_adapter(http, oauth_fake)
+    assert adapter.tokens is not None
+    now = [1_000_000.0]
+    adapter.tokens.clock = lambda: now[0]
+    await adapter.submit(make_notice("MLA1234567890"))
+    now[0] += 6 * 3600  # Mercado Libre's 6 hours are up
+    await adapter.submit(make_notice("MLA1234567891"))
+    oauth_fake.expire_tokens()  # and one refused before its time
+    await adapter.submit(make_notice("MLA1234567892"))
+
+    forms = oauth_fake.token_requests
+    assert [form["refresh_token"] for form in forms] == [
+        "TG-first-refresh-token-7q6w",
+        "TG-fake-refresh-1",  # each refresh uses the one the last handed out
+        "TG-fake-refresh-2",
+    ]
+    assert {(form["grant_type"], form["client_id"], form["client_secret"]) for form in forms} == {
+        ("refresh_token", "1234567890123456", "meli-client-secret-9x8y")
+    }
+    assert [r.headers["Authorization"] for r in oauth_fake.requests] == [
+        "Bearer APP_USR-fake-access-1",
+        "Bearer APP_USR-fake-access-2",
+        "Bearer APP_USR-fake-access-2",  # refused (401): nothing was created
+        "Bearer APP_USR-fake-access-3",
+    ]
+    assert len(oauth_fake.denounces) == 3
+
+
+async def test_oauth_a_spent_refresh_token_is_permanent_and_names_no_secret(
+    http: aiohttp.ClientSession, oauth_fake: FakeMercadoLibre
+) -> None:
+    assert oauth_fake.oauth is not None
+    oauth_fake.oauth.refresh_token = "TG-someone-else-used-it"
+    adapter = oauth_adapter(http, oauth_fake)
+
+    with pytest.raises(PermanentError) as raised:
+        await adapter.submit(make_notice("MLA1234567890"))
+
+    message = str(raised.value)
+    assert message.startswith("Mercado Libre refused the refresh token")
+    assert "invalid_grant (Error validating grant.)" in message
+    assert "TG-first-refresh-token-7q6w" not in message
+    assert "meli-client-secret-9x8y" not in message

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 if TYPE_CHECKING:
     import aiohttp
 
+    from bot.adapters.oauth import TokenStore
     from bot.config import Right, RightsHolder
 
 # What a platform can decide about a listing; the bot and people also set the other statuses.
@@ -122,6 +123,10 @@ class Adapter:
     )
     can_check: ClassVar[bool] = False  # can it ask the platform for decisions (poll)?
     Options: ClassVar[type[AdapterOptions]] = AdapterOptions
+
+    # Where OAuth tokens that change with each refresh are kept for every process (the
+    # database); set by the runtime after construction, ignored by adapters without `oauth:`.
+    token_store: TokenStore | None = None
 
     def __init__(
         self, options: AdapterOptions, *, platform: str, http: aiohttp.ClientSession

@@ -12,6 +12,7 @@ v1's documentation; docs/ebay_vero.md says which were confirmed and which were a
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -32,7 +33,7 @@ from bot.adapters.base import (
     TransientError,
 )
 from bot.adapters.http import ApiOptions, Reply, codes_by_type, refusal, request
-from bot.adapters.oauth import AccessTokens, OAuthGrant
+from bot.adapters.oauth import AccessTokens, OAuthGrant, authorised
 
 log = logging.getLogger(__name__)
 
@@ -260,11 +261,19 @@ class EbayVeroAdapter(Adapter):
     can_check = True
     Options: ClassVar[type[AdapterOptions]] = EbayVeroOptions
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    @functools.cached_property
+    def tokens(self) -> AccessTokens | None:
+        """With `oauth:`, the access tokens it renews (made on first use, once the runtime has
+        given the adapter its token store)."""
         grant = self.settings.oauth
-        self.tokens = (
-            AccessTokens(grant, platform="eBay", timeout=self.settings.timeout) if grant else None
+        if grant is None:
+            return None
+        return AccessTokens(
+            grant,
+            platform="eBay",
+            key=f"{self.name}:{grant.client_id}",
+            timeout=self.settings.timeout,
+            store=self.token_store,
         )
 
     @property
@@ -380,15 +389,9 @@ class EbayVeroAdapter(Adapter):
         headers = {"Accept": "application/json"}
         if options.marketplace_id:
             headers["X-EBAY-C-MARKETPLACE-ID"] = options.marketplace_id
-        for attempt in range(2):
-            token = (
-                await self.tokens.get(self.http)
-                if self.tokens is not None
-                else options.token.get_secret_value()
-                if options.token is not None
-                else ""
-            )
-            reply = await request(
+
+        async def send(token: str) -> Reply:
+            return await request(
                 self.http,
                 method,
                 options.base_url + path,
@@ -400,7 +403,5 @@ class EbayVeroAdapter(Adapter):
                 body=body,
                 params=params,
             )
-            if reply.status != 401 or self.tokens is None or attempt:
-                return reply
-            self.tokens.refused(token)
-        return reply
+
+        return await authorised(self.tokens, options.token, self.http, send)

@@ -12,11 +12,12 @@ assumed (docs/mercadolibre.md has the table).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from bot.adapters.base import (
     Adapter,
@@ -32,25 +33,51 @@ from bot.adapters.base import (
     TransientError,
 )
 from bot.adapters.http import ApiOptions, Reply, codes_by_type, refusal, request
+from bot.adapters.oauth import AccessTokens, OAuthGrant, authorised
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.mercadolibre.com"
 
 
+class MercadoLibreGrant(OAuthGrant):
+    """`oauth:` for Mercado Libre: its token endpoint, the client's id and secret in the form,
+    and a refresh token that works once (each refresh hands out the next; `storage.tokens`
+    keeps it)."""
+
+    credentials_in: ClassVar[str] = "body"
+    rotates: ClassVar[bool] = True
+
+    token_url: str = "https://api.mercadolibre.com/oauth/token"  # noqa: S105 (a URL)
+    refresh_token: SecretStr  # required: the BPP member's grant
+
+
 class MercadoLibreOptions(ApiOptions):
-    """The `mercadolibre` keys of a `platforms:` entry."""
+    """The `mercadolibre` keys of a `platforms:` entry: `token` (an access token, which expires)
+    or `oauth` (a refresh token the adapter exchanges for access tokens as they expire)."""
 
     environment_name: ClassVar[str] = "MELI_TOKEN"
 
     base_url: str = DEFAULT_BASE_URL
-    token: SecretStr  # the BPP member's OAuth access token, from ${MELI_TOKEN}
+    token: SecretStr | None = None  # type: ignore[assignment]  # the BPP member's access token
+    oauth: MercadoLibreGrant | None = None
     report_reasons: dict[str, str] = Field(default_factory=dict)  # infringement -> report_reason_id
 
     @field_validator("report_reasons", mode="before")
     @classmethod
     def _report_reasons(cls, value: Any) -> Any:
         return codes_by_type(value, noun="report reason", kind_of_value="an id")
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> MercadoLibreOptions:
+        if self.token is None and self.oauth is None:
+            raise ValueError(
+                "set token (an access token, e.g. ${MELI_TOKEN}) or oauth (client_id, "
+                "client_secret and refresh_token, so expiring access tokens are renewed)"
+            )
+        if self.token is not None and self.oauth is not None:
+            raise ValueError("set token or oauth, not both")
+        return self
 
 
 # --- Wire mapping: the only place that knows Mercado Libre's JSON ---------------------------------
@@ -193,6 +220,21 @@ class MercadoLibreAdapter(Adapter):
     can_check = True
     Options: ClassVar[type[AdapterOptions]] = MercadoLibreOptions
 
+    @functools.cached_property
+    def tokens(self) -> AccessTokens | None:
+        """With `oauth:`, the access tokens it renews (made on first use, once the runtime has
+        given the adapter its token store)."""
+        grant = self.settings.oauth
+        if grant is None:
+            return None
+        return AccessTokens(
+            grant,
+            platform="Mercado Libre",
+            key=f"{self.name}:{grant.client_id}",
+            timeout=self.settings.timeout,
+            store=self.token_store,
+        )
+
     @property
     def settings(self) -> MercadoLibreOptions:
         assert isinstance(self.options, MercadoLibreOptions)
@@ -274,20 +316,21 @@ class MercadoLibreAdapter(Adapter):
         action: str,
         body: dict[str, Any] | None = None,
     ) -> Reply:
-        """One request; transport failures become typed errors (ambiguous for a POST once sent)."""
+        """One request; transport failures become typed errors (ambiguous for a POST once sent).
+        With `oauth`, a refused access token (401) is renewed and the request sent once more."""
         options = self.settings
-        headers = {
-            "Authorization": f"Bearer {options.token.get_secret_value()}",
-            "Accept": "application/json",
-        }
-        return await request(
-            self.http,
-            method,
-            options.base_url + path,
-            platform="Mercado Libre",
-            action=action,
-            created="the denounce",
-            headers=headers,
-            timeout=options.timeout,
-            body=body,
-        )
+
+        async def send(token: str) -> Reply:
+            return await request(
+                self.http,
+                method,
+                options.base_url + path,
+                platform="Mercado Libre",
+                action=action,
+                created="the denounce",
+                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                timeout=options.timeout,
+                body=body,
+            )
+
+        return await authorised(self.tokens, options.token, self.http, send)

@@ -11,6 +11,11 @@
         fake.decide(denounce_id, "DOCUMENTATION_NOT_PRESENTED")
         fake.requests[-1].json                         # what the adapter sent
 
+With `oauth=OAuthApp(...)` it also runs Mercado Libre's token endpoint (`fake.token_url`, the
+client's id and secret in the form): each refresh hands out an access token and a new refresh
+token, and the refresh token used stops working, as Mercado Libre's do. `expire_tokens()` makes
+the BPP endpoints refuse every access token handed out so far.
+
 Scripted behaviours apply to the next requests in order, whatever their path. "Processed" means
 the denounce is created (or the read answered) before the misbehaviour: the request did arrive.
 The denounce's response body and the status endpoint are this project's assumption of
@@ -27,6 +32,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+TOKEN_PATH = "/oauth/token"
+
+
+@dataclass
+class OAuthApp:
+    """The app Mercado Libre knows and the refresh token its user's consent gave it."""
+
+    client_id: str
+    client_secret: str
+    refresh_token: str  # the current one; replaced at each refresh
+    lifetime: int = 21600  # seconds, as Mercado Libre's `expires_in`
+
 
 KNOWN_REASONS = frozenset({"PPPI1", "PPPI2", "PPPI3", "PPPI4", "PPPI5"})
 
@@ -68,8 +86,13 @@ def meli_error(
 class FakeMercadoLibre:
     """The BPP endpoints the adapter uses, with scriptable failures and denounce decisions."""
 
-    def __init__(self, *, token: str) -> None:
+    def __init__(self, *, token: str | None = None, oauth: OAuthApp | None = None) -> None:
         self.token = token
+        self.oauth = oauth
+        self.issued: list[str] = []  # access tokens handed out, oldest first
+        self.valid: set[str] = set()  # those the BPP endpoints still accept
+        self.token_requests: list[dict[str, str]] = []  # the token endpoint's forms
+        self.token_delay = 0.0  # seconds the token endpoint takes to answer
         self.requests: list[RecordedRequest] = []
         self.denounces: dict[str, FakeDenounce] = {}
         self._script: deque[_Scripted] = deque()
@@ -82,10 +105,19 @@ class FakeMercadoLibre:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def token_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{TOKEN_PATH}"
+
+    def expire_tokens(self) -> None:
+        """Every access token handed out so far is refused from now on (401)."""
+        self.valid.clear()
+
     async def start(self) -> str:
         app = web.Application()
         app.router.add_post("/moderations/pppi/denounces/items/{item_id}", self._create)
         app.router.add_get("/moderations/pppi/denounces/{denounce_id}", self._get)
+        app.router.add_post(TOKEN_PATH, self._token)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -175,7 +207,8 @@ class FakeMercadoLibre:
             return web.json_response(
                 scripted.body, status=scripted.status, headers=scripted.headers
             ), None
-        if request.headers.get("Authorization") != f"Bearer {self.token}":
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if given != self.token and given not in self.valid:
             body = meli_error(401, "invalid access token", error="unauthorized")
             return web.json_response(body, status=401), None
         return None, scripted
@@ -199,6 +232,44 @@ class FakeMercadoLibre:
             request.transport.abort()
             return response
         raise AssertionError(scripted.kind)
+
+    async def _token(self, request: web.Request) -> web.Response:
+        """Mercado Libre's token endpoint, refresh_token grant: the refresh token works once."""
+        form = {key: str(value) for key, value in (await request.post()).items()}
+        self.token_requests.append(form)
+        if self.token_delay:
+            await asyncio.sleep(self.token_delay)
+        app = self.oauth
+        if app is None or form.get("grant_type") != "refresh_token":
+            return web.json_response({"error": "unsupported_grant_type"}, status=400)
+        if (form.get("client_id"), form.get("client_secret")) != (
+            app.client_id,
+            app.client_secret,
+        ):
+            return web.json_response(
+                {"error": "invalid_client", "message": "invalid client_id or client_secret"},
+                status=401,
+            )
+        if form.get("refresh_token") != app.refresh_token:
+            return web.json_response(
+                {"error": "invalid_grant", "message": "Error validating grant.", "status": 400},
+                status=400,
+            )
+        n = len(self.issued) + 1
+        token = f"APP_USR-fake-access-{n}"
+        app.refresh_token = f"TG-fake-refresh-{n}"
+        self.issued.append(token)
+        self.valid.add(token)
+        return web.json_response(
+            {
+                "access_token": token,
+                "token_type": "Bearer",
+                "expires_in": app.lifetime,
+                "scope": "offline_access read write",
+                "user_id": 123456789,
+                "refresh_token": app.refresh_token,
+            }
+        )
 
     async def _create(self, request: web.Request) -> web.StreamResponse:
         recorded = await self._record(request)

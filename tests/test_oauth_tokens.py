@@ -1,0 +1,151 @@
+"""Mercado Libre's refresh tokens work once: the current one is kept in the database, shared by
+every process, on SQLite files and on PostgreSQL (storage/tokens.py through the adapter).
+
+Each "process" here is an adapter with its own store object, as separate processes have; only the
+database (and, on SQLite, the lock file beside it) is shared."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from fakes.mercadolibre import FakeMercadoLibre, OAuthApp
+from sqlalchemy import select
+from test_adapter_mercadolibre import make_notice
+
+from bot.adapters import parse_adapter_options
+from bot.adapters.mercadolibre import MercadoLibreAdapter
+from storage.db import Database
+from storage.models import OAuthToken
+from storage.tokens import DatabaseTokens
+
+FIRST = "TG-first-refresh-token-7q6w"
+
+
+@pytest.fixture
+async def meli() -> AsyncIterator[FakeMercadoLibre]:
+    app = OAuthApp(client_id="1234567890123456", client_secret="s3cret", refresh_token=FIRST)
+    async with FakeMercadoLibre(oauth=app) as server:
+        yield server
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+def process(
+    db: Database,
+    http: aiohttp.ClientSession,
+    meli: FakeMercadoLibre,
+    *,
+    refresh_token: str = FIRST,
+    now: list[float] | None = None,
+) -> MercadoLibreAdapter:
+    oauth = {
+        "client_id": "1234567890123456",
+        "client_secret": "s3cret",
+        "refresh_token": refresh_token,
+        "token_url": meli.token_url,
+    }
+    options = parse_adapter_options(
+        "mercadolibre",
+        {"base_url": meli.base_url, "oauth": oauth, "report_reasons": {"counterfeit": "PPPI1"}},
+    )
+    adapter = MercadoLibreAdapter(options, platform="mercadolibre", http=http)
+    adapter.token_store = DatabaseTokens(db)  # as the runtime does
+    if now is not None:
+        assert adapter.tokens is not None
+        adapter.tokens.clock = lambda: now[0]
+    return adapter
+
+
+def refreshed_with(meli: FakeMercadoLibre) -> list[str]:
+    return [form["refresh_token"] for form in meli.token_requests]
+
+
+async def test_processes_share_one_access_token_and_one_refresh(
+    db: Database, http: aiohttp.ClientSession, meli: FakeMercadoLibre
+) -> None:
+    meli.token_delay = 0.3  # both ask while the first refresh is under way
+    first, second = process(db, http, meli), process(db, http, meli)
+
+    await asyncio.gather(
+        first.submit(make_notice("MLA1000000001")), second.submit(make_notice("MLA1000000002"))
+    )
+
+    assert refreshed_with(meli) == [FIRST]
+    assert {r.headers["Authorization"] for r in meli.requests} == {"Bearer APP_USR-fake-access-1"}
+
+
+async def test_a_restarted_process_uses_the_refresh_token_kept_not_the_spent_one(
+    db: Database, http: aiohttp.ClientSession, meli: FakeMercadoLibre
+) -> None:
+    now = [1_000_000.0]
+    await process(db, http, meli, now=now).submit(make_notice("MLA1000000001"))
+    now[0] += 6 * 3600  # later, after a restart: the access token has expired
+    await process(db, http, meli, now=now).submit(make_notice("MLA1000000002"))
+    now[0] += 6 * 3600
+    await process(db, http, meli, now=now).submit(make_notice("MLA1000000003"))
+
+    assert refreshed_with(meli) == [FIRST, "TG-fake-refresh-1", "TG-fake-refresh-2"]
+    async with db.sessions() as session:
+        [row] = (await session.execute(select(OAuthToken))).scalars().all()
+    assert row.key == "mercadolibre:1234567890123456"
+    assert (row.refresh_token, row.access_token) == ("TG-fake-refresh-3", "APP_USR-fake-access-3")
+    assert FIRST not in row.seed  # a fingerprint, not the token
+
+
+async def test_a_token_one_process_renewed_is_taken_up_by_the_others(
+    db: Database, http: aiohttp.ClientSession, meli: FakeMercadoLibre
+) -> None:
+    first, second = process(db, http, meli), process(db, http, meli)
+    await first.submit(make_notice("MLA1000000001"))
+    await second.submit(make_notice("MLA1000000002"))  # the kept token: no refresh
+    meli.expire_tokens()
+    await first.submit(make_notice("MLA1000000003"))  # refused, renewed
+    await second.submit(make_notice("MLA1000000004"))  # refused, takes up the renewed one
+
+    assert refreshed_with(meli) == [FIRST, "TG-fake-refresh-1"]
+    assert [r.headers["Authorization"] for r in meli.requests] == [
+        "Bearer APP_USR-fake-access-1",
+        "Bearer APP_USR-fake-access-1",
+        "Bearer APP_USR-fake-access-1",
+        "Bearer APP_USR-fake-access-2",
+        "Bearer APP_USR-fake-access-1",
+        "Bearer APP_USR-fake-access-2",
+    ]
+
+
+async def test_a_new_refresh_token_in_the_configuration_replaces_the_one_kept(
+    db: Database, http: aiohttp.ClientSession, meli: FakeMercadoLibre
+) -> None:
+    await process(db, http, meli).submit(make_notice("MLA1000000001"))
+    assert meli.oauth is not None
+    meli.oauth.refresh_token = "TG-from-a-new-consent"  # the team signed in again
+
+    await process(db, http, meli, refresh_token="TG-from-a-new-consent").submit(
+        make_notice("MLA1000000002")
+    )
+
+    assert refreshed_with(meli) == [FIRST, "TG-from-a-new-consent"]
+
+
+async def test_a_failed_refresh_keeps_nothing_and_the_lock_is_free_again(
+    db: Database, http: aiohttp.ClientSession, meli: FakeMercadoLibre
+) -> None:
+    from bot.adapters.base import PermanentError
+
+    spent = process(db, http, meli, refresh_token="TG-spent-long-ago")
+    with pytest.raises(PermanentError, match="refused the refresh token"):
+        await spent.submit(make_notice("MLA1000000001"))
+    async with db.sessions() as session:
+        assert (await session.execute(select(OAuthToken))).scalars().all() == []
+
+    good: Any = process(db, http, meli)
+    await asyncio.wait_for(good.submit(make_notice("MLA1000000002")), timeout=5)
+    assert refreshed_with(meli) == ["TG-spent-long-ago", FIRST]
