@@ -12,15 +12,13 @@ v1's documentation; docs/ebay_vero.md says which were confirmed and which were a
 
 from __future__ import annotations
 
-import functools
 import logging
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from bot.adapters.base import (
-    Adapter,
     AdapterError,
     AdapterOptions,
     AmbiguousError,
@@ -32,8 +30,8 @@ from bot.adapters.base import (
     Receipt,
     TransientError,
 )
-from bot.adapters.http import ApiOptions, Reply, codes_by_type, refusal, request
-from bot.adapters.oauth import AccessTokens, OAuthGrant, authorised
+from bot.adapters.http import Reply, codes_by_type, refusal, request
+from bot.adapters.oauth import OAuthAdapter, OAuthApiOptions, OAuthGrant
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +47,13 @@ class EbayOAuthGrant(OAuthGrant):
     scope: str | None = VERO_SCOPE
 
 
-class EbayVeroOptions(ApiOptions):
+class EbayVeroOptions(OAuthApiOptions):
     """The `ebay_vero` keys of a `platforms:` entry: `token` (an access token, which expires) or
     `oauth` (a refresh token the adapter exchanges for access tokens as they expire)."""
 
     environment_name: ClassVar[str] = "EBAY_VERO_TOKEN"
 
     base_url: str = DEFAULT_BASE_URL
-    # An access token with the commerce.vero scope; optional here, unlike other API adapters.
-    token: SecretStr | None = None  # type: ignore[assignment]
     oauth: EbayOAuthGrant | None = None  # a refresh token (or the app's own credentials)
     reason_codes: dict[str, str] = Field(default_factory=dict)  # infringement type -> reason code
     marketplace_id: str | None = Field(default=None, pattern=r"^EBAY_[A-Z_]+$")  # e.g. EBAY_DE
@@ -66,17 +62,6 @@ class EbayVeroOptions(ApiOptions):
     @classmethod
     def _reason_codes(cls, value: Any) -> Any:
         return codes_by_type(value, noun="reason code", kind_of_value="a code")
-
-    @model_validator(mode="after")
-    def _one_credential(self) -> EbayVeroOptions:
-        if self.token is None and self.oauth is None:
-            raise ValueError(
-                "set token (an access token, e.g. ${EBAY_VERO_TOKEN}) or oauth (client_id, "
-                "client_secret and refresh_token, so expiring access tokens are renewed)"
-            )
-        if self.token is not None and self.oauth is not None:
-            raise ValueError("set token or oauth, not both")
-        return self
 
 
 # --- Wire mapping: the only place that knows eBay's JSON ------------------------------------------
@@ -251,7 +236,7 @@ _HINTS = {
 }
 
 
-class EbayVeroAdapter(Adapter):
+class EbayVeroAdapter(OAuthAdapter):
     """Files notices through eBay's VeRO API v2 and polls the reported items' statuses."""
 
     name = "ebay_vero"
@@ -260,21 +245,7 @@ class EbayVeroAdapter(Adapter):
     idempotent = False
     can_check = True
     Options: ClassVar[type[AdapterOptions]] = EbayVeroOptions
-
-    @functools.cached_property
-    def tokens(self) -> AccessTokens | None:
-        """With `oauth:`, the access tokens it renews (made on first use, once the runtime has
-        given the adapter its token store)."""
-        grant = self.settings.oauth
-        if grant is None:
-            return None
-        return AccessTokens(
-            grant,
-            platform="eBay",
-            key=f"{self.name}:{grant.client_id}",
-            timeout=self.settings.timeout,
-            store=self.token_store,
-        )
+    company = "eBay"
 
     @property
     def settings(self) -> EbayVeroOptions:
@@ -404,4 +375,4 @@ class EbayVeroAdapter(Adapter):
                 params=params,
             )
 
-        return await authorised(self.tokens, options.token, self.http, send)
+        return await self.call_with_token(send)

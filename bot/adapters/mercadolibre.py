@@ -12,15 +12,13 @@ assumed (docs/mercadolibre.md has the table).
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator
 
 from bot.adapters.base import (
-    Adapter,
     AdapterError,
     AdapterOptions,
     AmbiguousError,
@@ -32,8 +30,8 @@ from bot.adapters.base import (
     Receipt,
     TransientError,
 )
-from bot.adapters.http import ApiOptions, Reply, codes_by_type, refusal, request
-from bot.adapters.oauth import AccessTokens, OAuthGrant, authorised
+from bot.adapters.http import Reply, codes_by_type, refusal, request
+from bot.adapters.oauth import OAuthAdapter, OAuthApiOptions, OAuthGrant
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +50,13 @@ class MercadoLibreGrant(OAuthGrant):
     refresh_token: SecretStr  # required: the BPP member's grant
 
 
-class MercadoLibreOptions(ApiOptions):
+class MercadoLibreOptions(OAuthApiOptions):
     """The `mercadolibre` keys of a `platforms:` entry: `token` (an access token, which expires)
     or `oauth` (a refresh token the adapter exchanges for access tokens as they expire)."""
 
     environment_name: ClassVar[str] = "MELI_TOKEN"
 
     base_url: str = DEFAULT_BASE_URL
-    token: SecretStr | None = None  # type: ignore[assignment]  # the BPP member's access token
     oauth: MercadoLibreGrant | None = None
     report_reasons: dict[str, str] = Field(default_factory=dict)  # infringement -> report_reason_id
 
@@ -67,17 +64,6 @@ class MercadoLibreOptions(ApiOptions):
     @classmethod
     def _report_reasons(cls, value: Any) -> Any:
         return codes_by_type(value, noun="report reason", kind_of_value="an id")
-
-    @model_validator(mode="after")
-    def _one_credential(self) -> MercadoLibreOptions:
-        if self.token is None and self.oauth is None:
-            raise ValueError(
-                "set token (an access token, e.g. ${MELI_TOKEN}) or oauth (client_id, "
-                "client_secret and refresh_token, so expiring access tokens are renewed)"
-            )
-        if self.token is not None and self.oauth is not None:
-            raise ValueError("set token or oauth, not both")
-        return self
 
 
 # --- Wire mapping: the only place that knows Mercado Libre's JSON ---------------------------------
@@ -210,7 +196,7 @@ _HINTS = {
 }
 
 
-class MercadoLibreAdapter(Adapter):
+class MercadoLibreAdapter(OAuthAdapter):
     """Files one Brand Protection Program denounce per listing and polls its status."""
 
     name = "mercadolibre"
@@ -219,21 +205,7 @@ class MercadoLibreAdapter(Adapter):
     idempotent = False
     can_check = True
     Options: ClassVar[type[AdapterOptions]] = MercadoLibreOptions
-
-    @functools.cached_property
-    def tokens(self) -> AccessTokens | None:
-        """With `oauth:`, the access tokens it renews (made on first use, once the runtime has
-        given the adapter its token store)."""
-        grant = self.settings.oauth
-        if grant is None:
-            return None
-        return AccessTokens(
-            grant,
-            platform="Mercado Libre",
-            key=f"{self.name}:{grant.client_id}",
-            timeout=self.settings.timeout,
-            store=self.token_store,
-        )
+    company = "Mercado Libre"
 
     @property
     def settings(self) -> MercadoLibreOptions:
@@ -333,4 +305,4 @@ class MercadoLibreAdapter(Adapter):
                 body=body,
             )
 
-        return await authorised(self.tokens, options.token, self.http, send)
+        return await self.call_with_token(send)

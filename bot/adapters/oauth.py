@@ -23,18 +23,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, Self
 
 import aiohttp
-from pydantic import SecretStr, field_validator
+from pydantic import SecretStr, field_validator, model_validator
 
-from bot.adapters.base import AdapterError, AdapterOptions, PermanentError, TransientError
-from bot.adapters.http import Reply, request
+from bot.adapters.base import Adapter, AdapterError, AdapterOptions, PermanentError, TransientError
+from bot.adapters.http import ApiOptions, Reply, request
 from storage.tokens import HeldTokens
 
 log = logging.getLogger(__name__)
@@ -258,6 +259,52 @@ class AccessTokens:
         )
         rotated = data.get("refresh_token")
         return token, seconds, rotated if isinstance(rotated, str) and rotated else None
+
+
+class OAuthApiOptions(ApiOptions):
+    """An API adapter's keys when it can renew its own access tokens: `token` (an access token,
+    which expires) or `oauth` (a grant the adapter exchanges for access tokens as they expire)."""
+
+    token: SecretStr | None = None  # type: ignore[assignment]
+    oauth: OAuthGrant | None = None
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> Self:
+        if self.token is None and self.oauth is None:
+            raise ValueError(
+                f"set token (an access token, e.g. ${{{self.environment_name}}}) or oauth "
+                "(client_id, client_secret and refresh_token, so expiring access tokens are "
+                "renewed)"
+            )
+        if self.token is not None and self.oauth is not None:
+            raise ValueError("set token or oauth, not both")
+        return self
+
+
+class OAuthAdapter(Adapter):
+    """An API adapter whose options are `OAuthApiOptions`; `call_with_token` sends its requests."""
+
+    company: ClassVar[str]  # the platform as messages name it ("eBay")
+
+    @functools.cached_property
+    def tokens(self) -> AccessTokens | None:
+        """With `oauth:`, the access tokens it renews (made on first use, once the runtime has
+        given the adapter its token store)."""
+        assert isinstance(self.options, OAuthApiOptions)
+        grant = self.options.oauth
+        if grant is None:
+            return None
+        return AccessTokens(
+            grant,
+            platform=self.company,
+            key=f"{self.name}:{grant.client_id}",
+            timeout=self.options.timeout,
+            store=self.token_store,
+        )
+
+    async def call_with_token(self, send: Callable[[str], Awaitable[Reply]]) -> Reply:
+        assert isinstance(self.options, OAuthApiOptions)
+        return await authorised(self.tokens, self.options.token, self.http, send)
 
 
 async def authorised(
