@@ -12,12 +12,14 @@ from typing import Any
 
 import aiohttp
 import pytest
+from conftest import TEST_CONFIG, SlackDriver, eventually
 from fakes.mercadolibre import FakeMercadoLibre, OAuthApp
 from sqlalchemy import select
 from test_adapter_mercadolibre import make_notice
 
 from bot.adapters import parse_adapter_options
 from bot.adapters.mercadolibre import MercadoLibreAdapter
+from bot.config import AppConfig, parse_config
 from storage.db import Database
 from storage.models import OAuthToken
 from storage.tokens import DatabaseTokens
@@ -149,3 +151,54 @@ async def test_a_failed_refresh_keeps_nothing_and_the_lock_is_free_again(
     good: Any = process(db, http, meli)
     await asyncio.wait_for(good.submit(make_notice("MLA1000000002")), timeout=5)
     assert refreshed_with(meli) == ["TG-spent-long-ago", FIRST]
+
+
+# --- through the running bot: the runtime gives the adapter the database's store --------------------
+
+
+@pytest.fixture
+def config(meli: FakeMercadoLibre) -> AppConfig:
+    platforms = f"""
+  mercadolibre:
+    adapter: mercadolibre
+    base_url: {meli.base_url}
+    oauth:
+      token_url: {meli.token_url}
+      client_id: "1234567890123456"
+      client_secret: ${{MELI_CLIENT_SECRET}}
+      refresh_token: ${{MELI_REFRESH_TOKEN}}
+    report_reasons: {{counterfeit: "PPPI1"}}
+    poll_every: 1s
+    timeout: 2
+"""
+    text = TEST_CONFIG.replace("platforms:\n", "platforms:" + platforms, 1)
+    return parse_config(text, environ={"MELI_CLIENT_SECRET": "s3cret", "MELI_REFRESH_TOKEN": FIRST})
+
+
+async def test_the_bot_renews_mercado_libres_tokens_and_keeps_the_next_refresh_token(
+    bot: SlackDriver, meli: FakeMercadoLibre
+) -> None:
+    _, body = await bot.submit_report(
+        urls="https://articulo.mercadolibre.com.ar/MLA-1234567890-mochila-acme-_JM"
+    )
+    assert body["response_action"] == "update"
+
+    async def kept() -> OAuthToken | None:
+        async with bot.bot.db.sessions() as session:
+            return await session.get(OAuthToken, "mercadolibre:1234567890123456")
+
+    async def sent() -> bool:
+        return any(r.method == "POST" for r in meli.requests) and await kept() is not None
+
+    await eventually(sent)
+    assert refreshed_with(meli) == [FIRST]
+    assert (row := await kept()) is not None and row.refresh_token == "TG-fake-refresh-1"
+    meli.expire_tokens()  # the next poll is refused, renews with the kept refresh token, goes on
+
+    async def renewed() -> bool:
+        polls = [r for r in meli.requests if r.method == "GET"]
+        return bool(polls) and polls[-1].headers["Authorization"] == "Bearer APP_USR-fake-access-2"
+
+    await eventually(renewed, timeout=15)
+    assert refreshed_with(meli) == [FIRST, "TG-fake-refresh-1"]
+    assert (row := await kept()) is not None and row.refresh_token == "TG-fake-refresh-2"
