@@ -22,6 +22,7 @@ import handlers
 from bot.access import AccessControl
 from bot.adapters import adapter_class, parse_adapter_options
 from bot.adapters.base import Adapter
+from bot.adapters.oauth import AccessTokens
 from bot.config import Settings
 from bot.logs import redact_also, settings_secrets
 from bot.metrics import CONTENT_TYPE
@@ -81,6 +82,8 @@ class TakedownBot:
             secrets=settings_secrets(settings),
         )
         redact_also(self.runtime.secrets)  # every secret of this configuration, not only Slack's
+        for adapter in self.runtime.adapters.values():
+            adapter.secret_sink = self.runtime.reveal  # tokens it obtains, scrubbed everywhere
         signing = env.slack_signing_secret.get_secret_value() if env.slack_signing_secret else None
         self.bolt = AsyncApp(
             client=self.slack,
@@ -141,6 +144,10 @@ class TakedownBot:
             self.worker.stop()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             self._tasks = []
+        for adapter in self.runtime.adapters.values():
+            tokens = vars(adapter).get("tokens")  # made on first use, if ever
+            if isinstance(tokens, AccessTokens):
+                await tokens.settle()  # a refresh under way keeps what it gets
         await self.http.close()
         if self._owns_db:
             await self.db.dispose()

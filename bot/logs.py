@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy.engine import make_url
 from bot.config import Environment, Settings
 
 _REDACTED = "[redacted]"
+ISSUED_KEPT = 8  # run-time secrets kept per group (the current tokens and a few before them)
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
@@ -22,15 +24,27 @@ class RedactSecrets(logging.Filter):
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
+        self._configured: list[str] = []
+        self._issued: dict[str, deque[str]] = {}
         self.secrets: list[str] = []
         self.add(secrets)
 
     def add(self, secrets: Iterable[str]) -> None:
         """Redact these values too (shorter than 6 characters: not a secret worth the noise)."""
-        for secret in secrets:
-            if len(secret) >= 6 and secret not in self.secrets:
-                self.secrets.append(secret)
-        self.secrets.sort(key=len, reverse=True)  # a secret containing another goes first
+        self._configured.extend(s for s in secrets if s not in self._configured)
+        self._rebuild()
+
+    def issue(self, group: str, secrets: Iterable[str]) -> None:
+        """Secrets obtained at run time (a grant's OAuth tokens): each group keeps its last
+        ISSUED_KEPT, so the list does not grow with every refresh."""
+        kept = self._issued.setdefault(group, deque(maxlen=ISSUED_KEPT))
+        kept.extend(secret for secret in secrets if secret not in kept)
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        issued = (secret for kept in self._issued.values() for secret in kept)
+        values = {secret for secret in (*self._configured, *issued) if len(secret) >= 6}
+        self.secrets = sorted(values, key=len, reverse=True)  # one containing another goes first
 
     def _clean(self, text: str) -> str:
         for secret in self.secrets:
@@ -110,6 +124,16 @@ def redact_also(secrets: Iterable[str]) -> None:
         for item in handler.filters:
             if isinstance(item, RedactSecrets):
                 item.add(values)
+
+
+def redact_issued(group: str, secrets: Iterable[str]) -> None:
+    """From now on, the root logger's handlers redact these run-time secrets too (see
+    `RedactSecrets.issue`)."""
+    values = list(secrets)
+    for handler in logging.getLogger().handlers:
+        for item in handler.filters:
+            if isinstance(item, RedactSecrets):
+                item.issue(group, values)
 
 
 class JsonFormatter(logging.Formatter):

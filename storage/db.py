@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -97,7 +98,7 @@ class Database:
                 # local file does not drop its connections, so there is nothing to pre-ping.
                 kwargs["async_creator"] = functools.partial(
                     sqlite_driver.connect,
-                    parsed.database,
+                    os.path.abspath(parsed.database),  # as SQLAlchemy's own connect does
                     timeout=busy_timeout_ms / 1000,
                     check_same_thread=False,
                 )

@@ -109,10 +109,10 @@ async def insert_listings(
     case_id: int,
     listings: Sequence[NewListing],
     relisted: dict[str, int],
-    notice_ids: Sequence[int | None] = (),
+    notice_ids: Sequence[int | None],
 ) -> None:
     """Insert a case's listings in one batched statement, each with its notice (`notice_ids`, by
-    position; none when empty); mark the removed ones they re-report."""
+    position); mark the removed ones they re-report."""
     now = utcnow()
     rows = [
         {
@@ -125,7 +125,7 @@ async def insert_listings(
             "seller": item.seller,
             "status": "queued",
             "relisted_from": relisted.get(item.key),
-            "notice_id": notice_ids[position] if notice_ids else None,
+            "notice_id": notice_ids[position],
             "created_at": now,
             "updated_at": now,
         }

@@ -7,6 +7,7 @@ database (and, on SQLite, the lock file beside it) is shared."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,7 +22,7 @@ from bot.adapters import parse_adapter_options
 from bot.adapters.mercadolibre import MercadoLibreAdapter
 from bot.config import AppConfig, parse_config
 from storage.db import Database
-from storage.models import OAuthToken
+from storage.models import Notice, OAuthToken
 from storage.tokens import DatabaseTokens
 
 FIRST = "TG-first-refresh-token-7q6w"
@@ -202,3 +203,117 @@ async def test_the_bot_renews_mercado_libres_tokens_and_keeps_the_next_refresh_t
     await eventually(renewed, timeout=15)
     assert refreshed_with(meli) == [FIRST, "TG-fake-refresh-1"]
     assert (row := await kept()) is not None and row.refresh_token == "TG-fake-refresh-2"
+
+
+# --- what could lose the chain of refresh tokens ----------------------------------------------------
+
+
+async def test_a_request_cancelled_during_a_refresh_does_not_lose_the_next_refresh_token(
+    db: Database, http: aiohttp.ClientSession, meli: FakeMercadoLibre
+) -> None:
+    """The worker cancels a run whose lease it cannot renew; the refresh goes on without it."""
+    now = [1_000_000.0]
+    adapter = process(db, http, meli, now=now)
+    meli.token_delay = 0.5
+    run = asyncio.create_task(adapter.submit(make_notice("MLA1000000001")))
+    await asyncio.sleep(0.2)  # the refresh token is on its way to Mercado Libre
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    assert adapter.tokens is not None
+    await adapter.tokens.settle()
+    meli.token_delay = 0
+    now[0] += 6 * 3600
+    await process(db, http, meli, now=now).submit(make_notice("MLA1000000002"))
+
+    assert refreshed_with(meli) == [FIRST, "TG-fake-refresh-1"]
+
+
+@pytest.fixture
+async def failing_saves(db: Database) -> AsyncIterator[Any]:
+    """Makes the database refuse to store tokens until the returned function is called."""
+    if db.is_postgres:
+        create = [
+            "CREATE FUNCTION refuse_tokens() RETURNS trigger AS $$ BEGIN "
+            "RAISE EXCEPTION 'no space left on device'; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER refuse_tokens BEFORE INSERT OR UPDATE ON oauth_tokens "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_tokens()",
+        ]
+        drop = ["DROP TRIGGER refuse_tokens ON oauth_tokens", "DROP FUNCTION refuse_tokens()"]
+    else:
+        create = [
+            "CREATE TRIGGER refuse_tokens BEFORE INSERT ON oauth_tokens "
+            "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+        ]
+        drop = ["DROP TRIGGER refuse_tokens"]
+
+    async def run(statements: list[str]) -> None:
+        async with db.engine.begin() as conn:
+            for statement in statements:
+                await conn.exec_driver_sql(statement)
+
+    await run(create)
+    yield lambda: run(drop)
+
+
+async def test_tokens_the_database_could_not_keep_are_used_and_kept_at_the_next_request(
+    db: Database, http: aiohttp.ClientSession, meli: FakeMercadoLibre, failing_saves: Any
+) -> None:
+    adapter = process(db, http, meli)
+    await adapter.submit(make_notice("MLA1000000001"))  # refreshed; keeping the tokens failed
+    async with db.sessions() as session:
+        assert (await session.execute(select(OAuthToken))).scalars().all() == []
+
+    await failing_saves()  # the database is back
+    await adapter.submit(make_notice("MLA1000000002"))
+
+    assert refreshed_with(meli) == [FIRST]  # no second refresh: the tokens held were kept
+    async with db.sessions() as session:
+        [row] = (await session.execute(select(OAuthToken))).scalars().all()
+    assert row.refresh_token == "TG-fake-refresh-1"
+
+
+async def test_a_second_refusal_after_renewing_is_the_platforms_answer(
+    db: Database, http: aiohttp.ClientSession, meli: FakeMercadoLibre
+) -> None:
+    from bot.adapters.base import PermanentError
+
+    adapter = process(db, http, meli)
+    meli.error_next(status=401, message="invalid access token", times=2)
+
+    with pytest.raises(PermanentError, match="HTTP 401"):
+        await adapter.submit(make_notice("MLA1000000001"))
+
+    assert refreshed_with(meli) == [FIRST, "TG-fake-refresh-1"]  # renewed once, not twice
+    assert len([r for r in meli.requests if r.method == "POST"]) == 2
+
+
+async def test_tokens_handed_out_are_scrubbed_from_stored_errors_and_the_thread(
+    bot: SlackDriver, meli: FakeMercadoLibre
+) -> None:
+    meli.error_next(status=400, message="token APP_USR-fake-access-1 may not denounce this item")
+    await bot.submit_report(
+        urls="https://articulo.mercadolibre.com.ar/MLA-1234567890-mochila-acme-_JM"
+    )
+
+    async def failed() -> Any:
+        async with bot.bot.db.sessions() as session:
+            found = (await session.execute(select(Notice))).scalars().all()
+        return found if found and found[0].status == "failed" else None
+
+    [notice] = await eventually(failed)
+    assert "may not denounce" in (notice.last_error or "")
+    assert "APP_USR-fake-access-1" not in (notice.last_error or "")
+    assert "[redacted]" in (notice.last_error or "")
+    await eventually(
+        lambda: _value(any("may not denounce" in json.dumps(c.params) for c in _posts(bot)))
+    )
+    assert not any("APP_USR-fake-access-1" in json.dumps(c.params) for c in _posts(bot))
+
+
+def _posts(bot: SlackDriver) -> list[Any]:
+    return bot.slack.calls_to("chat.postMessage")
+
+
+async def _value(value: Any) -> Any:
+    return value

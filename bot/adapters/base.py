@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import aiohttp
 
     from bot.adapters.oauth import TokenStore
@@ -127,6 +129,9 @@ class Adapter:
     # Where OAuth tokens that change with each refresh are kept for every process (the
     # database); set by the runtime after construction, ignored by adapters without `oauth:`.
     token_store: TokenStore | None = None
+    # Where secrets the adapter obtains at run time (OAuth tokens) are reported, by group, so they
+    # are scrubbed from logs, stored errors and thread messages; set by the runtime.
+    secret_sink: Callable[[str, list[str]], None] | None = None
 
     def __init__(
         self, options: AdapterOptions, *, platform: str, http: aiohttp.ClientSession

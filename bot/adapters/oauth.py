@@ -29,16 +29,24 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Any, ClassVar, Protocol, Self
+from typing import Any, ClassVar, Protocol, Self, TypeVar
 
 import aiohttp
 from pydantic import SecretStr, field_validator, model_validator
 
-from bot.adapters.base import Adapter, AdapterError, AdapterOptions, PermanentError, TransientError
+from bot.adapters.base import (
+    Adapter,
+    AdapterError,
+    AdapterOptions,
+    AmbiguousError,
+    PermanentError,
+    TransientError,
+)
 from bot.adapters.http import ApiOptions, Reply, request
 from storage.tokens import HeldTokens
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Refresh this long before the platform's stated expiry (clocks, slow requests).
 EARLY = 300.0
@@ -82,14 +90,30 @@ class OAuthGrant(AdapterOptions):
         return value
 
 
+class TokenSlot(Protocol):
+    """A grant's kept tokens, while its lock is held."""
+
+    async def load(self) -> HeldTokens | None: ...
+
+    async def save(self, held: HeldTokens) -> None: ...
+
+
 class TokenStore(Protocol):
-    def exclusive(self, key: str) -> AbstractAsyncContextManager[None]:
-        """Held while a refresh runs: one refresh per key at a time, across processes."""
+    def exclusive(self, key: str) -> AbstractAsyncContextManager[TokenSlot]:
+        """Held while a refresh runs: one refresh per key at a time, across processes. What is
+        saved through the slot is kept once the block ends without an error."""
         ...
 
-    async def load(self, key: str) -> HeldTokens | None: ...
 
-    async def save(self, key: str, held: HeldTokens) -> None: ...
+class _MemorySlot:
+    def __init__(self, held: dict[str, HeldTokens], key: str) -> None:
+        self._held, self._key = held, key
+
+    async def load(self) -> HeldTokens | None:
+        return self._held.get(self._key)
+
+    async def save(self, held: HeldTokens) -> None:
+        self._held[self._key] = held
 
 
 class MemoryStore:
@@ -99,18 +123,28 @@ class MemoryStore:
         self._held: dict[str, HeldTokens] = {}
 
     @contextlib.asynccontextmanager
-    async def exclusive(self, key: str) -> AsyncIterator[None]:
-        yield
+    async def exclusive(self, key: str) -> AsyncIterator[TokenSlot]:
+        yield _MemorySlot(self._held, key)
 
-    async def load(self, key: str) -> HeldTokens | None:
-        return self._held.get(key)
 
-    async def save(self, key: str, held: HeldTokens) -> None:
-        self._held[key] = held
+class _StoreFailed(Exception):
+    """The store could not be read or written (the database is away)."""
+
+
+async def _kept(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except Exception as exc:
+        raise _StoreFailed(type(exc).__name__) from None
 
 
 class AccessTokens:
-    """A platform's current access token, fetched when needed."""
+    """A platform's current access token, fetched when needed.
+
+    A refresh runs as a task of its own that callers wait on (shielded): a request cancelled
+    while the platform answers does not cancel the refresh, so a refresh token spent is never
+    lost with its successor unread. `settle` waits for a running refresh (at shutdown).
+    """
 
     def __init__(
         self,
@@ -121,20 +155,27 @@ class AccessTokens:
         timeout: float,
         store: TokenStore | None = None,
         clock: Callable[[], float] = time.time,
-        redact: Callable[[list[str]], None] | None = None,
+        reveal: Callable[[str, list[str]], None] | None = None,
     ) -> None:
         self.grant = grant
         self.platform = platform
         self.key = key
         self.timeout = timeout
+        if grant.rotates and store is None:
+            log.warning(
+                "%s: its refresh token changes with each use, but no shared store was given; "
+                "this process keeps it alone (another process would spend it too)",
+                platform,
+            )
         self.store: TokenStore = store if store is not None and grant.rotates else MemoryStore()
         self.clock = clock
-        self.redact = redact or _redact_in_logs
+        self.reveal = reveal or _redact_in_logs  # tokens handed out, to be scrubbed everywhere
         configured = grant.refresh_token.get_secret_value() if grant.refresh_token else ""
         self.seed = hashlib.sha256(f"{grant.client_id}\0{configured}".encode()).hexdigest()
         self._held: HeldTokens | None = None  # the freshest this process knows
+        self._unsaved = False  # _held holds tokens the store does not have yet
         self._refused: str | None = None  # the last access token the platform refused
-        self._lock = asyncio.Lock()
+        self._refreshing: asyncio.Task[str] | None = None
 
     def _usable(self, held: HeldTokens | None) -> str | None:
         if held is None or held.seed != self.seed or held.access_token is None:
@@ -145,38 +186,83 @@ class AccessTokens:
 
     async def get(self, http: aiohttp.ClientSession) -> str:
         """A token the platform should accept; fetched when there is none or it is about to expire."""
+        if not self._unsaved and (token := self._usable(self._held)):
+            return token
+        if self._refreshing is None or self._refreshing.done():
+            self._refreshing = asyncio.create_task(
+                self._refresh(http), name=f"oauth-refresh-{self.key}"
+            )
+            self._refreshing.add_done_callback(_consume)
+        return await asyncio.shield(self._refreshing)
+
+    async def settle(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109 (a shutdown bound)
+        """Let a running refresh finish and keep what it got (before the process closes)."""
+        if self._refreshing is not None and not self._refreshing.done():
+            await asyncio.wait({self._refreshing}, timeout=timeout)
+
+    def refused(self, token: str) -> None:
+        """The platform refused `token` (401): the next `get` fetches another, unless that has
+        happened already (a refusal of an older token changes nothing)."""
+        if self._held is not None and self._held.access_token == token:
+            self._refused = token
+
+    async def _refresh(self, http: aiohttp.ClientSession) -> str:
+        token: str | None = None
+        entered = False
+        try:
+            async with self.store.exclusive(self.key) as slot:
+                entered = True
+                token = await self._refresh_holding(http, slot)
+        except _StoreFailed as exc:
+            raise TransientError(
+                f"could not reach {self.platform}'s OAuth tokens in the database: {exc}"
+            ) from None
+        except AdapterError:
+            raise
+        except Exception as exc:
+            if token is not None:
+                # Only keeping the new tokens failed (the commit): use them; save them next time.
+                self._unsaved = True
+                log.error(
+                    "could not keep %s's new OAuth tokens in the database (%s); this process "
+                    "holds them and saves them at its next token request",
+                    self.platform,
+                    type(exc).__name__,
+                )
+                return token
+            if entered:
+                raise
+            raise TransientError(
+                f"could not take the lock on {self.platform}'s OAuth tokens: {type(exc).__name__}"
+            ) from None
+        return token
+
+    async def _refresh_holding(self, http: aiohttp.ClientSession, slot: TokenSlot) -> str:
+        stored = await _kept(slot.load())
+        # The store's, unless this process holds newer ones it could not save.
+        if stored is not None and stored.seed == self.seed:
+            if (
+                self._held is None
+                or not self._unsaved
+                or stored.good_until >= self._held.good_until
+            ):
+                self._held, self._unsaved = stored, False
+            if stored.access_token:
+                self.reveal(self.key, [stored.access_token])
+        if self._unsaved and self._held is not None:
+            await _kept(slot.save(self._held))
+            self._unsaved = False
         if token := self._usable(self._held):
             return token
-        async with self._lock:
-            if token := self._usable(self._held):
-                return token  # fetched while this request waited
-            try:
-                async with self.store.exclusive(self.key):
-                    stored = await self.store.load(self.key)
-                    # The store's, unless this process knows a newer one (its last save failed).
-                    newer = self._held is None or (
-                        stored is not None and stored.good_until >= self._held.good_until
-                    )
-                    if stored is not None and stored.seed == self.seed and newer:
-                        self._held = stored
-                    if token := self._usable(self._held):
-                        return token
-                    return await self._renew(http)
-            except AdapterError:
-                raise
-            except Exception as exc:  # the database, for a grant kept there
-                raise TransientError(
-                    f"could not reach {self.platform}'s OAuth tokens in the database: "
-                    f"{type(exc).__name__}"
-                ) from exc
+        return await self._renew(http, slot)
 
-    async def _renew(self, http: aiohttp.ClientSession) -> str:
+    async def _renew(self, http: aiohttp.ClientSession, slot: TokenSlot) -> str:
         kept = self._held if self._held is not None and self._held.seed == self.seed else None
         refresh = kept.refresh_token if kept and kept.refresh_token else None
         if refresh is None and self.grant.refresh_token is not None:
             refresh = self.grant.refresh_token.get_secret_value()
         token, lifetime, rotated = await self._fetch(http, refresh)
-        self.redact([value for value in (token, rotated) if value])
+        self.reveal(self.key, [value for value in (token, rotated) if value])
         self._held = HeldTokens(
             seed=self.seed,
             refresh_token=rotated or refresh,
@@ -184,22 +270,19 @@ class AccessTokens:
             good_until=self.clock() + max(lifetime - EARLY, lifetime / 2),
         )
         self._refused = None
+        self._unsaved = True
         try:
-            await self.store.save(self.key, self._held)
-        except Exception as exc:
-            # This process goes on with what it holds; the next refresh saves again.
+            await _kept(slot.save(self._held))
+            self._unsaved = False
+        except _StoreFailed as exc:
+            # This process goes on with what it holds and saves it at its next token request.
             log.error(
                 "could not keep %s's new OAuth tokens in the database (%s); this process holds "
-                "them and saves them at its next refresh",
+                "them and saves them at its next token request",
                 self.platform,
-                type(exc).__name__,
+                exc,
             )
         return token
-
-    def refused(self, token: str) -> None:
-        """The platform refused `token` (401): the next `get` fetches another (unless that has
-        happened already)."""
-        self._refused = token
 
     async def _fetch(
         self, http: aiohttp.ClientSession, refresh: str | None
@@ -225,28 +308,38 @@ class AccessTokens:
         else:
             form |= {"client_id": grant.client_id, "client_secret": secret}
         action = "getting an access token"
-        reply = await request(
-            http,
-            "POST",
-            grant.token_url,
-            platform=self.platform,
-            action=action,
-            created="",
-            # Asking again is harmless, unless the refresh token rotates: then it may be spent.
-            idempotent=True,
-            headers=headers,
-            form=form,
-            timeout=self.timeout,
-        )
+        spendable = grant.rotates and refresh is not None  # asking twice may spend it
+        try:
+            reply = await request(
+                http,
+                "POST",
+                grant.token_url,
+                platform=self.platform,
+                action=action,
+                created="a new refresh token",
+                idempotent=not spendable,
+                headers=headers,
+                form=form,
+                timeout=self.timeout,
+            )
+        except AmbiguousError as exc:
+            # Sent but not answered: if it arrived, the refresh token is spent and its successor
+            # lost; the next try finds out (invalid_grant) and says what to do.
+            raise TransientError(
+                f"{exc}; if so, the refresh token is spent and the next try will say so"
+            ) from None
         data: Any = reply.json()
         if reply.status == 429 or reply.status >= 500 or reply.status == 408:
             raise TransientError(
                 f"{self.platform} answered {reply.status} ({action}); it will be tried again"
             )
         if not reply.ok:
+            said = _oauth_error(data)
+            for value in (refresh, secret):
+                if value:
+                    said = said.replace(value, "[redacted]")
             raise PermanentError(
-                f"{self.platform} refused {refused} ({action}, HTTP {reply.status}): "
-                f"{_oauth_error(data)}; {fix}"
+                f"{self.platform} refused {refused} ({action}, HTTP {reply.status}): {said}; {fix}"
             )
         token = data.get("access_token") if isinstance(data, dict) else None
         if not isinstance(token, str) or not token:
@@ -300,6 +393,7 @@ class OAuthAdapter(Adapter):
             key=f"{self.name}:{grant.client_id}",
             timeout=self.options.timeout,
             store=self.token_store,
+            reveal=self.secret_sink,
         )
 
     async def call_with_token(self, send: Callable[[str], Awaitable[Reply]]) -> Reply:
@@ -338,7 +432,13 @@ def _oauth_error(data: Any) -> str:
     return text
 
 
-def _redact_in_logs(values: list[str]) -> None:
-    from bot.logs import redact_also  # logs imports the adapters' options lazily; keep it so
+def _redact_in_logs(group: str, values: list[str]) -> None:
+    from bot.logs import redact_issued  # logs imports the adapters' options lazily; keep it so
 
-    redact_also(values)
+    redact_issued(group, values)
+
+
+def _consume(task: asyncio.Task[str]) -> None:
+    """A refresh whose callers were all cancelled: its error is not left unretrieved."""
+    if not task.cancelled():
+        task.exception()
