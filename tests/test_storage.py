@@ -105,14 +105,20 @@ async def test_database_refuses_second_open_listing_with_same_key(db: Database) 
             "ebay", "ebay:1", "https://www.ebay.com/itm/1", "https://www.ebay.com/itm/1"
         )
         assert first.id is not None
-        await queries.insert_listings(session, case_id=first.id, listings=[item], relisted={})
+        await queries.insert_listings(
+            session, case_id=first.id, listings=[item], relisted={}, notice_ids=[None]
+        )
     with pytest.raises(IntegrityError):
         async with db.transaction() as session:
-            await queries.insert_listings(session, case_id=first.id, listings=[item], relisted={})
+            await queries.insert_listings(
+                session, case_id=first.id, listings=[item], relisted={}, notice_ids=[None]
+            )
     async with db.transaction() as session:
         await session.execute(update(Listing).values(status="rejected"))
     async with db.transaction() as session:  # closed listings no longer block a new report
-        await queries.insert_listings(session, case_id=first.id, listings=[item], relisted={})
+        await queries.insert_listings(
+            session, case_id=first.id, listings=[item], relisted={}, notice_ids=[None]
+        )
 
 
 async def test_removed_listing_reported_again_is_marked_relisted(
@@ -178,3 +184,32 @@ async def test_opening_a_case_queues_its_thread_post_and_one_notice_per_platform
         ("submit", notices[0].id),
         ("submit", notices[1].id),
     ]
+
+
+async def test_bulk_reports_of_the_same_listings_in_opposite_orders_file_one_case(
+    db: Database, config: AppConfig
+) -> None:
+    """Two 3,000-line reports of the same listings, one reversed, at once: their inserts take the
+    listings' unique index entries in opposite orders (PostgreSQL may find a deadlock); one case is
+    filed and the other report is told which listings are taken, never a database error."""
+    urls = [f"https://www.ebay.com/itm/{300000000000 + n}" for n in range(3000)]
+
+    async def report(lines: list[str], n: int) -> int | str:
+        try:
+            opened = await open_case(
+                db,
+                config=config,
+                draft=_draft("\n".join(lines)),
+                reporter_id="U1",
+                team_id=None,
+                channel_id="C1",
+                intake_key=f"bulk{n}",
+            )
+        except ReportRejected as exc:
+            return exc.errors["urls"]
+        return opened.case_id
+
+    results = await asyncio.gather(report(urls, 1), report(urls[::-1], 2))
+    assert len([r for r in results if isinstance(r, int)]) == 1, results
+    [refused] = [r for r in results if isinstance(r, str)]
+    assert "already reported in open case" in refused
