@@ -329,6 +329,7 @@ async def open_case(
     for attempt in range(RACE_ATTEMPTS):
         try:
             async with db.transaction() as session:
+                await queries.hold_intake_lock(session)
                 if intake_key and (
                     existing := await queries.case_by_intake_key(session, intake_key)
                 ):
@@ -400,8 +401,8 @@ async def open_case(
                 return OpenedCase(case.id, len(report.listings), created=True)
         except DBAPIError as exc:
             # Another intake took one of these listings (or this intake key) between our check and
-            # our insert; the database refused the second, or (two reports of the same listings
-            # in different orders) found each waiting for the other and chose this one to give
+            # our insert (intakes take turns on PostgreSQL, so this is a fallback); the database
+            # refused the second, or found each waiting for the other and chose this one to give
             # up. Run again to say which listings are taken, or return the case.
             if attempt == RACE_ATTEMPTS - 1 or not _lost_a_race(exc):
                 raise

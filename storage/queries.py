@@ -90,6 +90,22 @@ async def find_removed_listings(session: AsyncSession, keys: Sequence[str]) -> d
     return found
 
 
+INTAKE_LOCK_SPACE = 0x7F  # advisory-lock namespace (first key) of the intake lock
+
+
+async def hold_intake_lock(session: AsyncSession) -> None:
+    """PostgreSQL: intakes one at a time, until this transaction ends.
+
+    An intake reads which of its listings are open, then inserts them. Two at once could each
+    find none open and then both insert: the database refuses the second (a unique index), or,
+    when their listings overlap in different orders, finds each waiting for the other and fails
+    one. Taken in turn, the second reads the first's listings and says which are taken. An intake
+    is short (10,000 listings: well under a second), so replicas queueing here wait little. On
+    SQLite `BEGIN IMMEDIATE` already makes writers take turns."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(INTAKE_LOCK_SPACE, 0)))
+
+
 async def case_by_intake_key(session: AsyncSession, intake_key: str) -> Case | None:
     return (
         await session.execute(select(Case).where(Case.intake_key == intake_key))
@@ -286,7 +302,7 @@ async def listings_past(
             started < older_than,
             column.is_(None),
         )
-        .order_by(Listing.case_id, Listing.id)
+        .order_by(Listing.case_id, Listing.position, Listing.id)
         .limit(limit)
     )
     return [(listing, case) for listing, case in rows.all()]
