@@ -27,6 +27,23 @@ def _draft(urls: str) -> ReportDraft:
     )
 
 
+async def _report(db: Database, config: AppConfig, urls: str, intake_key: str) -> int | str:
+    """A report's case number, or the error its URLs field gets."""
+    try:
+        opened = await open_case(
+            db,
+            config=config,
+            draft=_draft(urls),
+            reporter_id="U1",
+            team_id=None,
+            channel_id="C1",
+            intake_key=intake_key,
+        )
+    except ReportRejected as exc:
+        return exc.errors["urls"]
+    return opened.case_id
+
+
 async def test_fresh_database_reports_missing_schema(tmp_path: Path) -> None:
     db = Database(f"sqlite:///{tmp_path / 'new.db'}")
     status = await db.schema_status()
@@ -74,22 +91,8 @@ async def test_concurrent_intakes_get_distinct_consecutive_case_numbers(
 async def test_same_listing_reported_concurrently_lands_in_one_case(
     db: Database, config: AppConfig
 ) -> None:
-    async def report(n: int) -> int | str:
-        try:
-            opened = await open_case(
-                db,
-                config=config,
-                draft=_draft("https://www.ebay.com/itm/123456789012"),
-                reporter_id="U1",
-                team_id=None,
-                channel_id="C1",
-                intake_key=f"race{n}",
-            )
-        except ReportRejected as exc:
-            return exc.errors["urls"]
-        return opened.case_id
-
-    results = await asyncio.gather(*(report(n) for n in range(6)))
+    url = "https://www.ebay.com/itm/123456789012"
+    results = await asyncio.gather(*(_report(db, config, url, f"race{n}") for n in range(6)))
     [winner] = [r for r in results if isinstance(r, int)]  # (a loser's case number is not reused)
     refused = [r for r in results if isinstance(r, str)]
     assert len(refused) == 5
@@ -194,22 +197,10 @@ async def test_bulk_reports_of_the_same_listings_in_opposite_orders_file_one_cas
     filed and the other report is told which listings are taken, never a database error."""
     urls = [f"https://www.ebay.com/itm/{300000000000 + n}" for n in range(3000)]
 
-    async def report(lines: list[str], n: int) -> int | str:
-        try:
-            opened = await open_case(
-                db,
-                config=config,
-                draft=_draft("\n".join(lines)),
-                reporter_id="U1",
-                team_id=None,
-                channel_id="C1",
-                intake_key=f"bulk{n}",
-            )
-        except ReportRejected as exc:
-            return exc.errors["urls"]
-        return opened.case_id
-
-    results = await asyncio.gather(report(urls, 1), report(urls[::-1], 2))
+    results = await asyncio.gather(
+        _report(db, config, "\n".join(urls), "bulk1"),
+        _report(db, config, "\n".join(urls[::-1]), "bulk2"),
+    )
     assert len([r for r in results if isinstance(r, int)]) == 1, results
     [refused] = [r for r in results if isinstance(r, str)]
     assert "already reported in open case" in refused
