@@ -12,11 +12,13 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
     retry_if_exception,
     stop_after_attempt,
+    stop_after_delay,
     wait_random_exponential,
 )
 
@@ -88,4 +90,36 @@ async def with_retries(
     async for attempt in retrying:
         with attempt:
             return await call()
+    raise AssertionError("unreachable")
+
+
+# How long a job keeps trying to write down what an irreversible call did (a PostgreSQL restart
+# takes a few seconds), well inside the part of its lease it may use (worker.FENCE).
+RECORD_SECONDS = 20.0
+
+
+def database_away(exc: BaseException) -> bool:
+    """The database could not be reached or dropped the connection (not a refused write)."""
+    if isinstance(exc, IntegrityError):
+        return False
+    if isinstance(exc, DBAPIError):
+        return True
+    return isinstance(exc, (TimeoutError, ConnectionError, OSError))
+
+
+async def record_after_effect(
+    record: Callable[[], Awaitable[T]], *, seconds: float = RECORD_SECONDS
+) -> T:
+    """Run `record`, the database write of something already done outside (a Slack message
+    posted), retrying while the database is away for up to `seconds`: giving up at once would let
+    the job run again and do it twice (Slack has no idempotency key for messages)."""
+    retrying = AsyncRetrying(
+        retry=retry_if_exception(database_away),
+        stop=stop_after_delay(seconds),
+        wait=wait_random_exponential(multiplier=0.2, max=4.0),
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            return await record()
     raise AssertionError("unreachable")

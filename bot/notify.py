@@ -14,7 +14,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.backoff import is_transient, retry_after, with_retries
+from bot.backoff import is_transient, record_after_effect, retry_after, with_retries
 from bot.blocks import case_message
 from bot.cases import case_ref
 from bot.coalesce import Missing
@@ -183,17 +183,23 @@ async def _post_parent(
     response = await _post_in_channel(rt, channel=channel, text=text, blocks=blocks)
     ts = str(response["ts"])
     channel = str(response.get("channel") or channel)
-    async with rt.db.transaction() as session:
-        await queries.set_thread(session, case_id=case.id, channel_id=channel, thread_ts=ts)
-        await queries.add_event(
-            session,
-            case_id=case.id,
-            actor="bot",
-            kind="thread_started",
-            detail={"channel": channel, "ts": ts},
-        )
-        if ctx is not None:
-            await ctx.complete(session)
+    assert case.id is not None
+    case_id = case.id
+
+    async def record() -> None:
+        async with rt.db.transaction() as session:
+            await queries.set_thread(session, case_id=case_id, channel_id=channel, thread_ts=ts)
+            await queries.add_event(
+                session,
+                case_id=case_id,
+                actor="bot",
+                kind="thread_started",
+                detail={"channel": channel, "ts": ts},
+            )
+            if ctx is not None:
+                await ctx.complete(session)
+
+    await record_after_effect(record)  # posted: never post it again for a database restart
     case.channel_id, case.thread_ts = channel, ts
     return case
 

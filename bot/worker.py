@@ -35,6 +35,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.backoff import record_after_effect
 from bot.coalesce import Coalescer
 from storage import jobs
 from storage.db import Database
@@ -218,7 +219,9 @@ class Worker:
             )
         await self.runners[job.kind](context)
         if not context.completed:
-            if not await self._complete(job.id):
+            # The run did its work (a Slack message may be out): a database restart now must not
+            # make the job run again.
+            if not await record_after_effect(lambda: self._complete(job.id)):
                 raise LeaseLost(f"job {job.id}: the lease was lost before it completed")
             context.completed = True
 
