@@ -18,41 +18,58 @@ ISSUED_KEPT = 8  # run-time secrets kept per group (the current tokens and a few
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
+class Secrets:
+    """Values to hide: the configuration's secrets, and those obtained at run time (a grant's OAuth
+    tokens), of which each group keeps its last ISSUED_KEPT so the list does not grow with every
+    refresh. Shorter than 6 characters: not a secret worth the noise."""
+
+    def __init__(self, configured: Iterable[str] = ()) -> None:
+        self._configured: list[str] = []
+        self._issued: dict[str, deque[str]] = {}
+        self.values: list[str] = []  # longest first: one containing another is hidden whole
+        self.add(configured)
+
+    def add(self, secrets: Iterable[str]) -> None:
+        self._configured.extend(s for s in secrets if s not in self._configured)
+        self._rebuild()
+
+    def issue(self, group: str, secrets: Iterable[str]) -> None:
+        kept = self._issued.setdefault(group, deque(maxlen=ISSUED_KEPT))
+        kept.extend(secret for secret in secrets if secret and secret not in kept)
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        issued = (secret for kept in self._issued.values() for secret in kept)
+        values = {secret for secret in (*self._configured, *issued) if len(secret) >= 6}
+        self.values = sorted(values, key=len, reverse=True)
+
+    def hide(self, text: str) -> str:
+        for secret in self.values:
+            text = text.replace(secret, _REDACTED)
+        return text
+
+
 class RedactSecrets(logging.Filter):
     """Replace any secret value that reaches a log record (message, arguments, traceback,
     stack, and the `extra=` fields a JSON log line carries)."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        self._configured: list[str] = []
-        self._issued: dict[str, deque[str]] = {}
-        self.secrets: list[str] = []
-        self.add(secrets)
+        self.known = Secrets(secrets)
 
     def add(self, secrets: Iterable[str]) -> None:
-        """Redact these values too (shorter than 6 characters: not a secret worth the noise)."""
-        self._configured.extend(s for s in secrets if s not in self._configured)
-        self._rebuild()
+        """Redact these values too."""
+        self.known.add(secrets)
 
     def issue(self, group: str, secrets: Iterable[str]) -> None:
-        """Secrets obtained at run time (a grant's OAuth tokens): each group keeps its last
-        ISSUED_KEPT, so the list does not grow with every refresh."""
-        kept = self._issued.setdefault(group, deque(maxlen=ISSUED_KEPT))
-        kept.extend(secret for secret in secrets if secret not in kept)
-        self._rebuild()
-
-    def _rebuild(self) -> None:
-        issued = (secret for kept in self._issued.values() for secret in kept)
-        values = {secret for secret in (*self._configured, *issued) if len(secret) >= 6}
-        self.secrets = sorted(values, key=len, reverse=True)  # one containing another goes first
+        """Redact these run-time secrets too (see `Secrets`)."""
+        self.known.issue(group, secrets)
 
     def _clean(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, _REDACTED)
-        return text
+        return self.known.hide(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
+        if self.known.values:
             record.msg = self._clean(record.getMessage())
             record.args = None
             if record.exc_info and record.exc_info[1] is not None:
@@ -71,9 +88,7 @@ class RedactSecrets(logging.Filter):
 def redact(text: str, secrets: Iterable[str]) -> str:
     """`text` with every secret (of 6 characters or more) replaced by `[redacted]`; for text
     that leaves the process other than as a log line (a platform's error shown in a thread)."""
-    for secret in sorted((s for s in secrets if len(s) >= 6), key=len, reverse=True):
-        text = text.replace(secret, _REDACTED)
-    return text
+    return Secrets(secrets).hide(text)
 
 
 def settings_secrets(settings: Settings) -> list[str]:

@@ -6,7 +6,6 @@ module-level instances, so a test can run several bots side by side.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +19,7 @@ from bot.config import AppConfig, Settings
 from bot.inflight import InFlight
 from bot.limits import ChannelLimits
 from bot.loaders import Loaders
+from bot.logs import Secrets, redact_issued
 from bot.metrics import Metrics
 from bot.shortlinks import ShortLinkPolicy
 from storage.db import Database
@@ -45,30 +45,20 @@ class Runtime:
     loads: Loaders = field(init=False)  # the worker's reads and writes, coalesced across jobs
     inflight: InFlight = field(default_factory=InFlight)  # requests Slack waits on (acks first)
 
-    _configured: list[str] = field(init=False, default_factory=list)
-    _issued: dict[str, deque[str]] = field(init=False, default_factory=dict)
+    _hidden: Secrets = field(init=False)  # `secrets`, and the ones obtained at run time
 
     def reveal(self, group: str, values: list[str]) -> None:
         """Secrets obtained at run time (a grant's OAuth tokens): scrubbed from what platforms
-        send back and redacted from logs like the configured ones; each group keeps its last few."""
-        from bot.logs import ISSUED_KEPT, redact_issued
-
-        kept = self._issued.setdefault(group, deque(maxlen=ISSUED_KEPT))
-        kept.extend(value for value in values if value and value not in kept)
-        self.secrets[:] = [
-            *self._configured,
-            *(v for group_ in self._issued.values() for v in group_),
-        ]
+        send back and redacted from logs like the configured ones."""
+        self._hidden.issue(group, values)
         redact_issued(group, values)
 
     def scrub(self, text: str) -> str:
         """A platform's or library's message, safe to show and store (no secret of ours in it)."""
-        from bot.logs import redact
-
-        return redact(text, self.secrets)
+        return self._hidden.hide(text)
 
     def __post_init__(self) -> None:
-        self._configured = list(self.secrets)
+        self._hidden = Secrets(self.secrets)
         if self.limits is None:
             self.limits = ChannelLimits(self.settings.config)
         self.loads = Loaders(self.db)
