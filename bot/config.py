@@ -64,9 +64,6 @@ class ConfigError(Exception):
         super().__init__(f"{where}{len(errors)} configuration error(s):\n  " + "\n  ".join(errors))
 
 
-_KEYED = re.compile(r"[\w.]+: ")  # an adapter's problem that names its key
-
-
 def parse_duration(value: Any) -> timedelta:
     """`90s`, `30m`, `6h`, `7d`, `1w` (or a number of seconds) → timedelta."""
     if isinstance(value, timedelta):
@@ -564,10 +561,7 @@ def _check_platforms(platforms: Any) -> list[str]:
             key: value for key, value in entry.items() if key not in PlatformConfig.model_fields
         }
         try:
-            errors.extend(
-                f"{where}.{problem}" if _KEYED.match(problem) else f"{where}: {problem}"
-                for problem in validate_adapter_options(adapter, options)
-            )
+            errors.extend(validate_adapter_options(adapter, options, where=where))
         except UnknownAdapterError as exc:
             errors.append(f"{where}.adapter: {exc}")
     return errors

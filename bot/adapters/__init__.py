@@ -61,15 +61,17 @@ def parse_adapter_options(name: str, options: dict[str, Any]) -> AdapterOptions:
     return adapter_class(name).Options.model_validate(options)
 
 
-def validate_adapter_options(name: str, options: dict[str, Any]) -> list[str]:
-    """Problems with an entry's adapter-specific keys, each as `key: message`, or as `message`
-    alone for the entry as a whole (such as a choice between two keys)."""
+def validate_adapter_options(name: str, options: dict[str, Any], *, where: str = "") -> list[str]:
+    """Problems with an entry's adapter-specific keys, each as `key: message` (`where.key: …`
+    with `where`, the entry's own path), or as `message` (`where: message`) for the entry as a
+    whole, such as a choice between two keys."""
     try:
         parse_adapter_options(name, options)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            loc = ".".join(str(part) for part in error["loc"])
+            parts = [where] if where else []
+            loc = ".".join(parts + [str(part) for part in error["loc"]])
             message = error["msg"].removeprefix("Value error, ")
             if error["type"] == "extra_forbidden":
                 message = f"unknown key for the {name} adapter"
