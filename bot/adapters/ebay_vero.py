@@ -30,7 +30,7 @@ from bot.adapters.base import (
     Receipt,
     TransientError,
 )
-from bot.adapters.http import Reply, codes_by_type, refusal, request
+from bot.adapters.http import Reply, codes_by_type, refusal
 from bot.adapters.oauth import OAuthAdapter, OAuthApiOptions, OAuthGrant
 
 log = logging.getLogger(__name__)
@@ -246,6 +246,7 @@ class EbayVeroAdapter(OAuthAdapter):
     can_check = True
     Options: ClassVar[type[AdapterOptions]] = EbayVeroOptions
     company = "eBay"
+    creates = "the report"
 
     @property
     def settings(self) -> EbayVeroOptions:
@@ -343,36 +344,8 @@ class EbayVeroAdapter(OAuthAdapter):
                 )
         return None
 
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        action: str,
-        body: dict[str, Any] | None = None,
-        params: dict[str, str] | None = None,
-    ) -> Reply:
-        """One request; transport failures become typed errors (ambiguous for a POST once sent).
-
-        With `oauth`, an access token eBay refuses (401) is renewed and the request sent once
-        more: a refused request did nothing, so even a report may be sent again."""
-        options = self.settings
-        headers = {"Accept": "application/json"}
-        if options.marketplace_id:
-            headers["X-EBAY-C-MARKETPLACE-ID"] = options.marketplace_id
-
-        async def send(token: str) -> Reply:
-            return await request(
-                self.http,
-                method,
-                options.base_url + path,
-                platform="eBay",
-                action=action,
-                created="the report",
-                headers={**headers, "Authorization": f"Bearer {token}"},
-                timeout=options.timeout,
-                body=body,
-                params=params,
-            )
-
-        return await self.call_with_token(send)
+    def headers(self) -> dict[str, str]:
+        headers = super().headers()
+        if self.settings.marketplace_id:
+            headers["X-EBAY-C-MARKETPLACE-ID"] = self.settings.marketplace_id
+        return headers

@@ -30,7 +30,7 @@ from bot.adapters.base import (
     Receipt,
     TransientError,
 )
-from bot.adapters.http import Reply, codes_by_type, refusal, request
+from bot.adapters.http import Reply, codes_by_type, refusal
 from bot.adapters.oauth import OAuthAdapter, OAuthApiOptions, OAuthGrant
 
 log = logging.getLogger(__name__)
@@ -206,6 +206,7 @@ class MercadoLibreAdapter(OAuthAdapter):
     can_check = True
     Options: ClassVar[type[AdapterOptions]] = MercadoLibreOptions
     company = "Mercado Libre"
+    creates = "the denounce"
 
     @property
     def settings(self) -> MercadoLibreOptions:
@@ -279,30 +280,3 @@ class MercadoLibreAdapter(OAuthAdapter):
             f"Mercado Libre cannot be asked whether the denounce of {keys} arrived; "
             "check the Brand Protection portal before sending it again"
         )
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        action: str,
-        body: dict[str, Any] | None = None,
-    ) -> Reply:
-        """One request; transport failures become typed errors (ambiguous for a POST once sent).
-        With `oauth`, a refused access token (401) is renewed and the request sent once more."""
-        options = self.settings
-
-        async def send(token: str) -> Reply:
-            return await request(
-                self.http,
-                method,
-                options.base_url + path,
-                platform="Mercado Libre",
-                action=action,
-                created="the denounce",
-                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-                timeout=options.timeout,
-                body=body,
-            )
-
-        return await self.call_with_token(send)

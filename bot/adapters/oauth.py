@@ -375,9 +375,14 @@ class OAuthApiOptions(ApiOptions):
 
 
 class OAuthAdapter(Adapter):
-    """An API adapter whose options are `OAuthApiOptions`; `call_with_token` sends its requests."""
+    """An API adapter whose options are `OAuthApiOptions`; `_call` sends its requests."""
 
     company: ClassVar[str]  # the platform as messages name it ("eBay")
+    creates: ClassVar[str]  # what its POSTs make ("the report"), for a message when unsure
+
+    def headers(self) -> dict[str, str]:
+        """The headers of every request besides the token."""
+        return {"Accept": "application/json"}
 
     @functools.cached_property
     def tokens(self) -> AccessTokens | None:
@@ -396,9 +401,36 @@ class OAuthAdapter(Adapter):
             reveal=self.secret_sink,
         )
 
-    async def call_with_token(self, send: Callable[[str], Awaitable[Reply]]) -> Reply:
-        assert isinstance(self.options, OAuthApiOptions)
-        return await authorised(self.tokens, self.options.token, self.http, send)
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        action: str,
+        body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> Reply:
+        """One request to `base_url` + `path`; transport failures become typed errors (ambiguous
+        for a POST once sent). With `oauth`, an access token the platform refuses (401) is
+        renewed and the request sent once more: a refused request did nothing."""
+        options = self.options
+        assert isinstance(options, OAuthApiOptions)
+
+        async def send(token: str) -> Reply:
+            return await request(
+                self.http,
+                method,
+                options.base_url + path,
+                platform=self.company,
+                action=action,
+                created=self.creates,
+                headers={**self.headers(), "Authorization": f"Bearer {token}"},
+                timeout=options.timeout,
+                body=body,
+                params=params,
+            )
+
+        return await authorised(self.tokens, options.token, self.http, send)
 
 
 async def authorised(
