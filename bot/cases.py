@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import aiohttp
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 
 from bot.adapters.base import NoticeListing
 from bot.config import INFRINGEMENT_TYPES, AppConfig, Right
@@ -304,10 +304,6 @@ def thread_link(channel_id: str, ts: str) -> str:
     return f"https://slack.com/archives/{channel_id}/p{ts.replace('.', '')}"
 
 
-# A lost deadlock, then the winner's listings refused: the third run reads them and says so.
-RACE_ATTEMPTS = 3
-
-
 async def open_case(
     db: Database,
     *,
@@ -326,7 +322,7 @@ async def open_case(
     from bot.delivery import plan_notices  # delivery imports cases for refs; keep the cycle local
 
     report = parse_report(config, draft)
-    for attempt in range(RACE_ATTEMPTS):
+    for attempt in range(2):
         try:
             async with db.transaction() as session:
                 await queries.hold_intake_lock(session)
@@ -399,18 +395,13 @@ async def open_case(
                     },
                 )
                 return OpenedCase(case.id, len(report.listings), created=True)
-        except DBAPIError as exc:
+        except IntegrityError:
             # Another intake took one of these listings (or this intake key) between our check and
-            # our insert (intakes take turns on PostgreSQL, so this is a fallback); the database
-            # refused the second, or found each waiting for the other and chose this one to give
-            # up. Run again to say which listings are taken, or return the case.
-            if attempt == RACE_ATTEMPTS - 1 or not _lost_a_race(exc):
+            # our insert; the database refused the second. Intakes take turns (see
+            # `hold_intake_lock`), so this is a fallback: run again to say which, or return it.
+            if attempt:
                 raise
     raise AssertionError("unreachable")
-
-
-def _lost_a_race(exc: DBAPIError) -> bool:
-    return isinstance(exc, IntegrityError) or getattr(exc.orig, "sqlstate", None) == "40P01"
 
 
 def summarise(counts: Mapping[str, int]) -> str:

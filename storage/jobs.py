@@ -73,19 +73,15 @@ async def enqueue(
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
 ) -> int | None:
     """Add a job in the caller's transaction; returns its id, or None if `dedupe_key` existed."""
-    now = utcnow()
-    values = {
-        "kind": kind,
-        "payload": payload,
-        "state": QUEUED,
-        "run_at": run_at or now,
-        "attempts": 0,
-        "max_attempts": max_attempts,
-        "serial_key": serial_key,
-        "dedupe_key": dedupe_key,
-        "created_at": now,
-        "updated_at": now,
-    }
+    values = _new_job(
+        kind,
+        payload,
+        now=utcnow(),
+        run_at=run_at,
+        serial_key=serial_key,
+        dedupe_key=dedupe_key,
+        max_attempts=max_attempts,
+    )
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     locked = serial_key is not None and dialect == "postgresql"
     statement = built(
@@ -111,22 +107,33 @@ async def enqueue_many(
     )
     await (await session.connection()).execute(
         statement,
-        [
-            {
-                "kind": kind,
-                "payload": payload,
-                "state": QUEUED,
-                "run_at": now,
-                "attempts": 0,
-                "max_attempts": DEFAULT_MAX_ATTEMPTS,
-                "serial_key": None,
-                "dedupe_key": dedupe_key,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for payload, dedupe_key in jobs
-        ],
+        [_new_job(kind, payload, now=now, dedupe_key=dedupe_key) for payload, dedupe_key in jobs],
     )
+
+
+def _new_job(
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    now: datetime,
+    run_at: datetime | None = None,
+    serial_key: str | None = None,
+    dedupe_key: str | None = None,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> dict[str, Any]:
+    """A queued job's row (the values `_insert_job` binds)."""
+    return {
+        "kind": kind,
+        "payload": payload,
+        "state": QUEUED,
+        "run_at": run_at or now,
+        "attempts": 0,
+        "max_attempts": max_attempts,
+        "serial_key": serial_key,
+        "dedupe_key": dedupe_key,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def _insert_job(dialect: str, *, locked: bool, dedupe: bool, returning: bool = True) -> Any:
