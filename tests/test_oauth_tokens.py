@@ -16,9 +16,8 @@ import pytest
 from conftest import TEST_CONFIG, SlackDriver, eventually
 from fakes.mercadolibre import FakeMercadoLibre, OAuthApp
 from sqlalchemy import select
-from test_adapter_mercadolibre import make_notice
+from test_adapter_mercadolibre import make_adapter, make_notice
 
-from bot.adapters import parse_adapter_options
 from bot.adapters.mercadolibre import MercadoLibreAdapter
 from bot.config import AppConfig, parse_config
 from storage.db import Database
@@ -55,11 +54,7 @@ def process(
         "refresh_token": refresh_token,
         "token_url": meli.token_url,
     }
-    options = parse_adapter_options(
-        "mercadolibre",
-        {"base_url": meli.base_url, "oauth": oauth, "report_reasons": {"counterfeit": "PPPI1"}},
-    )
-    adapter = MercadoLibreAdapter(options, platform="mercadolibre", http=http)
+    adapter = make_adapter(http, meli.base_url, token=None, oauth=oauth, timeout=5)
     adapter.token_store = DatabaseTokens(db)  # as the runtime does
     if now is not None:
         assert adapter.tokens is not None
