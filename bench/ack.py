@@ -72,7 +72,8 @@ async def _serve_bot(port: int, slack_url: str, workdir: str) -> None:
     from aiohttp import web
 
     from bot.app import create_app, settle_heap
-    from bot.config import Environment, Settings, load_config
+    from bot.config.environment import Environment, Settings
+    from bot.config.loading import load_config
     from storage.db import Database
 
     env = Environment.from_environ(

@@ -26,8 +26,8 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from bench._common import machine, scratch_postgres
-from bot.cases import ReportDraft, open_case
-from bot.config import parse_config
+from bot.config.loading import parse_config
+from bot.intake.cases import ReportDraft, open_case
 from storage.db import Database
 from storage.models import Job
 

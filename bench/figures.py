@@ -19,9 +19,9 @@ import time
 from sqlalchemy import text
 
 from bench._common import machine, peak_rss_mb, scratch_postgres
-from bot.config import load_config
-from bot.digest import build_digest
-from bot.scorecard import build_scorecard
+from bot.config.loading import load_config
+from bot.figures.digest import build_digest
+from bot.figures.scorecard import build_scorecard
 from storage.db import Database
 from storage.models import utcnow
 

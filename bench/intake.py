@@ -14,8 +14,8 @@ import time
 import uuid
 
 from bench._common import machine, scratch_postgres
-from bot.cases import ReportDraft, open_case, parse_report
-from bot.config import load_config
+from bot.config.loading import load_config
+from bot.intake.cases import ReportDraft, open_case, parse_report
 from storage.db import Database
 
 HOSTS = (

@@ -19,16 +19,16 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
-from bot.access import AccessControl
-from bot.adapters import adapter_class, parse_adapter_options
-from bot.adapters.base import Adapter
-from bot.adapters.oauth import AccessTokens
-from bot.config import Settings
-from bot.logs import redact_also, settings_secrets
+from bot.config.environment import Settings
+from bot.config.logs import redact_also
+from bot.delivery.adapters import adapter_class, configured_secrets, parse_adapter_options
+from bot.delivery.adapters.base import Adapter
+from bot.delivery.adapters.oauth import AccessTokens
+from bot.jobs.schedule import Scheduler
+from bot.jobs.worker import DeadHandler, JobContext, Runner, Worker
 from bot.metrics import CONTENT_TYPE
 from bot.runtime import Runtime
-from bot.schedule import Scheduler
-from bot.worker import DeadHandler, JobContext, Runner, Worker
+from bot.slack_ui.access import AccessControl
 from storage.db import Database
 from storage.jobs import ClaimedJob
 from storage.models import utcnow
@@ -79,7 +79,7 @@ class TakedownBot:
             ),
             adapters=self._build_adapters(),
             clock=clock,
-            secrets=settings_secrets(settings),
+            secrets=configured_secrets(settings),
         )
         redact_also(self.runtime.secrets)  # every secret of this configuration, not only Slack's
         for adapter in self.runtime.adapters.values():
@@ -216,7 +216,8 @@ def settle_heap() -> None:
 
 def _job_runners(rt: Runtime) -> tuple[dict[str, Runner], dict[str, DeadHandler]]:
     """The job kinds this bot runs, bound to its runtime, and what to do when one dies."""
-    from bot import delivery, notify, publish
+    from bot.delivery import submit as delivery
+    from bot.jobs import notify, publish
 
     async def submit(ctx: JobContext) -> None:
         await delivery.run_submit(rt, ctx)

@@ -13,15 +13,16 @@ from datetime import datetime
 import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.access import AccessControl
-from bot.adapters.base import Adapter
-from bot.config import AppConfig, Settings
+from bot.config.environment import Settings
+from bot.config.logs import Secrets, redact_issued
+from bot.config.schema import AppConfig
+from bot.delivery.adapters.base import Adapter
+from bot.delivery.limits import ChannelLimits
 from bot.inflight import InFlight
-from bot.limits import ChannelLimits
-from bot.loaders import Loaders
-from bot.logs import Secrets, redact_issued
+from bot.intake.shortlinks import ShortLinkPolicy
+from bot.jobs.loaders import Loaders
 from bot.metrics import Metrics
-from bot.shortlinks import ShortLinkPolicy
+from bot.slack_ui.access import AccessControl
 from storage.db import Database
 from storage.models import utcnow
 

@@ -11,12 +11,12 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import delivery
-from bot import notice_blocks as nb
-from bot.access import AccessDenied
-from bot.case_list import PAGE_ACTION, list_answer
-from bot.delivery import DeliveryError
+from bot.delivery import submit as delivery
+from bot.delivery.submit import DeliveryError
+from bot.desk.case_list import PAGE_ACTION, list_answer
 from bot.runtime import Runtime
+from bot.slack_ui import notice_blocks as nb
+from bot.slack_ui.access import AccessDenied
 
 log = logging.getLogger("takedown.handlers")
 

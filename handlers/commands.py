@@ -8,10 +8,10 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.access import AccessDenied
-from bot.blocks import COMMAND, notice_text, report_modal
+from bot.desk.slash import answer_command
 from bot.runtime import Runtime
-from bot.slash import answer_command
+from bot.slack_ui.access import AccessDenied
+from bot.slack_ui.blocks import COMMAND, notice_text, report_modal
 from handlers.respond import say_privately
 
 log = logging.getLogger("takedown.handlers")

@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.home import home_view
+from bot.desk.home import home_view
 from bot.runtime import Runtime
 
 log = logging.getLogger("takedown.handlers")

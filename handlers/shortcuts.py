@@ -8,10 +8,10 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.access import AccessDenied
-from bot.blocks import report_modal
-from bot.listings import find_urls
+from bot.core.listings import find_urls
 from bot.runtime import Runtime
+from bot.slack_ui.access import AccessDenied
+from bot.slack_ui.blocks import report_modal
 
 log = logging.getLogger("takedown.handlers")
 

@@ -8,12 +8,12 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot import blocks
-from bot.access import AccessDenied
-from bot.bulk import UrlFileError
-from bot.bulk_upload import attach_upload
-from bot.cases import FILE_FIELD, ReportDraft, ReportRejected, follow_short_links, open_case
+from bot.intake.bulk import UrlFileError
+from bot.intake.cases import FILE_FIELD, ReportDraft, ReportRejected, follow_short_links, open_case
+from bot.intake.upload import attach_upload
 from bot.runtime import Runtime
+from bot.slack_ui import blocks
+from bot.slack_ui.access import AccessDenied
 
 log = logging.getLogger("takedown.handlers")
 

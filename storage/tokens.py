@@ -1,5 +1,5 @@
 """Platform OAuth tokens kept in the database for every process (a `TokenStore` for
-`bot.adapters.oauth`).
+`bot.delivery.adapters.oauth`).
 
 Only grants whose refresh token changes with each use are kept here (Mercado Libre). A refresh
 holds the grant's lock across processes while it asks the platform, so no two processes spend the

@@ -30,7 +30,9 @@ from fakes.slack import FakeSlack
 from sqlalchemy import text
 
 from bot.app import TakedownBot, create_app
-from bot.config import AppConfig, Environment, Settings, parse_config
+from bot.config.environment import Environment, Settings
+from bot.config.loading import parse_config
+from bot.config.schema import AppConfig
 from storage.db import Database
 
 for _name in ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"):  # would switch Bolt to OAuth mode

@@ -10,7 +10,8 @@ import pytest
 from conftest import TEST_CONFIG, SlackDriver, eventually, press
 from sqlalchemy import select
 
-from bot.config import AppConfig, parse_config
+from bot.config.loading import parse_config
+from bot.config.schema import AppConfig
 from storage.models import Event, Notice
 
 TAOBAO = "https://item.taobao.com/item.htm?id=612345678901"

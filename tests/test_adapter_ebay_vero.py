@@ -14,16 +14,16 @@ import aiohttp
 import pytest
 from fakes.ebay import FakeEbayVero, OAuthClient
 
-from bot.adapters import adapter_class, parse_adapter_options, validate_adapter_options
-from bot.adapters.base import (
+from bot.config.schema import Right, RightsHolder
+from bot.delivery.adapters import adapter_class, parse_adapter_options, validate_adapter_options
+from bot.delivery.adapters.base import (
     AmbiguousError,
     NoticeListing,
     OutgoingNotice,
     PermanentError,
     TransientError,
 )
-from bot.adapters.ebay_vero import EbayVeroAdapter
-from bot.config import Right, RightsHolder
+from bot.delivery.adapters.ebay_vero import EbayVeroAdapter
 
 TOKEN = "v^1.1#i^1#secret-user-token"
 CLIENT = OAuthClient(

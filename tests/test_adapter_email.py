@@ -22,17 +22,17 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from pydantic import ValidationError
 
-from bot.adapters import adapter_class
-from bot.adapters.base import (
+from bot.config.schema import Right, RightsHolder
+from bot.delivery.adapters import adapter_class
+from bot.delivery.adapters.base import (
     AmbiguousError,
     NoticeListing,
     OutgoingNotice,
     PermanentError,
     TransientError,
 )
-from bot.adapters.email import EmailAdapter, EmailOptions, message_id
-from bot.config import Right, RightsHolder
-from bot.notices import build_notice
+from bot.delivery.adapters.email import EmailAdapter, EmailOptions, message_id
+from bot.delivery.notices import build_notice
 
 HOLDER = RightsHolder(
     name="Acme Outdoor GmbH",

@@ -10,16 +10,16 @@ import aiohttp
 import pytest
 from fakes.mercadolibre import FakeMercadoLibre, OAuthApp
 
-from bot.adapters import adapter_class, parse_adapter_options, validate_adapter_options
-from bot.adapters.base import (
+from bot.config.schema import Right, RightsHolder
+from bot.delivery.adapters import adapter_class, parse_adapter_options, validate_adapter_options
+from bot.delivery.adapters.base import (
     AmbiguousError,
     NoticeListing,
     OutgoingNotice,
     PermanentError,
     TransientError,
 )
-from bot.adapters.mercadolibre import MercadoLibreAdapter
-from bot.config import Right, RightsHolder
+from bot.delivery.adapters.mercadolibre import MercadoLibreAdapter
 
 TOKEN = "APP_USR-1234567890-secret"
 REASONS = {"counterfeit": "PPPI1", "trademark": "PPPI2", "copyright": "PPPI3"}

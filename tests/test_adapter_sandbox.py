@@ -12,11 +12,11 @@ import aiohttp
 import pytest
 from pydantic import ValidationError
 
-from bot.adapters import adapter_class
-from bot.adapters.base import NoticeListing, OutgoingNotice, PermanentError
-from bot.adapters.sandbox import SandboxAdapter, SandboxOptions, listing_draw
-from bot.config import Right, RightsHolder
-from bot.notices import build_notice
+from bot.config.schema import Right, RightsHolder
+from bot.delivery.adapters import adapter_class
+from bot.delivery.adapters.base import NoticeListing, OutgoingNotice, PermanentError
+from bot.delivery.adapters.sandbox import SandboxAdapter, SandboxOptions, listing_draw
+from bot.delivery.notices import build_notice
 
 T0 = 1_780_000_000.0
 HOLDER = RightsHolder(name="Acme Outdoor GmbH", email="bp@acme.example", signatory="Jane Roe")

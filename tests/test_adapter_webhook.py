@@ -13,17 +13,17 @@ import pytest
 from fakes.webhook import FakeWebhookReceiver
 from pydantic import ValidationError
 
-from bot.adapters import adapter_class
-from bot.adapters.base import (
+from bot.config.schema import Right, RightsHolder
+from bot.delivery.adapters import adapter_class
+from bot.delivery.adapters.base import (
     ListingDecision,
     NoticeListing,
     OutgoingNotice,
     PermanentError,
     TransientError,
 )
-from bot.adapters.webhook import WebhookAdapter, WebhookOptions, sign, verify_signature
-from bot.config import Right, RightsHolder
-from bot.notices import build_notice
+from bot.delivery.adapters.webhook import WebhookAdapter, WebhookOptions, sign, verify_signature
+from bot.delivery.notices import build_notice
 
 SECRET = "whsec-0123456789abcdef"
 HOLDER = RightsHolder(

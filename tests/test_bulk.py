@@ -24,17 +24,17 @@ import pytest
 from conftest import BOT_TOKEN, TEST_CONFIG, SlackDriver, view_submission
 from sqlalchemy import func, select
 
-from bot.bulk import UrlFileError, read_url_file, with_file
-from bot.bulk_upload import MAX_UPLOAD_BYTES, _may_receive_token
-from bot.cases import (
+from bot.cli.report import check_report
+from bot.config.schema import AppConfig
+from bot.intake.bulk import UrlFileError, read_url_file, with_file
+from bot.intake.cases import (
     FILE_FIELD,
     MAX_EVIDENCE_LINKS,
     ReportDraft,
     ReportRejected,
     parse_report,
 )
-from bot.cli_report import check_report
-from bot.config import AppConfig
+from bot.intake.upload import MAX_UPLOAD_BYTES, _may_receive_token
 from storage.db import Database
 from storage.models import Case, Listing
 

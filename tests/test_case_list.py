@@ -6,7 +6,7 @@ import json
 
 from conftest import SlackDriver, press
 
-from bot.cases import ReportDraft, open_case
+from bot.intake.cases import ReportDraft, open_case
 
 DESCRIPTION = "Counterfeit ACME backpacks using our registered mark."
 

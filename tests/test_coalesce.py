@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from bot.coalesce import Coalescer, Missing
+from bot.jobs.coalesce import Coalescer, Missing
 
 
 class Squares:

@@ -8,15 +8,9 @@ from pathlib import Path
 import pytest
 from conftest import TEST_CONFIG
 
-from bot.config import (
-    AppConfig,
-    ConfigError,
-    format_duration,
-    load_config,
-    parse_config,
-    parse_duration,
-)
-from bot.listings import PLATFORMS
+from bot.config.loading import load_config, parse_config
+from bot.config.schema import AppConfig, ConfigError, format_duration, parse_duration
+from bot.core.platforms import PLATFORMS
 
 REPO = Path(__file__).resolve().parents[1]
 WEBHOOK_SECRET = "0123456789abcdef-webhook"
@@ -411,7 +405,8 @@ def test_a_custom_channel_may_serve_a_numeric_platform_id() -> None:
 
 
 def test_the_connection_pool_is_set_from_the_environment() -> None:
-    from bot.config import ConfigError, Environment
+    from bot.config.environment import Environment
+    from bot.config.schema import ConfigError
 
     env = Environment.from_environ(
         {

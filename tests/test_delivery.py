@@ -30,7 +30,8 @@ from fakes.mercadolibre import FakeMercadoLibre
 from fakes.webhook import FakeWebhookReceiver
 from sqlalchemy import select
 
-from bot.config import AppConfig, parse_config
+from bot.config.loading import parse_config
+from bot.config.schema import AppConfig
 from storage.models import Event, Job, Listing, Notice
 
 EBAY_1 = "https://www.ebay.com/itm/123456789012"

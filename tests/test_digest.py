@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from seed import NOW, PREVIOUS_WEEK, SLA, WEEK, Group, seed
 
-from bot.config import AppConfig
-from bot.digest import build_digest, digest_blocks, digest_period, render_chart
+from bot.config.schema import AppConfig
+from bot.figures.digest import build_digest, digest_blocks, digest_period, render_chart
 from storage import stats
 from storage.db import Database
 from storage.stats import OldListing, PeriodFigures, PlatformFigures, SellerCount

@@ -12,9 +12,10 @@ from conftest import TEST_CONFIG
 from seed import WEEK, seed
 from sqlalchemy import text
 
-from bot import export as export_module
-from bot.config import AppConfig, parse_config
-from bot.export import CSV_COLUMNS, export
+from bot.config.loading import parse_config
+from bot.config.schema import AppConfig
+from bot.figures import export as export_module
+from bot.figures.export import CSV_COLUMNS, export
 from storage.db import Database
 
 

@@ -15,7 +15,7 @@ from conftest import TEST_CONFIG, SlackDriver, eventually
 from seed import NOW, seed
 from sqlalchemy import select
 
-from bot.schedule import Scheduler
+from bot.jobs.schedule import Scheduler
 from storage.models import Job
 
 REPO = Path(__file__).resolve().parents[1]

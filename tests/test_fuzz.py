@@ -18,9 +18,10 @@ from conftest import TEST_CONFIG
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from bot.config import ConfigError, parse_config
-from bot.listings import ListingURLError, parse_listing_url
-from bot.slash import SUBCOMMANDS, parse_command
+from bot.config.loading import parse_config
+from bot.config.schema import ConfigError
+from bot.core.listings import ListingURLError, parse_listing_url
+from bot.desk.slash import SUBCOMMANDS, parse_command
 
 FUZZ = settings(
     max_examples=10_000,

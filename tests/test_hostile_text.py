@@ -24,18 +24,22 @@ from conftest import TEST_CONFIG, SlackDriver, eventually
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from bot import blocks, notice_blocks, reminders
-from bot.adapters.base import NoticeListing, OutgoingNotice
-from bot.adapters.portal import PORTAL_LINKS
-from bot.case_list import list_answer
-from bot.cases import ParsedLine, ReportDraft, duplicate_message, open_case, thread_link
-from bot.config import AppConfig, Brand, parse_config
-from bot.digest import digest_blocks
-from bot.home import home_view
-from bot.listings import PLATFORMS, ListingURLError, parse_listing_url
-from bot.notices import build_notice, clean_text, notice_fields
-from bot.scorecard import scorecard_blocks
-from bot.tracking import Change, describe_changes
+from bot.config.loading import parse_config
+from bot.config.schema import AppConfig, Brand
+from bot.core.cases import thread_link
+from bot.core.listings import ListingURLError, parse_listing_url
+from bot.core.platforms import PLATFORMS
+from bot.delivery.adapters.base import NoticeListing, OutgoingNotice
+from bot.delivery.adapters.portal import PORTAL_LINKS
+from bot.delivery.decisions import Change, describe_changes
+from bot.delivery.notices import build_notice, clean_text, notice_fields
+from bot.desk.case_list import list_answer
+from bot.desk.home import home_view
+from bot.figures.digest import digest_blocks
+from bot.figures.scorecard import scorecard_blocks
+from bot.intake.cases import ParsedLine, ReportDraft, duplicate_message, open_case
+from bot.jobs import reminders
+from bot.slack_ui import blocks, notice_blocks
 from storage import queries
 from storage.models import Case, Listing
 from storage.queries import OpenListing
@@ -395,7 +399,14 @@ brands:
 def test_portal_guide(hostile: str) -> None:
     notice = _notice(hostile)
     fields = [*notice_fields(notice), ("The whole notice", notice.text)]
-    text, built = notice_blocks.portal_guide(notice, fields=fields, portal=hostile, url=PORTAL_URL)
+    text, built = notice_blocks.portal_guide(
+        notice_id=notice.notice_id,
+        platform=notice.platform,
+        listings=len(notice.listings),
+        fields=fields,
+        portal=hostile,
+        url=PORTAL_URL,
+    )
     assert_safe(text, built, hostile=hostile, links=[PORTAL_URL])
 
 
@@ -404,7 +415,12 @@ def test_portal_guide_shows_every_field_whole(hostile: str) -> None:
     notice = _notice(hostile)
     fields = notice_fields(notice)
     _, built = notice_blocks.portal_guide(
-        notice, fields=fields, portal="Alibaba IPP", url=PORTAL_URL
+        notice_id=notice.notice_id,
+        platform=notice.platform,
+        listings=len(notice.listings),
+        fields=fields,
+        portal="Alibaba IPP",
+        url=PORTAL_URL,
     )
     shown: dict[str, str] = {}
     for block in built:

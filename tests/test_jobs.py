@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.worker import JobContext, JobFailed, RetryLater, Worker
+from bot.jobs.worker import JobContext, JobFailed, RetryLater, Worker
 from storage import jobs
 from storage.db import Database
 from storage.models import Job, utcnow

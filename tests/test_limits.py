@@ -11,8 +11,9 @@ from aiohttp import web
 from conftest import TEST_CONFIG, SlackDriver, eventually
 from sqlalchemy import select
 
-from bot.config import AppConfig, parse_config
-from bot.limits import ChannelLimits
+from bot.config.loading import parse_config
+from bot.config.schema import AppConfig
+from bot.delivery.limits import ChannelLimits
 from storage.models import Notice
 
 SECRET = "webhook-secret-0123456789abcdef"

@@ -6,14 +6,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.listings import (
+from bot.core.listings import (
     MAX_URL_LENGTH,
-    PLATFORMS,
     ListingURLError,
     ParsedListing,
     find_urls,
     parse_listing_url,
 )
+from bot.core.platforms import PLATFORMS
 
 
 def same_listing(key: str, canonical_url: str, *urls: str) -> list[tuple[str, str, str]]:

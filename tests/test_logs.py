@@ -7,9 +7,9 @@ import logging
 
 import pytest
 
-from bot.config import Environment
-from bot.logs import setup_logging
-from bot.worker import JobContext, Worker
+from bot.config.environment import Environment
+from bot.config.logs import setup_logging
+from bot.jobs.worker import JobContext, Worker
 from storage import jobs
 from storage.db import Database
 

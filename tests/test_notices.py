@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from bot.adapters.base import NoticeListing
-from bot.config import Right, RightsHolder
-from bot.notices import (
+from bot.config.schema import Right, RightsHolder
+from bot.delivery.adapters.base import NoticeListing
+from bot.delivery.notices import (
     BONA_FIDE_EU,
     MissingElement,
     MissingElementError,
@@ -369,9 +369,9 @@ def test_notice_fields_follow_the_order_a_web_form_asks() -> None:
 
 
 def test_a_full_portal_guide_keeps_every_field_within_slacks_limits() -> None:
-    from bot.adapters.portal import PortalAdapter
-    from bot.notice_blocks import portal_guide
-    from bot.notices import notice_fields
+    from bot.delivery.adapters.portal import PortalAdapter
+    from bot.delivery.notices import notice_fields
+    from bot.slack_ui.notice_blocks import portal_guide
 
     many = [
         NoticeListing(
@@ -385,7 +385,14 @@ def test_a_full_portal_guide_keeps_every_field_within_slacks_limits() -> None:
         evidence=[f"https://acme.example/e/{n}" for n in range(20)],
     )
     fields = notice_fields(built)
-    _, blocks = portal_guide(built, fields=fields, portal="Form", url="https://example.com/form")
+    _, blocks = portal_guide(
+        notice_id=built.notice_id,
+        platform=built.platform,
+        listings=len(built.listings),
+        fields=fields,
+        portal="Form",
+        url="https://example.com/form",
+    )
     text = "".join(str(block) for block in blocks)
     assert len(blocks) <= 50
     for label, _ in fields:

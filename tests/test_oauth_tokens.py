@@ -18,8 +18,9 @@ from fakes.mercadolibre import FakeMercadoLibre, OAuthApp
 from sqlalchemy import select
 from test_adapter_mercadolibre import make_adapter, make_notice
 
-from bot.adapters.mercadolibre import MercadoLibreAdapter
-from bot.config import AppConfig, parse_config
+from bot.config.loading import parse_config
+from bot.config.schema import AppConfig
+from bot.delivery.adapters.mercadolibre import MercadoLibreAdapter
 from storage.db import Database
 from storage.models import Notice, OAuthToken
 from storage.tokens import DatabaseTokens
@@ -136,7 +137,7 @@ async def test_a_new_refresh_token_in_the_configuration_replaces_the_one_kept(
 async def test_a_failed_refresh_keeps_nothing_and_the_lock_is_free_again(
     db: Database, http: aiohttp.ClientSession, meli: FakeMercadoLibre
 ) -> None:
-    from bot.adapters.base import PermanentError
+    from bot.delivery.adapters.base import PermanentError
 
     spent = process(db, http, meli, refresh_token="TG-spent-long-ago")
     with pytest.raises(PermanentError, match="refused the refresh token"):
@@ -271,7 +272,7 @@ async def test_tokens_the_database_could_not_keep_are_used_and_kept_at_the_next_
 async def test_a_second_refusal_after_renewing_is_the_platforms_answer(
     db: Database, http: aiohttp.ClientSession, meli: FakeMercadoLibre
 ) -> None:
-    from bot.adapters.base import PermanentError
+    from bot.delivery.adapters.base import PermanentError
 
     adapter = process(db, http, meli)
     meli.error_next(status=401, message="invalid access token", times=2)

@@ -11,9 +11,10 @@ import pytest
 from conftest import TEST_CONFIG, SlackDriver, eventually
 from sqlalchemy import select, update
 
-from bot.config import AppConfig, parse_config
-from bot.reminders import sweep
-from bot.schedule import Scheduler, latest_run
+from bot.config.loading import parse_config
+from bot.config.schema import AppConfig
+from bot.jobs.reminders import sweep
+from bot.jobs.schedule import Scheduler, latest_run
 from storage.db import Database
 from storage.jobs import enqueue
 from storage.models import Job, Listing, Notice

@@ -13,9 +13,14 @@ from conftest import TABLES
 from seed import NOW, SLA, WEEK, seed
 from sqlalchemy import text
 
-from bot.config import AppConfig
-from bot.digest import load_scores
-from bot.scorecard import build_scorecard, scorecard_blocks, scorecard_csv, sla_days_by_platform
+from bot.config.schema import AppConfig
+from bot.figures.digest import load_scores
+from bot.figures.scorecard import (
+    build_scorecard,
+    scorecard_blocks,
+    scorecard_csv,
+    sla_days_by_platform,
+)
 from storage import stats
 from storage.db import Database
 from storage.stats import PlatformScore

@@ -33,8 +33,10 @@ from fakes.webhook import FakeWebhookReceiver
 from sqlalchemy import select
 
 from bot.app import create_app
-from bot.config import Environment, Settings, parse_config
-from bot.logs import RedactSecrets, redact, redact_also, settings_secrets, setup_logging
+from bot.config.environment import Environment, Settings
+from bot.config.loading import parse_config
+from bot.config.logs import RedactSecrets, redact, redact_also, setup_logging
+from bot.delivery.adapters import configured_secrets
 from storage.db import Database
 from storage.models import Event, Job, Notice
 
@@ -448,7 +450,7 @@ def test_the_configuration_s_secrets_are_found_and_redacted(
             "DATABASE_URL": "postgresql://takedown:secretdbpassword1x@db.internal/takedown",
         }
     )
-    secrets = settings_secrets(Settings(config=config, env=env))
+    secrets = configured_secrets(Settings(config=config, env=env))
     assert set(secrets) >= {
         BOT_TOKEN,
         SIGNING_SECRET,
@@ -490,7 +492,7 @@ async def test_a_started_bot_redacts_the_configuration_s_secrets_from_its_logs(
     capsys: pytest.CaptureFixture[str],
     restore_root_logging: None,
 ) -> None:
-    from bot import cli
+    from bot.cli import main as cli
 
     config_file = tmp_path / "app.yaml"
     config_file.write_text(_config_text_for_ports())

@@ -16,9 +16,7 @@ from pathlib import Path
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
-from bot import notice_blocks
-from bot.blocks import case_message, escape, help_blocks
-from bot.shell_render import (
+from bot.shell.render import (
     Line,
     changed_lines,
     choose,
@@ -28,7 +26,9 @@ from bot.shell_render import (
     render_message,
     thread_label,
 )
-from bot.shell_slack import sign_request
+from bot.shell.slack import sign_request
+from bot.slack_ui import notice_blocks
+from bot.slack_ui.blocks import case_message, escape, help_blocks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -334,8 +334,8 @@ def test_choices_accept_numbers_labels_defaults_and_all() -> None:
 
 
 def test_answers_take_the_shape_slack_gives_state_values() -> None:
-    from bot.blocks import report_modal
-    from bot.config import parse_config
+    from bot.config.loading import parse_config
+    from bot.slack_ui.blocks import report_modal
 
     config = parse_config(SHELL_CONFIG, environ={})
     blocks = {b["block_id"]: b for b in report_modal(config, urls=[EBAY])["blocks"]}

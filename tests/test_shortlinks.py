@@ -13,8 +13,8 @@ from conftest import SlackDriver
 from fakes.redirects import FakeRedirects
 from sqlalchemy import select
 
-from bot.listings import ListingURLError
-from bot.shortlinks import (
+from bot.core.listings import ListingURLError
+from bot.intake.shortlinks import (
     SHORTENER_HOSTS,
     Resolver,
     ShortLinkPolicy,

@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.cases import ReportDraft, ReportRejected, case_ref, open_case
-from bot.config import AppConfig
+from bot.config.schema import AppConfig
+from bot.core.cases import case_ref
+from bot.intake.cases import ReportDraft, ReportRejected, open_case
 from storage import queries
 from storage.db import Database, normalise_url
 from storage.models import Case, Listing

@@ -47,8 +47,8 @@ from fakes.slack import FakeSlack
 from fakes.webhook import FakeWebhookReceiver
 from sqlalchemy import select
 
-from bot.cases import ReportDraft, open_case
-from bot.config import parse_config
+from bot.config.loading import parse_config
+from bot.intake.cases import ReportDraft, open_case
 from storage.db import Database
 from storage.models import Case, Job, Listing, Notice
 

@@ -18,7 +18,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bot.worker import JobContext, Worker
+from bot.jobs.worker import JobContext, Worker
 from storage import jobs
 from storage.db import Database
 from storage.models import Job

@@ -24,7 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.shortlinks import ShortLinkPolicy
+from bot.intake.shortlinks import ShortLinkPolicy
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@
         fake.notices[reference]                     # the notice filed under a reference
         fake.duplicates                             # idempotency keys that arrived again
 
-Every request's signature is verified with `bot.adapters.webhook.verify_signature`; a bad or
+Every request's signature is verified with `bot.delivery.adapters.webhook.verify_signature`; a bad or
 stale one is answered 401 `{"error": "invalid signature"}` (and recorded with
 `signature_ok=False`). A repeated `Idempotency-Key` gets the first reference back and is listed
 in `duplicates`; no second notice is filed. Scripted behaviours apply to the next requests in
@@ -33,7 +33,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.adapters.webhook import (
+from bot.delivery.adapters.webhook import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,

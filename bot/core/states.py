@@ -1,0 +1,143 @@
+"""Statuses, states and job kinds, and where each may go next.
+
+The stored strings are the enum values, so rows written before these enums existed read the same.
+A status changes only through one guarded write per entity (`storage.queries.transition`): the
+allowed sources for a target come from the tables here, so a write that raced with another (a
+withdrawal between loading a notice and sending it) changes nothing and says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+
+
+class ListingStatus(StrEnum):
+    """Where one listing stands with its platform."""
+
+    QUEUED = "queued"
+    SUBMITTED = "submitted"
+    IN_REVIEW = "in_review"
+    REMOVED = "removed"
+    REJECTED = "rejected"
+    NEEDS_INFO = "needs_info"
+    FAILED = "failed"
+    WITHDRAWN = "withdrawn"
+    RELISTED = "relisted"
+
+    @property
+    def is_open(self) -> bool:
+        """Open listings block a new report of the same listing; closed ones do not."""
+        return self not in CLOSED_LISTING_STATUSES
+
+
+CLOSED_LISTING_STATUSES = frozenset(
+    {
+        ListingStatus.REMOVED,
+        ListingStatus.REJECTED,
+        ListingStatus.WITHDRAWN,
+        ListingStatus.RELISTED,
+    }
+)
+# In lifecycle order, as lists and summaries show them.
+OPEN_LISTING_STATUSES = tuple(s for s in ListingStatus if s not in CLOSED_LISTING_STATUSES)
+CLOSED_IN_ORDER = tuple(s for s in ListingStatus if s in CLOSED_LISTING_STATUSES)
+# What a platform can decide about a listing; the bot and people set the others.
+DECISIONS = frozenset(
+    {
+        ListingStatus.SUBMITTED,
+        ListingStatus.IN_REVIEW,
+        ListingStatus.REMOVED,
+        ListingStatus.REJECTED,
+        ListingStatus.NEEDS_INFO,
+    }
+)
+
+
+class NoticeState(StrEnum):
+    """Where one notice (one submission to one channel) stands."""
+
+    PENDING = "pending"  # queued to be sent
+    SENDING = "sending"  # a worker is sending it, or died while doing so
+    SENT = "sent"  # the platform has it
+    AWAITING_PERSON = "awaiting_person"  # portal: a person files it and confirms
+    HELD = "held"  # its fate is unknown; a person decides
+    FAILED = "failed"  # refused, or out of tries
+    WITHDRAWN = "withdrawn"  # the team took it back before it was sent
+
+
+# Delivery has finished with these: a submit job finding its notice here does nothing.
+NOTICE_SETTLED = frozenset(
+    {NoticeState.SENT, NoticeState.AWAITING_PERSON, NoticeState.HELD, NoticeState.WITHDRAWN}
+)
+
+
+class CaseState(StrEnum):
+    """A case's state, derived from its listings: open while any listing is."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class JobKind(StrEnum):
+    """Every kind of durable job; `bot.jobs.registry` maps each to its runner and payload."""
+
+    SUBMIT = "submit"
+    POLL = "poll"
+    NOTIFY = "notify"
+    DIGEST = "digest"
+    REMIND = "remind"
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    DEAD = "dead"
+
+
+L, N = ListingStatus, NoticeState
+
+# Where a listing may go from each status. Platform answers only move a listing forward.
+LISTING_TRANSITIONS: Mapping[ListingStatus, frozenset[ListingStatus]] = {
+    L.QUEUED: frozenset(
+        {L.SUBMITTED, L.IN_REVIEW, L.REMOVED, L.REJECTED, L.NEEDS_INFO, L.FAILED, L.WITHDRAWN}
+    ),
+    L.SUBMITTED: frozenset(
+        {L.IN_REVIEW, L.REMOVED, L.REJECTED, L.NEEDS_INFO, L.FAILED, L.WITHDRAWN}
+    ),
+    L.IN_REVIEW: frozenset({L.REMOVED, L.REJECTED, L.NEEDS_INFO, L.WITHDRAWN}),
+    L.NEEDS_INFO: frozenset({L.SUBMITTED, L.IN_REVIEW, L.REMOVED, L.REJECTED, L.WITHDRAWN}),
+    L.FAILED: frozenset({L.QUEUED, L.SUBMITTED, L.IN_REVIEW, L.WITHDRAWN}),
+    L.REMOVED: frozenset(),
+    L.REJECTED: frozenset(),
+    L.WITHDRAWN: frozenset(),
+    L.RELISTED: frozenset(),
+}
+
+# Where a notice may go from each state.
+NOTICE_TRANSITIONS: Mapping[NoticeState, frozenset[NoticeState]] = {
+    N.PENDING: frozenset({N.SENDING, N.SENT, N.AWAITING_PERSON, N.HELD, N.FAILED, N.WITHDRAWN}),
+    N.SENDING: frozenset({N.PENDING, N.SENT, N.AWAITING_PERSON, N.HELD, N.FAILED}),
+    N.SENT: frozenset(),
+    N.AWAITING_PERSON: frozenset({N.SENT, N.FAILED, N.WITHDRAWN}),
+    N.HELD: frozenset({N.PENDING, N.SENT, N.FAILED, N.WITHDRAWN}),
+    N.FAILED: frozenset({N.PENDING, N.SENT, N.WITHDRAWN}),
+    N.WITHDRAWN: frozenset(),
+}
+
+
+def sources(table: Mapping[StrEnum, frozenset[StrEnum]], target: StrEnum) -> frozenset[str]:
+    """Every status from which `table` allows a move to `target`: the guard of a status write."""
+    return frozenset(str(source) for source, targets in table.items() if target in targets)
+
+
+def allowed(table: Mapping[StrEnum, frozenset[StrEnum]], source: str, target: str) -> bool:
+    """May a row in `source` move to `target`?"""
+    return any(target == t for s, ts in table.items() if s == source for t in ts)
+
+
+def in_order(statuses: Iterable[str]) -> list[ListingStatus]:
+    """Listing statuses in lifecycle order, open ones first."""
+    given = set(statuses)
+    return [s for s in (*OPEN_LISTING_STATUSES, *CLOSED_IN_ORDER) if s in given]

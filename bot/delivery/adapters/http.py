@@ -1,0 +1,174 @@
+"""The HTTP boundary shared by the API adapters (eBay VeRO, Mercado Libre): one request with its
+failures typed, and the typed error for a refusal.
+
+Typing rules (DESIGN.md, Delivery and retries): a failure to connect is transient (nothing was
+sent); a timeout or broken connection after sending is ambiguous for a POST (the platform may have
+created the report) and transient for a GET; 408, 429 and 5xx are transient, honouring
+Retry-After; any other refusal is permanent, with the platform's own words.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, ClassVar
+
+import aiohttp
+from pydantic import Field, SecretStr, field_validator
+
+from bot.config.schema import INFRINGEMENT_TYPES
+from bot.delivery.adapters.base import (
+    AdapterError,
+    AdapterOptions,
+    AmbiguousError,
+    PermanentError,
+    TransientError,
+)
+
+
+class ApiOptions(AdapterOptions):
+    """The keys every token-authenticated API adapter takes: `base_url`, `token`, `timeout`."""
+
+    environment_name: ClassVar[str] = "TOKEN"  # named in the message when the token is empty
+
+    base_url: str
+    token: SecretStr
+    timeout: float = Field(default=30.0, gt=0, le=300)  # seconds, per request
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError(f"expected an http(s) URL, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError(
+                f"must not be empty (set it from the environment, e.g. ${{{cls.environment_name}}})"
+            )
+        return value
+
+
+def codes_by_type(value: Any, *, noun: str, kind_of_value: str) -> Any:
+    """Check a map of infringement type → platform code (reason codes, report reasons)."""
+    if not isinstance(value, dict):
+        return value  # pydantic reports the wrong type
+    for kind, code in value.items():
+        if kind not in INFRINGEMENT_TYPES:
+            known = ", ".join(INFRINGEMENT_TYPES)
+            raise ValueError(f"unknown infringement type {kind!r} (known: {known})")
+        if isinstance(code, bool) or not isinstance(code, str | int) or not str(code).strip():
+            raise ValueError(f"the {noun} for {kind!r} must be {kind_of_value}, got {code!r}")
+    return {kind: str(code).strip() for kind, code in value.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    def json(self) -> Any:
+        """The body as JSON, or None when it is not JSON."""
+        try:
+            return json.loads(self.body)
+        except (ValueError, UnicodeDecodeError):
+            return None
+
+
+def retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds: either a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def refusal(
+    reply: Reply,
+    *,
+    platform: str,
+    action: str,
+    messages: Callable[[Any], list[str]],
+    hints: Mapping[int, str],
+) -> AdapterError:
+    """The typed error for a non-2xx answer; `messages` reads the platform's error body and
+    `hints` explain a bare status (401, 403, …) when the body says nothing."""
+    wait = retry_after(reply.headers.get("Retry-After"))
+    if reply.status == 429:
+        return TransientError(f"{platform} is rate-limiting requests ({action})", retry_after=wait)
+    if reply.status >= 500 or reply.status == 408:
+        return TransientError(
+            f"{platform} answered {reply.status} ({action}); it will be tried again",
+            retry_after=wait,
+        )
+    said = messages(reply.json())
+    detail = "; ".join(said) if said else hints.get(reply.status, "no reason given")
+    return PermanentError(
+        f"{platform} refused the request ({action}, HTTP {reply.status}): {detail}"
+    )
+
+
+async def request(
+    http: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    platform: str,
+    action: str,
+    created: str,
+    headers: Mapping[str, str],
+    timeout: float,  # noqa: ASYNC109 (each platform's own per-request limit, from app.yaml)
+    body: dict[str, Any] | None = None,
+    form: Mapping[str, str] | None = None,
+    params: Mapping[str, str] | None = None,
+    idempotent: bool = False,
+) -> Reply:
+    """One request; transport failures become typed errors. `body` is sent as JSON, `form` as a
+    form. `created` names what a POST makes ("the report"), for the message when its outcome is
+    unknown; an `idempotent` POST (asking again does no harm) is transient then."""
+    ambiguous = method == "POST" and not idempotent
+    after_send: type[AdapterError] = AmbiguousError if ambiguous else TransientError
+    suffix = f"; {created} may have been created" if ambiguous else ""
+    try:
+        async with http.request(
+            method,
+            url,
+            json=body,
+            data=dict(form) if form is not None else None,
+            params=params,
+            headers=dict(headers),
+            timeout=aiohttp.ClientTimeout(total=timeout),
+            allow_redirects=method != "POST",
+        ) as response:
+            return Reply(response.status, response.headers, await response.read())
+    except aiohttp.ConnectionTimeoutError as exc:  # raised before anything was sent
+        raise TransientError(f"could not connect to {platform} in time ({action})") from exc
+    except aiohttp.ClientConnectorError as exc:
+        raise TransientError(f"could not connect to {platform} ({action}): {exc.os_error}") from exc
+    except TimeoutError as exc:
+        raise after_send(
+            f"{platform} did not answer within {timeout:g}s ({action}){suffix}"
+        ) from exc
+    except aiohttp.ClientError as exc:
+        raise after_send(f"the connection to {platform} broke ({action}){suffix}: {exc}") from exc

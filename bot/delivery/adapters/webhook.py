@@ -1,0 +1,319 @@
+"""The `webhook` channel: the notice as signed JSON to an enforcement vendor or in-house system.
+
+`POST {base_url}/notices` files a notice; `GET {base_url}/notices/{reference}` asks for the
+decisions. Every request is signed (`X-Takedown-Signature: v1=<hex HMAC-SHA256>` over
+`"{timestamp}.{body}"`) and every submission carries an `Idempotency-Key`: the receiver keeps
+one notice per key and answers a repeat with the same reference. That contract is what makes
+this channel idempotent, and why a timeout after sending is a `TransientError` here: sending
+again with the same key cannot create a second notice. docs/webhook.md is the receiver's guide.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any, ClassVar, get_args
+from urllib.parse import quote
+
+import aiohttp
+from pydantic import Field, SecretStr, field_validator
+
+from bot.delivery.adapters.base import (
+    Adapter,
+    AdapterOptions,
+    DecisionStatus,
+    ListingDecision,
+    OutgoingNotice,
+    PermanentError,
+    Receipt,
+    TransientError,
+)
+from bot.delivery.adapters.http import retry_after as retry_after_seconds
+from bot.delivery.notices import clean_line
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_VERSION = "v1"
+TIMESTAMP_HEADER = "X-Takedown-Timestamp"
+SIGNATURE_HEADER = "X-Takedown-Signature"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+USER_AGENT = "takedown-bot (webhook adapter)"
+_RESERVED_HEADERS = frozenset(
+    name.lower()
+    for name in (
+        TIMESTAMP_HEADER,
+        SIGNATURE_HEADER,
+        IDEMPOTENCY_HEADER,
+        "Content-Type",
+        "Content-Length",
+        "Host",
+    )
+)
+_STATUSES: frozenset[str] = frozenset(get_args(DecisionStatus))
+_MAX_RETRY_AFTER = 3600.0
+
+
+class WebhookOptions(AdapterOptions):
+    base_url: str = Field(min_length=1)
+    secret: SecretStr
+    timeout: float = Field(default=15, gt=0, le=300)  # seconds, for the whole request
+    # Extra static headers. Their values are kept as secrets (redacted from logs and threads): a
+    # vendor's API key usually travels in one.
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("expected an http(s) URL such as https://vendor.example/api")
+        return value.rstrip("/")
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("the signing secret must be at least 16 characters")
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for name, item in value.items():
+            if name.lower() in _RESERVED_HEADERS:
+                raise ValueError(f"{name} is set by the adapter and cannot be overridden")
+            if any(ch in name + item.get_secret_value() for ch in "\r\n"):
+                raise ValueError(f"header {name!r} contains a line break")
+        return value
+
+
+def sign(secret: str | bytes, timestamp: int | str, body: bytes) -> str:
+    """The `X-Takedown-Signature` value for a request: `v1=<hex HMAC-SHA256>`."""
+    key = secret.encode() if isinstance(secret, str) else secret
+    digest = hmac.new(key, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"{SIGNATURE_VERSION}={digest}"
+
+
+def verify_signature(
+    secret: str | bytes | SecretStr,
+    timestamp: str | int | None,
+    body: bytes | str,
+    header: str | None,
+    *,
+    tolerance: float = 300,
+    now: float | None = None,
+) -> bool:
+    """Whether a request is signed with `secret` and fresh (its timestamp within `tolerance` s).
+
+    `header` may carry several comma-separated signatures (`v1=…,v1=…`), as a sender does while
+    rotating secrets; one match is enough. Comparison is constant-time.
+    """
+    if isinstance(secret, SecretStr):
+        secret = secret.get_secret_value()
+    if not header or timestamp is None:
+        return False
+    try:
+        sent = int(str(timestamp).strip())
+    except ValueError:
+        return False
+    current = time.time() if now is None else now
+    if abs(current - sent) > tolerance:
+        return False
+    raw = body.encode() if isinstance(body, str) else body
+    expected = sign(secret, sent, raw)
+    return any(
+        hmac.compare_digest(expected.encode(), candidate.strip().encode())
+        for candidate in header.split(",")
+    )
+
+
+class WebhookAdapter(Adapter):
+    name = "webhook"
+    max_batch = 500
+    idempotent = True  # the receiver dedupes by Idempotency-Key
+    can_check = True
+    Options: ClassVar[type[AdapterOptions]] = WebhookOptions
+
+    @property
+    def settings(self) -> WebhookOptions:
+        assert isinstance(self.options, WebhookOptions)
+        return self.options
+
+    async def submit(self, notice: OutgoingNotice) -> Receipt:
+        body = json.dumps(notice_payload(notice), ensure_ascii=False).encode()
+        answer = await self._request(
+            "POST",
+            "/notices",
+            body=body,
+            extra={IDEMPOTENCY_HEADER: notice.idempotency_key, "Content-Type": "application/json"},
+        )
+        reference = answer.get("reference")
+        if not isinstance(reference, str) or not reference.strip():
+            # It was received; sending again with the same key is safe and should bring one back.
+            raise TransientError("the webhook receiver accepted the notice but gave no reference")
+        decisions = _decisions(notice, answer.get("listings"))
+        return Receipt(reference=reference, decisions=tuple(decisions), detail={"response": answer})
+
+    async def check(self, notice: OutgoingNotice) -> list[ListingDecision]:
+        if not notice.reference:
+            raise PermanentError("this notice has no webhook reference to ask about")
+        answer = await self._request("GET", f"/notices/{quote(notice.reference, safe='')}")
+        return _decisions(notice, answer.get("listings"))
+
+    async def find_existing(self, notice: OutgoingNotice) -> Receipt | None:
+        """Always None: "resend". The receiver dedupes by Idempotency-Key, so a resend is safe.
+
+        The contract has no lookup by key; resending *is* the lookup (the answer to a repeated key
+        is the original reference).
+        """
+        return None
+
+    async def _request(
+        self, method: str, path: str, *, body: bytes = b"", extra: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        opts = self.settings
+        timestamp = int(time.time())
+        headers = {
+            **{name: value.get_secret_value() for name, value in opts.headers.items()},
+            **(extra or {}),
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: sign(opts.secret.get_secret_value(), timestamp, body),
+        }
+        url = opts.base_url + path
+        try:
+            async with self.http.request(
+                method,
+                url,
+                data=body if method != "GET" else None,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=opts.timeout),
+                allow_redirects=False,
+            ) as response:
+                status = response.status
+                raw = await response.read()
+                retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        except TimeoutError as exc:
+            raise TransientError(
+                f"the webhook receiver did not answer within {opts.timeout:g}s"
+            ) from exc
+        except aiohttp.ClientError as exc:
+            raise TransientError(f"could not reach the webhook receiver: {_describe(exc)}") from exc
+
+        if status in (200, 201, 202):
+            try:
+                data = json.loads(raw)
+            except ValueError as exc:
+                raise TransientError(
+                    f"the webhook receiver answered {status} with a body that is not JSON"
+                ) from exc
+            if not isinstance(data, dict):
+                raise TransientError(
+                    f"the webhook receiver answered {status} without a JSON object"
+                )
+            return data
+        message = _receiver_message(raw)
+        text = f"the webhook receiver answered {status}" + (f": {message}" if message else "")
+        log.warning("webhook %s %s answered %s: %s", method, url, status, message)
+        if status == 429 or status >= 500 or status == 408:
+            raise TransientError(text, retry_after=retry_after)
+        raise PermanentError(text)
+
+
+def notice_payload(notice: OutgoingNotice) -> dict[str, Any]:
+    """The JSON body of `POST /notices` (documented in docs/webhook.md)."""
+    right = notice.right
+    holder = notice.rights_holder
+    return {
+        "notice_id": notice.notice_id,
+        "idempotency_key": notice.idempotency_key,
+        "case": notice.case_ref,
+        "platform": notice.platform,
+        "channel": notice.channel,
+        "brand": notice.brand,
+        "right": {
+            "id": right.id,
+            "kind": right.kind,
+            "mark": right.mark,
+            "number": right.number,
+            "office": right.office,
+            "classes": list(right.classes),
+            "jurisdiction": right.jurisdiction,
+            "work": right.work,
+            "url": right.url,
+            "owner": right.owner or holder.name,
+        },
+        "rights_holder": {
+            "name": holder.name,
+            "email": holder.email,
+            "address": holder.address,
+            "phone": holder.phone,
+            "signatory": holder.signatory,
+            "agent": holder.agent,
+        },
+        "infringement": notice.infringement,
+        "description": notice.description,
+        "evidence": list(notice.evidence),
+        "listings": [
+            {"listing_id": item.listing_id, "key": item.key, "url": item.url, "seller": item.seller}
+            for item in notice.listings
+        ],
+        "eu": notice.eu,
+        "subject": notice.subject,
+        "text": notice.text,
+        "sent_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _decisions(notice: OutgoingNotice, items: Any) -> list[ListingDecision]:
+    """The receiver's per-listing decisions, matched by listing_id or key; strays are ignored."""
+    if not isinstance(items, list):
+        return []
+    by_id = {listing.listing_id: listing for listing in notice.listings}
+    by_key = {listing.key: listing for listing in notice.listings}
+    out: list[ListingDecision] = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        listing_id, key = item.get("listing_id"), item.get("key")
+        listing = by_id.get(listing_id) if isinstance(listing_id, int) else None
+        if listing is None and isinstance(key, str):
+            listing = by_key.get(key)
+        status = item.get("status")
+        if listing is None or status not in _STATUSES:
+            log.warning("webhook answer item ignored (unknown listing or status): %r", item)
+            continue
+        reason = item.get("reason")
+        reference = item.get("reference")
+        out.append(
+            ListingDecision(
+                listing_id=listing.listing_id,
+                status=status,
+                reason=clean_line(reason)[:1000] if isinstance(reason, str) and reason else None,
+                reference=reference if isinstance(reference, str) else None,
+            )
+        )
+    return out
+
+
+def _receiver_message(raw: bytes) -> str:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        for key in ("error", "message", "detail"):
+            value = data.get(key)
+            if isinstance(value, str) and value.strip():
+                return clean_line(value)[:500]
+            if isinstance(value, dict) and isinstance(value.get("message"), str):
+                return clean_line(value["message"])[:500]
+    return clean_line(raw.decode("utf-8", "replace"))[:300]
+
+
+def _describe(exc: BaseException) -> str:
+    return clean_line(str(exc)) or type(exc).__name__

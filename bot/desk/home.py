@@ -1,0 +1,61 @@
+"""The App Home tab: my open cases, every open listing by status, and the platform scorecard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.desk.case_list import list_answer
+from bot.runtime import Runtime
+from bot.slack_ui.blocks import STATUS_EMOJI, Blocks, escape, mrkdwn, plain
+from storage import queries
+from storage.models import OPEN_STATUSES
+
+MAX_HOME_BLOCKS = 100
+
+
+async def home_view(rt: Runtime, *, user_id: str) -> dict[str, Any]:
+    """The Home tab for `user_id`, rendered from the database."""
+    from bot.figures.digest import load_scores
+    from bot.figures.scorecard import (
+        scorecard_blocks,  # figures (and matplotlib) load only when needed
+    )
+
+    blocks: Blocks = [{"type": "header", "text": plain("Takedown desk", limit=150)}]
+    _, mine = await list_answer(rt, user_id=user_id, what="mine", page=1)
+    blocks += [b for b in mine if b.get("type") != "actions"]
+    async with rt.db.sessions() as session:
+        counts = await queries.open_listing_counts(session)
+    blocks.append({"type": "divider"})
+    if counts:
+        lines = [
+            f"{STATUS_EMOJI.get(status, '')} {status.replace('_', ' ')}: *{counts[status]:,}*"
+            for status in OPEN_STATUSES
+            if counts.get(status)
+        ]
+        blocks.append(
+            {"type": "section", "text": mrkdwn("*All open listings*\n" + "\n".join(lines))}
+        )
+    else:
+        blocks.append(
+            {
+                "type": "section",
+                "text": mrkdwn("*All open listings*\nNone: every reported listing is decided."),
+            }
+        )
+    blocks.append({"type": "divider"})
+    scores = await load_scores(rt.db, rt.config, now=rt.clock())
+    _, score_blocks = scorecard_blocks(scores, since=None)
+    blocks += score_blocks
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [
+                mrkdwn(
+                    escape(
+                        "Report listings with /report-listing; this tab refreshes when you open it."
+                    )
+                )
+            ],
+        }
+    )
+    return {"type": "home", "blocks": blocks[:MAX_HOME_BLOCKS]}

@@ -1,0 +1,105 @@
+"""The text after `/report-listing`: what the person asked for, and the answer to it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.core.cases import case_ref, parse_case_ref, thread_link
+from bot.core.listings import find_urls
+from bot.desk.case_list import ListFilterError, list_answer, parse_filter
+from bot.jobs.notify import parent_message
+from bot.runtime import Runtime
+from bot.slack_ui.blocks import Blocks, escape, help_blocks, notice_text
+from storage import queries
+
+MAX_COMMAND_TEXT = 4000
+SUBCOMMANDS = ("report", "help", "status", "list", "digest", "scorecard", "unknown")
+_WITH_ARGUMENTS = ("status", "list", "digest", "scorecard")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """Either an ephemeral message, or the report form to open (prefilled with `urls`)."""
+
+    text: str = ""
+    blocks: Blocks = field(default_factory=list)
+    open_form: bool = False
+    urls: list[str] = field(default_factory=list)
+
+
+def parse_command(text: str) -> tuple[str, list[str]]:
+    """→ (subcommand, arguments). Subcommands: report (the default, with URLs), help, status, list."""
+    text = (text or "").strip()[:MAX_COMMAND_TEXT]
+    if not text:
+        return "report", []
+    urls = find_urls(text)
+    words = text.split()
+    head = words[0].lower()
+    if head in ("help", "-h", "--help", "?"):
+        return "help", []
+    if head in _WITH_ARGUMENTS:
+        return head, words[1:]
+    if urls:
+        return "report", urls
+    return "unknown", [words[0]]
+
+
+async def answer_command(rt: Runtime, *, text: str, user_id: str) -> Answer:
+    kind, args = parse_command(text)
+    if kind == "report":
+        return Answer(open_form=True, urls=args)
+    if kind == "help":
+        return Answer(*help_blocks())
+    if kind == "status":
+        return await _status(rt, args)
+    if kind == "list":
+        try:
+            what, page = parse_filter(args)
+        except ListFilterError as exc:
+            return Answer(*notice_text(str(exc)))
+        return Answer(*await list_answer(rt, user_id=user_id, what=what, page=page))
+    if kind == "digest":
+        from bot.figures.digest import build_digest
+
+        digest = await build_digest(rt.db, rt.config, now=rt.clock(), chart=False)
+        return Answer(text=digest.text, blocks=digest.blocks)
+    if kind == "scorecard":
+        return await _scorecard(rt, args)
+    return Answer(*help_blocks(unknown=args[0]))
+
+
+async def _scorecard(rt: Runtime, args: list[str]) -> Answer:
+    from bot.cli.figures import FiguresInputError, parse_since
+    from bot.figures.scorecard import build_scorecard, scorecard_blocks
+
+    since_text = None
+    if args[:1] == ["--since"] and len(args) == 2:
+        since_text = args[1]
+    elif args:
+        return Answer(*notice_text("Usage: `/report-listing scorecard [--since 2026-11-01]`"))
+    try:
+        since = parse_since(since_text, rt.config)
+    except FiguresInputError as exc:
+        return Answer(*notice_text(escape(str(exc))))
+    scores = await build_scorecard(rt.db, rt.config, since=since, now=rt.clock())
+    return Answer(*scorecard_blocks(scores, since=since))
+
+
+async def _status(rt: Runtime, args: list[str]) -> Answer:
+    if len(args) != 1 or (case_id := parse_case_ref(args[0])) is None:
+        return Answer(*notice_text("Which case? For example: `/report-listing status TD-42`"))
+    async with rt.db.sessions() as session:
+        case = await queries.get_case(session, case_id)
+        if case is None:
+            return Answer(*notice_text(f"There is no case {case_ref(case_id)}."))
+        text, blocks = await parent_message(rt, session, case)
+    if case.channel_id and case.thread_ts:
+        link = thread_link(case.channel_id, case.thread_ts)
+        blocks = [
+            *blocks,
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": f"<{link}|Open the status thread>"}],
+            },
+        ]
+    return Answer(text=text, blocks=blocks)

@@ -1,0 +1,1 @@
+"""What the team's work adds up to: the weekly digest, the platform scorecard and the exports."""

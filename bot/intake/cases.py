@@ -1,0 +1,390 @@
+"""The case lifecycle's first step: a report becomes a case.
+
+`parse_report` checks a report against the team's configuration (pure, no I/O) and names every bad
+line. `open_case` stores the case, its listings, its `opened` event, its notices and the jobs that
+deliver them and post its status thread, in one transaction: all of it lands or none of it does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import aiohttp
+from sqlalchemy.exc import IntegrityError
+
+from bot.config.schema import INFRINGEMENT_TYPES, AppConfig, Right
+from bot.core.cases import MAX_LISTINGS_PER_CASE, case_ref, thread_link
+from bot.core.listings import ListingURLError, ParsedListing, parse_listing_url
+from bot.delivery.adapters.base import NoticeListing
+from bot.delivery.notices import applies_eu, missing_elements
+from bot.intake.shortlinks import ShortLinkPolicy, resolve_short_links
+from bot.slack_ui.blocks import FILE_FIELD
+from storage import jobs, queries
+from storage.db import Database
+from storage.models import Case
+from storage.queries import NewListing, OpenListing
+
+MAX_DESCRIPTION = 3000
+MAX_EVIDENCE_LINKS = 20
+MAX_SELLER = 200
+_SHOWN_ERRORS = 5
+# The form's file input (block and action id); errors about a file's lines are shown beside it.
+
+# Which kind of right each infringement type rests on (counterfeits infringe a trademark).
+_RIGHT_FOR_TYPE = {
+    "counterfeit": "trademark",
+    "trademark": "trademark",
+    "copyright": "copyright",
+    "design": "design",
+    "patent": "patent",
+}
+
+
+class ReportRejected(Exception):
+    """The report cannot become a case; `errors` maps a form field to the message to show beside it."""
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = dict(errors)
+
+
+@dataclass(frozen=True)
+class FileLine:
+    """One line of a URL file (CSV or TXT, read by `bot.intake.bulk`): its number in the file, its URL and
+    seller, or the reason the file reader already refused it. Errors name it `file line N`."""
+
+    line: int
+    text: str
+    seller: str | None = None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class ReportDraft:
+    """What a person filled in (the modal, the CLI): raw text, not yet checked."""
+
+    urls_text: str
+    brand: str
+    right_id: str
+    infringement: str
+    description: str = ""
+    evidence_text: str = ""
+    seller: str | None = None
+    sellers: Mapping[int, str] = field(default_factory=dict)  # line number → seller (CSV input)
+    file_lines: Sequence[FileLine] = ()  # listings from a file, besides those typed in urls_text
+    # Short links already followed (bot.intake.shortlinks): the pasted text → its listing URL, or why not.
+    resolved: Mapping[str, str | ListingURLError] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        """Every line that may hold a listing URL: typed and from the file."""
+        return [*self.urls_text.splitlines(), *(item.text for item in self.file_lines)]
+
+
+@dataclass(frozen=True)
+class ParsedLine:
+    line: int
+    text: str
+    listing: ParsedListing
+    seller: str | None
+    in_file: bool = False  # `line` is a line of the report's file, not of the typed text
+
+
+@dataclass(frozen=True)
+class ParsedReport:
+    listings: list[ParsedLine]
+    evidence: list[str]
+
+
+@dataclass(frozen=True)
+class OpenedCase:
+    case_id: int
+    listings: int
+    created: bool  # False: this intake key had already opened the case (redelivery, double submit)
+
+    @property
+    def ref(self) -> str:
+        return case_ref(self.case_id)
+
+
+def _line_errors(
+    problems: Sequence[tuple[int, str]], total_lines: int, *, label: str = "line"
+) -> str:
+    shown = [f"{label} {line}: {reason}" for line, reason in problems[:_SHOWN_ERRORS]]
+    if len(problems) > _SHOWN_ERRORS:
+        shown.append(f"… and {len(problems) - _SHOWN_ERRORS} more bad lines of {total_lines}")
+    return "\n".join(shown)
+
+
+async def follow_short_links(
+    draft: ReportDraft,
+    *,
+    http: aiohttp.ClientSession,
+    policy: ShortLinkPolicy,
+    timeout: float = 2.0,  # noqa: ASYNC109 (a budget within the 3 s Slack gives a submission)
+) -> ReportDraft:
+    """The draft with its short links (amzn.to, ebay.us, …) followed to their listings.
+
+    Bounded by `timeout` in all (a form submission must be answered within 3 seconds); a link not
+    followed in time, or leading elsewhere, becomes that line's error.
+    """
+    resolved = await resolve_short_links(draft.lines(), http=http, hosts=policy, timeout=timeout)
+    return replace(draft, resolved=resolved) if resolved else draft
+
+
+def parse_report(config: AppConfig, draft: ReportDraft) -> ParsedReport:
+    """Check every field; raise ReportRejected naming each bad field (and each bad line)."""
+    errors: dict[str, str] = {}
+    brand = config.brand(draft.brand)
+    if brand is None:
+        errors["brand"] = (
+            f"unknown brand {draft.brand!r}; configured: {', '.join(b.name for b in config.brands)}"
+        )
+    found = config.right(draft.right_id)
+    if found is None:
+        errors["right"] = f"unknown IP right {draft.right_id!r}"
+    elif brand is not None and found[0].name != brand.name:
+        errors["right"] = f"{draft.right_id} is a right of {found[0].name}, not of {brand.name}"
+    if draft.infringement not in INFRINGEMENT_TYPES:
+        errors["type"] = (
+            f"unknown infringement type {draft.infringement!r}; one of {', '.join(INFRINGEMENT_TYPES)}"
+        )
+    elif found is not None and found[1].kind != _RIGHT_FOR_TYPE[draft.infringement]:
+        needed = _RIGHT_FOR_TYPE[draft.infringement]
+        errors["type"] = (
+            f"a {draft.infringement} report cites a {needed} right; {found[1].id} is a {found[1].kind}"
+        )
+
+    lines = draft.urls_text.splitlines()
+    typed = (FileLine(n, raw, draft.sellers.get(n)) for n, raw in enumerate(lines, start=1))
+    seen: set[str] = set()
+    listings, problems = parse_lines(typed, seen=seen, seller=draft.seller, resolved=draft.resolved)
+    from_file, file_problems = parse_lines(
+        draft.file_lines, seen=seen, seller=draft.seller, in_file=True, resolved=draft.resolved
+    )
+    listings += from_file
+    if problems:
+        errors["urls"] = _line_errors(problems, len(lines))
+    if file_problems:
+        errors[FILE_FIELD] = _line_errors(file_problems, len(draft.file_lines), label="file line")
+    if problems or file_problems:
+        pass  # the bad lines are the message
+    elif not listings:
+        errors["urls"] = "add at least one listing URL, one per line"
+    elif len(listings) > MAX_LISTINGS_PER_CASE:
+        errors[FILE_FIELD if draft.file_lines else "urls"] = (
+            f"{len(listings):,} listings; one case holds at most {MAX_LISTINGS_PER_CASE:,}"
+        )
+
+    if len(draft.description) > MAX_DESCRIPTION:
+        errors["description"] = (
+            f"at most {MAX_DESCRIPTION:,} characters (this one has {len(draft.description):,})"
+        )
+    evidence: list[str] = []
+    for number, raw in enumerate(draft.evidence_text.split(), start=1):
+        if not re.match(r"^https?://[^\s/?#]+", raw, re.IGNORECASE):
+            errors["evidence"] = f"link {number} is not an http(s) URL: {raw[:80]}"
+            break
+        evidence.append(raw)
+    if len(evidence) > MAX_EVIDENCE_LINKS:
+        errors["evidence"] = f"at most {MAX_EVIDENCE_LINKS} evidence links"
+    if draft.seller and len(draft.seller) > MAX_SELLER:
+        errors["seller"] = f"at most {MAX_SELLER} characters"
+    if not errors and found is not None:
+        errors.update(_missing_from_report(config, found[1], draft, listings))
+    if errors:
+        raise ReportRejected(errors)
+    return ParsedReport(listings=listings, evidence=evidence)
+
+
+def parse_lines(
+    lines: Iterable[FileLine],
+    *,
+    seen: set[str],
+    seller: str | None = None,
+    in_file: bool = False,
+    resolved: Mapping[str, str | ListingURLError] | None = None,
+) -> tuple[list[ParsedLine], list[tuple[int, str]]]:
+    """Parse listing URLs line by line: the listings (each key once, across calls sharing `seen`)
+    and every bad line with its reason. Blank lines are skipped; `seller` is the default seller."""
+    listings: list[ParsedLine] = []
+    problems: list[tuple[int, str]] = []
+    for item in lines:
+        if item.problem is not None:
+            problems.append((item.line, item.problem))
+            continue
+        text = item.text.strip()
+        if not text:
+            continue
+        # A short link is recorded as pasted; its listing is the URL it led to.
+        target = (resolved or {}).get(text, text)
+        try:
+            if isinstance(target, ListingURLError):
+                raise target
+            parsed = parse_listing_url(target)
+        except ListingURLError as exc:
+            problems.append((item.line, exc.reason))
+            continue
+        if parsed.key in seen:
+            continue  # the same listing twice in one report is one listing
+        seen.add(parsed.key)
+        name = (item.seller or seller or "").strip()[:MAX_SELLER] or None
+        listings.append(ParsedLine(item.line, text, parsed, name, in_file))
+    return listings, problems
+
+
+def _missing_from_report(
+    config: AppConfig, right: Right, draft: ReportDraft, lines: Sequence[ParsedLine]
+) -> dict[str, str]:
+    """What the law asks of the reporter that this report lacks (the notice's other elements come
+    from app.yaml; a gap there is reported in the case's thread, where the team can fix it)."""
+    listings = [
+        NoticeListing(0, item.listing.platform, item.listing.key, item.listing.canonical_url)
+        for item in lines
+    ]
+    # Only the description's gaps are the reporter's; the per-listing checks (a canonical URL is
+    # never empty) would cost a pass over every listing of a bulk report for nothing.
+    gaps = missing_elements(
+        right=right,
+        rights_holder=config.rights_holder,
+        infringement=draft.infringement,
+        description=draft.description,
+        listings=listings[:1],
+        eu=applies_eu(listings, right),
+    )
+    wanted = [f"{gap.element} ({gap.law})" for gap in gaps if gap.where == "report.description"]
+    return {"description": "Required: " + "; ".join(wanted)} if wanted else {}
+
+
+def duplicate_errors(
+    lines: Sequence[ParsedLine], open_listings: Mapping[str, OpenListing]
+) -> dict[str, str]:
+    """Form errors for listings already in an open case: typed lines beside the URL field, a file's
+    lines beside the file input."""
+    errors: dict[str, str] = {}
+    typed = [item for item in lines if not item.in_file]
+    if message := duplicate_message(typed, open_listings):
+        errors["urls"] = message
+    in_file = [item for item in lines if item.in_file]
+    if message := duplicate_message(in_file, open_listings, label="file line"):
+        errors[FILE_FIELD] = message
+    return errors
+
+
+def duplicate_message(
+    lines: Sequence[ParsedLine], open_listings: Mapping[str, OpenListing], *, label: str = "line"
+) -> str:
+    problems = []
+    for item in lines:
+        if (hit := open_listings.get(item.listing.key)) is not None:
+            where = case_ref(hit.case_id)
+            if hit.channel_id and hit.thread_ts:
+                where += f" ({thread_link(hit.channel_id, hit.thread_ts)})"
+            problems.append(
+                (item.line, f"{item.listing.key} is already reported in open case {where}")
+            )
+    return _line_errors(problems, len(lines), label=label)
+
+
+async def open_case(
+    db: Database,
+    *,
+    config: AppConfig,
+    draft: ReportDraft,
+    reporter_id: str,
+    team_id: str | None,
+    channel_id: str | None,
+    intake_key: str | None,
+) -> OpenedCase:
+    """Store a report as a case with its listings, notices and first jobs; one transaction.
+
+    Raises ReportRejected for bad input or listings already in an open case. The same
+    `intake_key` opens the case once: a second call returns the first case (`created=False`).
+    """
+    from bot.delivery.submit import (
+        plan_notices,  # delivery imports cases for refs; keep the cycle local
+    )
+
+    report = parse_report(config, draft)
+    for attempt in range(2):
+        try:
+            async with db.transaction() as session:
+                await queries.hold_intake_lock(session)
+                if intake_key and (
+                    existing := await queries.case_by_intake_key(session, intake_key)
+                ):
+                    assert existing.id is not None
+                    return OpenedCase(existing.id, 0, created=False)
+                keys = [item.listing.key for item in report.listings]
+                open_listings = await queries.find_open_listings(session, keys)
+                if open_listings:
+                    raise ReportRejected(duplicate_errors(report.listings, open_listings))
+                relisted = await queries.find_removed_listings(session, keys)
+                case = await queries.insert_case(
+                    session,
+                    Case(
+                        brand=draft.brand,
+                        right_id=draft.right_id,
+                        infringement=draft.infringement,
+                        description=draft.description.strip(),
+                        evidence=report.evidence,
+                        seller=(draft.seller or "").strip() or None,
+                        reporter_id=reporter_id,
+                        team_id=team_id,
+                        channel_id=config.team.report_channel or channel_id,
+                        intake_key=intake_key,
+                    ),
+                )
+                assert case.id is not None
+                # The parent message's job first: it runs before the notices' submits.
+                await jobs.enqueue(
+                    session,
+                    kind="notify",
+                    payload={"op": "post_parent", "case_id": case.id},
+                    serial_key=f"case:{case.id}",
+                )
+                notice_ids = await plan_notices(
+                    session,
+                    config=config,
+                    case_id=case.id,
+                    platforms=[item.listing.platform for item in report.listings],
+                )
+                await queries.insert_listings(
+                    session,
+                    case_id=case.id,
+                    notice_ids=notice_ids,
+                    listings=[
+                        NewListing(
+                            platform=item.listing.platform,
+                            key=item.listing.key,
+                            url=item.listing.canonical_url,
+                            submitted_url=item.text,
+                            seller=item.seller,
+                        )
+                        for item in report.listings
+                    ],
+                    relisted=relisted,
+                )
+                await queries.add_event(
+                    session,
+                    case_id=case.id,
+                    actor=reporter_id,
+                    kind="opened",
+                    detail={
+                        "listings": len(report.listings),
+                        "platforms": dict(
+                            Counter(item.listing.platform for item in report.listings)
+                        ),
+                        "relisted": len(relisted),
+                    },
+                )
+                return OpenedCase(case.id, len(report.listings), created=True)
+        except IntegrityError:
+            # Another intake took one of these listings (or this intake key) between our check and
+            # our insert; the database refused the second. Intakes take turns (see
+            # `hold_intake_lock`), so this is a fallback: run again to say which, or return it.
+            if attempt:
+                raise
+    raise AssertionError("unreachable")

@@ -1,0 +1,142 @@
+"""SLA reminders and escalations, run by the hourly `remind` job.
+
+Per platform `sla_days`: a listing still undecided past its SLA gets one reminder in its case's
+thread, mentioning the reporter; past twice the SLA, one post in `team.escalation_channel`. A
+portal notice nobody confirmed within 24 hours gets its own reminder. Each threshold fires once
+(the listing or notice is marked in the same transaction that queues the message).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.core.cases import case_ref, thread_link
+from bot.core.platforms import PLATFORMS
+from bot.jobs.notify import enqueue_channel_post, enqueue_thread_reply
+from bot.runtime import Runtime
+from bot.slack_ui.blocks import escape, escape_cut, mrkdwn
+from storage import queries
+from storage.models import Case, Listing
+
+PORTAL_REMINDER_AFTER = timedelta(hours=24)
+MAX_ESCALATED_CASES = 40
+MAX_ESCALATION_TEXT = 3000  # a section's text: longer would be cut mid-list by Slack's limit
+
+
+def _sla_groups(rt: Runtime) -> dict[int, list[str]]:
+    """SLA days → the platforms that have it."""
+    groups: dict[int, list[str]] = defaultdict(list)
+    for platform in PLATFORMS:
+        groups[rt.config.sla_days(platform)].append(platform)
+    return groups
+
+
+async def sweep(rt: Runtime, *, now: datetime) -> dict[str, int]:
+    """Send every reminder and escalation due at `now`; returns how many of each were queued."""
+    sent = {"reminders": 0, "escalations": 0, "portal_reminders": 0}
+    for days, platforms in _sla_groups(rt).items():
+        async with rt.db.transaction() as session:
+            due = await queries.listings_past(
+                session,
+                platforms=platforms,
+                older_than=now - timedelta(days=days),
+                unmarked="sla_reminded_at",
+            )
+            # Mark first, then queue: the listing rows are locked before the cases' serial-key
+            # locks, the order a poll recording a decision takes them (no deadlock between them).
+            await queries.mark_listings(
+                session,
+                listing_ids=[item.id for item, _ in due if item.id],
+                column="sla_reminded_at",
+                when=now,
+            )
+            for case, listings in _by_case(due):
+                assert case.id is not None
+                text, blocks = _reminder(case, listings, days)
+                await enqueue_thread_reply(session, case_id=case.id, text=text, blocks=blocks)
+                sent["reminders"] += 1
+        escalation_channel = rt.config.team.escalation_channel
+        if escalation_channel is None:
+            continue
+        async with rt.db.transaction() as session:
+            due = await queries.listings_past(
+                session,
+                platforms=platforms,
+                older_than=now - timedelta(days=2 * days),
+                unmarked="sla_escalated_at",
+            )
+            if due:
+                text, blocks = _escalation(_by_case(due), days)
+                await enqueue_channel_post(
+                    session, channel=escalation_channel, text=text, blocks=blocks
+                )
+                sent["escalations"] += 1
+            await queries.mark_listings(
+                session,
+                listing_ids=[item.id for item, _ in due if item.id],
+                column="sla_escalated_at",
+                when=now,
+            )
+    async with rt.db.transaction() as session:
+        for notice in await queries.notices_awaiting_person(
+            session, older_than=now - PORTAL_REMINDER_AFTER
+        ):
+            assert notice.id is not None
+            owner = await queries.get_case(session, notice.case_id)
+            assert owner is not None and owner.id is not None
+            platform = escape(PLATFORMS.get(notice.platform, notice.platform))
+            text = f"<@{owner.reporter_id}> the {platform} notice of {case_ref(owner.id)} is still waiting to be filed on the platform's form. File it and press *Submitted…* above, or *Could not submit*."
+            await enqueue_thread_reply(
+                session,
+                case_id=owner.id,
+                text=f"Reminder: file the {platform} notice",
+                blocks=[{"type": "section", "text": mrkdwn(f":alarm_clock: {text}")}],
+            )
+            await queries.update_notice(session, notice.id, reminded_at=now)
+            sent["portal_reminders"] += 1
+    if any(sent.values()):
+        rt.wake_worker()
+    return sent
+
+
+def _by_case(rows: list[tuple[Listing, Case]]) -> list[tuple[Case, list[Listing]]]:
+    grouped: dict[int, tuple[Case, list[Listing]]] = {}
+    for listing, case in rows:
+        assert case.id is not None
+        grouped.setdefault(case.id, (case, []))[1].append(listing)
+    return list(grouped.values())
+
+
+def _reminder(case: Case, listings: list[Listing], days: int) -> tuple[str, list[dict[str, Any]]]:
+    platforms = sorted({PLATFORMS.get(item.platform, item.platform) for item in listings})
+    count = len(listings)
+    what = f"{count:,} listing{'s' if count != 1 else ''} on {escape(', '.join(platforms))}"
+    text = f"<@{case.reporter_id}> {what} still undecided after the {days}-day SLA. Chase the platform or record its decision."
+    return f"SLA passed: {count} listings undecided after {days} days", [
+        {"type": "section", "text": mrkdwn(f":alarm_clock: {text}")}
+    ]
+
+
+def _escalation(
+    cases: list[tuple[Case, list[Listing]]], days: int
+) -> tuple[str, list[dict[str, object]]]:
+    text = f":rotating_light: *Past twice the {days}-day SLA* — still undecided:"
+    shown = 0
+    for case, listings in cases[:MAX_ESCALATED_CASES]:
+        assert case.id is not None
+        where = case_ref(case.id)
+        if case.channel_id and case.thread_ts:
+            where = f"<{thread_link(case.channel_id, case.thread_ts)}|{where}>"
+        platforms = ", ".join(
+            sorted({PLATFORMS.get(item.platform, item.platform) for item in listings})
+        )
+        line = f"• {where}: {len(listings):,} on {escape_cut(platforms, 400)} (reported by <@{case.reporter_id}>)"
+        if len(text) + 1 + len(line) > MAX_ESCALATION_TEXT - 40:  # room for the "… more" line
+            break
+        text += "\n" + line
+        shown += 1
+    if len(cases) > shown:
+        text += f"\n… and {len(cases) - shown:,} more cases"
+    return f"{len(cases)} cases past twice their SLA", [{"type": "section", "text": mrkdwn(text)}]
