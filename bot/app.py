@@ -217,13 +217,14 @@ def settle_heap() -> None:
 def _job_runners(rt: Runtime) -> tuple[dict[str, Runner], dict[str, DeadHandler]]:
     """The job kinds this bot runs, bound to its runtime, and what to do when one dies."""
     from bot.delivery import submit as delivery
+    from bot.delivery.poll import run_poll
     from bot.jobs import notify, publish
 
     async def submit(ctx: JobContext) -> None:
         await delivery.run_submit(rt, ctx)
 
     async def poll(ctx: JobContext) -> None:
-        await delivery.run_poll(rt, ctx)
+        await run_poll(rt, ctx)
 
     async def post(ctx: JobContext) -> None:
         await notify.run_notify(rt, ctx)

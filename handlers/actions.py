@@ -11,8 +11,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.delivery import submit as delivery
-from bot.delivery.submit import DeliveryError
+from bot.delivery import person as delivery
+from bot.delivery.person import DeliveryError
 from bot.desk.case_list import PAGE_ACTION, list_answer
 from bot.runtime import Runtime
 from bot.slack_ui import notice_blocks as nb

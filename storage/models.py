@@ -15,7 +15,10 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-# Listing statuses (DESIGN.md, Domain). Closed ones no longer block a new report of the same key.
+# The stored vocabulary: the values of `bot.core.states`' enums, which storage may not import.
+# tests/test_vocabulary.py checks every copy here and in the queries against those enums.
+
+# Listing statuses. Closed ones no longer block a new report of the same key.
 LISTING_STATUSES = (
     "queued",
     "submitted",
@@ -29,6 +32,9 @@ LISTING_STATUSES = (
 )
 CLOSED_STATUSES = ("removed", "rejected", "withdrawn", "relisted")
 OPEN_STATUSES = tuple(s for s in LISTING_STATUSES if s not in CLOSED_STATUSES)
+# Awaiting the platform: open, but not failed, which is ours to fix (SLA reminders, figures).
+AWAITING_STATUSES = tuple(s for s in OPEN_STATUSES if s != "failed")
+NOTICE_STATES = ("pending", "sending", "sent", "awaiting_person", "held", "failed", "withdrawn")
 
 _NEEDS_INFO_SQLITE = "kind = 'status_changed' AND json_extract(detail, '$.to') = 'needs_info'"
 _NEEDS_INFO_POSTGRES = "kind = 'status_changed' AND (detail ->> 'to') = 'needs_info'"
@@ -141,7 +147,7 @@ class Notice(SQLModel, table=True):
     channel: str
     adapter: str
     batch: int = 0
-    # pending → sending → sent | awaiting_person | held | failed | withdrawn
+    # NOTICE_STATES; where each may go: bot.core.states.NOTICE_TRANSITIONS
     status: str = Field(default="pending", index=True)
     idempotency_key: str = Field(unique=True)
     reference: str | None = None

@@ -15,9 +15,15 @@ from seed import NOW, PREVIOUS_WEEK, SLA, WEEK, Group, seed
 
 from bot.config.schema import AppConfig
 from bot.figures.digest import build_digest, digest_blocks, digest_period, render_chart
-from storage import stats
 from storage.db import Database
-from storage.stats import OldListing, PeriodFigures, PlatformFigures, SellerCount
+from storage.stats.period import (
+    OldListing,
+    PeriodFigures,
+    PlatformFigures,
+    SellerCount,
+    period_figures,
+)
+from storage.stats.scorecard import scorecard
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -71,7 +77,7 @@ def _nearest_rank(values: list[float], percent: int) -> float:
 
 async def _figures(db: Database, *, start: datetime, end: datetime, now: datetime) -> PeriodFigures:
     async with db.sessions() as session:
-        return await stats.period_figures(session, start=start, end=end, now=now, sla=SLA)
+        return await period_figures(session, start=start, end=end, now=now, sla=SLA)
 
 
 async def test_week_figures_match_the_hand_computed_ones(db: Database) -> None:
@@ -170,7 +176,7 @@ async def test_each_status_has_one_outcome_decided_before_now_or_after(db: Datab
     # Removed: removed-early and relisted-early. Open: the five decided later, the four undecided.
     assert (*counts, ebay.open) == (14, 2, 1, 1, 1, 9)
     async with db.sessions() as session:
-        (score,) = await stats.scorecard(session, since=None, now=at, sla=SLA)
+        (score,) = await scorecard(session, since=None, now=at, sla=SLA)
     assert (score.reported, score.removed, score.rejected, score.needed_info) == (14, 2, 1, 1)
 
 

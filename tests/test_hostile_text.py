@@ -31,8 +31,9 @@ from bot.core.listings import ListingURLError, parse_listing_url
 from bot.core.platforms import PLATFORMS
 from bot.delivery.adapters.base import NoticeListing, OutgoingNotice
 from bot.delivery.adapters.portal import PORTAL_LINKS
+from bot.delivery.cleaning import clean_text
 from bot.delivery.decisions import Change, describe_changes
-from bot.delivery.notices import build_notice, clean_text, notice_fields
+from bot.delivery.notices import build_notice, notice_fields
 from bot.desk.case_list import list_answer
 from bot.desk.home import home_view
 from bot.figures.digest import digest_blocks
@@ -40,10 +41,11 @@ from bot.figures.scorecard import scorecard_blocks
 from bot.intake.cases import ParsedLine, ReportDraft, duplicate_message, open_case
 from bot.jobs import reminders
 from bot.slack_ui import blocks, notice_blocks
-from storage import queries
+from storage.cases import list_cases
+from storage.listings import OpenListing
 from storage.models import Case, Listing
-from storage.queries import OpenListing
-from storage.stats import OldListing, PeriodFigures, PlatformFigures, PlatformScore, SellerCount
+from storage.stats.period import OldListing, PeriodFigures, PlatformFigures, SellerCount
+from storage.stats.scorecard import PlatformScore
 
 REPORTER = "U0REPORTER"
 EBAY = "https://www.ebay.com/itm/123456789012"
@@ -687,7 +689,7 @@ async def _threaded(bot: SlackDriver, count: int) -> None:
 
     async def done() -> bool:
         async with bot.bot.db.sessions() as session:
-            rows, _ = await queries.list_cases(session, limit=count)
+            rows, _ = await list_cases(session, limit=count)
         return len(rows) == count and all(row.thread_ts for row in rows)
 
     await eventually(done)

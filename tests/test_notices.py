@@ -9,15 +9,13 @@ import pytest
 
 from bot.config.schema import Right, RightsHolder
 from bot.delivery.adapters.base import NoticeListing
-from bot.delivery.notices import (
-    BONA_FIDE_EU,
+from bot.delivery.elements import (
     MissingElement,
     MissingElementError,
     applies_eu,
-    build_notice,
     missing_elements,
-    notice_fields,
 )
+from bot.delivery.notices import BONA_FIDE_EU, build_notice, notice_fields
 
 NOW = datetime(2026, 3, 2, 10, 30, tzinfo=UTC)
 

@@ -21,9 +21,9 @@ from bot.figures.scorecard import (
     scorecard_csv,
     sla_days_by_platform,
 )
-from storage import stats
 from storage.db import Database
-from storage.stats import PlatformScore
+from storage.stats.scorecard import PlatformScore, scorecard
+from storage.stats.sql import NEAREST_RANK_FRACTIONS
 
 # All time, at NOW. Per platform: notices sent, listings reported, removed, rejected, median and
 # p90 hours to removal (nearest rank), SLA breaches, listings that needed information.
@@ -78,7 +78,7 @@ def _row(score: PlatformScore) -> tuple[object, ...]:
 
 async def _scorecard(db: Database, *, since: datetime | None) -> list[PlatformScore]:
     async with db.sessions() as session:
-        return await stats.scorecard(session, since=since, now=NOW, sla=SLA)
+        return await scorecard(session, since=since, now=NOW, sla=SLA)
 
 
 async def test_scorecard_all_time_matches_the_hand_computed_figures(db: Database) -> None:
@@ -176,7 +176,7 @@ def test_percentile_disc_fractions_pick_the_nearest_rank_for_any_count() -> None
     """PostgreSQL's percentile_disc(f) returns the row at ceil(f · n), computed in float8; for the
     fractions the figures use that is the nearest rank ceil(p · n / 100) for every n."""
     counts = [*range(1, 200_001), *(10**k + d for k in range(6, 16) for d in range(-20, 21))]
-    for percent, fraction in stats._NEAREST_RANK_FRACTIONS.items():
+    for percent, fraction in NEAREST_RANK_FRACTIONS.items():
         wrong = [n for n in counts if math.ceil(fraction * n) != -(-percent * n // 100)]
         assert wrong == [], (percent, wrong[:5])
 

@@ -12,10 +12,10 @@ from sqlalchemy.exc import IntegrityError
 from bot.config.schema import AppConfig
 from bot.core.cases import case_ref
 from bot.intake.cases import ReportDraft, ReportRejected, open_case
-from storage import queries
+from storage.cases import insert_case
 from storage.db import Database, normalise_url
+from storage.listings import NewListing, insert_listings
 from storage.models import Case, Listing
-from storage.queries import NewListing
 
 
 def _draft(urls: str) -> ReportDraft:
@@ -102,25 +102,25 @@ async def test_same_listing_reported_concurrently_lands_in_one_case(
 
 async def test_database_refuses_second_open_listing_with_same_key(db: Database) -> None:
     async with db.transaction() as session:
-        first = await queries.insert_case(
+        first = await insert_case(
             session, Case(brand="Acme", right_id="r", infringement="counterfeit", reporter_id="U1")
         )
         item = NewListing(
             "ebay", "ebay:1", "https://www.ebay.com/itm/1", "https://www.ebay.com/itm/1"
         )
         assert first.id is not None
-        await queries.insert_listings(
+        await insert_listings(
             session, case_id=first.id, listings=[item], relisted={}, notice_ids=[None]
         )
     with pytest.raises(IntegrityError):
         async with db.transaction() as session:
-            await queries.insert_listings(
+            await insert_listings(
                 session, case_id=first.id, listings=[item], relisted={}, notice_ids=[None]
             )
     async with db.transaction() as session:
         await session.execute(update(Listing).values(status="rejected"))
     async with db.transaction() as session:  # closed listings no longer block a new report
-        await queries.insert_listings(
+        await insert_listings(
             session, case_id=first.id, listings=[item], relisted={}, notice_ids=[None]
         )
 

@@ -58,8 +58,9 @@ from bot.intake.shortlinks import (
     resolve_short_links,
     short_link_host,
 )
-from storage import queries
+from storage.cases import case_by_intake_key, get_case, status_counts
 from storage.db import Database
+from storage.listings import find_open_listings
 from storage.models import Case
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -209,7 +210,7 @@ async def check_report(
     steps.step("looking for listings in open cases")
     async with db.sessions() as session:
         keys = [item.listing.key for item in (*typed, *from_file)]
-        open_listings = await queries.find_open_listings(session, keys)
+        open_listings = await find_open_listings(session, keys)
     for items, problems in ((typed, typed_problems), (from_file, file_problems)):
         for item in items:
             if (hit := open_listings.get(item.listing.key)) is not None:
@@ -258,10 +259,10 @@ async def _intake(db: Database, key: str) -> tuple[str, int | None]:
     listings came back), the report is a new case."""
     base = key
     async with db.sessions() as session:
-        while (case := await queries.case_by_intake_key(session, key)) is not None:
+        while (case := await case_by_intake_key(session, key)) is not None:
             assert case.id is not None
             statuses: Counter[str] = Counter()
-            for (_, status), count in (await queries.status_counts(session, case.id)).items():
+            for (_, status), count in (await status_counts(session, case.id)).items():
                 statuses[status] += count
             if case_state(statuses) == "open":
                 return key, case.id
@@ -319,8 +320,8 @@ async def _run_report(request: ReportRequest, *, out: TextIO, err: TextIO) -> in
         if opened is None:
             return EXIT_USAGE
         async with db.sessions() as session:
-            counts = await queries.status_counts(session, opened.case_id)
-            case = await queries.get_case(session, opened.case_id)
+            counts = await status_counts(session, opened.case_id)
+            case = await get_case(session, opened.case_id)
     finally:
         await db.dispose()
     assert case is not None

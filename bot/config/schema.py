@@ -34,6 +34,14 @@ INFRINGEMENT_TYPES: dict[str, str] = {
     "patent": "Patent infringement",
 }
 RIGHT_KINDS = ("trademark", "copyright", "design", "patent")
+# The kind of right each infringement type rests on: a counterfeit is a fake of a trademarked good.
+RIGHT_KIND_FOR: dict[str, str] = {
+    "counterfeit": "trademark",
+    "trademark": "trademark",
+    "copyright": "copyright",
+    "design": "design",
+    "patent": "patent",
+}
 
 _SLACK_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")

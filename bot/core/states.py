@@ -1,15 +1,19 @@
 """Statuses, states and job kinds, and where each may go next.
 
 The stored strings are the enum values, so rows written before these enums existed read the same.
-A status changes only through one guarded write per entity (`storage.queries.transition`): the
-allowed sources for a target come from the tables here, so a write that raced with another (a
-withdrawal between loading a notice and sending it) changes nothing and says so.
+`storage` may not import this module and keeps copies of the strings it queries by;
+tests/test_vocabulary.py checks that they equal these values.
+
+A status changes only through one guarded write per entity (`bot.delivery.states`): the allowed
+sources for a target come from the tables here, so a write that raced with another (a withdrawal
+between loading a notice and sending it) changes nothing and says so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
+from typing import TypeVar
 
 
 class ListingStatus(StrEnum):
@@ -66,12 +70,6 @@ class NoticeState(StrEnum):
     WITHDRAWN = "withdrawn"  # the team took it back before it was sent
 
 
-# Delivery has finished with these: a submit job finding its notice here does nothing.
-NOTICE_SETTLED = frozenset(
-    {NoticeState.SENT, NoticeState.AWAITING_PERSON, NoticeState.HELD, NoticeState.WITHDRAWN}
-)
-
-
 class CaseState(StrEnum):
     """A case's state, derived from its listings: open while any listing is."""
 
@@ -90,6 +88,8 @@ class JobKind(StrEnum):
 
 
 class JobState(StrEnum):
+    """Where a durable job stands."""
+
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"
@@ -98,7 +98,8 @@ class JobState(StrEnum):
 
 L, N = ListingStatus, NoticeState
 
-# Where a listing may go from each status. Platform answers only move a listing forward.
+# Where a listing may go from each status. Platform answers only move a listing forward; a removed
+# listing reported again becomes `relisted` (a new listing takes its place).
 LISTING_TRANSITIONS: Mapping[ListingStatus, frozenset[ListingStatus]] = {
     L.QUEUED: frozenset(
         {L.SUBMITTED, L.IN_REVIEW, L.REMOVED, L.REJECTED, L.NEEDS_INFO, L.FAILED, L.WITHDRAWN}
@@ -109,32 +110,49 @@ LISTING_TRANSITIONS: Mapping[ListingStatus, frozenset[ListingStatus]] = {
     L.IN_REVIEW: frozenset({L.REMOVED, L.REJECTED, L.NEEDS_INFO, L.WITHDRAWN}),
     L.NEEDS_INFO: frozenset({L.SUBMITTED, L.IN_REVIEW, L.REMOVED, L.REJECTED, L.WITHDRAWN}),
     L.FAILED: frozenset({L.QUEUED, L.SUBMITTED, L.IN_REVIEW, L.WITHDRAWN}),
-    L.REMOVED: frozenset(),
+    L.REMOVED: frozenset({L.RELISTED}),
     L.REJECTED: frozenset(),
     L.WITHDRAWN: frozenset(),
     L.RELISTED: frozenset(),
 }
 
-# Where a notice may go from each state.
+# A person (an approver) may also correct a recorded decision: from any decision to another.
+LISTING_TRANSITIONS_BY_PERSON: Mapping[ListingStatus, frozenset[ListingStatus]] = {
+    source: targets | (DECISIONS - {source} if source in DECISIONS else frozenset())
+    for source, targets in LISTING_TRANSITIONS.items()
+}
+
+# Where a notice may go from each state, each arrow a write the code makes:
+# - pending → sending: a submit job hands it to its channel (sending → sending: again, after a run
+#   died mid-call and the channel is idempotent or says it never got it);
+# - sending → pending: a temporary error, or the channel never got it: the job tries again;
+# - sending → sent | awaiting_person | held: the channel's receipt, or its fate is unknown;
+# - pending | sending → failed: the notice cannot be built, the channel refused it, or the job's
+#   tries ran out; awaiting_person → failed: the reporter could not file it on the portal;
+# - awaiting_person | held | failed → sent: a person confirms it arrived, with the platform's number;
+# - held | failed → pending: a person sends it again (Retry);
+# - pending | awaiting_person | held | failed → withdrawn: the team takes it back.
 NOTICE_TRANSITIONS: Mapping[NoticeState, frozenset[NoticeState]] = {
-    N.PENDING: frozenset({N.SENDING, N.SENT, N.AWAITING_PERSON, N.HELD, N.FAILED, N.WITHDRAWN}),
-    N.SENDING: frozenset({N.PENDING, N.SENT, N.AWAITING_PERSON, N.HELD, N.FAILED}),
+    N.PENDING: frozenset({N.SENDING, N.FAILED, N.WITHDRAWN}),
+    N.SENDING: frozenset({N.SENDING, N.PENDING, N.SENT, N.AWAITING_PERSON, N.HELD, N.FAILED}),
     N.SENT: frozenset(),
     N.AWAITING_PERSON: frozenset({N.SENT, N.FAILED, N.WITHDRAWN}),
-    N.HELD: frozenset({N.PENDING, N.SENT, N.FAILED, N.WITHDRAWN}),
+    N.HELD: frozenset({N.PENDING, N.SENT, N.WITHDRAWN}),
     N.FAILED: frozenset({N.PENDING, N.SENT, N.WITHDRAWN}),
     N.WITHDRAWN: frozenset(),
 }
 
+S = TypeVar("S", ListingStatus, NoticeState)
 
-def sources(table: Mapping[StrEnum, frozenset[StrEnum]], target: StrEnum) -> frozenset[str]:
+
+def sources(table: Mapping[S, frozenset[S]], target: S) -> frozenset[S]:
     """Every status from which `table` allows a move to `target`: the guard of a status write."""
-    return frozenset(str(source) for source, targets in table.items() if target in targets)
+    return frozenset(source for source, targets in table.items() if target in targets)
 
 
-def allowed(table: Mapping[StrEnum, frozenset[StrEnum]], source: str, target: str) -> bool:
-    """May a row in `source` move to `target`?"""
-    return any(target == t for s, ts in table.items() if s == source for t in ts)
+def allowed(table: Mapping[S, frozenset[S]], source: str, target: str) -> bool:
+    """May a row in `source` (a stored string) move to `target`?"""
+    return any(target in targets for state, targets in table.items() if state == source)
 
 
 def in_order(statuses: Iterable[str]) -> list[ListingStatus]:

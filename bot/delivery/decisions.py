@@ -16,41 +16,31 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.platforms import PLATFORMS
+from bot.core.states import (
+    LISTING_TRANSITIONS,
+    LISTING_TRANSITIONS_BY_PERSON,
+    ListingStatus,
+)
+from bot.core.states import allowed as table_allows
 from bot.delivery.adapters.base import ListingDecision
+from bot.delivery.states import move_listings
 from bot.jobs.notify import enqueue_parent_update, enqueue_thread_reply
 from bot.slack_ui.blocks import STATUS_EMOJI, escape_cut, listing_link, mrkdwn
-from storage import queries
+from storage.events import add_events
 from storage.models import Case, Listing
 
-# Where a listing may go from each status. Platform answers only move a listing forward; a
-# person (an approver) may also correct a decision.
-_FORWARD: dict[str, frozenset[str]] = {
-    "queued": frozenset(
-        {"submitted", "in_review", "removed", "rejected", "needs_info", "failed", "withdrawn"}
-    ),
-    "submitted": frozenset(
-        {"in_review", "removed", "rejected", "needs_info", "failed", "withdrawn"}
-    ),
-    "in_review": frozenset({"removed", "rejected", "needs_info", "withdrawn"}),
-    "needs_info": frozenset({"submitted", "in_review", "removed", "rejected", "withdrawn"}),
-    "failed": frozenset({"queued", "submitted", "in_review", "withdrawn"}),
-    "removed": frozenset(),
-    "rejected": frozenset(),
-    "withdrawn": frozenset(),
-    "relisted": frozenset(),
-}
-_CORRECTABLE = frozenset({"submitted", "in_review", "removed", "rejected", "needs_info"})
-MENTION_ON = frozenset({"removed", "rejected", "needs_info", "failed"})
+L = ListingStatus
+MENTION_ON = frozenset({L.REMOVED, L.REJECTED, L.NEEDS_INFO, L.FAILED})
 _SHOWN = 10
-_VERB = {
-    "submitted": "Submitted",
-    "in_review": "In review",
-    "removed": "Removed",
-    "rejected": "Rejected",
-    "needs_info": "Needs information",
-    "failed": "Failed",
-    "withdrawn": "Withdrawn",
-    "queued": "Queued again",
+_VERB: dict[str, str] = {
+    L.SUBMITTED: "Submitted",
+    L.IN_REVIEW: "In review",
+    L.REMOVED: "Removed",
+    L.REJECTED: "Rejected",
+    L.NEEDS_INFO: "Needs information",
+    L.FAILED: "Failed",
+    L.WITHDRAWN: "Withdrawn",
+    L.QUEUED: "Queued again",
 }
 
 
@@ -64,9 +54,11 @@ class Change:
 
 
 def allowed(old: str, new: str, *, by_person: bool) -> bool:
-    if new in _FORWARD.get(old, frozenset()):
-        return True
-    return by_person and old in _CORRECTABLE and new in _CORRECTABLE and old != new
+    """May a listing go from `old` to `new`? Platform answers only move it forward; a person (an
+    approver) may also correct a decision."""
+    return table_allows(
+        LISTING_TRANSITIONS_BY_PERSON if by_person else LISTING_TRANSITIONS, old, new
+    )
 
 
 async def apply_decisions(
@@ -91,57 +83,10 @@ async def apply_decisions(
     (a notice of 150 listings costs a handful of statements).
     """
     assert case.id is not None
-    by_id = {listing.id: listing for listing in listings if listing.case_id == case.id}
-    wanted: list[Change] = []
-    for decision in decisions:
-        listing = by_id.get(decision.listing_id)
-        if listing is None:
-            continue
-        same = (
-            listing.status == decision.status and (decision.reason or None) == listing.status_reason
-        )
-        if same or not allowed(listing.status, decision.status, by_person=by_person):
-            continue
-        wanted.append(
-            Change(listing, listing.status, decision.status, decision.reason, decision.reference)
-        )
-    groups: dict[tuple[str, str, str | None, str | None], list[int]] = defaultdict(list)
-    for change in wanted:
-        assert change.listing.id is not None
-        groups[(change.old, change.new, change.reason, change.reference)].append(change.listing.id)
-    moved: set[int] = set()
-    for (old, status, reason, reference), ids in groups.items():
-        moved |= await queries.set_listings_status(
-            session,
-            listing_ids=ids,
-            from_status=old,
-            status=status,
-            reason=reason,
-            reference=reference,
-        )
+    wanted = _wanted(case.id, listings, decisions, by_person=by_person)
+    moved = await _move(session, wanted, by_person=by_person)
     changes = [change for change in wanted if change.listing.id in moved]
-    await queries.add_events(
-        session,
-        [
-            *events,
-            *(
-                {
-                    "case_id": case.id,
-                    "listing_id": change.listing.id,
-                    "notice_id": change.listing.notice_id,
-                    "actor": actor,
-                    "kind": "status_changed",
-                    "detail": {
-                        "from": change.old,
-                        "to": change.new,
-                        "reason": change.reason,
-                        "reference": change.reference,
-                    },
-                }
-                for change in changes
-            ),
-        ],
-    )
+    await add_events(session, [*events, *_change_events(case.id, changes, actor=actor)])
     if not changes:
         return changes
     if announce:
@@ -159,6 +104,70 @@ async def apply_decisions(
     else:
         await enqueue_parent_update(session, case_id=case.id)
     return changes
+
+
+def _wanted(
+    case_id: int,
+    listings: Sequence[Listing],
+    decisions: Sequence[ListingDecision],
+    *,
+    by_person: bool,
+) -> list[Change]:
+    """The decisions that would change one of the case's listings, as the caller read them."""
+    by_id = {listing.id: listing for listing in listings if listing.case_id == case_id}
+    wanted: list[Change] = []
+    for decision in decisions:
+        listing = by_id.get(decision.listing_id)
+        if listing is None:
+            continue
+        same = (
+            listing.status == decision.status and (decision.reason or None) == listing.status_reason
+        )
+        if same or not allowed(listing.status, decision.status, by_person=by_person):
+            continue
+        wanted.append(
+            Change(listing, listing.status, decision.status, decision.reason, decision.reference)
+        )
+    return wanted
+
+
+async def _move(session: AsyncSession, wanted: Sequence[Change], *, by_person: bool) -> set[int]:
+    """Write the changes, each only if its listing is still in the status read; the ids moved."""
+    groups: dict[tuple[str, str, str | None, str | None], list[int]] = defaultdict(list)
+    for change in wanted:
+        assert change.listing.id is not None
+        groups[(change.old, change.new, change.reason, change.reference)].append(change.listing.id)
+    moved: set[int] = set()
+    for (old, new, reason, reference), ids in groups.items():
+        moved |= await move_listings(
+            session,
+            ids,
+            ListingStatus(new),
+            by_person=by_person,
+            only_from={ListingStatus(old)},
+            reason=reason,
+            reference=reference,
+        )
+    return moved
+
+
+def _change_events(case_id: int, changes: Sequence[Change], *, actor: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "case_id": case_id,
+            "listing_id": change.listing.id,
+            "notice_id": change.listing.notice_id,
+            "actor": actor,
+            "kind": "status_changed",
+            "detail": {
+                "from": change.old,
+                "to": change.new,
+                "reason": change.reason,
+                "reference": change.reference,
+            },
+        }
+        for change in changes
+    ]
 
 
 def describe_changes(

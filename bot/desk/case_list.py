@@ -10,7 +10,7 @@ from bot.core.cases import case_ref, thread_link
 from bot.core.platforms import PLATFORMS
 from bot.runtime import Runtime
 from bot.slack_ui.blocks import Blocks, escape, mrkdwn, plain
-from storage import queries
+from storage.cases import list_cases
 
 PAGE_SIZE = 10
 PAGE_ACTION = "cases_page"
@@ -40,7 +40,7 @@ def parse_filter(words: list[str]) -> tuple[str, int]:
 async def list_answer(rt: Runtime, *, user_id: str, what: str, page: int) -> tuple[str, Blocks]:
     """The page of cases matching `what`, newest first, with buttons to page through."""
     async with rt.db.sessions() as session:
-        rows, total = await queries.list_cases(
+        rows, total = await list_cases(
             session,
             open_only=what != "all",
             reporter_id=user_id if what == "mine" else None,

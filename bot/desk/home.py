@@ -7,7 +7,7 @@ from typing import Any
 from bot.desk.case_list import list_answer
 from bot.runtime import Runtime
 from bot.slack_ui.blocks import STATUS_EMOJI, Blocks, escape, mrkdwn, plain
-from storage import queries
+from storage.listings import open_listing_counts
 from storage.models import OPEN_STATUSES
 
 MAX_HOME_BLOCKS = 100
@@ -24,7 +24,7 @@ async def home_view(rt: Runtime, *, user_id: str) -> dict[str, Any]:
     _, mine = await list_answer(rt, user_id=user_id, what="mine", page=1)
     blocks += [b for b in mine if b.get("type") != "actions"]
     async with rt.db.sessions() as session:
-        counts = await queries.open_listing_counts(session)
+        counts = await open_listing_counts(session)
     blocks.append({"type": "divider"})
     if counts:
         lines = [

@@ -10,7 +10,7 @@ from bot.desk.case_list import ListFilterError, list_answer, parse_filter
 from bot.jobs.notify import parent_message
 from bot.runtime import Runtime
 from bot.slack_ui.blocks import Blocks, escape, help_blocks, notice_text
-from storage import queries
+from storage.cases import get_case
 
 MAX_COMMAND_TEXT = 4000
 SUBCOMMANDS = ("report", "help", "status", "list", "digest", "scorecard", "unknown")
@@ -89,7 +89,7 @@ async def _status(rt: Runtime, args: list[str]) -> Answer:
     if len(args) != 1 or (case_id := parse_case_ref(args[0])) is None:
         return Answer(*notice_text("Which case? For example: `/report-listing status TD-42`"))
     async with rt.db.sessions() as session:
-        case = await queries.get_case(session, case_id)
+        case = await get_case(session, case_id)
         if case is None:
             return Answer(*notice_text(f"There is no case {case_ref(case_id)}."))
         text, blocks = await parent_message(rt, session, case)

@@ -8,7 +8,7 @@ read with the offset in force before the change. The scheduler passes the schedu
 `now`, so a digest sent late still covers its own week. Every figure is compared with the 7 days
 before, computed as of that week's end (the figures last week's digest showed).
 
-The figures themselves are SQL aggregates (`storage.stats.period_figures`, definitions there).
+The figures themselves are SQL aggregates (`storage.stats.period`, definitions in `storage.stats`).
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ from bot.figures.scorecard import (
     table,
 )
 from bot.slack_ui.blocks import Blocks, escape, link_url, mrkdwn, plain
-from storage import stats
 from storage.db import Database
-from storage.stats import PeriodFigures, PlatformFigures, PlatformScore
+from storage.stats.period import PeriodFigures, PlatformFigures, period_figures
+from storage.stats.scorecard import PlatformScore
 
 DIGEST_DAYS = 7
 MAX_TABLE_ROWS = 20
@@ -83,10 +83,10 @@ async def build_digest(
     previous_start, _ = digest_period(start, zone)
     sla = sla_days_by_platform(config)
     async with db.sessions() as session:
-        current = await stats.period_figures(
+        current = await period_figures(
             session, start=start, end=end, now=end, sla=sla, default_sla=DEFAULT_SLA_DAYS
         )
-        previous = await stats.period_figures(
+        previous = await period_figures(
             session,
             start=previous_start,
             end=start,

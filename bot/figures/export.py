@@ -31,7 +31,7 @@ from sqlmodel import col
 from bot.config.schema import INFRINGEMENT_TYPES, AppConfig, Right
 from bot.core.cases import case_ref, case_state, thread_link
 from bot.core.platforms import PLATFORMS
-from bot.delivery.notices import clean_line, clean_text
+from bot.delivery.cleaning import clean_line, clean_text
 from storage.db import Database
 from storage.models import Case, Event, Listing, Notice
 

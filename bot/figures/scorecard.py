@@ -1,5 +1,5 @@
 """The platform scorecard: per platform, how it answers the team's notices — as a Slack message
-and as CSV. The figures come from `storage.stats.scorecard` (definitions there).
+and as CSV. The figures come from `storage.stats.scorecard` (definitions in `storage.stats`).
 
 Also the small formatting helpers the digest shares (hours, rates, changes, platform names) and
 `sla_days_by_platform`, the SLA mapping both reports pass to the database.
@@ -16,9 +16,8 @@ from typing import Any
 from bot.config.schema import AppConfig, PlatformConfig
 from bot.core.platforms import PLATFORMS
 from bot.slack_ui.blocks import Blocks, escape, escape_cut, mrkdwn, plain
-from storage import stats
 from storage.db import Database
-from storage.stats import PlatformScore
+from storage.stats.scorecard import PlatformScore, scorecard
 
 MAX_TABLE_ROWS = 25  # keeps a preformatted table well inside a section's 3,000 characters
 MAX_TABLE_TEXT = 3000  # a section's text
@@ -51,7 +50,7 @@ async def build_scorecard(
 ) -> list[PlatformScore]:
     """Every platform's record for listings reported since `since` (all time when None)."""
     async with db.sessions() as session:
-        return await stats.scorecard(
+        return await scorecard(
             session,
             since=since,
             now=now,

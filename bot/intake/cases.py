@@ -14,33 +14,35 @@ from dataclasses import dataclass, field, replace
 
 import aiohttp
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config.schema import INFRINGEMENT_TYPES, AppConfig, Right
+from bot.config.schema import INFRINGEMENT_TYPES, RIGHT_KIND_FOR, AppConfig, Right
 from bot.core.cases import MAX_LISTINGS_PER_CASE, case_ref, thread_link
 from bot.core.listings import ListingURLError, ParsedListing, parse_listing_url
+from bot.core.states import JobKind, ListingStatus
 from bot.delivery.adapters.base import NoticeListing
-from bot.delivery.notices import applies_eu, missing_elements
+from bot.delivery.elements import applies_eu, missing_elements
+from bot.delivery.plan import plan_notices
+from bot.delivery.states import move_listings
 from bot.intake.shortlinks import ShortLinkPolicy, resolve_short_links
 from bot.slack_ui.blocks import FILE_FIELD
-from storage import jobs, queries
+from storage import jobs
+from storage.cases import case_by_intake_key, hold_intake_lock, insert_case
 from storage.db import Database
+from storage.events import add_event
+from storage.listings import (
+    NewListing,
+    OpenListing,
+    find_open_listings,
+    find_removed_listings,
+    insert_listings,
+)
 from storage.models import Case
-from storage.queries import NewListing, OpenListing
 
 MAX_DESCRIPTION = 3000
 MAX_EVIDENCE_LINKS = 20
 MAX_SELLER = 200
 _SHOWN_ERRORS = 5
-# The form's file input (block and action id); errors about a file's lines are shown beside it.
-
-# Which kind of right each infringement type rests on (counterfeits infringe a trademark).
-_RIGHT_FOR_TYPE = {
-    "counterfeit": "trademark",
-    "trademark": "trademark",
-    "copyright": "copyright",
-    "design": "design",
-    "patent": "patent",
-}
 
 
 class ReportRejected(Exception):
@@ -151,8 +153,8 @@ def parse_report(config: AppConfig, draft: ReportDraft) -> ParsedReport:
         errors["type"] = (
             f"unknown infringement type {draft.infringement!r}; one of {', '.join(INFRINGEMENT_TYPES)}"
         )
-    elif found is not None and found[1].kind != _RIGHT_FOR_TYPE[draft.infringement]:
-        needed = _RIGHT_FOR_TYPE[draft.infringement]
+    elif found is not None and found[1].kind != RIGHT_KIND_FOR[draft.infringement]:
+        needed = RIGHT_KIND_FOR[draft.infringement]
         errors["type"] = (
             f"a {draft.infringement} report cites a {needed} right; {found[1].id} is a {found[1].kind}"
         )
@@ -303,84 +305,12 @@ async def open_case(
     Raises ReportRejected for bad input or listings already in an open case. The same
     `intake_key` opens the case once: a second call returns the first case (`created=False`).
     """
-    from bot.delivery.submit import (
-        plan_notices,  # delivery imports cases for refs; keep the cycle local
-    )
-
     report = parse_report(config, draft)
+    intake = _Intake(config, draft, report, reporter_id, team_id, channel_id, intake_key)
     for attempt in range(2):
         try:
             async with db.transaction() as session:
-                await queries.hold_intake_lock(session)
-                if intake_key and (
-                    existing := await queries.case_by_intake_key(session, intake_key)
-                ):
-                    assert existing.id is not None
-                    return OpenedCase(existing.id, 0, created=False)
-                keys = [item.listing.key for item in report.listings]
-                open_listings = await queries.find_open_listings(session, keys)
-                if open_listings:
-                    raise ReportRejected(duplicate_errors(report.listings, open_listings))
-                relisted = await queries.find_removed_listings(session, keys)
-                case = await queries.insert_case(
-                    session,
-                    Case(
-                        brand=draft.brand,
-                        right_id=draft.right_id,
-                        infringement=draft.infringement,
-                        description=draft.description.strip(),
-                        evidence=report.evidence,
-                        seller=(draft.seller or "").strip() or None,
-                        reporter_id=reporter_id,
-                        team_id=team_id,
-                        channel_id=config.team.report_channel or channel_id,
-                        intake_key=intake_key,
-                    ),
-                )
-                assert case.id is not None
-                # The parent message's job first: it runs before the notices' submits.
-                await jobs.enqueue(
-                    session,
-                    kind="notify",
-                    payload={"op": "post_parent", "case_id": case.id},
-                    serial_key=f"case:{case.id}",
-                )
-                notice_ids = await plan_notices(
-                    session,
-                    config=config,
-                    case_id=case.id,
-                    platforms=[item.listing.platform for item in report.listings],
-                )
-                await queries.insert_listings(
-                    session,
-                    case_id=case.id,
-                    notice_ids=notice_ids,
-                    listings=[
-                        NewListing(
-                            platform=item.listing.platform,
-                            key=item.listing.key,
-                            url=item.listing.canonical_url,
-                            submitted_url=item.text,
-                            seller=item.seller,
-                        )
-                        for item in report.listings
-                    ],
-                    relisted=relisted,
-                )
-                await queries.add_event(
-                    session,
-                    case_id=case.id,
-                    actor=reporter_id,
-                    kind="opened",
-                    detail={
-                        "listings": len(report.listings),
-                        "platforms": dict(
-                            Counter(item.listing.platform for item in report.listings)
-                        ),
-                        "relisted": len(relisted),
-                    },
-                )
-                return OpenedCase(case.id, len(report.listings), created=True)
+                return await intake.store(session)
         except IntegrityError:
             # Another intake took one of these listings (or this intake key) between our check and
             # our insert; the database refused the second. Intakes take turns (see
@@ -388,3 +318,96 @@ async def open_case(
             if attempt:
                 raise
     raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class _Intake:
+    """One report on its way to becoming a case."""
+
+    config: AppConfig
+    draft: ReportDraft
+    report: ParsedReport
+    reporter_id: str
+    team_id: str | None
+    channel_id: str | None
+    intake_key: str | None
+
+    async def store(self, session: AsyncSession) -> OpenedCase:
+        """The case, in the caller's transaction; the earlier one if this intake key opened it."""
+        await hold_intake_lock(session)
+        if self.intake_key and (existing := await case_by_intake_key(session, self.intake_key)):
+            assert existing.id is not None
+            return OpenedCase(existing.id, 0, created=False)
+        listings = self.report.listings
+        keys = [item.listing.key for item in listings]
+        open_listings = await find_open_listings(session, keys)
+        if open_listings:
+            raise ReportRejected(duplicate_errors(listings, open_listings))
+        relisted = await find_removed_listings(session, keys)
+        case = await insert_case(session, self._case())
+        assert case.id is not None
+        # The parent message's job first: it runs before the notices' submits.
+        await jobs.enqueue(
+            session,
+            kind=JobKind.NOTIFY,
+            payload={"op": "post_parent", "case_id": case.id},
+            serial_key=f"case:{case.id}",
+        )
+        await self._insert_listings(session, case.id, relisted)
+        await add_event(
+            session,
+            case_id=case.id,
+            actor=self.reporter_id,
+            kind="opened",
+            detail={
+                "listings": len(listings),
+                "platforms": dict(Counter(item.listing.platform for item in listings)),
+                "relisted": len(relisted),
+            },
+        )
+        return OpenedCase(case.id, len(listings), created=True)
+
+    def _case(self) -> Case:
+        draft = self.draft
+        return Case(
+            brand=draft.brand,
+            right_id=draft.right_id,
+            infringement=draft.infringement,
+            description=draft.description.strip(),
+            evidence=self.report.evidence,
+            seller=(draft.seller or "").strip() or None,
+            reporter_id=self.reporter_id,
+            team_id=self.team_id,
+            channel_id=self.config.team.report_channel or self.channel_id,
+            intake_key=self.intake_key,
+        )
+
+    async def _insert_listings(
+        self, session: AsyncSession, case_id: int, relisted: dict[str, int]
+    ) -> None:
+        """The listings with their notices (planned first), and the removed ones they report
+        again marked `relisted`."""
+        listings = self.report.listings
+        notice_ids = await plan_notices(
+            session,
+            config=self.config,
+            case_id=case_id,
+            platforms=[item.listing.platform for item in listings],
+        )
+        await insert_listings(
+            session,
+            case_id=case_id,
+            notice_ids=notice_ids,
+            listings=[
+                NewListing(
+                    platform=item.listing.platform,
+                    key=item.listing.key,
+                    url=item.listing.canonical_url,
+                    submitted_url=item.text,
+                    seller=item.seller,
+                )
+                for item in listings
+            ],
+            relisted=relisted,
+        )
+        await move_listings(session, list(relisted.values()), ListingStatus.RELISTED)

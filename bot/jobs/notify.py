@@ -21,9 +21,10 @@ from bot.jobs.loaders import PARENT_PREVIEW
 from bot.jobs.worker import JobContext, JobFailed, RetryLater
 from bot.runtime import Runtime
 from bot.slack_ui.blocks import case_message
-from storage import jobs, queries
+from storage import jobs
+from storage.cases import CaseSummary, case_summaries, set_thread
+from storage.events import add_event
 from storage.models import Case
-from storage.queries import CaseSummary
 
 log = logging.getLogger("takedown.notify")
 
@@ -95,7 +96,7 @@ async def parent_message(
 ) -> tuple[str, list[dict[str, Any]]]:
     """The case's parent message as it stands in the database now."""
     assert case.id is not None
-    summaries = await queries.case_summaries(session, [case.id], preview=PARENT_PREVIEW)
+    summaries = await case_summaries(session, [case.id], preview=PARENT_PREVIEW)
     return render_parent(rt, case, summaries[case.id])
 
 
@@ -188,8 +189,8 @@ async def _post_parent(
 
     async def record() -> None:
         async with rt.db.transaction() as session:
-            await queries.set_thread(session, case_id=case_id, channel_id=channel, thread_ts=ts)
-            await queries.add_event(
+            await set_thread(session, case_id=case_id, channel_id=channel, thread_ts=ts)
+            await add_event(
                 session,
                 case_id=case_id,
                 actor="bot",

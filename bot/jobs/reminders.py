@@ -12,13 +12,17 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.core.cases import case_ref, thread_link
 from bot.core.platforms import PLATFORMS
 from bot.jobs.notify import enqueue_channel_post, enqueue_thread_reply
 from bot.runtime import Runtime
 from bot.slack_ui.blocks import escape, escape_cut, mrkdwn
-from storage import queries
+from storage.cases import get_case
+from storage.listings import listings_past, mark_listings
 from storage.models import Case, Listing
+from storage.notices import mark_notice_reminded, notices_awaiting_person
 
 PORTAL_REMINDER_AFTER = timedelta(hours=24)
 MAX_ESCALATED_CASES = 40
@@ -37,54 +41,77 @@ async def sweep(rt: Runtime, *, now: datetime) -> dict[str, int]:
     """Send every reminder and escalation due at `now`; returns how many of each were queued."""
     sent = {"reminders": 0, "escalations": 0, "portal_reminders": 0}
     for days, platforms in _sla_groups(rt).items():
-        async with rt.db.transaction() as session:
-            due = await queries.listings_past(
-                session,
-                platforms=platforms,
-                older_than=now - timedelta(days=days),
-                unmarked="sla_reminded_at",
-            )
-            # Mark first, then queue: the listing rows are locked before the cases' serial-key
-            # locks, the order a poll recording a decision takes them (no deadlock between them).
-            await queries.mark_listings(
-                session,
-                listing_ids=[item.id for item, _ in due if item.id],
-                column="sla_reminded_at",
-                when=now,
-            )
-            for case, listings in _by_case(due):
-                assert case.id is not None
-                text, blocks = _reminder(case, listings, days)
-                await enqueue_thread_reply(session, case_id=case.id, text=text, blocks=blocks)
-                sent["reminders"] += 1
-        escalation_channel = rt.config.team.escalation_channel
-        if escalation_channel is None:
-            continue
-        async with rt.db.transaction() as session:
-            due = await queries.listings_past(
-                session,
-                platforms=platforms,
-                older_than=now - timedelta(days=2 * days),
-                unmarked="sla_escalated_at",
-            )
-            if due:
-                text, blocks = _escalation(_by_case(due), days)
-                await enqueue_channel_post(
-                    session, channel=escalation_channel, text=text, blocks=blocks
-                )
-                sent["escalations"] += 1
-            await queries.mark_listings(
-                session,
-                listing_ids=[item.id for item, _ in due if item.id],
-                column="sla_escalated_at",
-                when=now,
-            )
+        sent["reminders"] += await _remind(rt, platforms=platforms, days=days, now=now)
+        sent["escalations"] += await _escalate(rt, platforms=platforms, days=days, now=now)
+    sent["portal_reminders"] = await _remind_portal_notices(rt, now=now)
+    if any(sent.values()):
+        rt.wake_worker()
+    return sent
+
+
+async def _remind(rt: Runtime, *, platforms: list[str], days: int, now: datetime) -> int:
+    """One reminder per case in its thread about its listings past the SLA; how many."""
+    reminded = 0
     async with rt.db.transaction() as session:
-        for notice in await queries.notices_awaiting_person(
+        due = await listings_past(
+            session,
+            platforms=platforms,
+            older_than=now - timedelta(days=days),
+            unmarked="sla_reminded_at",
+        )
+        # Mark first, then queue: the listing rows are locked before the cases' serial-key
+        # locks, the order a poll recording a decision takes them (no deadlock between them).
+        due = await _mark(session, due, column="sla_reminded_at", now=now)
+        for case, listings in _by_case(due):
+            assert case.id is not None
+            text, blocks = _reminder(case, listings, days)
+            await enqueue_thread_reply(session, case_id=case.id, text=text, blocks=blocks)
+            reminded += 1
+    return reminded
+
+
+async def _escalate(rt: Runtime, *, platforms: list[str], days: int, now: datetime) -> int:
+    """One post in the escalation channel about the listings past twice the SLA; how many (0, 1)."""
+    escalation_channel = rt.config.team.escalation_channel
+    if escalation_channel is None:
+        return 0
+    async with rt.db.transaction() as session:
+        due = await listings_past(
+            session,
+            platforms=platforms,
+            older_than=now - timedelta(days=2 * days),
+            unmarked="sla_escalated_at",
+        )
+        due = await _mark(session, due, column="sla_escalated_at", now=now)
+        if not due:
+            return 0
+        text, blocks = _escalation(_by_case(due), days)
+        await enqueue_channel_post(session, channel=escalation_channel, text=text, blocks=blocks)
+    return 1
+
+
+async def _mark(
+    session: AsyncSession, due: list[tuple[Listing, Case]], *, column: str, now: datetime
+) -> list[tuple[Listing, Case]]:
+    """Mark the due listings' threshold as passed; those still awaiting the platform (one decided
+    since it was read is left out)."""
+    marked = await mark_listings(
+        session, listing_ids=[item.id for item, _ in due if item.id], column=column, when=now
+    )
+    return [(item, case) for item, case in due if item.id in marked]
+
+
+async def _remind_portal_notices(rt: Runtime, *, now: datetime) -> int:
+    """A reminder in its thread about each portal notice nobody filed within 24 hours."""
+    reminded = 0
+    async with rt.db.transaction() as session:
+        for notice in await notices_awaiting_person(
             session, older_than=now - PORTAL_REMINDER_AFTER
         ):
             assert notice.id is not None
-            owner = await queries.get_case(session, notice.case_id)
+            if not await mark_notice_reminded(session, notice.id, when=now):
+                continue
+            owner = await get_case(session, notice.case_id)
             assert owner is not None and owner.id is not None
             platform = escape(PLATFORMS.get(notice.platform, notice.platform))
             text = f"<@{owner.reporter_id}> the {platform} notice of {case_ref(owner.id)} is still waiting to be filed on the platform's form. File it and press *Submitted…* above, or *Could not submit*."
@@ -94,11 +121,8 @@ async def sweep(rt: Runtime, *, now: datetime) -> dict[str, int]:
                 text=f"Reminder: file the {platform} notice",
                 blocks=[{"type": "section", "text": mrkdwn(f":alarm_clock: {text}")}],
             )
-            await queries.update_notice(session, notice.id, reminded_at=now)
-            sent["portal_reminders"] += 1
-    if any(sent.values()):
-        rt.wake_worker()
-    return sent
+            reminded += 1
+    return reminded
 
 
 def _by_case(rows: list[tuple[Listing, Case]]) -> list[tuple[Case, list[Listing]]]:

@@ -1,18 +1,21 @@
 """The adapter contract: how a notice reaches a platform's IP-protection channel.
 
 An adapter declares what it is with class attributes and does two things: `submit` a notice and
-`check` the platform's decisions on it. It raises one of three typed errors, which the delivery
-layer turns into retries, failures or a hold for a person (see DESIGN.md, Delivery and retries).
-Adapters never touch Slack or the database.
+`check` the platform's decisions on it (`ListingDecision`: a listing's status, one of
+`bot.core.states.DECISIONS`). It raises one of three typed errors, which the delivery layer
+(`bot.delivery.submit`) turns into retries, failures or a hold for a person. Adapters never touch
+Slack or the database.
 """
 
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
+
+from bot.core.states import ListingStatus
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -21,20 +24,6 @@ if TYPE_CHECKING:
 
     from bot.config.schema import Right, RightsHolder
     from storage.tokens import HeldTokens
-
-# What a platform can decide about a listing; the bot and people also set the other statuses.
-DecisionStatus = Literal["submitted", "in_review", "removed", "rejected", "needs_info"]
-ListingStatus = Literal[
-    "queued",
-    "submitted",
-    "in_review",
-    "removed",
-    "rejected",
-    "needs_info",
-    "failed",
-    "withdrawn",
-    "relisted",
-]
 
 
 class TokenSlot(Protocol):

@@ -18,11 +18,11 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
+from bot.core.states import ListingStatus
 from bot.delivery.adapters.base import (
     AdapterError,
     AdapterOptions,
     AmbiguousError,
-    DecisionStatus,
     ListingDecision,
     NoticeListing,
     OutgoingNotice,
@@ -72,12 +72,12 @@ _PATENT_MAX = 15
 
 # Per-item statuses, compared after upper-casing and dropping underscores, so v1 REST's
 # CLARIFICATION_REQUIRED and the Trading API's ClarificationRequired read the same.
-_STATUS_MAP: dict[str, DecisionStatus] = {
-    "REMOVED": "removed",
-    "CLARIFICATIONREQUIRED": "needs_info",
-    "SUBMISSIONFAILED": "rejected",
-    "RECEIVED": "in_review",
-    "SUBMITTED": "in_review",
+_STATUS_MAP: dict[str, ListingStatus] = {
+    "REMOVED": ListingStatus.REMOVED,
+    "CLARIFICATIONREQUIRED": ListingStatus.NEEDS_INFO,
+    "SUBMISSIONFAILED": ListingStatus.REJECTED,
+    "RECEIVED": ListingStatus.IN_REVIEW,
+    "SUBMITTED": ListingStatus.IN_REVIEW,
 }
 
 
@@ -200,7 +200,7 @@ def _parse_reported_items(data: Any) -> list[_ItemStatus] | None:
 
 
 def _decision(listing_id: int, item: _ItemStatus) -> ListingDecision:
-    status = _STATUS_MAP.get(item.status.upper().replace("_", ""), "in_review")
+    status = _STATUS_MAP.get(item.status.upper().replace("_", ""), ListingStatus.IN_REVIEW)
     reason = item.reason if status in ("needs_info", "rejected") else None
     if status in ("needs_info", "rejected") and not reason:
         reason = f"eBay reports {item.status} without a reason"
@@ -277,7 +277,9 @@ class EbayVeroAdapter(OAuthAdapter):
             )
         decisions = tuple(
             ListingDecision(
-                listing_id=listing.listing_id, status="in_review", reference=_item_id(listing)
+                listing_id=listing.listing_id,
+                status=ListingStatus.IN_REVIEW,
+                reference=_item_id(listing),
             )
             for listing in notice.listings
         )

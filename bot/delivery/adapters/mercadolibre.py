@@ -18,11 +18,11 @@ from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr, field_validator
 
+from bot.core.states import ListingStatus
 from bot.delivery.adapters.base import (
     AdapterError,
     AdapterOptions,
     AmbiguousError,
-    DecisionStatus,
     ListingDecision,
     NoticeListing,
     OutgoingNotice,
@@ -73,24 +73,24 @@ _COMMENT_MAX = 1000  # no limit is documented; kept short so a limit we do not k
 
 # Denounce statuses. CREATED … DOCUMENTATION_NOT_PRESENTED are the states Mercado Libre documents
 # for the seller's side of a denounce; the member-side names are assumed to match.
-_STATUS_MAP: dict[str, DecisionStatus] = {
-    "CREATED": "in_review",
-    "PENDING": "in_review",
-    "PENDING_MODERATION": "in_review",
-    "IN_REVIEW": "in_review",
-    "WAITING_DOCUMENTATION": "in_review",  # the seller was asked to prove the listing is lawful
-    "DOCUMENTATION_PRESENTED": "in_review",
-    "WAITING_MEMBER_RESPONSE": "needs_info",  # the member must answer the seller's documentation
-    "DOCUMENTATION_NOT_PRESENTED": "removed",
-    "DOCUMENTATION_NOT_APPROVED": "removed",
-    "ITEM_REMOVED": "removed",
-    "REMOVED": "removed",
-    "ACCEPTED": "removed",
-    "DOCUMENTATION_APPROVED": "rejected",  # the seller proved the listing lawful
-    "MEMBER_NOT_RESPONDED": "rejected",
-    "REJECTED": "rejected",
-    "DENIED": "rejected",
-    "ROLLBACK": "rejected",
+_STATUS_MAP: dict[str, ListingStatus] = {
+    "CREATED": ListingStatus.IN_REVIEW,
+    "PENDING": ListingStatus.IN_REVIEW,
+    "PENDING_MODERATION": ListingStatus.IN_REVIEW,
+    "IN_REVIEW": ListingStatus.IN_REVIEW,
+    "WAITING_DOCUMENTATION": ListingStatus.IN_REVIEW,  # the seller was asked to prove the listing is lawful
+    "DOCUMENTATION_PRESENTED": ListingStatus.IN_REVIEW,
+    "WAITING_MEMBER_RESPONSE": ListingStatus.NEEDS_INFO,  # the member must answer the seller's documentation
+    "DOCUMENTATION_NOT_PRESENTED": ListingStatus.REMOVED,
+    "DOCUMENTATION_NOT_APPROVED": ListingStatus.REMOVED,
+    "ITEM_REMOVED": ListingStatus.REMOVED,
+    "REMOVED": ListingStatus.REMOVED,
+    "ACCEPTED": ListingStatus.REMOVED,
+    "DOCUMENTATION_APPROVED": ListingStatus.REJECTED,  # the seller proved the listing lawful
+    "MEMBER_NOT_RESPONDED": ListingStatus.REJECTED,
+    "REJECTED": ListingStatus.REJECTED,
+    "DENIED": ListingStatus.REJECTED,
+    "ROLLBACK": ListingStatus.REJECTED,
 }
 
 
@@ -156,7 +156,7 @@ def _parse_status(data: Any) -> tuple[str, str | None] | None:
 def _decision(
     listing: NoticeListing, item_id: str, status: str, reason: str | None
 ) -> ListingDecision:
-    mapped = _STATUS_MAP.get(status.upper(), "in_review")
+    mapped = _STATUS_MAP.get(status.upper(), ListingStatus.IN_REVIEW)
     if mapped in ("in_review", "removed"):
         reason = None
     elif not reason:
@@ -243,7 +243,7 @@ class MercadoLibreAdapter(OAuthAdapter):
                 "before sending it again"
             )
         decision = ListingDecision(
-            listing_id=listing.listing_id, status="in_review", reference=item_id
+            listing_id=listing.listing_id, status=ListingStatus.IN_REVIEW, reference=item_id
         )
         return Receipt(reference=denounce_id, decisions=(decision,))
 

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import Field, field_validator, model_validator
 
 from bot.config.schema import parse_duration
+from bot.core.states import ListingStatus
 from bot.delivery.adapters.base import (
     Adapter,
     AdapterOptions,
-    DecisionStatus,
     ListingDecision,
     OutgoingNotice,
     PermanentError,
@@ -34,10 +34,10 @@ if TYPE_CHECKING:
     import aiohttp
 
 _REFERENCE = re.compile(r"^SBX-(\d{1,12})-([0-9a-f]{12})$")
-_REASONS: dict[DecisionStatus, str] = {
-    "removed": "Sandbox: the listing was removed (simulated decision).",
-    "rejected": "Sandbox: the platform found no infringement (simulated decision).",
-    "needs_info": "Sandbox: the platform asks for proof of the registration (simulated decision).",
+_REASONS: dict[ListingStatus, str] = {
+    ListingStatus.REMOVED: "Sandbox: the listing was removed (simulated decision).",
+    ListingStatus.REJECTED: "Sandbox: the platform found no infringement (simulated decision).",
+    ListingStatus.NEEDS_INFO: "Sandbox: the platform asks for proof of the registration (simulated decision).",
 }
 
 
@@ -92,7 +92,9 @@ class SandboxAdapter(Adapter):
         submitted = _submitted_at(reference) or self.clock()
         decide_at = datetime.fromtimestamp(submitted, UTC) + self.settings.decide_after
         decisions = tuple(
-            ListingDecision(listing_id=listing.listing_id, status="in_review", reference=reference)
+            ListingDecision(
+                listing_id=listing.listing_id, status=ListingStatus.IN_REVIEW, reference=reference
+            )
             for listing in notice.listings
         )
         return Receipt(
@@ -115,16 +117,15 @@ class SandboxAdapter(Adapter):
 
     def _decision(self, listing_id: int, key: str, *, due: bool) -> ListingDecision:
         if not due:
-            return ListingDecision(listing_id=listing_id, status="in_review")
+            return ListingDecision(listing_id=listing_id, status=ListingStatus.IN_REVIEW)
         draw = listing_draw(key)
         opts = self.settings
-        status: DecisionStatus
         if draw < opts.removal_rate:
-            status = "removed"
+            status = ListingStatus.REMOVED
         elif draw < opts.removal_rate + opts.needs_info_rate:
-            status = "needs_info"
+            status = ListingStatus.NEEDS_INFO
         else:
-            status = "rejected"
+            status = ListingStatus.REJECTED
         return ListingDecision(listing_id=listing_id, status=status, reason=_REASONS[status])
 
 

@@ -16,16 +16,16 @@ import json
 import logging
 import time
 from datetime import UTC, datetime
-from typing import Any, ClassVar, get_args
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 import aiohttp
 from pydantic import Field, SecretStr, field_validator
 
+from bot.core.states import DECISIONS, ListingStatus
 from bot.delivery.adapters.base import (
     Adapter,
     AdapterOptions,
-    DecisionStatus,
     ListingDecision,
     OutgoingNotice,
     PermanentError,
@@ -33,7 +33,7 @@ from bot.delivery.adapters.base import (
     TransientError,
 )
 from bot.delivery.adapters.http import retry_after as retry_after_seconds
-from bot.delivery.notices import clean_line
+from bot.delivery.cleaning import clean_line
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,6 @@ _RESERVED_HEADERS = frozenset(
         "Host",
     )
 )
-_STATUSES: frozenset[str] = frozenset(get_args(DecisionStatus))
 _MAX_RETRY_AFTER = 3600.0
 
 
@@ -284,7 +283,7 @@ def _decisions(notice: OutgoingNotice, items: Any) -> list[ListingDecision]:
         if listing is None and isinstance(key, str):
             listing = by_key.get(key)
         status = item.get("status")
-        if listing is None or status not in _STATUSES:
+        if listing is None or status not in DECISIONS:
             log.warning("webhook answer item ignored (unknown listing or status): %r", item)
             continue
         reason = item.get("reason")
@@ -292,7 +291,7 @@ def _decisions(notice: OutgoingNotice, items: Any) -> list[ListingDecision]:
         out.append(
             ListingDecision(
                 listing_id=listing.listing_id,
-                status=status,
+                status=ListingStatus(status),
                 reason=clean_line(reason)[:1000] if isinstance(reason, str) and reason else None,
                 reference=reference if isinstance(reference, str) else None,
             )

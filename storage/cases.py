@@ -1,0 +1,177 @@
+"""Cases: opening one (the intake lock, its intake key), reading them, and what their messages show.
+
+Module functions over the caller's session; none commits: the caller owns the transaction, so a
+case, its listings, its first event and its first jobs land together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import case as sql_case
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from storage.listings import listings_of
+from storage.models import OPEN_STATUSES, Case, Listing, utcnow
+from storage.prepared import CASES, LISTINGS, built, by_ids, few
+
+INTAKE_LOCK_SPACE = 0x7F  # advisory-lock namespace (first key) of the intake lock
+
+
+async def hold_intake_lock(session: AsyncSession) -> None:
+    """PostgreSQL: intakes one at a time, until this transaction ends.
+
+    An intake reads which of its listings are open, then inserts them. Two at once could each
+    find none open and then both insert: the database refuses the second (a unique index), or,
+    when their listings overlap in different orders, finds each waiting for the other and fails
+    one. Taken in turn, the second reads the first's listings and says which are taken. An intake
+    is short (10,000 listings: well under a second), so replicas queueing here wait little. On
+    SQLite `BEGIN IMMEDIATE` already makes writers take turns."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(INTAKE_LOCK_SPACE, 0)))
+
+
+async def case_by_intake_key(session: AsyncSession, intake_key: str) -> Case | None:
+    return (
+        await session.execute(select(Case).where(col(Case.intake_key) == intake_key))
+    ).scalar_one_or_none()
+
+
+async def insert_case(session: AsyncSession, case: Case) -> Case:
+    """Insert a case; the database allocates its number."""
+    session.add(case)
+    await session.flush()
+    return case
+
+
+async def get_case(session: AsyncSession, case_id: int) -> Case | None:
+    return await session.get(Case, case_id)
+
+
+async def cases_by_id(session: AsyncSession, case_ids: Sequence[int]) -> dict[int, Case]:
+    ids = few(case_ids)
+    rows = await session.execute(by_ids(Case), {"ids": ids})
+    return {case.id: case for case in rows.scalars() if case.id is not None}
+
+
+async def set_thread(
+    session: AsyncSession, *, case_id: int, channel_id: str, thread_ts: str
+) -> None:
+    statement = built(
+        "set_thread",
+        lambda: (
+            update(CASES)
+            .where(CASES.c.id == bindparam("case_id"))
+            .values(
+                channel_id=bindparam("v_channel_id"),
+                thread_ts=bindparam("v_thread_ts"),
+                updated_at=bindparam("v_now"),
+            )
+        ),
+    )
+    await (await session.connection()).execute(
+        statement,
+        {
+            "case_id": case_id,
+            "v_channel_id": channel_id,
+            "v_thread_ts": thread_ts,
+            "v_now": utcnow(),
+        },
+    )
+
+
+async def status_counts(session: AsyncSession, case_id: int) -> dict[tuple[str, str], int]:
+    """(platform, status) → number of the case's listings, computed by the database (bulk cases)."""
+    rows = await session.execute(
+        select(col(Listing.platform), col(Listing.status), func.count())
+        .where(col(Listing.case_id) == case_id)
+        .group_by(col(Listing.platform), col(Listing.status))
+    )
+    return {(platform, status): count for platform, status, count in rows.all()}
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRow:
+    id: int
+    brand: str
+    infringement: str
+    reporter_id: str
+    created_at: datetime
+    channel_id: str | None
+    thread_ts: str | None
+    listings: int
+    open_listings: int
+
+
+async def list_cases(
+    session: AsyncSession,
+    *,
+    open_only: bool = False,
+    reporter_id: str | None = None,
+    platform: str | None = None,
+    offset: int = 0,
+    limit: int = 10,
+) -> tuple[list[CaseRow], int]:
+    """Cases newest first with their listing counts, and how many match in all (for paging)."""
+    open_count = func.sum(sql_case((col(Listing.status).in_(OPEN_STATUSES), 1), else_=0))
+    query = (
+        select(
+            col(Case.id),
+            col(Case.brand),
+            col(Case.infringement),
+            col(Case.reporter_id),
+            col(Case.created_at),
+            col(Case.channel_id),
+            col(Case.thread_ts),
+            func.count(col(Listing.id)),
+            open_count,
+        )
+        .join(Listing, col(Listing.case_id) == col(Case.id))
+        .group_by(col(Case.id))
+    )
+    if reporter_id is not None:
+        query = query.where(col(Case.reporter_id) == reporter_id)
+    if platform is not None:
+        query = query.where(
+            col(Case.id).in_(select(col(Listing.case_id)).where(col(Listing.platform) == platform))
+        )
+    if open_only:
+        query = query.having(open_count > 0)
+    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    rows = await session.execute(query.order_by(col(Case.id).desc()).offset(offset).limit(limit))
+    return [CaseRow(*row) for row in rows.all()], int(total)
+
+
+@dataclass(frozen=True, slots=True)
+class CaseSummary:
+    """What a case's parent message shows: counts by (platform, status), and its listings when
+    there are at most `preview` of them."""
+
+    counts: dict[tuple[str, str], int]
+    listings: list[Listing]
+
+
+async def case_summaries(
+    session: AsyncSession, case_ids: Sequence[int], *, preview: int
+) -> dict[int, CaseSummary]:
+    """Summaries of many cases: one counting statement, and one for the small cases' listings."""
+    ids = few(case_ids)
+    counts: dict[int, dict[tuple[str, str], int]] = {case_id: {} for case_id in ids}
+    counting = built(
+        "case_counts",
+        lambda: (
+            select(LISTINGS.c.case_id, LISTINGS.c.platform, LISTINGS.c.status, func.count())
+            .where(LISTINGS.c.case_id.in_(bindparam("ids", expanding=True)))
+            .group_by(LISTINGS.c.case_id, LISTINGS.c.platform, LISTINGS.c.status)
+        ),
+    )
+    rows = await (await session.connection()).execute(counting, {"ids": ids})
+    for case_id, platform, status, count in rows:
+        counts[case_id][(platform, status)] = count
+    small = [case_id for case_id, by in counts.items() if sum(by.values()) <= preview]
+    listings = await listings_of(session, "case_id", small) if small else {}
+    return {case_id: CaseSummary(counts[case_id], listings.get(case_id, [])) for case_id in ids}

@@ -1,0 +1,50 @@
+"""The audit trail: events are only ever inserted, in the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import utcnow
+from storage.prepared import EVENTS, built
+
+
+async def add_event(
+    session: AsyncSession,
+    *,
+    case_id: int,
+    actor: str,
+    kind: str,
+    detail: dict[str, Any] | None = None,
+    listing_id: int | None = None,
+    notice_id: int | None = None,
+) -> None:
+    await add_events(
+        session,
+        [
+            {
+                "case_id": case_id,
+                "listing_id": listing_id,
+                "notice_id": notice_id,
+                "actor": actor,
+                "kind": kind,
+                "detail": detail or {},
+            }
+        ],
+    )
+
+
+async def add_events(session: AsyncSession, events: Sequence[dict[str, Any]]) -> None:
+    """Insert many audit events in one batched statement (keys as in `add_event`)."""
+    if events:
+        now = utcnow()
+        await (await session.connection()).execute(
+            built("add_events", lambda: insert(EVENTS)),
+            [
+                {"created_at": now, "detail": {}, "listing_id": None, "notice_id": None, **event}
+                for event in events
+            ],
+        )
