@@ -1,3 +1,5 @@
-"""A case's listings become notices and reach their platforms: the notice text (`notices`), its
-submission and polling (`submit`), decisions and person actions (`decisions`), per-channel limits
-(`limits`), and the channels themselves (`adapters`)."""
+"""A case's listings become notices and reach their platforms: planning them (`plan`), the notice's
+legal elements and text (`elements`, `cleaning`, `notices`), the `submit` and `poll` jobs, what
+people do with a notice (`person`), recording decisions (`decisions`), guarded status changes
+(`states`), the channel calls and their limits (`channel`, `limits`), and the channels themselves
+(`adapters`)."""

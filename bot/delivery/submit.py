@@ -326,7 +326,7 @@ async def fail_notice(
             session, notice.id, N.FAILED, only_from=only_from, last_error=error[:2000]
         )
         if failed:
-            rt.metrics.submissions.labels(notice.platform, "failed").inc()
+            rt.metrics.submissions.labels(notice.platform, N.FAILED).inc()
             await _announce_failure(session, notice, case, listings, error)
         if ctx is not None:
             await ctx.complete(session)
@@ -375,7 +375,7 @@ async def _hold(rt: Runtime, ctx: JobContext, notice: Notice, case: Case, error:
         if await move_notice(
             session, notice.id, N.HELD, only_from={N.SENDING}, last_error=error[:2000]
         ):
-            rt.metrics.submissions.labels(notice.platform, "held").inc()
+            rt.metrics.submissions.labels(notice.platform, N.HELD).inc()
             await add_event(
                 session,
                 case_id=case.id,

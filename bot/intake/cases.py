@@ -138,6 +138,27 @@ async def follow_short_links(
 
 def parse_report(config: AppConfig, draft: ReportDraft) -> ParsedReport:
     """Check every field; raise ReportRejected naming each bad field (and each bad line)."""
+    errors, right = _citation_errors(config, draft)
+    listings, listing_errors = _parse_listings(draft)
+    errors.update(listing_errors)
+    if len(draft.description) > MAX_DESCRIPTION:
+        errors["description"] = (
+            f"at most {MAX_DESCRIPTION:,} characters (this one has {len(draft.description):,})"
+        )
+    evidence, evidence_error = _parse_evidence(draft.evidence_text)
+    if evidence_error:
+        errors["evidence"] = evidence_error
+    if draft.seller and len(draft.seller) > MAX_SELLER:
+        errors["seller"] = f"at most {MAX_SELLER} characters"
+    if not errors and right is not None:
+        errors.update(_missing_from_report(config, right, draft, listings))
+    if errors:
+        raise ReportRejected(errors)
+    return ParsedReport(listings=listings, evidence=evidence)
+
+
+def _citation_errors(config: AppConfig, draft: ReportDraft) -> tuple[dict[str, str], Right | None]:
+    """What is wrong with the brand, the right and the infringement type; and the right cited."""
     errors: dict[str, str] = {}
     brand = config.brand(draft.brand)
     if brand is None:
@@ -158,7 +179,11 @@ def parse_report(config: AppConfig, draft: ReportDraft) -> ParsedReport:
         errors["type"] = (
             f"a {draft.infringement} report cites a {needed} right; {found[1].id} is a {found[1].kind}"
         )
+    return errors, found[1] if found is not None else None
 
+
+def _parse_listings(draft: ReportDraft) -> tuple[list[ParsedLine], dict[str, str]]:
+    """The listings typed and in the file, and the errors of their lines (or of their number)."""
     lines = draft.urls_text.splitlines()
     typed = (FileLine(n, raw, draft.sellers.get(n)) for n, raw in enumerate(lines, start=1))
     seen: set[str] = set()
@@ -167,6 +192,7 @@ def parse_report(config: AppConfig, draft: ReportDraft) -> ParsedReport:
         draft.file_lines, seen=seen, seller=draft.seller, in_file=True, resolved=draft.resolved
     )
     listings += from_file
+    errors: dict[str, str] = {}
     if problems:
         errors["urls"] = _line_errors(problems, len(lines))
     if file_problems:
@@ -179,26 +205,21 @@ def parse_report(config: AppConfig, draft: ReportDraft) -> ParsedReport:
         errors[FILE_FIELD if draft.file_lines else "urls"] = (
             f"{len(listings):,} listings; one case holds at most {MAX_LISTINGS_PER_CASE:,}"
         )
+    return listings, errors
 
-    if len(draft.description) > MAX_DESCRIPTION:
-        errors["description"] = (
-            f"at most {MAX_DESCRIPTION:,} characters (this one has {len(draft.description):,})"
-        )
+
+def _parse_evidence(text: str) -> tuple[list[str], str | None]:
+    """The evidence links, and what is wrong with them."""
     evidence: list[str] = []
-    for number, raw in enumerate(draft.evidence_text.split(), start=1):
+    error: str | None = None
+    for number, raw in enumerate(text.split(), start=1):
         if not re.match(r"^https?://[^\s/?#]+", raw, re.IGNORECASE):
-            errors["evidence"] = f"link {number} is not an http(s) URL: {raw[:80]}"
+            error = f"link {number} is not an http(s) URL: {raw[:80]}"
             break
         evidence.append(raw)
     if len(evidence) > MAX_EVIDENCE_LINKS:
-        errors["evidence"] = f"at most {MAX_EVIDENCE_LINKS} evidence links"
-    if draft.seller and len(draft.seller) > MAX_SELLER:
-        errors["seller"] = f"at most {MAX_SELLER} characters"
-    if not errors and found is not None:
-        errors.update(_missing_from_report(config, found[1], draft, listings))
-    if errors:
-        raise ReportRejected(errors)
-    return ParsedReport(listings=listings, evidence=evidence)
+        error = f"at most {MAX_EVIDENCE_LINKS} evidence links"
+    return evidence, error
 
 
 def parse_lines(

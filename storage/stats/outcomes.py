@@ -84,13 +84,14 @@ def past_sla(now: datetime, sla: Mapping[str, int], default_sla: int) -> ColumnE
     )
 
 
+Times = dict[str, tuple[float | None, float | None]]
+
+
 async def removal_times(
     session: AsyncSession, *, where: Sequence[ColumnElement[bool]], now: datetime, overall: bool
-) -> dict[str, tuple[float | None, float | None]]:
+) -> Times:
     """Platform → (median, p90) hours from submission to removal (nearest rank); with `overall`,
     under "" the same over all platforms, from the same pass over the removals."""
-    seconds = epoch_seconds(col(Listing.decided_at)) - epoch_seconds(col(Listing.submitted_at))
-    platform = col(Listing.platform)
     removals = (
         *where,
         outcome_in(now, REMOVED),
@@ -98,16 +99,36 @@ async def removal_times(
         col(Listing.decided_at).is_not(None),
     )
     if session.bind is not None and session.bind.dialect.name == "postgresql":
-        # ROLLUP adds the all-platforms row (platform NULL), even when there is no removal at all.
-        percentiles = (
-            await session.execute(
-                select(platform, nearest_rank(seconds, 50), nearest_rank(seconds, 90))
-                .where(*removals)
-                .group_by(func.rollup(platform) if overall else platform)
-            )
-        ).all()
-        return {name or "": (to_hours(mid), to_hours(high)) for name, mid, high in percentiles}
+        return await _removal_times_postgresql(session, removals, overall=overall)
+    return await _removal_times_sqlite(session, removals, overall=overall)
 
+
+def _seconds_to_removal() -> ColumnElement[int]:
+    return epoch_seconds(col(Listing.decided_at)) - epoch_seconds(col(Listing.submitted_at))
+
+
+async def _removal_times_postgresql(
+    session: AsyncSession, removals: Sequence[ColumnElement[bool]], *, overall: bool
+) -> Times:
+    seconds = _seconds_to_removal()
+    platform = col(Listing.platform)
+    # ROLLUP adds the all-platforms row (platform NULL), even when there is no removal at all.
+    percentiles = (
+        await session.execute(
+            select(platform, nearest_rank(seconds, 50), nearest_rank(seconds, 90))
+            .where(*removals)
+            .group_by(func.rollup(platform) if overall else platform)
+        )
+    ).all()
+    return {name or "": (to_hours(mid), to_hours(high)) for name, mid, high in percentiles}
+
+
+async def _removal_times_sqlite(
+    session: AsyncSession, removals: Sequence[ColumnElement[bool]], *, overall: bool
+) -> Times:
+    """SQLite has no percentile aggregate: ranks by window functions, in integer arithmetic."""
+    seconds = _seconds_to_removal()
+    platform = col(Listing.platform)
     ranked = (
         select(
             platform.label("platform"),

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from storage.models import Case, Listing
@@ -121,6 +122,24 @@ async def period_figures(
         col(Listing.created_at) >= timestamp(start),
         col(Listing.created_at) < timestamp(end),
     ]
+    platforms, total = await _platforms(session, in_period=in_period, now=now)
+    return PeriodFigures(
+        start=start,
+        end=end,
+        now=now,
+        cases=await _cases_reported(session, start=start, end=end),
+        platforms=platforms,
+        total=total,
+        past_sla=await _past_sla_counts(session, now=now, sla=sla, default_sla=default_sla),
+        oldest_open=await _oldest_open(session, now=now),
+        top_sellers=await _top_sellers(session, in_period=in_period),
+    )
+
+
+async def _platforms(
+    session: AsyncSession, *, in_period: Sequence[ColumnElement[bool]], now: datetime
+) -> tuple[tuple[PlatformFigures, ...], PlatformFigures]:
+    """Each platform's figures, most listings reported first, and their total."""
     counts = [
         func.count(),
         *(count_if(outcome_in(now, name)) for name in (REMOVED, REJECTED, NEEDS_INFO)),
@@ -134,7 +153,6 @@ async def period_figures(
         )
     ).all()
     times = await removal_times(session, where=in_period, now=now, overall=True)
-
     platforms = sorted(
         (
             _platform_figures(platform, [int(n) for n in numbers], times.get(platform))
@@ -143,22 +161,32 @@ async def period_figures(
         key=lambda item: (-item.reported, item.platform),
     )
     sums = [sum(getattr(item, name) for item in platforms) for name in _COUNT_FIELDS]
-    total = _platform_figures("", sums, times[""])
+    return tuple(platforms), _platform_figures("", sums, times[""])
 
-    cases = (
-        await session.execute(
-            select(func.count())
-            .select_from(Case)
-            .where(col(Case.created_at) >= timestamp(start), col(Case.created_at) < timestamp(end))
-        )
-    ).scalar_one()
 
+async def _cases_reported(session: AsyncSession, *, start: datetime, end: datetime) -> int:
+    cases = await session.execute(
+        select(func.count())
+        .select_from(Case)
+        .where(col(Case.created_at) >= timestamp(start), col(Case.created_at) < timestamp(end))
+    )
+    return int(cases.scalar_one())
+
+
+async def _past_sla_counts(
+    session: AsyncSession, *, now: datetime, sla: Mapping[str, int], default_sla: int
+) -> dict[str, int]:
+    """Platform → listings past their SLA at `now`, whenever they were reported."""
     past = await session.execute(
         select(col(Listing.platform), func.count())
         .where(past_sla(now, sla, default_sla))
         .group_by(col(Listing.platform))
     )
+    return {platform: int(count) for platform, count in past.all()}
 
+
+async def _oldest_open(session: AsyncSession, *, now: datetime) -> tuple[OldListing, ...]:
+    """The listings open longest at `now`, whenever they were reported."""
     open_now = and_(col(Listing.created_at) < timestamp(now), outcome_in(now, OPEN, NEEDS_INFO))
     oldest = await session.execute(
         select(
@@ -177,7 +205,12 @@ async def period_figures(
         .order_by(col(Listing.created_at), col(Listing.id))
         .limit(OLDEST_OPEN)
     )
+    return tuple(_old_listing(row) for row in oldest.all())
 
+
+async def _top_sellers(
+    session: AsyncSession, *, in_period: Sequence[ColumnElement[bool]]
+) -> tuple[SellerCount, ...]:
     seller = func.trim(col(Listing.seller))
     sellers = await session.execute(
         select(seller, func.count())
@@ -186,18 +219,7 @@ async def period_figures(
         .order_by(func.count().desc(), seller)
         .limit(TOP_SELLERS)
     )
-
-    return PeriodFigures(
-        start=start,
-        end=end,
-        now=now,
-        cases=int(cases),
-        platforms=tuple(platforms),
-        total=total,
-        past_sla={platform: int(count) for platform, count in past.all()},
-        oldest_open=tuple(_old_listing(row) for row in oldest.all()),
-        top_sellers=tuple(SellerCount(name, int(count)) for name, count in sellers.all()),
-    )
+    return tuple(SellerCount(name, int(count)) for name, count in sellers.all())
 
 
 _COUNT_FIELDS = ("reported", "removed", "rejected", "needs_info", "open", "withdrawn", "relisted")

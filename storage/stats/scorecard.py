@@ -5,12 +5,13 @@ Definitions in `storage.stats`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Text, and_, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from storage.models import Event, Listing, Notice
@@ -74,46 +75,11 @@ async def scorecard(
     where = [col(Listing.created_at) < timestamp(now)]
     if since is not None:
         where.append(col(Listing.created_at) >= timestamp(since))
-
-    clock = func.coalesce(col(Listing.submitted_at), col(Listing.created_at))
-    limit_seconds = by_platform(sla, default_sla, lambda days: days * 86400)
-    decided_late = and_(
-        outcome_in(now, REMOVED, REJECTED),
-        epoch_seconds(col(Listing.decided_at)) - epoch_seconds(clock) > limit_seconds,
+    listings = await _listing_counts(
+        session, where=where, now=now, sla=sla, default_sla=default_sla
     )
-    # `IN (subquery)` rather than a correlated EXISTS: both databases evaluate it once (a hashed
-    # subplan, an ephemeral index) instead of once per listing. The LIKE on the stored JSON text
-    # is a cheap pre-filter (no JSON parsing for the many other events); the JSON test decides.
-    asked = select(col(Event.listing_id)).where(
-        col(Event.kind) == "status_changed",
-        cast(col(Event.detail), Text).like("%needs_info%"),
-        json_text(Event.detail, "to") == "needs_info",
-        col(Event.created_at) < timestamp(now),
-    )
-    asked_for_info = or_(outcome_in(now, NEEDS_INFO), col(Listing.id).in_(asked))
-    listing_rows = await session.execute(
-        select(
-            col(Listing.platform),
-            func.count(),
-            count_if(outcome_in(now, REMOVED)),
-            count_if(outcome_in(now, REJECTED)),
-            count_if(or_(decided_late, past_sla(now, sla, default_sla))),
-            count_if(asked_for_info),
-        )
-        .where(*where)
-        .group_by(col(Listing.platform))
-    )
-    listings = {platform: tuple(map(int, numbers)) for platform, *numbers in listing_rows.all()}
     times = await removal_times(session, where=where, now=now, overall=False)
-
-    sent_where = [col(Notice.status) == "sent"]
-    if since is not None:
-        sent_where.append(col(Notice.sent_at) >= timestamp(since))
-    notice_rows = await session.execute(
-        select(col(Notice.platform), func.count()).where(*sent_where).group_by(col(Notice.platform))
-    )
-    notices = {platform: int(count) for platform, count in notice_rows.all()}
-
+    notices = await _notices_sent(session, since=since)
     scores = []
     for platform in set(listings) | set(notices):
         reported, removed, rejected, breaches, needed_info = listings.get(platform, (0,) * 5)
@@ -132,3 +98,54 @@ async def scorecard(
             )
         )
     return sorted(scores, key=lambda item: (-item.reported, -item.notices_sent, item.platform))
+
+
+async def _listing_counts(
+    session: AsyncSession,
+    *,
+    where: Sequence[ColumnElement[bool]],
+    now: datetime,
+    sla: Mapping[str, int],
+    default_sla: int,
+) -> dict[str, tuple[int, ...]]:
+    """Platform → (reported, removed, rejected, SLA breaches, needed info)."""
+    clock = func.coalesce(col(Listing.submitted_at), col(Listing.created_at))
+    limit_seconds = by_platform(sla, default_sla, lambda days: days * 86400)
+    decided_late = and_(
+        outcome_in(now, REMOVED, REJECTED),
+        epoch_seconds(col(Listing.decided_at)) - epoch_seconds(clock) > limit_seconds,
+    )
+    # `IN (subquery)` rather than a correlated EXISTS: both databases evaluate it once (a hashed
+    # subplan, an ephemeral index) instead of once per listing. The LIKE on the stored JSON text
+    # is a cheap pre-filter (no JSON parsing for the many other events); the JSON test decides.
+    asked = select(col(Event.listing_id)).where(
+        col(Event.kind) == "status_changed",
+        cast(col(Event.detail), Text).like("%needs_info%"),
+        json_text(Event.detail, "to") == "needs_info",
+        col(Event.created_at) < timestamp(now),
+    )
+    asked_for_info = or_(outcome_in(now, NEEDS_INFO), col(Listing.id).in_(asked))
+    rows = await session.execute(
+        select(
+            col(Listing.platform),
+            func.count(),
+            count_if(outcome_in(now, REMOVED)),
+            count_if(outcome_in(now, REJECTED)),
+            count_if(or_(decided_late, past_sla(now, sla, default_sla))),
+            count_if(asked_for_info),
+        )
+        .where(*where)
+        .group_by(col(Listing.platform))
+    )
+    return {platform: tuple(map(int, numbers)) for platform, *numbers in rows.all()}
+
+
+async def _notices_sent(session: AsyncSession, *, since: datetime | None) -> dict[str, int]:
+    """Platform → notices sent (since `since`)."""
+    sent_where = [col(Notice.status) == "sent"]
+    if since is not None:
+        sent_where.append(col(Notice.sent_at) >= timestamp(since))
+    rows = await session.execute(
+        select(col(Notice.platform), func.count()).where(*sent_where).group_by(col(Notice.platform))
+    )
+    return {platform: int(count) for platform, count in rows.all()}
