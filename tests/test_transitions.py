@@ -51,7 +51,9 @@ async def _notices(db: Database, statuses: Sequence[NoticeState]) -> list[int]:
             ],
         )
         for notice_id, status in zip(ids, statuses, strict=True):
-            await session.execute(update(Notice).where(Notice.id == notice_id).values(status=status))
+            await session.execute(
+                update(Notice).where(Notice.id == notice_id).values(status=status)
+            )
     return ids
 
 

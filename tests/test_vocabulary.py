@@ -25,14 +25,14 @@ _QUOTED = re.compile(r"'(\w+)'")
 
 
 def test_listing_statuses_are_the_enum_values_in_lifecycle_order() -> None:
-    assert models.LISTING_STATUSES == tuple(ListingStatus)
+    assert tuple(ListingStatus) == models.LISTING_STATUSES
     assert models.OPEN_STATUSES == OPEN_LISTING_STATUSES
     assert set(models.CLOSED_STATUSES) == CLOSED_LISTING_STATUSES
     assert set(models.AWAITING_STATUSES) == set(OPEN_LISTING_STATUSES) - {ListingStatus.FAILED}
 
 
 def test_notice_states_are_the_enum_values() -> None:
-    assert models.NOTICE_STATES == tuple(NoticeState)
+    assert tuple(NoticeState) == models.NOTICE_STATES
 
 
 def test_the_open_listing_index_excludes_exactly_the_closed_statuses() -> None:
@@ -53,7 +53,10 @@ def test_the_job_indexes_name_job_states() -> None:
 
 
 def test_what_a_status_move_stamps_is_named_by_status() -> None:
-    assert set(stored_listings.STARTS_SLA_CLOCK) == {ListingStatus.SUBMITTED, ListingStatus.IN_REVIEW}
+    assert set(stored_listings.STARTS_SLA_CLOCK) == {
+        ListingStatus.SUBMITTED,
+        ListingStatus.IN_REVIEW,
+    }
     decided = (CLOSED_LISTING_STATUSES - {ListingStatus.RELISTED}) | {ListingStatus.NEEDS_INFO}
     assert set(stored_listings.DECIDED) == decided
     assert set(stored_listings.KEEPS_REASON) == {ListingStatus.RELISTED}

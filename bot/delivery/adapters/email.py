@@ -38,7 +38,7 @@ from bot.delivery.adapters.base import (
     Receipt,
     TransientError,
 )
-from bot.delivery.notices import clean_line
+from bot.delivery.cleaning import clean_line
 
 log = logging.getLogger(__name__)
 
