@@ -21,8 +21,9 @@ from bot.core.listings import ListingURLError, ParsedListing, parse_listing_url
 from bot.delivery.adapters.base import NoticeListing
 from bot.delivery.notices import applies_eu, missing_elements
 from bot.intake.shortlinks import ShortLinkPolicy, resolve_short_links
+from bot.jobs.notify import enqueue_parent_post
 from bot.slack_ui.blocks import FILE_FIELD
-from storage import jobs, queries
+from storage import queries
 from storage.db import Database
 from storage.models import Case
 from storage.queries import NewListing, OpenListing
@@ -339,12 +340,7 @@ async def open_case(
                 )
                 assert case.id is not None
                 # The parent message's job first: it runs before the notices' submits.
-                await jobs.enqueue(
-                    session,
-                    kind="notify",
-                    payload={"op": "post_parent", "case_id": case.id},
-                    serial_key=f"case:{case.id}",
-                )
+                await enqueue_parent_post(session, case_id=case.id)
                 notice_ids = await plan_notices(
                     session,
                     config=config,
