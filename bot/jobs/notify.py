@@ -4,6 +4,9 @@ Every post to a case's thread and every update of its parent message is a job wi
 serial key, so a Slack outage or rate limit delays messages but loses none, and a case's replies
 arrive in the order they were written. Thread replies are rendered when the event happens (they
 are history); the parent message is rendered from the database when the job runs (it is state).
+
+A `notify` job's payload is one of four models told apart by `op` (`bot.jobs.payloads.Notify`):
+a thread reply, the parent's first post, a parent update, or a post in another channel.
 """
 
 from __future__ import annotations
