@@ -24,13 +24,13 @@ from bot.config.logs import redact_also
 from bot.delivery.adapters import adapter_class, configured_secrets, parse_adapter_options
 from bot.delivery.adapters.base import Adapter
 from bot.delivery.adapters.oauth import AccessTokens
+from bot.jobs import registry
 from bot.jobs.schedule import Scheduler
-from bot.jobs.worker import DeadHandler, JobContext, Runner, Worker
+from bot.jobs.worker import Worker
 from bot.metrics import CONTENT_TYPE
 from bot.runtime import Runtime
 from bot.slack_ui.access import AccessControl
 from storage.db import Database
-from storage.jobs import ClaimedJob
 from storage.models import utcnow
 from storage.tokens import DatabaseTokens
 
@@ -94,11 +94,9 @@ class TakedownBot:
         )
         handlers.register(self.bolt, self.runtime)
         delivery = settings.config.delivery
-        runners, on_dead = _job_runners(self.runtime)
         self.worker = Worker(
             db=self.db,
-            runners=runners,
-            on_dead=on_dead,
+            kinds=registry.bound_to(self.runtime),
             backoff=delivery.backoff,
             lease=delivery.lease,
             concurrency=delivery.concurrency,
@@ -212,40 +210,6 @@ def settle_heap() -> None:
     objects live as long as the process anyway. `serve` and `worker` call this once they run."""
     gc.collect()
     gc.freeze()
-
-
-def _job_runners(rt: Runtime) -> tuple[dict[str, Runner], dict[str, DeadHandler]]:
-    """The job kinds this bot runs, bound to its runtime, and what to do when one dies."""
-    from bot.delivery import submit as delivery
-    from bot.delivery.poll import run_poll
-    from bot.jobs import notify, publish
-
-    async def submit(ctx: JobContext) -> None:
-        await delivery.run_submit(rt, ctx)
-
-    async def poll(ctx: JobContext) -> None:
-        await run_poll(rt, ctx)
-
-    async def post(ctx: JobContext) -> None:
-        await notify.run_notify(rt, ctx)
-
-    async def digest(ctx: JobContext) -> None:
-        await publish.run_digest(rt, ctx)
-
-    async def remind(ctx: JobContext) -> None:
-        await publish.run_remind(rt, ctx)
-
-    async def submit_dead(job: ClaimedJob, error: str) -> None:
-        await delivery.on_submit_dead(rt, job, error)
-
-    runners: dict[str, Runner] = {
-        "submit": submit,
-        "poll": poll,
-        "notify": post,
-        "digest": digest,
-        "remind": remind,
-    }
-    return runners, {"submit": submit_dead}
 
 
 def create_app(settings: Settings, **kwargs: Any) -> TakedownBot:

@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from storage import jobs
 from storage.db import Database
+from storage.jobs import JobQueue
 from storage.models import utcnow
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -68,8 +68,9 @@ class Metrics:
     async def render(self, db: Database) -> bytes:
         """Refresh the database gauges, then the text exposition format."""
         self.jobs.clear()
-        for (kind, state), count in (await jobs.counts(db)).items():
+        queue = JobQueue(db)
+        for (kind, state), count in (await queue.counts()).items():
             self.jobs.labels(kind, state).set(count)
-        oldest = await jobs.oldest_due(db)
+        oldest = await queue.oldest_due()
         self.queue_age.set(max(0.0, (utcnow() - oldest).total_seconds()) if oldest else 0.0)
         return generate_latest(self.registry)

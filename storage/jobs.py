@@ -1,11 +1,17 @@
 """The durable job queue. Every statement over the `jobs` table lives here.
 
+Two kinds of call, told apart by how they are reached:
+- module functions take the caller's session and join its transaction: `enqueue`, `enqueue_many`,
+  `complete`, `retry`;
+- `JobQueue(db)`'s methods run transactions of their own: `claim`, `heartbeat_many`,
+  `complete_many`, `release`, `purge_done`, and the reads `counts`, `outstanding`, `oldest_due`.
+
 - `enqueue` runs inside the caller's transaction (transactional outbox): a case and its first jobs
   commit together or not at all. A `dedupe_key` makes enqueueing idempotent (periodic runs).
-- `claim` leases due jobs in one statement: `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)
-  RETURNING …` on PostgreSQL; on SQLite the same statement inside a `BEGIN IMMEDIATE` transaction,
-  which makes it the only writer. Jobs whose lease expired (their worker died) are claimed by the
-  same query, so stalled jobs need no separate sweeper.
+- `JobQueue.claim` leases due jobs in one statement: `UPDATE … WHERE id IN (SELECT … FOR UPDATE
+  SKIP LOCKED) RETURNING …` on PostgreSQL; on SQLite the same statement inside a `BEGIN IMMEDIATE`
+  transaction, which makes it the only writer. Jobs whose lease expired (their worker died) are
+  claimed by the same query, so stalled jobs need no separate sweeper.
 - Jobs sharing a `serial_key` run one at a time, in id order: a case's thread replies stay ordered.
   On PostgreSQL `enqueue` takes a transaction-level advisory lock on the key, so ids of one key
   follow commit order (a smaller id committed later would otherwise run after a larger one).
@@ -62,6 +68,9 @@ class ClaimedJob:
         return self.attempts >= self.max_attempts
 
 
+# Over the caller's session: these join its transaction.
+
+
 async def enqueue(
     session: AsyncSession,
     *,
@@ -109,6 +118,180 @@ async def enqueue_many(
         statement,
         [_new_job(kind, payload, now=now, dedupe_key=dedupe_key) for payload, dedupe_key in jobs],
     )
+
+
+async def complete(session: AsyncSession, *, job_id: int, owner: str) -> bool:
+    """Mark done in the caller's transaction (with the job's own writes); False if the lease was lost."""
+    result = await (await session.connection()).execute(
+        built(("finish", False), lambda: _finish(False)),
+        {"job_id": job_id, "owner": owner, "now": utcnow()},
+    )
+    return bool(result.rowcount)
+
+
+async def retry(
+    session: AsyncSession, *, job_id: int, owner: str, error: str, run_at: datetime | None
+) -> bool:
+    """Reschedule at `run_at`, or dead-letter the job when `run_at` is None."""
+    values: dict[str, Any] = {
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "last_error": error[:2000],
+        "updated_at": utcnow(),
+    }
+    values.update(state=DEAD) if run_at is None else values.update(state=QUEUED, run_at=run_at)
+    result = await session.execute(update(Job).where(_held(job_id, owner)).values(**values))
+    return bool(result.rowcount)
+
+
+# Over a Database: each call runs its own transaction.
+
+
+class JobQueue:
+    """The queue's operations that run in transactions of their own, over `db`: claiming, lease
+    renewal, completion of jobs that wrote nothing else, release, housekeeping and figures."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def claim(
+        self,
+        *,
+        owner: str,
+        limit: int,
+        lease: timedelta,
+        kinds: tuple[str, ...] | None = None,
+        now: datetime | None = None,
+    ) -> list[ClaimedJob]:
+        """Lease up to `limit` due jobs (jobs whose lease expired first) for `owner`.
+
+        Two statements in one transaction, each reading an index that holds only what it looks for
+        (migration 0004): jobs whose worker died (`running`, lease expired), then queued jobs in
+        (run_at, id) order, the scan stopping once `limit` are found.
+        """
+        now = now or utcnow()
+        claimed: list[ClaimedJob] = []
+        params: dict[str, Any] = {"owner": owner, "now": now, "expires": now + lease}
+        if kinds:
+            params["kinds"] = list(kinds)
+        async with self.db.transaction() as session:
+            connection = await session.connection()
+            for part in ("expired", "queued"):
+                wanted = limit - len(claimed)
+                if wanted <= 0:
+                    break
+                statement = built(
+                    ("claim", part, self.db.is_postgres, bool(kinds)),
+                    functools.partial(
+                        _claim, part, postgres=self.db.is_postgres, by_kind=bool(kinds)
+                    ),
+                )
+                rows = await connection.execute(statement, {**params, "limit": wanted})
+                claimed.extend(ClaimedJob(*row) for row in rows.all())
+        claimed.sort(key=lambda job: job.id)
+        return claimed
+
+    async def heartbeat_many(
+        self, *, job_ids: Sequence[int], owner: str, lease: timedelta
+    ) -> set[int]:
+        """Extend the leases of `owner`'s running jobs among `job_ids` in one statement; returns the
+        ids extended (a missing id's lease was lost to another worker, or the job has finished)."""
+        if not job_ids:
+            return set()
+        now = utcnow()
+        async with self.db.transaction() as session:
+            result = await session.execute(
+                update(Job)
+                .where(Job.id.in_(list(job_ids)), Job.state == RUNNING, Job.lease_owner == owner)
+                .values(lease_expires_at=now + lease, updated_at=now)
+                .returning(Job.id),
+                execution_options={"synchronize_session": False},
+            )
+            return {row[0] for row in result.all()}
+
+    async def complete_many(self, *, job_ids: Sequence[int], owner: str) -> set[int]:
+        """Mark `owner`'s jobs among `job_ids` done in one transaction of their own (jobs whose run
+        wrote nothing else); returns the ids completed (a missing one's lease was lost)."""
+        if not job_ids:
+            return set()
+        async with self.db.transaction() as session:
+            result = await (await session.connection()).execute(
+                built(("finish", True), lambda: _finish(True)),
+                {"ids": list(job_ids), "owner": owner, "now": utcnow()},
+            )
+            return {row[0] for row in result.all()}
+
+    async def release(self, *, job_id: int, owner: str) -> bool:
+        """Give a job back untouched (shutdown): queued again, the attempt not counted."""
+        async with self.db.transaction() as session:
+            result = await session.execute(
+                update(Job)
+                .where(_held(job_id, owner))
+                .values(
+                    state=QUEUED,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    attempts=Job.attempts - 1,
+                    run_at=utcnow(),
+                    updated_at=utcnow(),
+                )
+            )
+        return bool(result.rowcount)
+
+    async def purge_done(
+        self, *, kinds: Sequence[str], older_than: datetime, batch: int = 5000
+    ) -> int:
+        """Delete jobs of `kinds` done before `older_than`, `batch` at a time (each batch its own
+        short transaction); returns how many. Claims never read them, but the table would grow."""
+        statement = built("purge_done", _purge)
+        removed = 0
+        while True:
+            async with self.db.transaction() as session:
+                result = await (await session.connection()).execute(
+                    statement, {"kinds": list(kinds), "before": older_than, "batch": batch}
+                )
+            removed += result.rowcount
+            if result.rowcount < batch:
+                return removed
+
+    async def counts(self) -> dict[tuple[str, str], int]:
+        """Jobs by (kind, state)."""
+        async with self.db.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(Job.kind, Job.state, func.count()).group_by(Job.kind, Job.state)
+                )
+            ).all()
+        return {(kind, state): count for kind, state, count in rows}
+
+    async def outstanding(self) -> tuple[int, datetime | None]:
+        """How many jobs are running, and when the next queued one is due, read together: a job
+        claimed between two separate reads would be in neither."""
+        running = func.sum(case((Job.state == RUNNING, 1), else_=0))
+        due = func.min(case((Job.state == QUEUED, Job.run_at), else_=None))
+        async with self.db.sessions() as session:
+            count, next_due = (
+                await session.execute(
+                    select(running, due.label("due")).where(Job.state.in_((QUEUED, RUNNING)))
+                )
+            ).one()
+        if isinstance(next_due, str):  # SQLite hands back MIN over a CASE as text
+            next_due = datetime.fromisoformat(next_due)
+        if next_due is not None and next_due.tzinfo is None:
+            next_due = next_due.replace(tzinfo=UTC)
+        return int(count or 0), next_due
+
+    async def oldest_due(self) -> datetime | None:
+        """When the longest-waiting due job became due (queue age)."""
+        async with self.db.sessions() as session:
+            return (
+                await session.execute(
+                    select(func.min(Job.run_at)).where(Job.state == QUEUED, Job.run_at <= utcnow())
+                )
+            ).scalar()
+
+
+# The statements.
 
 
 def _new_job(
@@ -174,42 +357,6 @@ _JOB_VALUES = (
 )
 
 
-async def claim(
-    db: Database,
-    *,
-    owner: str,
-    limit: int,
-    lease: timedelta,
-    kinds: tuple[str, ...] | None = None,
-    now: datetime | None = None,
-) -> list[ClaimedJob]:
-    """Lease up to `limit` due jobs (jobs whose lease expired first) for `owner`.
-
-    Two statements in one transaction, each reading an index that holds only what it looks for
-    (migration 0004): jobs whose worker died (`running`, lease expired), then queued jobs in
-    (run_at, id) order, the scan stopping once `limit` are found.
-    """
-    now = now or utcnow()
-    claimed: list[ClaimedJob] = []
-    params: dict[str, Any] = {"owner": owner, "now": now, "expires": now + lease}
-    if kinds:
-        params["kinds"] = list(kinds)
-    async with db.transaction() as session:
-        connection = await session.connection()
-        for part in ("expired", "queued"):
-            wanted = limit - len(claimed)
-            if wanted <= 0:
-                break
-            statement = built(
-                ("claim", part, db.is_postgres, bool(kinds)),
-                functools.partial(_claim, part, postgres=db.is_postgres, by_kind=bool(kinds)),
-            )
-            rows = await connection.execute(statement, {**params, "limit": wanted})
-            claimed.extend(ClaimedJob(*row) for row in rows.all())
-    claimed.sort(key=lambda job: job.id)
-    return claimed
-
-
 def _claim(part: str, *, postgres: bool, by_kind: bool) -> Any:
     """Lease the first due jobs of one part: `expired` leases, or `queued` jobs in order."""
     c = JOBS.c
@@ -252,25 +399,6 @@ def _held(job_id: int, owner: str) -> Any:
     return and_(Job.id == job_id, Job.state == RUNNING, Job.lease_owner == owner)
 
 
-async def heartbeat_many(
-    db: Database, *, job_ids: Sequence[int], owner: str, lease: timedelta
-) -> set[int]:
-    """Extend the leases of `owner`'s running jobs among `job_ids` in one statement; returns the
-    ids extended (a missing id's lease was lost to another worker, or the job has finished)."""
-    if not job_ids:
-        return set()
-    now = utcnow()
-    async with db.transaction() as session:
-        result = await session.execute(
-            update(Job)
-            .where(Job.id.in_(list(job_ids)), Job.state == RUNNING, Job.lease_owner == owner)
-            .values(lease_expires_at=now + lease, updated_at=now)
-            .returning(Job.id),
-            execution_options={"synchronize_session": False},
-        )
-        return {row[0] for row in result.all()}
-
-
 def _finish(many: bool) -> Any:
     """Mark `owner`'s running job(s) done; with `many`, returning the ids marked."""
     c = JOBS.c
@@ -289,127 +417,18 @@ def _finish(many: bool) -> Any:
     return statement.returning(c.id) if many else statement
 
 
-async def complete(session: AsyncSession, *, job_id: int, owner: str) -> bool:
-    """Mark done in the caller's transaction (with the job's own writes); False if the lease was lost."""
-    result = await (await session.connection()).execute(
-        built(("finish", False), lambda: _finish(False)),
-        {"job_id": job_id, "owner": owner, "now": utcnow()},
-    )
-    return bool(result.rowcount)
-
-
-async def complete_many(db: Database, *, job_ids: Sequence[int], owner: str) -> set[int]:
-    """Mark `owner`'s jobs among `job_ids` done in one transaction of their own (jobs whose run
-    wrote nothing else); returns the ids completed (a missing one's lease was lost)."""
-    if not job_ids:
-        return set()
-    async with db.transaction() as session:
-        result = await (await session.connection()).execute(
-            built(("finish", True), lambda: _finish(True)),
-            {"ids": list(job_ids), "owner": owner, "now": utcnow()},
-        )
-        return {row[0] for row in result.all()}
-
-
-async def retry(
-    session: AsyncSession, *, job_id: int, owner: str, error: str, run_at: datetime | None
-) -> bool:
-    """Reschedule at `run_at`, or dead-letter the job when `run_at` is None."""
-    values: dict[str, Any] = {
-        "lease_owner": None,
-        "lease_expires_at": None,
-        "last_error": error[:2000],
-        "updated_at": utcnow(),
-    }
-    values.update(state=DEAD) if run_at is None else values.update(state=QUEUED, run_at=run_at)
-    result = await session.execute(update(Job).where(_held(job_id, owner)).values(**values))
-    return bool(result.rowcount)
-
-
-async def release(db: Database, *, job_id: int, owner: str) -> bool:
-    """Give a job back untouched (shutdown): queued again, the attempt not counted."""
-    async with db.transaction() as session:
-        result = await session.execute(
-            update(Job)
-            .where(_held(job_id, owner))
-            .values(
-                state=QUEUED,
-                lease_owner=None,
-                lease_expires_at=None,
-                attempts=Job.attempts - 1,
-                run_at=utcnow(),
-                updated_at=utcnow(),
-            )
-        )
-    return bool(result.rowcount)
-
-
-async def purge_done(
-    db: Database, *, kinds: Sequence[str], older_than: datetime, batch: int = 5000
-) -> int:
-    """Delete jobs of `kinds` done before `older_than`, `batch` at a time (each batch its own
-    short transaction); returns how many. Claims never read them, but the table would grow."""
+def _purge() -> Any:
+    """Delete up to `batch` jobs of `kinds` done before `before`."""
     c = JOBS.c
-    statement = built(
-        "purge_done",
-        lambda: delete(JOBS).where(
-            c.id.in_(
-                select(c.id)
-                .where(
-                    c.state == DONE,
-                    c.kind.in_(bindparam("kinds", expanding=True)),
-                    c.updated_at < bindparam("before", type_=c.updated_at.type),
-                )
-                .limit(bindparam("batch", type_=Integer))
-                .scalar_subquery()
+    return delete(JOBS).where(
+        c.id.in_(
+            select(c.id)
+            .where(
+                c.state == DONE,
+                c.kind.in_(bindparam("kinds", expanding=True)),
+                c.updated_at < bindparam("before", type_=c.updated_at.type),
             )
-        ),
+            .limit(bindparam("batch", type_=Integer))
+            .scalar_subquery()
+        )
     )
-    removed = 0
-    while True:
-        async with db.transaction() as session:
-            result = await (await session.connection()).execute(
-                statement, {"kinds": list(kinds), "before": older_than, "batch": batch}
-            )
-        removed += result.rowcount
-        if result.rowcount < batch:
-            return removed
-
-
-async def counts(db: Database) -> dict[tuple[str, str], int]:
-    """Jobs by (kind, state)."""
-    async with db.sessions() as session:
-        rows = (
-            await session.execute(
-                select(Job.kind, Job.state, func.count()).group_by(Job.kind, Job.state)
-            )
-        ).all()
-    return {(kind, state): count for kind, state, count in rows}
-
-
-async def outstanding(db: Database) -> tuple[int, datetime | None]:
-    """How many jobs are running, and when the next queued one is due, read together: a job
-    claimed between two separate reads would be in neither."""
-    running = func.sum(case((Job.state == RUNNING, 1), else_=0))
-    due = func.min(case((Job.state == QUEUED, Job.run_at), else_=None))
-    async with db.sessions() as session:
-        count, next_due = (
-            await session.execute(
-                select(running, due.label("due")).where(Job.state.in_((QUEUED, RUNNING)))
-            )
-        ).one()
-    if isinstance(next_due, str):  # SQLite hands back MIN over a CASE as text
-        next_due = datetime.fromisoformat(next_due)
-    if next_due is not None and next_due.tzinfo is None:
-        next_due = next_due.replace(tzinfo=UTC)
-    return int(count or 0), next_due
-
-
-async def oldest_due(db: Database) -> datetime | None:
-    """When the longest-waiting due job became due (queue age)."""
-    async with db.sessions() as session:
-        return (
-            await session.execute(
-                select(func.min(Job.run_at)).where(Job.state == QUEUED, Job.run_at <= utcnow())
-            )
-        ).scalar()

@@ -7,9 +7,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.jobs.worker import JobContext, JobFailed, RetryLater, Worker
+from bot.jobs.worker import JobContext, JobFailed, JobHandler, RetryLater, Worker
 from storage import jobs
 from storage.db import Database
+from storage.jobs import JobQueue
 from storage.models import Job, utcnow
 
 
@@ -40,7 +41,7 @@ async def test_two_claimers_never_share_a_job(db: Database) -> None:
         await _enqueue(db, payload={"n": n})
     lease = timedelta(minutes=1)
     batches = await asyncio.gather(
-        *(jobs.claim(db, owner=f"w{i}", limit=7, lease=lease) for i in range(4)),
+        *(JobQueue(db).claim(owner=f"w{i}", limit=7, lease=lease) for i in range(4)),
     )
     claimed = [job.id for batch in batches for job in batch]
     assert len(claimed) == len(set(claimed)) == 28
@@ -48,10 +49,12 @@ async def test_two_claimers_never_share_a_job(db: Database) -> None:
 
 async def test_expired_lease_is_taken_over_by_another_worker(db: Database) -> None:
     job_id = await _enqueue(db)
-    [job] = await jobs.claim(db, owner="dead-worker", limit=5, lease=timedelta(seconds=1))
-    assert await jobs.claim(db, owner="other", limit=5, lease=timedelta(minutes=1)) == []
+    [job] = await JobQueue(db).claim(owner="dead-worker", limit=5, lease=timedelta(seconds=1))
+    assert await JobQueue(db).claim(owner="other", limit=5, lease=timedelta(minutes=1)) == []
     later = utcnow() + timedelta(seconds=2)
-    [taken] = await jobs.claim(db, owner="other", limit=5, lease=timedelta(minutes=1), now=later)
+    [taken] = await JobQueue(db).claim(
+        owner="other", limit=5, lease=timedelta(minutes=1), now=later
+    )
     assert taken.id == job.id == job_id and taken.attempts == 2
     async with db.transaction() as session:  # the dead worker's late completion does not count
         assert not await jobs.complete(session, job_id=job.id, owner="dead-worker")
@@ -61,21 +64,21 @@ async def test_expired_lease_is_taken_over_by_another_worker(db: Database) -> No
 
 async def test_a_claim_takes_expired_leases_first_then_queued_jobs_in_order(db: Database) -> None:
     stalled = await _enqueue(db, payload={"n": "stalled"})
-    await jobs.claim(db, owner="dead-worker", limit=1, lease=timedelta(seconds=1))
+    await JobQueue(db).claim(owner="dead-worker", limit=1, lease=timedelta(seconds=1))
     queued = [await _enqueue(db, payload={"n": n}) for n in range(3)]
     later = utcnow() + timedelta(seconds=2)
-    first = await jobs.claim(db, owner="w", limit=2, lease=timedelta(minutes=1), now=later)
+    first = await JobQueue(db).claim(owner="w", limit=2, lease=timedelta(minutes=1), now=later)
     assert [job.id for job in first] == [stalled, queued[0]]
-    rest = await jobs.claim(db, owner="w", limit=5, lease=timedelta(minutes=1), now=later)
+    rest = await JobQueue(db).claim(owner="w", limit=5, lease=timedelta(minutes=1), now=later)
     assert [job.id for job in rest] == queued[1:]
 
 
 async def test_completing_many_jobs_reports_the_ones_whose_lease_was_lost(db: Database) -> None:
     ids = [await _enqueue(db, payload={"n": n}) for n in range(3)]
-    await jobs.claim(db, owner="w1", limit=3, lease=timedelta(seconds=1))
+    await JobQueue(db).claim(owner="w1", limit=3, lease=timedelta(seconds=1))
     later = utcnow() + timedelta(seconds=2)
-    [taken] = await jobs.claim(db, owner="w2", limit=1, lease=timedelta(minutes=1), now=later)
-    done = await jobs.complete_many(db, job_ids=ids, owner="w1")  # type: ignore[arg-type]
+    [taken] = await JobQueue(db).claim(owner="w2", limit=1, lease=timedelta(minutes=1), now=later)
+    done = await JobQueue(db).complete_many(job_ids=ids, owner="w1")  # type: ignore[arg-type]
     assert done == set(ids) - {taken.id}
     assert (await _job(db, taken.id)).state == "running"
 
@@ -84,11 +87,11 @@ async def test_jobs_with_one_serial_key_run_one_at_a_time_in_order(db: Database)
     a = await _enqueue(db, serial_key="case:1")
     b = await _enqueue(db, serial_key="case:1")
     c = await _enqueue(db, serial_key="case:2")
-    first = await jobs.claim(db, owner="w", limit=10, lease=timedelta(minutes=1))
+    first = await JobQueue(db).claim(owner="w", limit=10, lease=timedelta(minutes=1))
     assert [job.id for job in first] == [a, c]
     async with db.transaction() as session:
         await jobs.complete(session, job_id=a, owner="w")  # type: ignore[arg-type]
-    second = await jobs.claim(db, owner="w", limit=10, lease=timedelta(minutes=1))
+    second = await JobQueue(db).claim(owner="w", limit=10, lease=timedelta(minutes=1))
     assert [job.id for job in second] == [b]
 
 
@@ -106,7 +109,7 @@ async def test_worker_retries_with_backoff_then_dead_letters(db: Database) -> No
         dead.append(error)
 
     worker = Worker(
-        db=db, runners={"flaky": flaky}, on_dead={"flaky": on_dead}, backoff=[timedelta(0)] * 2
+        db=db, kinds={"flaky": JobHandler(flaky, on_dead=on_dead)}, backoff=[timedelta(0)] * 2
     )
     async with db.transaction() as session:  # max_attempts follows the configured schedule
         from sqlalchemy import update
@@ -127,7 +130,9 @@ async def test_worker_reschedules_by_the_durable_backoff(db: Database) -> None:
         raise ConnectionError("reset by peer")
 
     worker = Worker(
-        db=db, runners={"flaky": flaky}, backoff=[timedelta(minutes=5), timedelta(hours=1)]
+        db=db,
+        kinds={"flaky": JobHandler(flaky)},
+        backoff=[timedelta(minutes=5), timedelta(hours=1)],
     )
     before = utcnow()
     await worker.run_until_idle(timeout=10)
@@ -144,7 +149,7 @@ async def test_job_failed_dead_letters_at_once(db: Database) -> None:
     async def bad(ctx: JobContext) -> None:
         raise JobFailed("no such case")
 
-    await Worker(db=db, runners={"bad": bad}).run_until_idle(timeout=10)
+    await Worker(db=db, kinds={"bad": JobHandler(bad)}).run_until_idle(timeout=10)
     job = await _job(db, job_id)
     assert (job.state, job.attempts, job.last_error) == ("dead", 1, "no such case")
 
@@ -158,7 +163,7 @@ async def test_stopping_worker_releases_unfinished_jobs(db: Database) -> None:
         started.set()
         await asyncio.sleep(60)
 
-    worker = Worker(db=db, runners={"slow": slow}, poll_interval=0.02, grace=0.2)
+    worker = Worker(db=db, kinds={"slow": JobHandler(slow)}, poll_interval=0.02, grace=0.2)
     task = asyncio.create_task(worker.run())
     await asyncio.wait_for(started.wait(), 10)
     worker.stop()
@@ -184,11 +189,11 @@ async def test_a_serial_keys_next_job_waits_for_the_earlier_enqueuer_to_commit(
 
 
 async def test_outstanding_reads_running_and_next_due_together(db: Database) -> None:
-    assert await jobs.outstanding(db) == (0, None)
+    assert await JobQueue(db).outstanding() == (0, None)
     later = utcnow() + timedelta(seconds=30)
     await _enqueue(db, payload={"n": 1})
     await _enqueue(db, payload={"n": 2}, run_at=later)
-    assert len(await jobs.claim(db, owner="w", limit=1, lease=timedelta(minutes=1))) == 1
-    running, due = await jobs.outstanding(db)
+    assert len(await JobQueue(db).claim(owner="w", limit=1, lease=timedelta(minutes=1))) == 1
+    running, due = await JobQueue(db).outstanding()
     assert running == 1 and due is not None
     assert abs((due - later).total_seconds()) < 0.001 and due.tzinfo is not None

@@ -9,7 +9,7 @@ import pytest
 
 from bot.config.environment import Environment
 from bot.config.logs import setup_logging
-from bot.jobs.worker import JobContext, Worker
+from bot.jobs.worker import JobContext, JobHandler, Worker
 from storage import jobs
 from storage.db import Database
 
@@ -35,7 +35,7 @@ async def test_each_job_run_is_one_json_line_with_outcome_and_duration(
     async def noop(ctx: JobContext) -> None:
         logging.getLogger("takedown.test").info("token is xoxb-secret-value-123")
 
-    await Worker(db=db, runners={"noop": noop}).run_until_idle(timeout=10)
+    await Worker(db=db, kinds={"noop": JobHandler(noop)}).run_until_idle(timeout=10)
     lines = [
         json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")
     ]

@@ -13,10 +13,10 @@ from sqlalchemy import select, update
 
 from bot.config.loading import parse_config
 from bot.config.schema import AppConfig
+from bot.jobs.payloads import SweepReminders, enqueue
 from bot.jobs.reminders import sweep
 from bot.jobs.schedule import Scheduler, latest_run
 from storage.db import Database
-from storage.jobs import enqueue
 from storage.models import Job, Listing, Notice
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -175,7 +175,9 @@ async def test_the_hourly_sweep_deletes_jobs_finished_longer_ago_than_keep_done_
             .values(updated_at=datetime.now(UTC) - timedelta(days=31))
         )
     async with bot.bot.db.transaction() as session:  # the next hourly run
-        await enqueue(session, kind="remind", payload={}, dedupe_key="remind:next-hour")
+        await enqueue(
+            session, SweepReminders(scheduled_at=datetime.now(UTC)), dedupe_key="remind:next-hour"
+        )
     bot.bot.worker.wake()
 
     async def swept() -> set[int] | None:

@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config.schema import AppConfig
-from bot.core.states import JobKind
 from bot.delivery.adapters import adapter_class
-from storage import jobs
+from bot.jobs import payloads
+from bot.jobs.payloads import PollNotice, SubmitNotice
 from storage.models import Notice
 from storage.notices import PlannedNotice, insert_notices
 
@@ -51,11 +51,10 @@ async def plan_notices(
             )
             members.append(positions[start : start + size])
     notice_ids = await insert_notices(session, case_id=case_id, planned=planned)
-    await jobs.enqueue_many(
+    await payloads.enqueue_many(
         session,
-        kind=JobKind.SUBMIT,
-        jobs=[
-            ({"notice_id": notice_id, "case_id": case_id}, f"submit:{notice_id}")
+        [
+            (SubmitNotice(notice_id=notice_id, case_id=case_id), f"submit:{notice_id}")
             for notice_id in notice_ids
         ],
     )
@@ -68,10 +67,9 @@ async def plan_notices(
 
 async def enqueue_submit(session: AsyncSession, *, notice_id: int, case_id: int) -> None:
     """Queue one more submit job for a notice (a person sends it again)."""
-    await jobs.enqueue(
+    await payloads.enqueue(
         session,
-        kind=JobKind.SUBMIT,
-        payload={"notice_id": notice_id, "case_id": case_id},
+        SubmitNotice(notice_id=notice_id, case_id=case_id),
         dedupe_key=f"submit:{notice_id}:{uuid.uuid4().hex[:8]}",
     )
 
@@ -83,10 +81,10 @@ async def enqueue_poll(
     polls of a bulk case spread out)."""
     _, entry = config.channel_for(notice.platform)
     delay = entry.poll_every.total_seconds() * random.uniform(0.9, 1.1)
-    await jobs.enqueue(
+    assert notice.id is not None
+    await payloads.enqueue(
         session,
-        kind=JobKind.POLL,
-        payload={"notice_id": notice.id, "case_id": notice.case_id},
+        PollNotice(notice_id=notice.id, case_id=notice.case_id),
         run_at=now + timedelta(seconds=delay),
         dedupe_key=f"poll:{notice.id}:{uuid.uuid4().hex[:8]}",
     )

@@ -13,6 +13,7 @@ from bot.delivery.decisions import apply_decisions
 from bot.delivery.plan import enqueue_poll
 from bot.delivery.submit import load_for_job
 from bot.jobs.notify import enqueue_thread_reply
+from bot.jobs.payloads import PollNotice
 from bot.jobs.worker import JobContext, RetryLater
 from bot.runtime import Runtime
 from bot.slack_ui import blocks
@@ -24,9 +25,9 @@ def _open(status: str) -> bool:
     return ListingStatus(status).is_open
 
 
-async def run_poll(rt: Runtime, ctx: JobContext) -> None:
+async def run_poll(rt: Runtime, ctx: JobContext[PollNotice]) -> None:
     """The `poll` job: ask the channel for decisions; record changes; poll again while any is open."""
-    found = await load_for_job(rt, int(ctx.job.payload["notice_id"]))
+    found = await load_for_job(rt, ctx.args.notice_id)
     notice, case, listings = found.notice, found.case, found.listings
     if notice.status != NoticeState.SENT or not any(_open(item.status) for item in listings):
         return

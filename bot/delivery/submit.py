@@ -36,6 +36,7 @@ from bot.delivery.plan import enqueue_poll
 from bot.delivery.states import move_notice
 from bot.jobs.coalesce import Missing
 from bot.jobs.notify import enqueue_thread_reply
+from bot.jobs.payloads import SubmitNotice
 from bot.jobs.worker import JobContext, JobFailed, RetryLater
 from bot.runtime import Runtime
 from bot.slack_ui.notice_blocks import notice_failed, notice_held, portal_guide, tracking_buttons
@@ -63,9 +64,9 @@ async def load_for_job(rt: Runtime, notice_id: int) -> NoticeBundle:
         raise JobFailed(f"notice {notice_id} does not exist") from None
 
 
-async def run_submit(rt: Runtime, ctx: JobContext) -> None:
+async def run_submit(rt: Runtime, ctx: JobContext[SubmitNotice]) -> None:
     """The `submit` job: deliver one notice through its channel, exactly once."""
-    notice, case, listings = await _bundle(rt, int(ctx.job.payload["notice_id"]))
+    notice, case, listings = await _bundle(rt, ctx.args.notice_id)
     if notice.status not in SENDABLE:
         return  # already delivered, held, failed or withdrawn: a duplicate job has nothing to do
     adapter = adapter_for(rt, notice)

@@ -19,14 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config.schema import INFRINGEMENT_TYPES, RIGHT_KIND_FOR, AppConfig, Right
 from bot.core.cases import MAX_LISTINGS_PER_CASE, case_ref, thread_link
 from bot.core.listings import ListingURLError, ParsedListing, parse_listing_url
-from bot.core.states import JobKind, ListingStatus
+from bot.core.states import ListingStatus
 from bot.delivery.adapters.base import NoticeListing
 from bot.delivery.elements import applies_eu, missing_elements
 from bot.delivery.plan import plan_notices
 from bot.delivery.states import move_listings
 from bot.intake.shortlinks import ShortLinkPolicy, resolve_short_links
+from bot.jobs.notify import enqueue_parent_post
 from bot.slack_ui.blocks import FILE_FIELD
-from storage import jobs
 from storage.cases import case_by_intake_key, hold_intake_lock, insert_case
 from storage.db import Database
 from storage.events import add_event
@@ -368,12 +368,7 @@ class _Intake:
         case = await insert_case(session, self._case())
         assert case.id is not None
         # The parent message's job first: it runs before the notices' submits.
-        await jobs.enqueue(
-            session,
-            kind=JobKind.NOTIFY,
-            payload={"op": "post_parent", "case_id": case.id},
-            serial_key=f"case:{case.id}",
-        )
+        await enqueue_parent_post(session, case_id=case.id)
         await self._insert_listings(session, case.id, relisted)
         await add_event(
             session,

@@ -4,22 +4,24 @@ and run the SLA sweep."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.core.states import JobKind
 from bot.jobs import reminders
 from bot.jobs.backoff import is_transient, retry_after, with_retries
+from bot.jobs.payloads import PostDigest, SweepReminders
 from bot.jobs.worker import JobContext, JobFailed, RetryLater
 from bot.runtime import Runtime
-from storage import jobs
+from storage.jobs import JobQueue
 
 if TYPE_CHECKING:
     from bot.figures.digest import Digest
 
-PURGED_KINDS = ("submit", "poll", "notify")  # finished ones are deleted after keep_done_jobs
+# Finished ones are deleted after keep_done_jobs.
+PURGED_KINDS = tuple(str(kind) for kind in (JobKind.SUBMIT, JobKind.POLL, JobKind.NOTIFY))
 
 log = logging.getLogger("takedown.publish")
 
@@ -46,15 +48,14 @@ async def post_digest(slack: AsyncWebClient, *, channel: str, digest: Digest) ->
     return ts
 
 
-async def run_digest(rt: Runtime, ctx: JobContext) -> None:
+async def run_digest(rt: Runtime, ctx: JobContext[PostDigest]) -> None:
     """The `digest` job: the figures up to its scheduled moment, posted once to its channel."""
     from bot.figures.digest import (
         build_digest,
     )  # the figures module is heavy (matplotlib); load it when needed
 
-    channel = str(ctx.job.payload["channel"])
-    scheduled = datetime.fromisoformat(ctx.job.payload["scheduled_at"])
-    digest = await build_digest(rt.db, rt.config, now=scheduled)
+    channel = ctx.args.channel
+    digest = await build_digest(rt.db, rt.config, now=ctx.args.scheduled_at)
     try:
         await post_digest(rt.slack, channel=channel, digest=digest)
     except SlackApiError as exc:
@@ -64,15 +65,15 @@ async def run_digest(rt: Runtime, ctx: JobContext) -> None:
         raise JobFailed(f"Slack refused the digest for {channel}: {error}") from None
 
 
-async def run_remind(rt: Runtime, ctx: JobContext) -> None:
+async def run_remind(rt: Runtime, ctx: JobContext[SweepReminders]) -> None:
     """The hourly `remind` job."""
     now = rt.clock()
     sent = await reminders.sweep(rt, now=now)
     log.info("SLA sweep: %s", sent)
     # Housekeeping in the same hourly run: finished delivery and message jobs are kept a while
     # (to look into), then deleted. Periodic runs are kept: their run keys make them run once.
-    purged = await jobs.purge_done(
-        rt.db, kinds=PURGED_KINDS, older_than=now - rt.config.delivery.keep_done_jobs
+    purged = await JobQueue(rt.db).purge_done(
+        kinds=PURGED_KINDS, older_than=now - rt.config.delivery.keep_done_jobs
     )
     if purged:
         log.info("deleted %s finished job(s)", purged)

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 
 from bot.config.schema import AppConfig
-from storage import jobs
+from bot.jobs.payloads import PostDigest, SweepReminders, enqueue
 from storage.db import Database
 from storage.models import utcnow
 
@@ -61,21 +61,16 @@ class Scheduler:
                 # missed is not sent late; one missed in the current period is sent now, once.
                 scheduled, _ = latest_run(digest.schedule, zone=zone, now=now)
                 for channel in digest.channels:
-                    job = await jobs.enqueue(
+                    job = await enqueue(
                         session,
-                        kind="digest",
-                        payload={
-                            "channel": channel,
-                            "scheduled_at": scheduled.astimezone(UTC).isoformat(),
-                        },
+                        PostDigest(channel=channel, scheduled_at=scheduled),
                         dedupe_key=f"digest:{channel}:{scheduled.isoformat()}",
                     )
                     new += job is not None
             hour, _ = latest_run(SLA_SWEEP, zone=zone, now=now)
-            job = await jobs.enqueue(
+            job = await enqueue(
                 session,
-                kind="remind",
-                payload={"scheduled_at": hour.astimezone(UTC).isoformat()},
+                SweepReminders(scheduled_at=hour),
                 dedupe_key=f"remind:{hour.astimezone(UTC).isoformat()}",
             )
             new += job is not None

@@ -1,7 +1,10 @@
 """The job worker: claims due jobs, runs them concurrently, reschedules failures, dead-letters.
 
-It writes no SQL itself (`storage.jobs` does). A job runner is an async function of the claimed
-job; it finishes the job by calling `JobContext.complete(session)` inside the transaction that
+It writes no SQL itself (`storage.jobs` does). It runs the kinds it is given, each with a
+`JobHandler` (the bot's come from `bot.jobs.registry`): the handler's model reads the claimed job's
+payload first (`JobContext.args`), and a payload that does not fit is dead-lettered at once,
+naming its kind, without running. A job runner is an async function of the job's context; it
+finishes the job by calling `JobContext.complete(session)` inside the transaction that
 records its result (so "done" and the result commit together), or raises:
 - `RetryLater(message, delay=…)`: reschedule (transient trouble); the durable backoff applies
   when no delay is given, and the last attempt dead-letters the job;
@@ -29,17 +32,19 @@ import os
 import random
 import socket
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, Generic, TypeVar, cast
 
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.jobs.backoff import record_after_effect
 from bot.jobs.coalesce import Coalescer
 from storage import jobs
 from storage.db import Database
-from storage.jobs import ClaimedJob
+from storage.jobs import ClaimedJob, JobQueue
 from storage.models import utcnow
 
 log = logging.getLogger("takedown.worker")
@@ -55,6 +60,10 @@ class JobFailed(Exception):
     """Retrying cannot help; the job is dead-lettered with this message."""
 
 
+class BadPayload(JobFailed):
+    """The job's payload does not fit its kind's model: no run can help, so it is dead-lettered."""
+
+
 class LeaseLost(Exception):
     """This worker no longer holds the job's lease: another worker has it; record nothing."""
 
@@ -64,9 +73,13 @@ class LeaseLost(Exception):
 FENCE = 0.75
 
 
+P = TypeVar("P")
+
+
 @dataclass
-class JobContext:
-    job: ClaimedJob
+class JobContext(Generic[P]):
+    job: ClaimedJob  # as claimed: its payload is the stored dict
+    args: P  # the payload as its kind's model read it
     owner: str
     db: Database
     completed: bool = False
@@ -97,15 +110,37 @@ class _Lease:
         self.attempt.cancel()
 
 
-Runner = Callable[[JobContext], Awaitable[None]]
 DeadHandler = Callable[[ClaimedJob, str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class JobHandler(Generic[P]):
+    """How the worker runs one kind of job: the model its payload is read with (none: the runner
+    gets the stored dict), the runner, and who to tell when a job of it is dead-lettered (not
+    for a payload that does not fit: the handler could not read it either)."""
+
+    run: Callable[[JobContext[P]], Awaitable[None]]
+    payload: TypeAdapter[P] | None = None
+    on_dead: DeadHandler | None = None
+
+    def read(self, job: ClaimedJob) -> P:
+        """The job's payload as its model reads it; BadPayload if it does not fit."""
+        if self.payload is None:
+            return cast(P, job.payload)
+        try:
+            return self.payload.validate_python(job.payload)
+        except ValidationError as exc:
+            problems = "; ".join(
+                ": ".join(filter(None, (".".join(map(str, error["loc"])), error["msg"])))
+                for error in exc.errors(include_url=False)
+            )
+            raise BadPayload(f"not a valid {job.kind} payload: {problems}") from None
 
 
 @dataclass
 class Worker:
     db: Database
-    runners: dict[str, Runner]
-    on_dead: dict[str, DeadHandler] = field(default_factory=dict)  # by kind: tell someone
+    kinds: Mapping[str, JobHandler[Any]]  # the kinds this worker claims, each with its handler
     backoff: Sequence[timedelta] = field(
         default_factory=lambda: [timedelta(minutes=m) for m in (1, 5, 30, 120, 360, 1440)]
     )
@@ -126,11 +161,12 @@ class Worker:
         self._running: dict[int, asyncio.Task[None]] = {}
         self._leases: dict[int, _Lease] = {}
         self._renewer: asyncio.Task[None] | None = None
+        self._queue = JobQueue(self.db)
         # Jobs whose run wrote nothing else are marked done together: one statement for all.
         self._complete: Coalescer[int, bool] = Coalescer(self._complete_many)
 
     async def _complete_many(self, job_ids: list[int]) -> dict[int, bool]:
-        done = await jobs.complete_many(self.db, job_ids=job_ids, owner=self.owner)
+        done = await self._queue.complete_many(job_ids=job_ids, owner=self.owner)
         return {job_id: job_id in done for job_id in job_ids}
 
     @property
@@ -154,12 +190,11 @@ class Worker:
                 claimed: list[ClaimedJob] = []
                 if free > 0:
                     try:
-                        claimed = await jobs.claim(
-                            self.db,
+                        claimed = await self._queue.claim(
                             owner=self.owner,
                             limit=free,
                             lease=self.lease,
-                            kinds=tuple(self.runners),
+                            kinds=tuple(self.kinds),
                         )
                     except Exception:
                         log.exception("claiming jobs failed; the database may be restarting")
@@ -185,12 +220,11 @@ class Worker:
         """Run jobs until none is due or running (tests, the CLI's one-shot commands)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            claimed = await jobs.claim(
-                self.db,
+            claimed = await self._queue.claim(
                 owner=self.owner,
                 limit=self.concurrency,
                 lease=self.lease,
-                kinds=tuple(self.runners),
+                kinds=tuple(self.kinds),
             )
             if not claimed:
                 return
@@ -217,7 +251,7 @@ class Worker:
             raise JobFailed(
                 f"gave up after {job.max_attempts} attempts (its worker stopped each time)"
             )
-        await self.runners[job.kind](context)
+        await self.kinds[job.kind].run(context)
         if not context.completed:
             # The run did its work (a Slack message may be out): a database restart now must not
             # make the job run again.
@@ -226,8 +260,16 @@ class Worker:
             context.completed = True
 
     async def _run_one(self, job: ClaimedJob) -> None:
-        context = JobContext(job=job, owner=self.owner, db=self.db)
         started = time.monotonic()
+        try:
+            args = self.kinds[job.kind].read(job)
+        except BadPayload as exc:
+            # Every run would fail the same way: said once, and dead-lettered without a run.
+            log.error("job %s (%s) dead-lettered: %s", job.id, job.kind, exc)
+            await self._reschedule(job, str(exc), None, tell=False)
+            self._finished(job, "dead", started)
+            return
+        context = JobContext(job=job, args=args, owner=self.owner, db=self.db)
         attempt = asyncio.create_task(self._attempt(job, context), name=f"attempt-{job.id}")
         lease = self._leases[job.id] = _Lease(attempt, context)
         if self._renewer is None or self._renewer.done():
@@ -241,7 +283,7 @@ class Worker:
                 # This worker is stopping: give the job back for another worker to take at once.
                 outcome = "released"
                 with contextlib.suppress(Exception):
-                    await asyncio.shield(jobs.release(self.db, job_id=job.id, owner=self.owner))
+                    await asyncio.shield(self._queue.release(job_id=job.id, owner=self.owner))
                 raise
             # Not released: the lease runs out on its own, and the next run counts as an attempt.
             outcome = "lease_lost"
@@ -263,24 +305,27 @@ class Worker:
             if not self._leases and self._renewer is not None:
                 self._renewer.cancel()  # nothing left to renew; the next job starts another
                 self._renewer = None
-            self._wake.set()  # a slot is free, and the job's serial successor may now be due
-            self.observe(job.kind, outcome, time.monotonic() - started)
-            duration_ms = round((time.monotonic() - started) * 1000)
-            log.info(
-                "job %s kind=%s attempt=%s outcome=%s duration_ms=%s",
-                job.id,
-                job.kind,
-                job.attempts,
-                outcome,
-                duration_ms,
-                extra={
-                    "job_id": job.id,
-                    "kind": job.kind,
-                    "attempt": job.attempts,
-                    "outcome": outcome,
-                    "duration_ms": duration_ms,
-                },
-            )
+            self._finished(job, outcome, started)
+
+    def _finished(self, job: ClaimedJob, outcome: str, started: float) -> None:
+        self._wake.set()  # a slot is free, and the job's serial successor may now be due
+        self.observe(job.kind, outcome, time.monotonic() - started)
+        duration_ms = round((time.monotonic() - started) * 1000)
+        log.info(
+            "job %s kind=%s attempt=%s outcome=%s duration_ms=%s",
+            job.id,
+            job.kind,
+            job.attempts,
+            outcome,
+            duration_ms,
+            extra={
+                "job_id": job.id,
+                "kind": job.kind,
+                "attempt": job.attempts,
+                "outcome": outcome,
+                "duration_ms": duration_ms,
+            },
+        )
 
     async def _retry(self, job: ClaimedJob, error: str, delay: float | None) -> str:
         # The schedule decides how many runs a job gets: one more than its backoff steps.
@@ -293,7 +338,11 @@ class Worker:
         await self._reschedule(job, error, self.clock() + timedelta(seconds=delay))
         return "retry"
 
-    async def _reschedule(self, job: ClaimedJob, error: str, run_at: datetime | None) -> None:
+    async def _reschedule(
+        self, job: ClaimedJob, error: str, run_at: datetime | None, *, tell: bool = True
+    ) -> None:
+        """Queue the job again at `run_at`, or dead-letter it (None) and, with `tell`, call its
+        kind's dead-letter handler."""
         try:
             async with self.db.transaction() as session:
                 held = await jobs.retry(
@@ -303,7 +352,8 @@ class Worker:
             # The lease will expire and another worker retries the job: nothing is lost.
             log.exception("could not reschedule job %s", job.id)
             return
-        if held and run_at is None and (on_dead := self.on_dead.get(job.kind)) is not None:
+        on_dead = self.kinds[job.kind].on_dead if tell else None
+        if held and run_at is None and on_dead is not None:
             try:
                 await on_dead(job, error)
             except Exception:
@@ -344,8 +394,8 @@ class Worker:
             deadline = min(item.renewed for item in live.values()) + lease * FENCE
             try:
                 held = await asyncio.wait_for(
-                    jobs.heartbeat_many(
-                        self.db, job_ids=list(live), owner=self.owner, lease=self.lease
+                    self._queue.heartbeat_many(
+                        job_ids=list(live), owner=self.owner, lease=self.lease
                     ),
                     timeout=max(deadline - now, 0.01),
                 )

@@ -35,8 +35,8 @@ from bot.shell.slack import (
     LocalSlack,
     sign_request,
 )
-from storage import jobs
 from storage.db import Database
+from storage.jobs import JobQueue
 from storage.models import utcnow
 
 IDLE_HORIZON = 10.0  # background work has settled when no job is running or due this soon
@@ -422,7 +422,9 @@ class Shell(Screen):
         if time.monotonic() - self.last_activity < 0.5:
             return False
         assert self.db is not None
-        running, due = await jobs.outstanding(self.db)  # one read: a claim cannot slip between
+        running, due = await JobQueue(
+            self.db
+        ).outstanding()  # one read: a claim cannot slip between
         if running:
             return False
         return due is None or due > utcnow() + timedelta(seconds=IDLE_HORIZON)

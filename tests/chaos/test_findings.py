@@ -18,9 +18,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bot.jobs.worker import JobContext, Worker
+from bot.jobs.worker import JobContext, JobHandler, Worker
 from storage import jobs
 from storage.db import Database
+from storage.jobs import JobQueue
 from storage.models import Job
 
 
@@ -64,14 +65,14 @@ async def test_serial_jobs_take_ids_in_commit_order(postgres_url: str) -> None:
             job_id = await _enqueue(db, {"n": 2}, serial_key="case:1")
             committed.append(("second", job_id))
             # A worker claiming now must not run the second job before the first.
-            claimed = await jobs.claim(db, owner="w1", limit=10, lease=timedelta(minutes=1))
+            claimed = await JobQueue(db).claim(owner="w1", limit=10, lease=timedelta(minutes=1))
             assert [job.payload["n"] for job in claimed] == [1]
 
         await asyncio.wait_for(asyncio.gather(first(), second()), timeout=10)
         (name_a, id_a), (name_b, id_b) = committed
         assert id_a < id_b, f"{name_a} committed first with id {id_a}, {name_b} later with {id_b}"
         # One at a time: while the first runs, the second waits.
-        assert await jobs.claim(db, owner="w2", limit=10, lease=timedelta(minutes=1)) == []
+        assert await JobQueue(db).claim(owner="w2", limit=10, lease=timedelta(minutes=1)) == []
     finally:
         await db.dispose()
 
@@ -88,7 +89,7 @@ async def test_a_run_whose_lease_is_taken_is_stopped(db: Database) -> None:
             stopped.set()
             raise
 
-    worker = Worker(db=db, runners={"work": slow}, lease=timedelta(seconds=0.6))
+    worker = Worker(db=db, kinds={"work": JobHandler(slow)}, lease=timedelta(seconds=0.6))
     run = asyncio.create_task(worker.run_until_idle(timeout=20))
     await asyncio.wait_for(started.wait(), timeout=10)
     async with db.transaction() as session:  # another worker takes the job over
@@ -116,8 +117,8 @@ async def test_a_run_that_cannot_renew_its_lease_stops_before_it_runs_out(
     async def unreachable(*_args: object, **_kwargs: object) -> bool:
         raise ConnectionRefusedError("the database is away")
 
-    monkeypatch.setattr(jobs, "heartbeat_many", unreachable)
-    worker = Worker(db=db, runners={"work": slow}, lease=timedelta(seconds=1))
+    monkeypatch.setattr(JobQueue, "heartbeat_many", unreachable)
+    worker = Worker(db=db, kinds={"work": JobHandler(slow)}, lease=timedelta(seconds=1))
     await asyncio.wait_for(worker.run_until_idle(timeout=20), timeout=20)
     assert stopped_after and stopped_after[0] < 1.0, stopped_after  # before the 1 s lease ran out
     assert (await _job(db, job_id)).state == "running"  # left for the lease to expire, then retried
@@ -136,8 +137,10 @@ async def test_a_result_recorded_after_the_lease_was_lost_is_rolled_back(db: Dat
             )
             await ctx.complete(session)
 
-    worker = Worker(db=db, runners={"work": records}, lease=timedelta(minutes=1))
-    claimed = await jobs.claim(db, owner=worker.owner, limit=1, lease=worker.lease, kinds=("work",))
+    worker = Worker(db=db, kinds={"work": JobHandler(records)}, lease=timedelta(minutes=1))
+    claimed = await JobQueue(db).claim(
+        owner=worker.owner, limit=1, lease=worker.lease, kinds=("work",)
+    )
     assert [job.id for job in claimed] == [job_id]
     await worker._run_one(claimed[0])
     async with db.sessions() as session:

@@ -1,0 +1,148 @@
+"""What each kind of job carries: one pydantic model per payload, and `enqueue`, which queues a
+job from its model in the caller's transaction.
+
+The worker reads a claimed job's payload with its kind's model (`bot.jobs.registry`) before the
+runner sees it, so a runner works with checked fields and a payload that does not fit is
+dead-lettered at once. A model stores exactly the JSON its kind stored before the models existed:
+jobs queued by an older version read the same, and keys a model does not know are ignored.
+
+`notify` has one payload per operation, told apart by `op` (`Notify`): a reply in a case's thread,
+the first post or an update of a case's parent message, a post in another channel.
+
+This module imports nothing from `bot.delivery`, so delivery can queue its own jobs with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.states import JobKind
+from storage import jobs
+
+# A moment, kept in UTC and stored as its ISO text ("2026-11-30T08:00:00+00:00").
+UtcTime = Annotated[
+    AwareDatetime,
+    AfterValidator(lambda moment: moment.astimezone(UTC)),
+    PlainSerializer(lambda moment: moment.isoformat(), return_type=str),
+]
+Blocks = list[dict[str, Any]] | None  # Block Kit, as Slack takes it
+
+
+class JobPayload(BaseModel):
+    """A job's payload; `kind` says which job kind carries it."""
+
+    model_config = ConfigDict(frozen=True)
+    kind: ClassVar[JobKind]
+
+    def stored(self) -> dict[str, Any]:
+        """The payload as the `jobs` table keeps it (JSON)."""
+        return self.model_dump(mode="json")
+
+
+class SubmitNotice(JobPayload):
+    """Send one notice to its platform."""
+
+    kind: ClassVar[JobKind] = JobKind.SUBMIT
+    notice_id: int
+    case_id: int
+
+
+class PollNotice(JobPayload):
+    """Ask a platform where a sent notice's listings stand."""
+
+    kind: ClassVar[JobKind] = JobKind.POLL
+    notice_id: int
+    case_id: int
+
+
+class ThreadReply(JobPayload):
+    """A reply in the case's thread (rendered when it was queued: it is history); with
+    `refresh_parent`, the parent message's summary is then updated too."""
+
+    kind: ClassVar[JobKind] = JobKind.NOTIFY
+    op: Literal["thread"] = "thread"
+    case_id: int
+    text: str
+    blocks: Blocks = None
+    # Stored only when set, as before this model.
+    refresh_parent: bool = Field(default=False, exclude_if=lambda refresh: not refresh)
+
+
+class PostParent(JobPayload):
+    """The case's parent message, posted once (rendered from the database when the job runs)."""
+
+    kind: ClassVar[JobKind] = JobKind.NOTIFY
+    op: Literal["post_parent"] = "post_parent"
+    case_id: int
+
+
+class UpdateParent(JobPayload):
+    """The case's parent message as it stands now (posted if it is not out yet)."""
+
+    kind: ClassVar[JobKind] = JobKind.NOTIFY
+    op: Literal["update_parent"] = "update_parent"
+    case_id: int
+
+
+class ChannelPost(JobPayload):
+    """A message in a channel that is not a case thread (escalations)."""
+
+    kind: ClassVar[JobKind] = JobKind.NOTIFY
+    op: Literal["post"] = "post"
+    channel: str
+    text: str
+    blocks: Blocks = None
+
+
+CaseMessage = ThreadReply | PostParent | UpdateParent
+Notify = Annotated[CaseMessage | ChannelPost, Field(discriminator="op")]
+
+
+class PostDigest(JobPayload):
+    """The weekly digest of one channel, with the figures up to its scheduled moment."""
+
+    kind: ClassVar[JobKind] = JobKind.DIGEST
+    channel: str
+    scheduled_at: UtcTime
+
+
+class SweepReminders(JobPayload):
+    """The hourly SLA sweep (and the queue's housekeeping)."""
+
+    kind: ClassVar[JobKind] = JobKind.REMIND
+    scheduled_at: UtcTime
+
+
+async def enqueue(
+    session: AsyncSession,
+    payload: JobPayload,
+    *,
+    run_at: datetime | None = None,
+    serial_key: str | None = None,
+    dedupe_key: str | None = None,
+) -> int | None:
+    """Queue a job of `payload`'s kind in the caller's transaction; returns its id, or None if a
+    job with `dedupe_key` exists."""
+    return await jobs.enqueue(
+        session,
+        kind=str(payload.kind),
+        payload=payload.stored(),
+        run_at=run_at,
+        serial_key=serial_key,
+        dedupe_key=dedupe_key,
+    )
+
+
+async def enqueue_many(session: AsyncSession, payloads: Sequence[tuple[JobPayload, str]]) -> None:
+    """Queue jobs, each (payload, dedupe_key), in the caller's transaction: one statement per
+    kind however many. A dedupe key that exists is skipped."""
+    by_kind: dict[JobKind, list[tuple[dict[str, Any], str]]] = {}
+    for payload, dedupe_key in payloads:
+        by_kind.setdefault(payload.kind, []).append((payload.stored(), dedupe_key))
+    for kind, batch in by_kind.items():
+        await jobs.enqueue_many(session, kind=str(kind), jobs=batch)

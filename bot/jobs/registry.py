@@ -1,0 +1,62 @@
+"""The job registry: every `JobKind` with the model its payload is read with, its runner, and who
+is told when one of its jobs is dead-lettered.
+
+The bot's worker runs exactly these kinds (`bound_to`), each bound to the bot's runtime. A new
+kind of job is a `JobKind` member, a payload model in `bot.jobs.payloads`, a runner, and a line
+here.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Generic, TypeVar
+
+from pydantic import TypeAdapter
+
+from bot.core.states import JobKind
+from bot.delivery.poll import run_poll
+from bot.delivery.submit import on_submit_dead, run_submit
+from bot.jobs.notify import run_notify
+from bot.jobs.payloads import Notify, PollNotice, PostDigest, SubmitNotice, SweepReminders
+from bot.jobs.publish import run_digest, run_remind
+from bot.jobs.worker import JobContext, JobHandler
+from bot.runtime import Runtime
+from storage.jobs import ClaimedJob
+
+P = TypeVar("P")
+
+
+@dataclass(frozen=True)
+class JobType(Generic[P]):
+    """One kind of job: its payload's model, its runner, and its dead-letter handler, if any."""
+
+    payload: TypeAdapter[P]
+    run: Callable[[Runtime, JobContext[P]], Awaitable[None]]
+    on_dead: Callable[[Runtime, ClaimedJob, str], Awaitable[None]] | None = None
+
+    def bind(self, rt: Runtime) -> JobHandler[P]:
+        """This kind as the worker runs it for the bot of `rt`."""
+        return JobHandler(
+            run=functools.partial(self.run, rt),
+            payload=self.payload,
+            on_dead=functools.partial(self.on_dead, rt) if self.on_dead is not None else None,
+        )
+
+
+JOB_TYPES: Mapping[JobKind, JobType[Any]] = MappingProxyType(
+    {
+        JobKind.SUBMIT: JobType(TypeAdapter(SubmitNotice), run_submit, on_dead=on_submit_dead),
+        JobKind.POLL: JobType(TypeAdapter(PollNotice), run_poll),
+        JobKind.NOTIFY: JobType(TypeAdapter(Notify), run_notify),
+        JobKind.DIGEST: JobType(TypeAdapter(PostDigest), run_digest),
+        JobKind.REMIND: JobType(TypeAdapter(SweepReminders), run_remind),
+    }
+)
+
+
+def bound_to(rt: Runtime) -> dict[str, JobHandler[Any]]:
+    """Every kind of job, bound to the bot of `rt`: what its worker is built with."""
+    return {str(kind): job_type.bind(rt) for kind, job_type in JOB_TYPES.items()}
