@@ -12,7 +12,7 @@ from bot.intake.bulk import UrlFileError
 from bot.intake.cases import FILE_FIELD, ReportDraft, ReportRejected, follow_short_links, open_case
 from bot.intake.upload import attach_upload
 from bot.runtime import Runtime
-from bot.slack_ui import blocks
+from bot.slack_ui import report_form as blocks
 from bot.slack_ui.access import AccessDenied
 
 log = logging.getLogger("takedown.handlers")

@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.platforms import PLATFORMS
 from bot.delivery.adapters.base import ListingDecision
 from bot.jobs.notify import enqueue_parent_update, enqueue_thread_reply
-from bot.slack_ui.blocks import STATUS_EMOJI, escape_cut, listing_link, mrkdwn
+from bot.slack_ui.case_message import STATUS_EMOJI
+from bot.slack_ui.mrkdwn import escape_cut, listing_link, mrkdwn
 from storage import queries
 from storage.models import Case, Listing
 

@@ -45,7 +45,7 @@ from bot.jobs.coalesce import Missing
 from bot.jobs.notify import enqueue_thread_reply
 from bot.jobs.worker import JobContext, JobFailed, RetryLater
 from bot.runtime import Runtime
-from bot.slack_ui import blocks
+from bot.slack_ui import mrkdwn as blocks
 from bot.slack_ui.notice_blocks import (
     confirm_view,
     decision_view,

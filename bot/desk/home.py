@@ -4,22 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.core.states import OPEN_LISTING_STATUSES
 from bot.desk.case_list import list_answer
+from bot.figures.digest import load_scores
+from bot.figures.scorecard import scorecard_blocks
 from bot.runtime import Runtime
-from bot.slack_ui.blocks import STATUS_EMOJI, Blocks, escape, mrkdwn, plain
+from bot.slack_ui.case_message import STATUS_EMOJI
+from bot.slack_ui.mrkdwn import Blocks, context_line, mrkdwn, plain
 from storage import queries
-from storage.models import OPEN_STATUSES
 
 MAX_HOME_BLOCKS = 100
 
 
 async def home_view(rt: Runtime, *, user_id: str) -> dict[str, Any]:
     """The Home tab for `user_id`, rendered from the database."""
-    from bot.figures.digest import load_scores
-    from bot.figures.scorecard import (
-        scorecard_blocks,  # figures (and matplotlib) load only when needed
-    )
-
     blocks: Blocks = [{"type": "header", "text": plain("Takedown desk", limit=150)}]
     _, mine = await list_answer(rt, user_id=user_id, what="mine", page=1)
     blocks += [b for b in mine if b.get("type") != "actions"]
@@ -29,7 +27,7 @@ async def home_view(rt: Runtime, *, user_id: str) -> dict[str, Any]:
     if counts:
         lines = [
             f"{STATUS_EMOJI.get(status, '')} {status.replace('_', ' ')}: *{counts[status]:,}*"
-            for status in OPEN_STATUSES
+            for status in OPEN_LISTING_STATUSES
             if counts.get(status)
         ]
         blocks.append(
@@ -47,15 +45,6 @@ async def home_view(rt: Runtime, *, user_id: str) -> dict[str, Any]:
     _, score_blocks = scorecard_blocks(scores, since=None)
     blocks += score_blocks
     blocks.append(
-        {
-            "type": "context",
-            "elements": [
-                mrkdwn(
-                    escape(
-                        "Report listings with /report-listing; this tab refreshes when you open it."
-                    )
-                )
-            ],
-        }
+        context_line("Report listings with /report-listing; this tab refreshes when you open it.")
     )
     return {"type": "home", "blocks": blocks[:MAX_HOME_BLOCKS]}

@@ -9,7 +9,8 @@ from bot.core.listings import find_urls
 from bot.desk.case_list import ListFilterError, list_answer, parse_filter
 from bot.jobs.notify import parent_message
 from bot.runtime import Runtime
-from bot.slack_ui.blocks import Blocks, escape, help_blocks, notice_text
+from bot.slack_ui.help import help_blocks, notice_text
+from bot.slack_ui.mrkdwn import Blocks, escape
 from storage import queries
 
 MAX_COMMAND_TEXT = 4000

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config.schema import AppConfig
 from bot.core.cases import case_ref, thread_link
+from bot.core.states import ListingStatus
 from bot.figures.scorecard import (
     DEFAULT_SLA_DAYS,
     build_scorecard,
@@ -34,7 +35,7 @@ from bot.figures.scorecard import (
     sla_days_by_platform,
     table,
 )
-from bot.slack_ui.blocks import Blocks, escape, link_url, mrkdwn, plain
+from bot.slack_ui.mrkdwn import Blocks, context, cut, escape, link_url, mrkdwn, plain
 from storage import stats
 from storage.db import Database
 from storage.stats import PeriodFigures, PlatformFigures, PlatformScore
@@ -44,7 +45,10 @@ MAX_TABLE_ROWS = 20
 MAX_CHART_PLATFORMS = 15
 MAX_SELLER = 80
 MAX_LINKED_URL = 400  # longer listing URLs are shown by key only
-STATUS_WORDS = {"in_review": "in review", "needs_info": "needs info"}
+STATUS_WORDS: dict[str, str] = {
+    ListingStatus.IN_REVIEW: "in review",
+    ListingStatus.NEEDS_INFO: "needs info",
+}
 
 
 @dataclass(frozen=True)
@@ -134,7 +138,7 @@ def digest_blocks(
     title = f"Takedown digest · {_day(start)} – {_day(end)} {end.year}"
     blocks: Blocks = [
         {"type": "header", "text": plain(title, limit=150)},
-        _context(
+        context(
             f"{start:%a} {_day(start)} {start:%H:%M} – {end:%a} {_day(end)} {end:%H:%M} "
             f"{end:%Z} ({escape(zone.key)}) · ▲▼ against the 7 days before"
         ),
@@ -191,7 +195,7 @@ def digest_blocks(
         blocks.append({"type": "section", "text": mrkdwn(_oldest(current, zone))})
     if current.top_sellers:
         lines = [
-            f"{rank}. {escape(_cut(item.seller, MAX_SELLER))} — {item.listings:,}"
+            f"{rank}. {escape(cut(item.seller, MAX_SELLER))} — {item.listings:,}"
             for rank, item in enumerate(current.top_sellers, start=1)
         ]
         sellers = _within("*Top sellers* (listings reported)", lines)
@@ -202,7 +206,7 @@ def digest_blocks(
     ]
     if chart:
         notes.append("Chart in the thread.")
-    blocks.append(_context(" ".join(notes)))
+    blocks.append(context(" ".join(notes)))
 
     text = (
         f"Takedown digest {_day(start)} – {_day(end)}: {total.reported:,} listings reported in "
@@ -251,7 +255,7 @@ def _past_sla(current: PeriodFigures, sla: Mapping[str, int]) -> str:
         "platform"
     )
     parts = [
-        f"{escape(_cut(platform_label(platform), 40))} {count:,} "
+        f"{escape(cut(platform_label(platform), 40))} {count:,} "
         f"({sla.get(platform, DEFAULT_SLA_DAYS)} d SLA)"
         for platform, count in sorted(current.past_sla.items(), key=lambda kv: (-kv[1], kv[0]))
     ]
@@ -264,13 +268,13 @@ def _oldest(current: PeriodFigures, zone: ZoneInfo) -> str:
         ref = case_ref(item.case_id)
         if item.channel_id and item.thread_ts:
             ref = f"<{thread_link(item.channel_id, item.thread_ts)}|{ref}>"
-        key = escape(_cut(item.key, 80))
+        key = escape(cut(item.key, 80))
         url = link_url(item.url)
         listing = f"<{url}|{key}>" if len(url) <= MAX_LINKED_URL else key
         days = (current.now - item.created_at).days
         reported = item.created_at.astimezone(zone)
         lines.append(
-            f"• {ref} · {escape(_cut(platform_label(item.platform), 40))} · {listing} — "
+            f"• {ref} · {escape(cut(platform_label(item.platform), 40))} · {listing} — "
             f"{STATUS_WORDS.get(item.status, item.status)}, reported {_day(reported)} "
             f"{reported.year} ({days:,} day{'s' if days != 1 else ''} ago)"
         )
@@ -302,14 +306,6 @@ def _day(moment: datetime) -> str:
     return f"{moment.day} {moment:%b}"
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [mrkdwn(text)]}
-
-
 # -- the chart ------------------------------------------------------------------------------------
 
 
@@ -322,7 +318,7 @@ def render_chart(figures: PeriodFigures, *, zone: ZoneInfo | None = None) -> byt
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    names = [_cut(platform_label(item.platform), 20).replace("$", r"\$") for item in platforms]
+    names = [cut(platform_label(item.platform), 20).replace("$", r"\$") for item in platforms]
     positions = list(range(len(platforms)))
     width = 0.38
     figure = Figure(figsize=(max(6.0, 1.0 + 0.9 * len(platforms)), 3.8), dpi=100)

@@ -21,7 +21,7 @@ from bot.core.listings import ListingURLError, ParsedListing, parse_listing_url
 from bot.delivery.adapters.base import NoticeListing
 from bot.delivery.notices import applies_eu, missing_elements
 from bot.intake.shortlinks import ShortLinkPolicy, resolve_short_links
-from bot.slack_ui.blocks import FILE_FIELD
+from bot.slack_ui.report_form import FILE_FIELD
 from storage import jobs, queries
 from storage.db import Database
 from storage.models import Case

@@ -20,7 +20,7 @@ from bot.jobs.coalesce import Missing
 from bot.jobs.loaders import PARENT_PREVIEW
 from bot.jobs.worker import JobContext, JobFailed, RetryLater
 from bot.runtime import Runtime
-from bot.slack_ui.blocks import case_message
+from bot.slack_ui.case_message import case_message
 from storage import jobs, queries
 from storage.models import Case
 from storage.queries import CaseSummary
