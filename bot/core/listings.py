@@ -40,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 
-from bot.core.platforms import PLATFORMS
+from bot.core.platforms import PLATFORMS, platform_name
 
 MAX_URL_LENGTH = 2048
 
@@ -391,7 +391,7 @@ def _supported_domain(parts: SplitResult, given: str) -> str:
         )
     if shortener := _SHORT_LINKS.get(host.removeprefix("www.")):
         raise ListingURLError(
-            f"{excerpt(given)} is {_a(PLATFORMS[shortener])} short link; "
+            f"{excerpt(given)} is {_a(platform_name(shortener))} short link; "
             "open it in a browser and copy the full listing URL.",
             given,
         )
@@ -429,7 +429,7 @@ def parse_listing_url(text: str) -> ParsedListing:
     link = _Link(url=given, domain=domain, path=parts.path, query=parts.query)
     if (found := _PARSERS[platform](link)) is None:
         raise link.refuse(
-            f"is {_a(PLATFORMS[platform])} page but not a listing; open the item and copy its URL."
+            f"is {_a(platform_name(platform))} page but not a listing; open the item and copy its URL."
         )
     key, canonical_url = found
     return ParsedListing(platform=platform, key=key, canonical_url=canonical_url)

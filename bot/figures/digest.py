@@ -133,7 +133,7 @@ def digest_blocks(
 
     Within Slack's limits whatever the data: a handful of blocks, ≤ 10 fields, the platform table
     capped at MAX_TABLE_ROWS rows; every name a user or platform wrote is escaped."""
-    total, before = current.total, previous.total
+    total = current.total
     start, end = current.start.astimezone(zone), current.end.astimezone(zone)
     title = f"Takedown digest · {_day(start)} – {_day(end)} {end.year}"
     blocks: Blocks = [
@@ -142,53 +142,9 @@ def digest_blocks(
             f"{start:%a} {_day(start)} {start:%H:%M} – {end:%a} {_day(end)} {end:%H:%M} "
             f"{end:%Z} ({escape(zone.key)}) · ▲▼ against the 7 days before"
         ),
+        {"type": "section", "fields": _headline_fields(current, previous)},
+        {"type": "section", "text": mrkdwn(_platform_table(current, previous))},
     ]
-
-    def field(label: str, value: str, delta: str) -> dict[str, Any]:
-        return mrkdwn(f"*{label}*\n{value}   {delta} vs last week")
-
-    blocks.append(
-        {
-            "type": "section",
-            "fields": [
-                field(
-                    "Cases reported", f"{current.cases:,}", change(current.cases, previous.cases)
-                ),
-                field(
-                    "Listings reported",
-                    f"{total.reported:,}",
-                    change(total.reported, before.reported),
-                ),
-                field("Removed", f"{total.removed:,}", change(total.removed, before.removed)),
-                field("Rejected", f"{total.rejected:,}", change(total.rejected, before.rejected)),
-                field(
-                    "Needs info",
-                    f"{total.needs_info:,}",
-                    change(total.needs_info, before.needs_info),
-                ),
-                field("Still open", f"{total.open:,}", change(total.open, before.open)),
-                field(
-                    "Takedown rate",
-                    format_rate(total.takedown_rate),
-                    change(
-                        _percent(total.takedown_rate), _percent(before.takedown_rate), unit=" pp"
-                    ),
-                ),
-                field(
-                    "Time to removal",
-                    f"median {format_hours(total.median_hours)} · p90 {format_hours(total.p90_hours)}",
-                    "median " + change(total.median_hours, before.median_hours, unit=" h"),
-                ),
-                field(
-                    "Past SLA",
-                    f"{current.past_sla_total:,}",
-                    change(current.past_sla_total, previous.past_sla_total),
-                ),
-                field("Relisted", f"{total.relisted:,}", change(total.relisted, before.relisted)),
-            ],
-        }
-    )
-    blocks.append({"type": "section", "text": mrkdwn(_platform_table(current, previous))})
     if current.past_sla_total:
         blocks.append({"type": "section", "text": mrkdwn(_past_sla(current, sla))})
     if current.oldest_open:
@@ -214,6 +170,39 @@ def digest_blocks(
         f"takedown rate {format_rate(total.takedown_rate)}, {current.past_sla_total:,} past SLA."
     )
     return text, blocks
+
+
+def _headline_fields(current: PeriodFigures, previous: PeriodFigures) -> list[dict[str, Any]]:
+    """The ten headline figures, each with its change against the week before."""
+    total, before = current.total, previous.total
+
+    def field(label: str, value: str, delta: str) -> dict[str, Any]:
+        return mrkdwn(f"*{label}*\n{value}   {delta} vs last week")
+
+    return [
+        field("Cases reported", f"{current.cases:,}", change(current.cases, previous.cases)),
+        field("Listings reported", f"{total.reported:,}", change(total.reported, before.reported)),
+        field("Removed", f"{total.removed:,}", change(total.removed, before.removed)),
+        field("Rejected", f"{total.rejected:,}", change(total.rejected, before.rejected)),
+        field("Needs info", f"{total.needs_info:,}", change(total.needs_info, before.needs_info)),
+        field("Still open", f"{total.open:,}", change(total.open, before.open)),
+        field(
+            "Takedown rate",
+            format_rate(total.takedown_rate),
+            change(_percent(total.takedown_rate), _percent(before.takedown_rate), unit=" pp"),
+        ),
+        field(
+            "Time to removal",
+            f"median {format_hours(total.median_hours)} · p90 {format_hours(total.p90_hours)}",
+            "median " + change(total.median_hours, before.median_hours, unit=" h"),
+        ),
+        field(
+            "Past SLA",
+            f"{current.past_sla_total:,}",
+            change(current.past_sla_total, previous.past_sla_total),
+        ),
+        field("Relisted", f"{total.relisted:,}", change(total.relisted, before.relisted)),
+    ]
 
 
 def _platform_table(current: PeriodFigures, previous: PeriodFigures) -> str:
