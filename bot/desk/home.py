@@ -6,8 +6,6 @@ from typing import Any
 
 from bot.core.states import OPEN_LISTING_STATUSES
 from bot.desk.case_list import list_answer
-from bot.figures.digest import load_scores
-from bot.figures.scorecard import scorecard_blocks
 from bot.runtime import Runtime
 from bot.slack_ui.case_message import STATUS_EMOJI
 from bot.slack_ui.mrkdwn import Blocks, context_line, mrkdwn, plain
@@ -18,6 +16,11 @@ MAX_HOME_BLOCKS = 100
 
 async def home_view(rt: Runtime, *, user_id: str) -> dict[str, Any]:
     """The Home tab for `user_id`, rendered from the database."""
+    # Imported here so the app starts without the figures' SQL (storage.stats); they load the
+    # first time someone opens Home.
+    from bot.figures.digest import load_scores
+    from bot.figures.scorecard import scorecard_blocks
+
     blocks: Blocks = [{"type": "header", "text": plain("Takedown desk", limit=150)}]
     _, mine = await list_answer(rt, user_id=user_id, what="mine", page=1)
     blocks += [b for b in mine if b.get("type") != "actions"]
