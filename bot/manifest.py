@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.slack_ui.blocks import COMMAND
+from bot.slack_ui.help import COMMAND
 from handlers.shortcuts import SHORTCUT
 
 BOT_SCOPES = [

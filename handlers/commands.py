@@ -11,7 +11,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.desk.slash import answer_command
 from bot.runtime import Runtime
 from bot.slack_ui.access import AccessDenied
-from bot.slack_ui.blocks import COMMAND, notice_text, report_modal
+from bot.slack_ui.help import COMMAND, notice_text
+from bot.slack_ui.report_form import report_modal
 from handlers.respond import say_privately
 
 log = logging.getLogger("takedown.handlers")

@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.core.listings import find_urls
 from bot.runtime import Runtime
 from bot.slack_ui.access import AccessDenied
-from bot.slack_ui.blocks import report_modal
+from bot.slack_ui.report_form import report_modal
 
 log = logging.getLogger("takedown.handlers")
 

@@ -12,7 +12,7 @@ from bot.intake.bulk import UrlFileError
 from bot.intake.cases import FILE_FIELD, ReportDraft, ReportRejected, follow_short_links, open_case
 from bot.intake.upload import attach_upload
 from bot.runtime import Runtime
-from bot.slack_ui import blocks
+from bot.slack_ui import report_form
 from bot.slack_ui.access import AccessDenied
 
 log = logging.getLogger("takedown.handlers")
@@ -28,13 +28,13 @@ def _value(values: dict[str, Any], block_id: str) -> str:
 def draft_from_view(view: dict[str, Any]) -> ReportDraft:
     values = view.get("state", {}).get("values", {})
     return ReportDraft(
-        urls_text=_value(values, blocks.URLS),
-        brand=_value(values, blocks.BRAND),
-        right_id=_value(values, blocks.RIGHT),
-        infringement=_value(values, blocks.TYPE),
-        description=_value(values, blocks.DESCRIPTION),
-        evidence_text=_value(values, blocks.EVIDENCE),
-        seller=_value(values, blocks.SELLER) or None,
+        urls_text=_value(values, report_form.URLS),
+        brand=_value(values, report_form.BRAND),
+        right_id=_value(values, report_form.RIGHT),
+        infringement=_value(values, report_form.TYPE),
+        description=_value(values, report_form.DESCRIPTION),
+        evidence_text=_value(values, report_form.EVIDENCE),
+        seller=_value(values, report_form.SELLER) or None,
     )
 
 
@@ -45,7 +45,7 @@ def uploaded_files(view: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def register(app: AsyncApp, rt: Runtime) -> None:
-    @app.view(blocks.REPORT_CALLBACK)
+    @app.view(report_form.REPORT_CALLBACK)
     async def submit_report(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         # The answer to a submission carries the form's errors, so validation comes before the ack;
         # it is fast (parsing and one transaction). Posting the thread is a job, after the ack.
@@ -77,19 +77,19 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             await ack(response_action="errors", errors={FILE_FIELD: str(exc)})
             return
         except AccessDenied as exc:
-            await ack(response_action="errors", errors={blocks.URLS: str(exc)})
+            await ack(response_action="errors", errors={report_form.URLS: str(exc)})
             return
         except Exception:
             log.exception("could not open a case")
             await ack(
                 response_action="errors",
                 errors={
-                    blocks.URLS: "Could not save the report just now; nothing was filed. Please submit again in a minute."
+                    report_form.URLS: "Could not save the report just now; nothing was filed. Please submit again in a minute."
                 },
             )
             return
         await ack(
             response_action="update",
-            view=blocks.case_filed_view(opened.ref, opened.listings, opened.created),
+            view=report_form.case_filed_view(opened.ref, opened.listings, opened.created),
         )
         rt.wake_worker()

@@ -15,7 +15,8 @@ from sqlalchemy import text
 from bot.config.loading import parse_config
 from bot.config.schema import AppConfig
 from bot.figures import export as export_module
-from bot.figures.export import CSV_COLUMNS, export
+from bot.figures.export import export
+from bot.figures.export.tabular import CSV_COLUMNS
 from storage.db import Database
 
 

@@ -40,7 +40,11 @@ from bot.figures.digest import digest_blocks
 from bot.figures.scorecard import scorecard_blocks
 from bot.intake.cases import ParsedLine, ReportDraft, duplicate_message, open_case
 from bot.jobs import reminders
-from bot.slack_ui import blocks, notice_blocks
+from bot.slack_ui import notice_blocks
+from bot.slack_ui.case_message import case_message
+from bot.slack_ui.help import help_blocks
+from bot.slack_ui.mrkdwn import context_line, escape
+from bot.slack_ui.report_form import case_filed_view, report_modal
 from storage.cases import list_cases
 from storage.listings import OpenListing
 from storage.models import Case, Listing
@@ -244,7 +248,7 @@ def test_the_checker_accepts_the_bot_s_own_links_and_escaped_text() -> None:
     text = (
         f"<@{REPORTER}> <{AMAZON}|amazon.de:B0ABCDEFGH> "
         f"<{thread_link('C0REPORTS', '1700000001.000100')}|thread> "
-        f"{blocks.escape('<!channel> &lt; <@U123>')}"
+        f"{escape('<!channel> &lt; <@U123>')}"
     )
     section = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
     assert_safe(text, section, hostile="<!channel>")
@@ -268,7 +272,7 @@ def _when() -> datetime:
 
 @pytest.mark.parametrize("hostile", HOSTILE)
 def test_case_message(hostile: str) -> None:
-    text, built = blocks.case_message(
+    text, built = case_message(
         ref="TD-7",
         brand=hostile,
         right_label=hostile,
@@ -291,7 +295,7 @@ def test_case_message(hostile: str) -> None:
 @pytest.mark.parametrize("hostile", HOSTILE)
 def test_bulk_case_message(hostile: str) -> None:
     counts = {("ebay", "queued"): 40, (hostile, "submitted"): 30, ("taobao", "removed"): 5}
-    text, built = blocks.case_message(
+    text, built = case_message(
         ref="TD-8",
         brand=hostile,
         right_label=hostile,
@@ -308,7 +312,7 @@ def test_bulk_case_message(hostile: str) -> None:
 
 @pytest.mark.parametrize("hostile", HOSTILE)
 def test_help_for_an_unknown_word(hostile: str) -> None:
-    text, built = blocks.help_blocks(unknown=hostile)
+    text, built = help_blocks(unknown=hostile)
     assert_safe(text, built, hostile=hostile)
 
 
@@ -339,9 +343,7 @@ def _config(hostile: str) -> AppConfig:
 
 @pytest.mark.parametrize("hostile", HOSTILE)
 def test_report_modal(hostile: str) -> None:
-    view = blocks.report_modal(
-        _config(hostile), urls=[hostile, EBAY], metadata={"channel": "C0TEAM"}
-    )
+    view = report_modal(_config(hostile), urls=[hostile, EBAY], metadata={"channel": "C0TEAM"})
     assert_modal_safe(view, hostile=hostile)
 
 
@@ -361,7 +363,7 @@ def test_report_modal_with_many_brands_and_rights(hostile: str) -> None:
             ],
         }
     )
-    assert_modal_safe(blocks.report_modal(config), hostile=hostile)
+    assert_modal_safe(report_modal(config), hostile=hostile)
 
 
 def _notice(hostile: str, *, platform: str = "taobao") -> OutgoingNotice:
@@ -431,7 +433,7 @@ def test_portal_guide_shows_every_field_whole(hostile: str) -> None:
             label, _, body = raw.partition("\n")
             shown[label] = shown.get(label, "") + _displayed(body.replace("```", ""))
     for label, value in fields:
-        key = f"*{blocks.escape(label)}*"
+        key = f"*{escape(label)}*"
         assert key in shown, f"field {label!r} is missing"
         assert "".join(value.split()) in "".join(shown[key].split()), f"field {label!r} is cut"
 
@@ -506,12 +508,12 @@ def test_describe_changes_with_a_long_reason_per_listing_stays_within_one_messag
 @pytest.mark.parametrize("hostile", HOSTILE)
 def test_case_filed_view(hostile: str) -> None:
     for created in (True, False):
-        assert_modal_safe(blocks.case_filed_view(hostile, 12_345, created), hostile=hostile)
+        assert_modal_safe(case_filed_view(hostile, 12_345, created), hostile=hostile)
 
 
 @pytest.mark.parametrize("hostile", HOSTILE)
 def test_context_line(hostile: str) -> None:
-    assert_safe(None, [blocks.context_line(hostile)], hostile=hostile)
+    assert_safe(None, [context_line(hostile)], hostile=hostile)
 
 
 @pytest.mark.parametrize("hostile", HOSTILE)
@@ -705,7 +707,7 @@ async def test_case_list_and_status(bot: SlackDriver, hostile: str) -> None:
             assert_safe(text, built, hostile=hostile)
     _, built = await list_answer(rt, user_id=REPORTER, what="mine", page=1)
     assert "/archives/C0REPORTS/p" in json.dumps(built), "the case links to its thread"
-    assert blocks.escape(hostile[:75]) in json.dumps(built, ensure_ascii=False), "the brand shows"
+    assert escape(hostile[:75]) in json.dumps(built, ensure_ascii=False), "the brand shows"
 
     await bot.command("status TD-1")
     [answer] = await bot.slack.wait_for_responses(1)
@@ -719,7 +721,7 @@ async def test_home_view(bot: SlackDriver, hostile: str) -> None:
     view = await home_view(bot.bot.runtime, user_id=REPORTER)
     assert_modal_safe(view, hostile=hostile)
     shown = json.dumps(view["blocks"], ensure_ascii=False)
-    assert "TD-1" in shown and blocks.escape(hostile[:75]) in shown
+    assert "TD-1" in shown and escape(hostile[:75]) in shown
 
 
 @pytest.mark.parametrize(("hostile", "config"), DESKS[:1])
@@ -779,7 +781,7 @@ async def test_a_hostile_report_reaches_slack_escaped(bot: SlackDriver) -> None:
             hostile=hostile,
             links=[url for _, url in PORTAL_LINKS.values()],
         )
-    assert blocks.escape(hostile[:100]) in json.dumps(parent.params["blocks"], ensure_ascii=False)
+    assert escape(hostile[:100]) in json.dumps(parent.params["blocks"], ensure_ascii=False)
 
 
 async def _ready(value: Any) -> Any:
@@ -787,7 +789,7 @@ async def _ready(value: Any) -> Any:
 
 
 def test_escape_follows_slack_s_order() -> None:
-    assert blocks.escape("&lt;") == "&amp;lt;"
-    assert blocks.escape("<!here> & co") == "&lt;!here&gt; &amp; co"
-    assert _displayed(blocks.escape(ATTACKS["5000-chars"])) == ATTACKS["5000-chars"]
+    assert escape("&lt;") == "&amp;lt;"
+    assert escape("<!here> & co") == "&lt;!here&gt; &amp; co"
+    assert _displayed(escape(ATTACKS["5000-chars"])) == ATTACKS["5000-chars"]
     assert clean_text(ATTACKS["right-to-left"]).startswith("<@U123>")

@@ -28,7 +28,9 @@ from bot.shell.render import (
 )
 from bot.shell.slack import sign_request
 from bot.slack_ui import notice_blocks
-from bot.slack_ui.blocks import case_message, escape, help_blocks
+from bot.slack_ui.case_message import case_message
+from bot.slack_ui.help import help_blocks
+from bot.slack_ui.mrkdwn import escape
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -335,7 +337,7 @@ def test_choices_accept_numbers_labels_defaults_and_all() -> None:
 
 def test_answers_take_the_shape_slack_gives_state_values() -> None:
     from bot.config.loading import parse_config
-    from bot.slack_ui.blocks import report_modal
+    from bot.slack_ui.report_form import report_modal
 
     config = parse_config(SHELL_CONFIG, environ={})
     blocks = {b["block_id"]: b for b in report_modal(config, urls=[EBAY])["blocks"]}

@@ -40,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 
-from bot.core.platforms import PLATFORMS
+from bot.core.platforms import PLATFORMS, platform_name
 
 MAX_URL_LENGTH = 2048
 
@@ -145,7 +145,7 @@ class _Link:
         return ""
 
     def refuse(self, reason: str) -> ListingURLError:
-        return ListingURLError(f"{_show(self.url)} {reason}", self.url)
+        return ListingURLError(f"{excerpt(self.url)} {reason}", self.url)
 
 
 # A parser returns (key, canonical URL), or None when the page is not a listing.
@@ -298,8 +298,9 @@ _PARSERS: dict[str, _Parser] = {
 }  # fmt: skip
 
 
-def _show(text: str, limit: int = 80) -> str:
-    # Reasons end up in Slack messages: short, and valid UTF-8 even if the text had lone surrogates.
+def excerpt(text: str, limit: int = 80) -> str:
+    """Text someone gave, as an error reason quotes it: at most `limit` characters, and valid
+    UTF-8 even if the text had lone surrogates (reasons end up in Slack messages)."""
     text = text if len(text) <= limit else text[: limit - 1] + "…"
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
@@ -347,7 +348,7 @@ def _split(given: str) -> SplitResult:
             given,
         )
     not_a_url = ListingURLError(
-        f"Not a URL: '{_show(given)}'; paste the listing's link, starting with https://.", given
+        f"Not a URL: '{excerpt(given)}'; paste the listing's link, starting with https://.", given
     )
     if any(char.isspace() for char in given):
         raise not_a_url
@@ -358,7 +359,7 @@ def _split(given: str) -> SplitResult:
         raise not_a_url
     if scheme[1].lower() not in ("http", "https"):
         raise ListingURLError(
-            f"'{_show(scheme[1], 20)}:' links cannot be listings; "
+            f"'{excerpt(scheme[1], 20)}:' links cannot be listings; "
             "paste the listing's web link, starting with https://.",
             given,
         )
@@ -375,22 +376,22 @@ def _supported_domain(parts: SplitResult, given: str) -> str:
     if "@" in parts.netloc:
         userinfo = parts.netloc.rsplit("@", 1)[0]
         raise ListingURLError(
-            f"The URL hides its real host behind '{_show(userinfo, 40)}@'; "
+            f"The URL hides its real host behind '{excerpt(userinfo, 40)}@'; "
             "copy the link from the marketplace's own page.",
             given,
         )
     host = (parts.hostname or "").removesuffix(".")
     if not host:
-        raise ListingURLError(f"The URL has no host: '{_show(given)}'.", given)
+        raise ListingURLError(f"The URL has no host: '{excerpt(given)}'.", given)
     if ":" in host or _NUMERIC_LABEL.fullmatch(host.rsplit(".", 1)[-1]):
         raise ListingURLError(
-            f"The URL points at an IP address ({_show(host, 40)}), not a marketplace; "
+            f"The URL points at an IP address ({excerpt(host, 40)}), not a marketplace; "
             "copy the listing's link from the marketplace.",
             given,
         )
     if shortener := _SHORT_LINKS.get(host.removeprefix("www.")):
         raise ListingURLError(
-            f"{_show(given)} is {_a(PLATFORMS[shortener])} short link; "
+            f"{excerpt(given)} is {_a(platform_name(shortener))} short link; "
             "open it in a browser and copy the full listing URL.",
             given,
         )
@@ -398,14 +399,14 @@ def _supported_domain(parts: SplitResult, given: str) -> str:
     # from matching on its last labels.
     if not _HOST.fullmatch(host) or (domain := _domain_of(host)) is None:
         raise ListingURLError(
-            f"{_show(host, 60)} is not a marketplace the bot knows; "
+            f"{excerpt(host, 60)} is not a marketplace the bot knows; "
             f"supported: {', '.join(PLATFORMS.values())}.",
             given,
         )
     try:
         port = parts.port
     except ValueError:
-        raise ListingURLError(f"The URL has an invalid port: '{_show(given)}'.", given) from None
+        raise ListingURLError(f"The URL has an invalid port: '{excerpt(given)}'.", given) from None
     if port not in (None, 80, 443):
         raise ListingURLError(
             f"The URL uses port {port}, which marketplaces do not serve listings on; "
@@ -428,7 +429,7 @@ def parse_listing_url(text: str) -> ParsedListing:
     link = _Link(url=given, domain=domain, path=parts.path, query=parts.query)
     if (found := _PARSERS[platform](link)) is None:
         raise link.refuse(
-            f"is {_a(PLATFORMS[platform])} page but not a listing; open the item and copy its URL."
+            f"is {_a(platform_name(platform))} page but not a listing; open the item and copy its URL."
         )
     key, canonical_url = found
     return ParsedListing(platform=platform, key=key, canonical_url=canonical_url)

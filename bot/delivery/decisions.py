@@ -25,7 +25,8 @@ from bot.core.states import allowed as table_allows
 from bot.delivery.adapters.base import ListingDecision
 from bot.delivery.states import move_listings
 from bot.jobs.notify import enqueue_parent_update, enqueue_thread_reply
-from bot.slack_ui.blocks import STATUS_EMOJI, escape_cut, listing_link, mrkdwn
+from bot.slack_ui.case_message import STATUS_EMOJI
+from bot.slack_ui.mrkdwn import escape_cut, listing_link, mrkdwn
 from storage.events import add_events
 from storage.models import Case, Listing
 

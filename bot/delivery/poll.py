@@ -16,7 +16,7 @@ from bot.jobs.notify import enqueue_thread_reply
 from bot.jobs.payloads import PollNotice
 from bot.jobs.worker import JobContext, RetryLater
 from bot.runtime import Runtime
-from bot.slack_ui import blocks
+from bot.slack_ui.mrkdwn import context_line, escape_cut
 from storage.models import Notice
 from storage.notices import note_notice_error
 
@@ -66,9 +66,9 @@ async def _say_problem(session: AsyncSession, notice: Notice, problem: str) -> N
     await enqueue_thread_reply(
         session,
         case_id=notice.case_id,
-        text=f"Could not check {notice.platform} for decisions: {blocks.escape_cut(problem, 1500)}",
+        text=f"Could not check {notice.platform} for decisions: {escape_cut(problem, 1500)}",
         blocks=[
-            blocks.context_line(
+            context_line(
                 f":warning: Could not check {platform_name(notice.platform)} for decisions: {problem}"
             )
         ],

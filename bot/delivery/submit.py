@@ -39,7 +39,12 @@ from bot.jobs.notify import enqueue_thread_reply
 from bot.jobs.payloads import SubmitNotice
 from bot.jobs.worker import JobContext, JobFailed, RetryLater
 from bot.runtime import Runtime
-from bot.slack_ui.notice_blocks import notice_failed, notice_held, portal_guide, tracking_buttons
+from bot.slack_ui.notice_blocks import (
+    notice_failed,
+    notice_held,
+    portal_guide,
+    tracking_buttons,
+)
 from storage.events import add_event
 from storage.jobs import ClaimedJob
 from storage.models import Case, Listing, Notice

@@ -7,9 +7,9 @@ from typing import Any
 
 from bot.config.schema import INFRINGEMENT_TYPES
 from bot.core.cases import case_ref, thread_link
-from bot.core.platforms import PLATFORMS
+from bot.core.platforms import PLATFORMS, platform_name
 from bot.runtime import Runtime
-from bot.slack_ui.blocks import Blocks, escape, mrkdwn, plain
+from bot.slack_ui.mrkdwn import Blocks, escape, mrkdwn, plain
 from storage.cases import list_cases
 
 PAGE_SIZE = 10
@@ -50,7 +50,7 @@ async def list_answer(rt: Runtime, *, user_id: str, what: str, page: int) -> tup
         )
     pages = max(1, -(-total // PAGE_SIZE))
     title = {"open": "Open cases", "mine": "Your open cases", "all": "All cases"}.get(
-        what, f"Open cases on {PLATFORMS.get(what, what)}"
+        what, f"Open cases on {platform_name(what)}"
     )
     if not rows:
         text = (

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.core.states import OPEN_LISTING_STATUSES
 from bot.desk.case_list import list_answer
 from bot.runtime import Runtime
-from bot.slack_ui.blocks import STATUS_EMOJI, Blocks, escape, mrkdwn, plain
+from bot.slack_ui.case_message import STATUS_EMOJI
+from bot.slack_ui.mrkdwn import Blocks, context_line, mrkdwn, plain
 from storage.listings import open_listing_counts
-from storage.models import OPEN_STATUSES
 
 MAX_HOME_BLOCKS = 100
 
 
 async def home_view(rt: Runtime, *, user_id: str) -> dict[str, Any]:
     """The Home tab for `user_id`, rendered from the database."""
+    # Imported here so the app starts without the figures' SQL (storage.stats); they load the
+    # first time someone opens Home.
     from bot.figures.digest import load_scores
-    from bot.figures.scorecard import (
-        scorecard_blocks,  # figures (and matplotlib) load only when needed
-    )
+    from bot.figures.scorecard import scorecard_blocks
 
     blocks: Blocks = [{"type": "header", "text": plain("Takedown desk", limit=150)}]
     _, mine = await list_answer(rt, user_id=user_id, what="mine", page=1)
@@ -29,7 +30,7 @@ async def home_view(rt: Runtime, *, user_id: str) -> dict[str, Any]:
     if counts:
         lines = [
             f"{STATUS_EMOJI.get(status, '')} {status.replace('_', ' ')}: *{counts[status]:,}*"
-            for status in OPEN_STATUSES
+            for status in OPEN_LISTING_STATUSES
             if counts.get(status)
         ]
         blocks.append(
@@ -47,15 +48,6 @@ async def home_view(rt: Runtime, *, user_id: str) -> dict[str, Any]:
     _, score_blocks = scorecard_blocks(scores, since=None)
     blocks += score_blocks
     blocks.append(
-        {
-            "type": "context",
-            "elements": [
-                mrkdwn(
-                    escape(
-                        "Report listings with /report-listing; this tab refreshes when you open it."
-                    )
-                )
-            ],
-        }
+        context_line("Report listings with /report-listing; this tab refreshes when you open it.")
     )
     return {"type": "home", "blocks": blocks[:MAX_HOME_BLOCKS]}

@@ -9,7 +9,8 @@ from bot.core.listings import find_urls
 from bot.desk.case_list import ListFilterError, list_answer, parse_filter
 from bot.jobs.notify import parent_message
 from bot.runtime import Runtime
-from bot.slack_ui.blocks import Blocks, escape, help_blocks, notice_text
+from bot.slack_ui.help import help_blocks, notice_text
+from bot.slack_ui.mrkdwn import Blocks, context, escape
 from storage.cases import get_case
 
 MAX_COMMAND_TEXT = 4000
@@ -95,11 +96,5 @@ async def _status(rt: Runtime, args: list[str]) -> Answer:
         text, blocks = await parent_message(rt, session, case)
     if case.channel_id and case.thread_ts:
         link = thread_link(case.channel_id, case.thread_ts)
-        blocks = [
-            *blocks,
-            {
-                "type": "context",
-                "elements": [{"type": "mrkdwn", "text": f"<{link}|Open the status thread>"}],
-            },
-        ]
+        blocks = [*blocks, context(f"<{link}|Open the status thread>")]
     return Answer(text=text, blocks=blocks)

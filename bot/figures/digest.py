@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config.schema import AppConfig
 from bot.core.cases import case_ref, thread_link
+from bot.core.states import ListingStatus
 from bot.figures.scorecard import (
     DEFAULT_SLA_DAYS,
     build_scorecard,
@@ -34,7 +35,7 @@ from bot.figures.scorecard import (
     sla_days_by_platform,
     table,
 )
-from bot.slack_ui.blocks import Blocks, escape, link_url, mrkdwn, plain
+from bot.slack_ui.mrkdwn import Blocks, context, cut, escape, link_url, mrkdwn, plain
 from storage.db import Database
 from storage.stats.period import PeriodFigures, PlatformFigures, period_figures
 from storage.stats.scorecard import PlatformScore
@@ -44,7 +45,10 @@ MAX_TABLE_ROWS = 20
 MAX_CHART_PLATFORMS = 15
 MAX_SELLER = 80
 MAX_LINKED_URL = 400  # longer listing URLs are shown by key only
-STATUS_WORDS = {"in_review": "in review", "needs_info": "needs info"}
+STATUS_WORDS: dict[str, str] = {
+    ListingStatus.IN_REVIEW: "in review",
+    ListingStatus.NEEDS_INFO: "needs info",
+}
 
 
 @dataclass(frozen=True)
@@ -129,69 +133,25 @@ def digest_blocks(
 
     Within Slack's limits whatever the data: a handful of blocks, ≤ 10 fields, the platform table
     capped at MAX_TABLE_ROWS rows; every name a user or platform wrote is escaped."""
-    total, before = current.total, previous.total
+    total = current.total
     start, end = current.start.astimezone(zone), current.end.astimezone(zone)
     title = f"Takedown digest · {_day(start)} – {_day(end)} {end.year}"
     blocks: Blocks = [
         {"type": "header", "text": plain(title, limit=150)},
-        _context(
+        context(
             f"{start:%a} {_day(start)} {start:%H:%M} – {end:%a} {_day(end)} {end:%H:%M} "
             f"{end:%Z} ({escape(zone.key)}) · ▲▼ against the 7 days before"
         ),
+        {"type": "section", "fields": _headline_fields(current, previous)},
+        {"type": "section", "text": mrkdwn(_platform_table(current, previous))},
     ]
-
-    def field(label: str, value: str, delta: str) -> dict[str, Any]:
-        return mrkdwn(f"*{label}*\n{value}   {delta} vs last week")
-
-    blocks.append(
-        {
-            "type": "section",
-            "fields": [
-                field(
-                    "Cases reported", f"{current.cases:,}", change(current.cases, previous.cases)
-                ),
-                field(
-                    "Listings reported",
-                    f"{total.reported:,}",
-                    change(total.reported, before.reported),
-                ),
-                field("Removed", f"{total.removed:,}", change(total.removed, before.removed)),
-                field("Rejected", f"{total.rejected:,}", change(total.rejected, before.rejected)),
-                field(
-                    "Needs info",
-                    f"{total.needs_info:,}",
-                    change(total.needs_info, before.needs_info),
-                ),
-                field("Still open", f"{total.open:,}", change(total.open, before.open)),
-                field(
-                    "Takedown rate",
-                    format_rate(total.takedown_rate),
-                    change(
-                        _percent(total.takedown_rate), _percent(before.takedown_rate), unit=" pp"
-                    ),
-                ),
-                field(
-                    "Time to removal",
-                    f"median {format_hours(total.median_hours)} · p90 {format_hours(total.p90_hours)}",
-                    "median " + change(total.median_hours, before.median_hours, unit=" h"),
-                ),
-                field(
-                    "Past SLA",
-                    f"{current.past_sla_total:,}",
-                    change(current.past_sla_total, previous.past_sla_total),
-                ),
-                field("Relisted", f"{total.relisted:,}", change(total.relisted, before.relisted)),
-            ],
-        }
-    )
-    blocks.append({"type": "section", "text": mrkdwn(_platform_table(current, previous))})
     if current.past_sla_total:
         blocks.append({"type": "section", "text": mrkdwn(_past_sla(current, sla))})
     if current.oldest_open:
         blocks.append({"type": "section", "text": mrkdwn(_oldest(current, zone))})
     if current.top_sellers:
         lines = [
-            f"{rank}. {escape(_cut(item.seller, MAX_SELLER))} — {item.listings:,}"
+            f"{rank}. {escape(cut(item.seller, MAX_SELLER))} — {item.listings:,}"
             for rank, item in enumerate(current.top_sellers, start=1)
         ]
         sellers = _within("*Top sellers* (listings reported)", lines)
@@ -202,7 +162,7 @@ def digest_blocks(
     ]
     if chart:
         notes.append("Chart in the thread.")
-    blocks.append(_context(" ".join(notes)))
+    blocks.append(context(" ".join(notes)))
 
     text = (
         f"Takedown digest {_day(start)} – {_day(end)}: {total.reported:,} listings reported in "
@@ -210,6 +170,39 @@ def digest_blocks(
         f"takedown rate {format_rate(total.takedown_rate)}, {current.past_sla_total:,} past SLA."
     )
     return text, blocks
+
+
+def _headline_fields(current: PeriodFigures, previous: PeriodFigures) -> list[dict[str, Any]]:
+    """The ten headline figures, each with its change against the week before."""
+    total, before = current.total, previous.total
+
+    def field(label: str, value: str, delta: str) -> dict[str, Any]:
+        return mrkdwn(f"*{label}*\n{value}   {delta} vs last week")
+
+    return [
+        field("Cases reported", f"{current.cases:,}", change(current.cases, previous.cases)),
+        field("Listings reported", f"{total.reported:,}", change(total.reported, before.reported)),
+        field("Removed", f"{total.removed:,}", change(total.removed, before.removed)),
+        field("Rejected", f"{total.rejected:,}", change(total.rejected, before.rejected)),
+        field("Needs info", f"{total.needs_info:,}", change(total.needs_info, before.needs_info)),
+        field("Still open", f"{total.open:,}", change(total.open, before.open)),
+        field(
+            "Takedown rate",
+            format_rate(total.takedown_rate),
+            change(_percent(total.takedown_rate), _percent(before.takedown_rate), unit=" pp"),
+        ),
+        field(
+            "Time to removal",
+            f"median {format_hours(total.median_hours)} · p90 {format_hours(total.p90_hours)}",
+            "median " + change(total.median_hours, before.median_hours, unit=" h"),
+        ),
+        field(
+            "Past SLA",
+            f"{current.past_sla_total:,}",
+            change(current.past_sla_total, previous.past_sla_total),
+        ),
+        field("Relisted", f"{total.relisted:,}", change(total.relisted, before.relisted)),
+    ]
 
 
 def _platform_table(current: PeriodFigures, previous: PeriodFigures) -> str:
@@ -251,7 +244,7 @@ def _past_sla(current: PeriodFigures, sla: Mapping[str, int]) -> str:
         "platform"
     )
     parts = [
-        f"{escape(_cut(platform_label(platform), 40))} {count:,} "
+        f"{escape(cut(platform_label(platform), 40))} {count:,} "
         f"({sla.get(platform, DEFAULT_SLA_DAYS)} d SLA)"
         for platform, count in sorted(current.past_sla.items(), key=lambda kv: (-kv[1], kv[0]))
     ]
@@ -264,13 +257,13 @@ def _oldest(current: PeriodFigures, zone: ZoneInfo) -> str:
         ref = case_ref(item.case_id)
         if item.channel_id and item.thread_ts:
             ref = f"<{thread_link(item.channel_id, item.thread_ts)}|{ref}>"
-        key = escape(_cut(item.key, 80))
+        key = escape(cut(item.key, 80))
         url = link_url(item.url)
         listing = f"<{url}|{key}>" if len(url) <= MAX_LINKED_URL else key
         days = (current.now - item.created_at).days
         reported = item.created_at.astimezone(zone)
         lines.append(
-            f"• {ref} · {escape(_cut(platform_label(item.platform), 40))} · {listing} — "
+            f"• {ref} · {escape(cut(platform_label(item.platform), 40))} · {listing} — "
             f"{STATUS_WORDS.get(item.status, item.status)}, reported {_day(reported)} "
             f"{reported.year} ({days:,} day{'s' if days != 1 else ''} ago)"
         )
@@ -302,14 +295,6 @@ def _day(moment: datetime) -> str:
     return f"{moment.day} {moment:%b}"
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [mrkdwn(text)]}
-
-
 # -- the chart ------------------------------------------------------------------------------------
 
 
@@ -322,7 +307,7 @@ def render_chart(figures: PeriodFigures, *, zone: ZoneInfo | None = None) -> byt
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    names = [_cut(platform_label(item.platform), 20).replace("$", r"\$") for item in platforms]
+    names = [cut(platform_label(item.platform), 20).replace("$", r"\$") for item in platforms]
     positions = list(range(len(platforms)))
     width = 0.38
     figure = Figure(figsize=(max(6.0, 1.0 + 0.9 * len(platforms)), 3.8), dpi=100)

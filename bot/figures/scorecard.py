@@ -11,11 +11,10 @@ import csv
 import io
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from bot.config.schema import AppConfig, PlatformConfig
-from bot.core.platforms import PLATFORMS
-from bot.slack_ui.blocks import Blocks, escape, escape_cut, mrkdwn, plain
+from bot.core.platforms import PLATFORMS, platform_name
+from bot.slack_ui.mrkdwn import Blocks, context, cut, escape, escape_cut, mrkdwn, plain
 from storage.db import Database
 from storage.stats.scorecard import PlatformScore, scorecard
 
@@ -64,7 +63,7 @@ async def build_scorecard(
 
 def platform_label(platform: str) -> str:
     """The display name of a platform id; unknown ids as given (not escaped)."""
-    return PLATFORMS.get(platform, platform) if platform else "All platforms"
+    return platform_name(platform) if platform else "All platforms"
 
 
 def format_hours(hours: float | None) -> str:
@@ -114,8 +113,7 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def short_name(platform: str) -> str:
     """A platform's display name for a table cell (raw), at most NAME_WIDTH characters."""
-    name = platform_label(platform)
-    return name if len(name) <= NAME_WIDTH else name[: NAME_WIDTH - 1] + "…"
+    return cut(platform_label(platform), NAME_WIDTH)
 
 
 # -- the scorecard --------------------------------------------------------------------------------
@@ -152,9 +150,9 @@ def scorecard_blocks(
         rows.pop()  # names full of `&` or `<` escape wider: never let Slack's limit cut the table
     blocks.append({"type": "section", "text": mrkdwn(table(header, rows))})
     if len(scores) > len(rows):
-        blocks.append(_context(f"… and {len(scores) - len(rows)} more platforms in the CSV."))
+        blocks.append(context(f"… and {len(scores) - len(rows)} more platforms in the CSV."))
     blocks.append(
-        _context(
+        context(
             "Notices: sent. Removed: of the listings the platform decided (removed or rejected; "
             "relisted counts as removed). Median, p90: submission to removal. Late: decided after "
             "the platform's SLA, or still waiting past it. Info: share of listings the platform "
@@ -197,7 +195,3 @@ def scorecard_csv(scores: Sequence[PlatformScore]) -> str:
 
 def _decimal(value: float | None, places: int) -> str:
     return "" if value is None else f"{value:.{places}f}"
-
-
-def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [mrkdwn(text)]}

@@ -26,7 +26,7 @@ from bot.delivery.plan import plan_notices
 from bot.delivery.states import move_listings
 from bot.intake.shortlinks import ShortLinkPolicy, resolve_short_links
 from bot.jobs.notify import enqueue_parent_post
-from bot.slack_ui.blocks import FILE_FIELD
+from bot.slack_ui.report_form import FILE_FIELD
 from storage.cases import case_by_intake_key, hold_intake_lock, insert_case
 from storage.db import Database
 from storage.events import add_event

@@ -32,7 +32,7 @@ from urllib.parse import SplitResult, urljoin, urlsplit
 import aiohttp
 from yarl import URL
 
-from bot.core.listings import MAX_URL_LENGTH, ListingURLError, parse_listing_url
+from bot.core.listings import MAX_URL_LENGTH, ListingURLError, excerpt, parse_listing_url
 
 # bot.core.listings keeps its shortener table and host lookup private for now; only these two are used.
 from bot.core.listings import SHORT_LINK_HOSTS as _LISTINGS_SHORTENERS
@@ -91,11 +91,6 @@ DEFAULT_POLICY = ShortLinkPolicy()
 
 def _bare(host: str) -> str:
     return host.lower().removesuffix(".").removeprefix("www.")
-
-
-def _show(text: str, limit: int = 80) -> str:
-    text = text if len(text) <= limit else text[: limit - 1] + "…"
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def as_url(text: str) -> str:
@@ -168,7 +163,7 @@ def _check_hop(url: str, policy: ShortLinkPolicy) -> SplitResult:
     except ValueError:
         raise _Refused(f"{_NOT_A_LISTING} (a redirect was malformed)") from None
     if parts.scheme.lower() not in ("http", "https"):
-        raise _Refused(f"{_NOT_A_LISTING} (it redirects to a '{_show(parts.scheme, 20)}:' link)")
+        raise _Refused(f"{_NOT_A_LISTING} (it redirects to a '{excerpt(parts.scheme, 20)}:' link)")
     if "@" in parts.netloc:
         raise _Refused(f"{_NOT_A_LISTING} (a redirect hides its host behind '@')")
     host = (parts.hostname or "").removesuffix(".")
@@ -176,12 +171,12 @@ def _check_hop(url: str, policy: ShortLinkPolicy) -> SplitResult:
         raise _Refused(f"{_NOT_A_LISTING} (a redirect has no host)")
     if _ip_literal(host):
         raise _Refused(
-            f"short link redirects to an IP address ({_show(host, 40)}), not to a marketplace"
+            f"short link redirects to an IP address ({excerpt(host, 40)}), not to a marketplace"
         )
     if not _HOST.fullmatch(host) or not policy.allows_hop(host):
-        raise _Refused(f"{_NOT_A_LISTING} (it redirects to {_show(host, 60)})")
+        raise _Refused(f"{_NOT_A_LISTING} (it redirects to {excerpt(host, 60)})")
     if port not in (None, 80, 443):
-        raise _Refused(f"{_NOT_A_LISTING} (it redirects to port {port} of {_show(host, 60)})")
+        raise _Refused(f"{_NOT_A_LISTING} (it redirects to port {port} of {excerpt(host, 60)})")
     return parts
 
 
@@ -203,7 +198,7 @@ async def _connect_url(url: str, parts: SplitResult, policy: ShortLinkPolicy) ->
         found = list(await resolve(host, port))
     except OSError:
         raise _Refused(
-            f"could not follow the short link ({_show(host, 60)} was not found)"
+            f"could not follow the short link ({excerpt(host, 60)} was not found)"
         ) from None
     addresses: list[IPAddress] = []
     for text in found:
@@ -212,10 +207,10 @@ async def _connect_url(url: str, parts: SplitResult, policy: ShortLinkPolicy) ->
         except ValueError:
             continue
     if not addresses:
-        raise _Refused(f"could not follow the short link ({_show(host, 60)} was not found)")
+        raise _Refused(f"could not follow the short link ({excerpt(host, 60)} was not found)")
     if not policy.allow_private and any(_is_forbidden(address) for address in addresses):
         raise _Refused(
-            f"short link leads to {_show(host, 60)}, which has a private or local network address"
+            f"short link leads to {excerpt(host, 60)}, which has a private or local network address"
         )
     return target.with_host(str(addresses[0]))
 
@@ -249,7 +244,7 @@ async def _next_hop(
         return urljoin(url, location.strip())
     if status >= 400:
         raise _Refused(
-            f"could not follow the short link ({_show(host, 60)} answered HTTP {status})"
+            f"could not follow the short link ({excerpt(host, 60)} answered HTTP {status})"
         )
     return None
 
@@ -272,7 +267,7 @@ async def _follow(
             raise _Refused(f"too many redirects (more than {max_redirects})")
         following = await _next_hop(http, url, parts, policy)
         if following is None:
-            stop = last_problem or f"{_show(url)} is not a listing"
+            stop = last_problem or f"{excerpt(url)} is not a listing"
             raise _Refused(f"{_NOT_A_LISTING} ({stop})")
         url = following
     raise AssertionError("unreachable")
@@ -296,22 +291,24 @@ async def resolve_short_link(
     given = url
     url = as_url(url)
     if short_link_host(url, hosts=policy) is None:
-        raise ListingURLError(f"{_show(given)} is not a short link of a supported platform.", given)
+        raise ListingURLError(
+            f"{excerpt(given)} is not a short link of a supported platform.", given
+        )
     started = time.monotonic()
     try:
         async with asyncio.timeout(timeout):
             final = await _follow(http, url, policy, max_redirects)
     except _Refused as refused:
-        raise ListingURLError(f"{_show(given)}: {refused}; {_ADVICE}", given) from None
+        raise ListingURLError(f"{excerpt(given)}: {refused}; {_ADVICE}", given) from None
     except TimeoutError:
         raise ListingURLError(
-            f"{_show(given)}: could not follow the short link (timeout); {_ADVICE}",
+            f"{excerpt(given)}: could not follow the short link (timeout); {_ADVICE}",
             given,
         ) from None
     except aiohttp.ClientError as exc:
         log.info("short link %s: %s: %s", given, type(exc).__name__, exc)
         raise ListingURLError(
-            f"{_show(given)}: could not follow the short link ({_connection_problem(exc)}); "
+            f"{excerpt(given)}: could not follow the short link ({_connection_problem(exc)}); "
             f"{_ADVICE}",
             given,
         ) from None

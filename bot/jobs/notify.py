@@ -32,7 +32,7 @@ from bot.jobs.payloads import (
 )
 from bot.jobs.worker import JobContext, JobFailed, RetryLater
 from bot.runtime import Runtime
-from bot.slack_ui.blocks import case_message
+from bot.slack_ui.case_message import case_message
 from storage.cases import CaseSummary, case_summaries, set_thread
 from storage.events import add_event
 from storage.models import Case

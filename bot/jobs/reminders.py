@@ -18,7 +18,7 @@ from bot.core.cases import case_ref, thread_link
 from bot.core.platforms import PLATFORMS
 from bot.jobs.notify import enqueue_channel_post, enqueue_thread_reply
 from bot.runtime import Runtime
-from bot.slack_ui.blocks import escape, escape_cut, mrkdwn
+from bot.slack_ui.mrkdwn import escape, escape_cut, mrkdwn
 from storage.cases import get_case
 from storage.listings import listings_past, mark_listings
 from storage.models import Case, Listing

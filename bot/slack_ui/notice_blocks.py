@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.core.platforms import platform_name
-from bot.slack_ui.blocks import Blocks, escape, escape_cut, link_url, mrkdwn, plain
+from bot.core.states import ListingStatus
+from bot.slack_ui.mrkdwn import Blocks, escape, escape_cut, link_url, mrkdwn, plain
 
 # Action ids (handlers.actions registers one listener each) and modal callback ids.
 PORTAL_SUBMITTED = "portal_submitted"
@@ -17,11 +18,11 @@ WITHDRAW = "notice_withdraw"
 HELD_SENT = "held_sent"
 CONFIRM_VIEW = "notice_confirm"
 DECISION_VIEW = "notice_decision"
-PERSON_STATUSES = {
-    "in_review": "In review",
-    "removed": "Removed",
-    "rejected": "Rejected",
-    "needs_info": "Needs information",
+PERSON_STATUSES: dict[str, str] = {
+    ListingStatus.IN_REVIEW: "In review",
+    ListingStatus.REMOVED: "Removed",
+    ListingStatus.REJECTED: "Rejected",
+    ListingStatus.NEEDS_INFO: "Needs information",
 }
 
 _SECTION = 2900

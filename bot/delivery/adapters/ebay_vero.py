@@ -32,6 +32,7 @@ from bot.delivery.adapters.base import (
 )
 from bot.delivery.adapters.http import Reply, codes_by_type, refusal
 from bot.delivery.adapters.oauth import OAuthAdapter, OAuthApiOptions, OAuthGrant
+from bot.delivery.adapters.wording import clip, right_words
 
 log = logging.getLogger(__name__)
 
@@ -89,26 +90,9 @@ def _item_id(listing: NoticeListing) -> str:
     return item_id
 
 
-def _clip(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def _right_words(notice: OutgoingNotice) -> str:
-    """The right as a seller reads it: `trademark 018123456 (EUIPO)`, `copyright in <work>`."""
-    right = notice.right
-    if right.kind == "copyright":
-        words = f"copyright in {right.work}" if right.work else "copyright"
-    else:
-        words = " ".join(part for part in (right.kind, right.mark, right.number) if part)
-        if right.office:
-            words += f" ({right.office})"
-    return words
-
-
 def _right_statement(notice: OutgoingNotice) -> str:
     right = notice.right
-    parts = [f"{notice.rights_holder.name} owns {_right_words(notice)}"]
+    parts = [f"{notice.rights_holder.name} owns {right_words(notice)}"]
     if right.classes:
         parts.append("classes " + ", ".join(str(c) for c in right.classes))
     if right.jurisdiction:
@@ -127,14 +111,14 @@ def _report_body(notice: OutgoingNotice, options: EbayVeroOptions) -> dict[str, 
             "reason_codes in this platform's entry of app.yaml "
             "(eBay's getVeroReasonCodes lists them)"
         )
-    message = _clip(f"{notice.description} This infringes {_right_words(notice)}.", _MESSAGE_MAX)
-    detail = _clip(f"{_right_statement(notice)} {notice.description}", _MESSAGE_MAX)
+    message = clip(f"{notice.description} This infringes {right_words(notice)}.", _MESSAGE_MAX)
+    detail = clip(f"{_right_statement(notice)} {notice.description}", _MESSAGE_MAX)
     items = []
     for listing in notice.listings:
         item: dict[str, Any] = {
             "itemId": _item_id(listing),
             "veroReasonCodeId": code,
-            "brand": _clip(notice.brand, _BRAND_MAX),
+            "brand": clip(notice.brand, _BRAND_MAX),
             "messageToSeller": message,
             "detailedMessage": detail,
         }
@@ -201,8 +185,9 @@ def _parse_reported_items(data: Any) -> list[_ItemStatus] | None:
 
 def _decision(listing_id: int, item: _ItemStatus) -> ListingDecision:
     status = _STATUS_MAP.get(item.status.upper().replace("_", ""), ListingStatus.IN_REVIEW)
-    reason = item.reason if status in ("needs_info", "rejected") else None
-    if status in ("needs_info", "rejected") and not reason:
+    wants_reason = status in (ListingStatus.NEEDS_INFO, ListingStatus.REJECTED)
+    reason = item.reason if wants_reason else None
+    if wants_reason and not reason:
         reason = f"eBay reports {item.status} without a reason"
     return ListingDecision(
         listing_id=listing_id, status=status, reason=reason, reference=item.item_id

@@ -1,10 +1,10 @@
 """The HTTP boundary shared by the API adapters (eBay VeRO, Mercado Libre): one request with its
 failures typed, and the typed error for a refusal.
 
-Typing rules (DESIGN.md, Delivery and retries): a failure to connect is transient (nothing was
-sent); a timeout or broken connection after sending is ambiguous for a POST (the platform may have
-created the report) and transient for a GET; 408, 429 and 5xx are transient, honouring
-Retry-After; any other refusal is permanent, with the platform's own words.
+Typing rules: a failure to connect is transient (nothing was sent); a timeout or broken
+connection after sending is ambiguous for a POST (the platform may have created the report) and
+transient for a GET; 408, 429 and 5xx are transient, honouring Retry-After; any other refusal is
+permanent, with the platform's own words.
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ from bot.delivery.adapters.base import (
 )
 from bot.delivery.adapters.http import Reply, codes_by_type, refusal
 from bot.delivery.adapters.oauth import OAuthAdapter, OAuthApiOptions, OAuthGrant
+from bot.delivery.adapters.wording import clip, right_words
 
 log = logging.getLogger(__name__)
 
@@ -104,19 +105,6 @@ def _item_id(listing: NoticeListing) -> str:
     return item_id
 
 
-def _clip(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def _right_words(notice: OutgoingNotice) -> str:
-    right = notice.right
-    if right.kind == "copyright":
-        return f"copyright in {right.work}" if right.work else "copyright"
-    words = " ".join(part for part in (right.kind, right.mark, right.number) if part)
-    return f"{words} ({right.office})" if right.office else words
-
-
 def _denounce_body(notice: OutgoingNotice, options: MercadoLibreOptions) -> dict[str, Any]:
     """The create-denounce request body."""
     reason = options.report_reasons.get(notice.infringement)
@@ -127,8 +115,8 @@ def _denounce_body(notice: OutgoingNotice, options: MercadoLibreOptions) -> dict
             "/moderations/pppi/denounces/<SITE_ID>/ITM/options lists the reasons enabled for you)"
         )
     holder = notice.rights_holder.name
-    comment = f"{notice.description} {holder} owns {_right_words(notice)}. Case {notice.case_ref}."
-    return {"report_reason_id": reason, "comment": _clip(comment, _COMMENT_MAX)}
+    comment = f"{notice.description} {holder} owns {right_words(notice)}. Case {notice.case_ref}."
+    return {"report_reason_id": reason, "comment": clip(comment, _COMMENT_MAX)}
 
 
 def _parse_created(data: Any) -> str | None:
@@ -157,7 +145,7 @@ def _decision(
     listing: NoticeListing, item_id: str, status: str, reason: str | None
 ) -> ListingDecision:
     mapped = _STATUS_MAP.get(status.upper(), ListingStatus.IN_REVIEW)
-    if mapped in ("in_review", "removed"):
+    if mapped in (ListingStatus.IN_REVIEW, ListingStatus.REMOVED):
         reason = None
     elif not reason:
         reason = f"Mercado Libre reports {status}"

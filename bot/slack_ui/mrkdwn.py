@@ -1,0 +1,74 @@
+"""Text in Block Kit: mrkdwn escaping, plain_text and mrkdwn objects, cutting to Slack's limits,
+links to listings and context lines.
+
+Every piece of text a user or a platform wrote goes through `escape` (mrkdwn) or into a
+plain_text object, so `<!channel>` or `<https://evil|click>` can never become a ping or a link.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bot.core.listings import ListingURLError, parse_listing_url
+
+Blocks = list[dict[str, Any]]
+
+
+def escape(text: str) -> str:
+    """Escape text for mrkdwn: `&`, `<`, `>` in that order (Slack's rule)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def cut(text: str, limit: int) -> str:
+    """`text` shortened to at most `limit` characters, ending in `…` when it was cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# The tail of a cut that would leave half an escape (`&am`) or half a mention or link (`<@U12`).
+_BROKEN_TAIL = re.compile(r"&[a-z]{0,3}$|<[^<>]*$")
+
+
+def cut_mrkdwn(text: str, limit: int) -> str:
+    """Shorten mrkdwn to `limit` characters without splitting an escape, a mention or a link."""
+    if len(text) <= limit:
+        return text
+    return _BROKEN_TAIL.sub("", text[: limit - 1]) + "…"
+
+
+def escape_cut(text: str, limit: int) -> str:
+    """`escape(text)`, shortened to at most `limit` characters (escaping can make text longer)."""
+    return cut_mrkdwn(escape(text[:limit]), limit)
+
+
+def plain(text: str, *, limit: int = 3000) -> dict[str, Any]:
+    return {"type": "plain_text", "text": cut(text, limit) or " ", "emoji": False}
+
+
+def mrkdwn(text: str, *, limit: int = 3000) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": cut_mrkdwn(text, limit) or " "}
+
+
+def context(text: str) -> dict[str, Any]:
+    """A context block (a small grey line) showing the mrkdwn `text` as given."""
+    return {"type": "context", "elements": [mrkdwn(text)]}
+
+
+def context_line(text: str) -> dict[str, Any]:
+    """A small grey line; `text` is escaped."""
+    return context(escape(text))
+
+
+def link_url(url: str) -> str:
+    # Canonical URLs come from our own parser, but a `|` or `>` would still end the link early.
+    return url.replace("|", "%7C").replace(">", "%3E").replace("<", "%3C")
+
+
+def listing_link(url: str, label: str) -> str:
+    """A link to a listing's page, labelled `label`. Only a URL the listing parser recognises
+    becomes a link (to its canonical form); any other text is shown, escaped, not linked."""
+    try:
+        canonical = parse_listing_url(url).canonical_url
+    except ListingURLError:
+        return escape(label)
+    return f"<{link_url(canonical)}|{escape(label)}>"
