@@ -29,6 +29,7 @@ from bot.jobs.worker import DeadHandler, JobContext, Runner, Worker
 from bot.metrics import CONTENT_TYPE
 from bot.runtime import Runtime
 from bot.slack_ui.access import AccessControl
+from handlers.context import RuntimeInContext
 from storage.db import Database
 from storage.jobs import ClaimedJob
 from storage.models import utcnow
@@ -92,7 +93,8 @@ class TakedownBot:
             process_before_response=False,
             raise_error_for_unhandled_request=False,
         )
-        handlers.register(self.bolt, self.runtime)
+        self.bolt.use(RuntimeInContext(self.runtime))  # listeners take it as `rt`
+        handlers.register(self.bolt)
         delivery = settings.config.delivery
         runners, on_dead = _job_runners(self.runtime)
         self.worker = Worker(
