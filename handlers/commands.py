@@ -18,8 +18,7 @@ async def report_listing(
 ) -> None:
     await ack()
     # The slow part waits until every request Slack is waiting on has its answer (this one's
-    # included): under a burst of commands, every ack goes ahead of the follow-up work. It also
-    # keeps an exception from racing Bolt for this request's answer (handlers.errors answers it).
+    # included): under a burst of commands, every ack goes ahead of the follow-up work.
     await rt.inflight.quiet()
     user = body["user_id"]
     answer = await answer_command(rt, text=body.get("text", ""), user_id=user)

@@ -17,17 +17,19 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery.submit import DeliveryError
 from bot.intake.bulk import UrlFileError
 from bot.intake.cases import ReportRejected
+from bot.runtime import Runtime
 from bot.slack_ui import blocks
 from bot.slack_ui import notice_blocks as nb
 from bot.slack_ui.access import AccessDenied
 from bot.slack_ui.blocks import FILE_FIELD, notice_text
+from handlers.context import RUNTIME
 from handlers.respond import say_privately, tell
 
 log = logging.getLogger("takedown.handlers")
@@ -64,10 +66,16 @@ async def on_error(
     body: dict[str, Any],
     client: AsyncWebClient,
     respond: AsyncRespond,
+    context: AsyncBoltContext,
     response: BoltResponse | None,
 ) -> BoltResponse | None:
     """Bolt calls this with what a listener raised. `response` is None once the listener has
-    acknowledged (the HTTP answer is gone); before that, what this returns becomes the answer."""
+    acknowledged; before that, what this returns becomes the HTTP answer."""
+    rt = context.get(RUNTIME)
+    if response is None and isinstance(rt, Runtime):
+        # Bolt polls for the ack every 10 ms and drops it once this returns: a listener failing
+        # right after its ack would leave Slack without an answer. So that answer leaves first.
+        await rt.inflight.quiet()
     refused = isinstance(error, REFUSALS)
     if not refused:
         log.error("%s failed", _what(body), exc_info=error)

@@ -8,9 +8,11 @@ import json
 import logging
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from conftest import SlackDriver, eventually, press, view_submission
+from slack_bolt.async_app import AsyncAck
 from sqlalchemy import select
 
 from storage.models import Notice
@@ -123,3 +125,33 @@ async def test_a_failing_event_is_logged_once_and_nobody_is_messaged(
     [record] = await eventually(lambda: _tracebacks(logged))
     assert record.getMessage() == "event app_home_opened failed"
     assert not await _ephemerals(bot) and not bot.slack.responses
+
+
+async def test_a_listener_failing_right_after_its_ack_still_answers_slack_at_once(
+    bot: SlackDriver, logged: pytest.LogCaptureFixture
+) -> None:
+    """Bolt waits for the ack by polling and forgets it once the error handler returns: the
+    handler lets the ack leave first (without that, Slack would get a 404 after 3 s)."""
+
+    async def fails_at_once(ack: AsyncAck) -> None:
+        await ack()
+        raise RuntimeError("right after the ack")
+
+    bot.bot.bolt.command("/fails-at-once")(fails_at_once)
+    form = {
+        "command": "/fails-at-once",
+        "text": "",
+        "team_id": "T1",
+        "user_id": "U0REPORTER",
+        "channel_id": "C0TEAM",
+        "response_url": bot.slack.response_url("fails"),
+        "trigger_id": "t-fails",
+    }
+    started = time.monotonic()
+    response = await bot.post(urlencode(form), "application/x-www-form-urlencoded")
+    assert response.status == 200 and time.monotonic() - started < 2.5
+    [answer] = await bot.slack.wait_for_responses(1)
+    assert answer["response_type"] == "ephemeral"
+    assert answer["text"].startswith(":warning: Something went wrong on our side")
+    [record] = await _tracebacks(logged)
+    assert record.getMessage() == "/fails-at-once failed"
