@@ -30,6 +30,7 @@ from bot.jobs.worker import Worker
 from bot.metrics import CONTENT_TYPE
 from bot.runtime import Runtime
 from bot.slack_ui.access import AccessControl
+from handlers.context import RuntimeInContext
 from storage.db import Database
 from storage.models import utcnow
 from storage.tokens import DatabaseTokens
@@ -92,7 +93,8 @@ class TakedownBot:
             process_before_response=False,
             raise_error_for_unhandled_request=False,
         )
-        handlers.register(self.bolt, self.runtime)
+        self.bolt.use(RuntimeInContext(self.runtime))  # listeners take it as `rt`
+        handlers.register(self.bolt)
         delivery = settings.config.delivery
         self.worker = Worker(
             db=self.db,

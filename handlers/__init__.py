@@ -1,17 +1,21 @@
-"""Slack listeners. Each module exposes `register(app, rt)`; this one registers them all."""
+"""Slack listeners: functions at module level, each module wiring its own to Slack's ids in
+`register(app)`; this one registers them all, and the one error handler (`handlers.errors`).
+
+A listener's dependencies come through Bolt's context: the composition root installs
+`handlers.context.RuntimeInContext`, and a listener that names a parameter `rt` gets the Runtime.
+"""
 
 from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.runtime import Runtime
 from handlers import actions, commands, errors, home, shortcuts, views
 
 
-def register(app: AsyncApp, rt: Runtime) -> None:
-    errors.register(app, rt)
-    commands.register(app, rt)
-    shortcuts.register(app, rt)
-    views.register(app, rt)
-    actions.register(app, rt)
-    home.register(app, rt)
+def register(app: AsyncApp) -> None:
+    errors.register(app)
+    commands.register(app)
+    shortcuts.register(app)
+    views.register(app)
+    actions.register(app)
+    home.register(app)

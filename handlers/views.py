@@ -1,21 +1,21 @@
-"""The report form's submission: validate every line, open the case, or show errors in the form."""
+"""Form submissions: the report form, and the notice forms a thread's buttons open (the
+platform's reference, a decision). A submission's answer carries the form's errors, so these
+validate and do their (fast) work before the ack; `handlers.errors` turns what they raise into
+errors beside a field."""
 
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.intake.bulk import UrlFileError
-from bot.intake.cases import FILE_FIELD, ReportDraft, ReportRejected, follow_short_links, open_case
-from bot.intake.upload import attach_upload
+from bot.delivery import person as delivery
+from bot.desk.report import file_report
+from bot.intake.cases import FILE_FIELD, ReportDraft
 from bot.runtime import Runtime
+from bot.slack_ui import notice_blocks as nb
 from bot.slack_ui import report_form
-from bot.slack_ui.access import AccessDenied
-
-log = logging.getLogger("takedown.handlers")
 
 
 def _value(values: dict[str, Any], block_id: str) -> str:
@@ -44,52 +44,78 @@ def uploaded_files(view: dict[str, Any]) -> list[dict[str, Any]]:
     return [item for item in element.get("files") or [] if isinstance(item, dict)]
 
 
-def register(app: AsyncApp, rt: Runtime) -> None:
-    @app.view(report_form.REPORT_CALLBACK)
-    async def submit_report(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        # The answer to a submission carries the form's errors, so validation comes before the ack;
-        # it is fast (parsing and one transaction). Posting the thread is a job, after the ack.
-        # An uploaded file is fetched from Slack first, with a size limit and a short timeout.
-        user = body["user"]["id"]
-        try:
-            metadata = json.loads(view.get("private_metadata") or "{}")
-        except ValueError:
-            metadata = {}
-        try:
-            await rt.access.require_reporter(user)
-            draft = await attach_upload(
-                draft_from_view(view), uploaded_files(view), http=rt.http, slack=rt.slack
-            )
-            draft = await follow_short_links(draft, http=rt.http, policy=rt.short_links)
-            opened = await open_case(
-                rt.db,
-                config=rt.config,
-                draft=draft,
-                reporter_id=user,
-                team_id=(body.get("team") or {}).get("id"),
-                channel_id=metadata.get("channel") if isinstance(metadata, dict) else None,
-                intake_key=f"view:{view['id']}",
-            )
-        except ReportRejected as exc:
-            await ack(response_action="errors", errors=exc.errors)
-            return
-        except UrlFileError as exc:
-            await ack(response_action="errors", errors={FILE_FIELD: str(exc)})
-            return
-        except AccessDenied as exc:
-            await ack(response_action="errors", errors={report_form.URLS: str(exc)})
-            return
-        except Exception:
-            log.exception("could not open a case")
-            await ack(
-                response_action="errors",
-                errors={
-                    report_form.URLS: "Could not save the report just now; nothing was filed. Please submit again in a minute."
-                },
-            )
-            return
-        await ack(
-            response_action="update",
-            view=report_form.case_filed_view(opened.ref, opened.listings, opened.created),
-        )
-        rt.wake_worker()
+def _form_channel(view: dict[str, Any]) -> str | None:
+    """The channel the form was opened from (kept in its private_metadata), if any."""
+    try:
+        metadata = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        return None
+    return metadata.get("channel") if isinstance(metadata, dict) else None
+
+
+async def submit_report(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], rt: Runtime
+) -> None:
+    # Filing is fast (parsing and one transaction); posting the thread is a job, after the ack.
+    # An uploaded file is fetched from Slack first, with a size limit and a short timeout.
+    opened = await file_report(
+        rt,
+        draft=draft_from_view(view),
+        files=uploaded_files(view),
+        reporter_id=body["user"]["id"],
+        team_id=(body.get("team") or {}).get("id"),
+        channel_id=_form_channel(view),
+        intake_key=f"view:{view['id']}",
+    )
+    await ack(
+        response_action="update",
+        view=report_form.case_filed_view(opened.ref, opened.listings, opened.created),
+    )
+    rt.wake_worker()
+
+
+async def confirm_submission(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], rt: Runtime
+) -> None:
+    """The platform's complaint or report number, for a notice submitted in its portal."""
+    values = view["state"]["values"]
+    await delivery.confirm_submission(
+        rt,
+        notice_id=int(view["private_metadata"]),
+        reference=values.get("reference", {}).get("reference", {}).get("value") or "",
+        actor=body["user"]["id"],
+    )
+    await ack()
+    rt.wake_worker()
+
+
+async def record_decision(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], rt: Runtime
+) -> None:
+    """What the platform decided, for some or all listings of a notice."""
+    values = view["state"]["values"]
+    selected = values.get("status", {}).get("status", {}).get("selected_option") or {}
+    status = selected.get("value", "")
+    chosen = values.get("listings", {}).get("listings", {}).get("selected_options") or []
+    if status not in nb.PERSON_STATUSES:
+        await ack(response_action="errors", errors={"status": "Choose what the platform decided."})
+        return
+    if not chosen:
+        await ack(response_action="errors", errors={"listings": "Choose at least one listing."})
+        return
+    await delivery.record_decision(
+        rt,
+        notice_id=int(view["private_metadata"]),
+        status=status,
+        listing_ids=[int(option["value"]) for option in chosen],
+        note=values.get("note", {}).get("note", {}).get("value") or "",
+        actor=body["user"]["id"],
+    )
+    await ack()
+    rt.wake_worker()
+
+
+def register(app: AsyncApp) -> None:
+    app.view(report_form.REPORT_CALLBACK)(submit_report)
+    app.view(nb.CONFIRM_VIEW)(confirm_submission)
+    app.view(nb.DECISION_VIEW)(record_decision)
