@@ -9,13 +9,12 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.listings import find_urls
+from bot.manifest import SHORTCUT
 from bot.runtime import Runtime
 from bot.slack_ui.access import AccessDenied
 from bot.slack_ui.blocks import report_modal
 
 log = logging.getLogger("takedown.handlers")
-
-SHORTCUT = "report_listing_message"
 
 
 def register(app: AsyncApp, rt: Runtime) -> None:

@@ -17,12 +17,12 @@ from bot.config.schema import INFRINGEMENT_TYPES, AppConfig
 from bot.core.cases import MAX_LISTINGS_PER_CASE, case_state, summarise
 from bot.core.listings import ListingURLError, parse_listing_url
 from bot.core.platforms import PLATFORMS
+from bot.manifest import COMMAND
 
 Blocks = list[dict[str, Any]]
 
 REPORT_CALLBACK = "report_listing"
 FILE_FIELD = "url_file"  # the report form's file input (a bulk report's URL file)
-COMMAND = "/report-listing"
 MAX_LISTINGS_SHOWN = 15
 STATUS_EMOJI = {
     "queued": ":hourglass_flowing_sand:",
