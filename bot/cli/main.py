@@ -2,6 +2,9 @@
 
 Exit status: 0 ok, 2 bad input or configuration (the message says what to fix), 1 other failure.
 Errors go to stderr as one readable message, never as a traceback.
+
+This module declares every command and is all that `--help` loads: a command's module, and the
+Slack, SQL and chart libraries it needs, are imported when that command runs.
 """
 
 from __future__ import annotations
@@ -19,9 +22,6 @@ if TYPE_CHECKING:
     from bot.config.environment import Settings
 
 log = logging.getLogger("takedown.cli")
-
-# This module is all that `--help` loads: each command's module, and the Slack, SQL and chart
-# libraries it needs, are imported when that command runs.
 
 
 def _settings() -> Settings:
