@@ -36,8 +36,9 @@ imports: $(STAMP)
 	$(PY) -m pytest -q tests/test_layout.py
 
 # `make migration m="add notice records"`: a new, empty Alembic revision in
-# storage/migrations/versions, numbered after the last (0005_add_notice_records.py), revising the
-# current head. Write its upgrade() and downgrade(); `takedown-bot migrate` applies it.
+# storage/migrations/versions, numbered after the last one (after 0005_oauth_tokens.py comes
+# 0006_add_notice_records.py) and revising the current head. Write its upgrade() and downgrade();
+# `takedown-bot migrate` applies it.
 migration: $(STAMP)
 	@test -n "$$m" || { echo 'usage: make migration m="what the migration changes"' >&2; exit 2; }
 	@$(PY) -c "$$NEW_MIGRATION" "$$m"
