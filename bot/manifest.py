@@ -1,11 +1,15 @@
-"""The Slack app manifest for this bot (`takedown-bot manifest`): least-privilege scopes."""
+"""The Slack app manifest for this bot (`takedown-bot manifest`): least-privilege scopes, and the
+command and shortcut it declares."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bot.slack_ui.help import COMMAND
-from handlers.shortcuts import SHORTCUT
+# The app's entry points as Slack knows them: the slash command (bot.slack_ui.help and
+# handlers.commands) and the message shortcut's callback id (handlers.shortcuts). They are declared
+# here, with the rest of what the manifest tells Slack, so that printing it loads no Slack code.
+COMMAND = "/report-listing"
+SHORTCUT = "report_listing_message"
 
 BOT_SCOPES = [
     "commands",  # /report-listing and the message shortcut

@@ -9,9 +9,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.listings import find_urls
 from bot.desk.report import report_form
+from bot.manifest import SHORTCUT
 from bot.runtime import Runtime
-
-SHORTCUT = "report_listing_message"
 
 
 async def report_from_message(

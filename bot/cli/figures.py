@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from bot.cli.errors import EXIT_OK, CliError
 from bot.config.environment import Settings
 from bot.config.loading import load_settings
 from bot.config.schema import AppConfig
 from storage.db import Database
 
-EXIT_OK = 0
+if TYPE_CHECKING:
+    from bot.figures.export import ExportFormat
 
 
-class FiguresInputError(ValueError):
-    """A bad option value; the message says which and why."""
+class FiguresInputError(CliError, ValueError):
+    """A bad option value; the message says which and why (also for the slash command's
+    `scorecard --since`)."""
 
 
 def parse_since(text: str | None, config: AppConfig) -> datetime | None:
@@ -47,25 +49,26 @@ async def _with_db(settings: Settings, work: Any) -> Any:
         await db.dispose()
 
 
-def cmd_digest(args: argparse.Namespace) -> int:
+def digest(*, channel: str | None, dry_run: bool) -> int:
+    """Post the weekly digest now to `channel` (default: team.digest.channels), or print it."""
     from bot.figures.digest import build_digest
     from storage.models import utcnow
 
     settings = load_settings()
-    channels = [args.channel] if args.channel else settings.config.team.digest.channels
-    if not args.dry_run and not channels:
+    channels = [channel] if channel else settings.config.team.digest.channels
+    if not dry_run and not channels:
         raise FiguresInputError(
             "no channel: give --channel C… or set team.digest.channels (or use --dry-run)"
         )
-    if not args.dry_run and settings.env.slack_bot_token is None:
+    if not dry_run and settings.env.slack_bot_token is None:
         raise FiguresInputError(
             "posting needs SLACK_BOT_TOKEN (or use --dry-run to print the digest)"
         )
 
     async def work(db: Database) -> None:
-        digest = await build_digest(db, settings.config, now=utcnow(), chart=not args.dry_run)
-        if args.dry_run:
-            print(render_text(digest.blocks))
+        built = await build_digest(db, settings.config, now=utcnow(), chart=not dry_run)
+        if dry_run:
+            print(render_text(built.blocks))
             return
         from slack_sdk.web.async_client import AsyncWebClient
 
@@ -76,24 +79,25 @@ def cmd_digest(args: argparse.Namespace) -> int:
             token=settings.env.slack_bot_token.get_secret_value(),
             base_url=settings.env.slack_api_url,
         )
-        for channel in channels:
-            ts = await post_digest(slack, channel=channel, digest=digest)
-            print(f"posted the digest to {channel} (ts {ts})")
+        for to in channels:
+            ts = await post_digest(slack, channel=to, digest=built)
+            print(f"posted the digest to {to} (ts {ts})")
 
     asyncio.run(_with_db(settings, work))
     return EXIT_OK
 
 
-def cmd_scorecard(args: argparse.Namespace) -> int:
+def scorecard(*, since_text: str | None, csv: bool) -> int:
+    """Print each platform's takedown rate, time to removal and SLA breaches (a table or CSV)."""
     from bot.figures.scorecard import build_scorecard, scorecard_blocks, scorecard_csv
     from storage.models import utcnow
 
     settings = load_settings()
-    since = parse_since(args.since, settings.config)
+    since = parse_since(since_text, settings.config)
 
     async def work(db: Database) -> None:
         scores = await build_scorecard(db, settings.config, since=since, now=utcnow())
-        if args.csv:
+        if csv:
             sys.stdout.write(scorecard_csv(scores))
         else:
             print(render_text(scorecard_blocks(scores, since=since)[1]))
@@ -102,49 +106,25 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_export(args: argparse.Namespace) -> int:
+def export(*, format: ExportFormat, since_text: str | None, output: str | None) -> int:
+    """Write every case with its listings and timeline as csv, json or lumen (to `output`, or to
+    standard output)."""
     from bot.figures.export import export_chunks
 
     settings = load_settings()
-    since = parse_since(args.since, settings.config)
+    since = parse_since(since_text, settings.config)
 
     async def work(db: Database) -> None:
-        pieces = export_chunks(db, settings.config, format=args.format, since=since)
-        if not args.output:
+        pieces = export_chunks(db, settings.config, format=format, since=since)
+        if not output:
             async for piece in pieces:
                 sys.stdout.write(piece)
             return
         # A CLI run: nothing else shares this event loop, so a blocking file is fine here.
-        with Path(args.output).open("w", encoding="utf-8", newline="") as out:  # noqa: ASYNC230
+        with Path(output).open("w", encoding="utf-8", newline="") as out:  # noqa: ASYNC230
             async for piece in pieces:
                 out.write(piece)
-        print(f"wrote {args.output}", file=sys.stderr)
+        print(f"wrote {output}", file=sys.stderr)
 
     asyncio.run(_with_db(settings, work))
     return EXIT_OK
-
-
-def add_parsers(sub: Any) -> None:
-    digest = sub.add_parser("digest", help="post (or print) the weekly digest now")
-    digest.add_argument("--channel", help="post to this channel instead of team.digest.channels")
-    digest.add_argument("--dry-run", action="store_true", help="print it instead of posting")
-    digest.set_defaults(func=cmd_digest)
-
-    scorecard = sub.add_parser(
-        "scorecard", help="per platform: takedown rate, time to removal, SLA breaches"
-    )
-    scorecard.add_argument(
-        "--since", help="a date (YYYY-MM-DD) in the team's time zone; default: all time"
-    )
-    scorecard.add_argument("--csv", action="store_true", help="CSV instead of a table")
-    scorecard.set_defaults(func=cmd_scorecard)
-
-    export = sub.add_parser(
-        "export", help="cases and listings with their timeline (csv, json, lumen)"
-    )
-    export.add_argument("--format", choices=["csv", "json", "lumen"], required=True)
-    export.add_argument(
-        "--since", help="cases reported since this date (YYYY-MM-DD, team time zone)"
-    )
-    export.add_argument("--output", "-o", help="write to this file instead of standard output")
-    export.set_defaults(func=cmd_export)

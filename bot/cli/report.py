@@ -33,6 +33,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from bot.cli.errors import EXIT_OK, EXIT_USAGE
 from bot.config.environment import Environment
 from bot.config.loading import load_config
 from bot.config.schema import AppConfig
@@ -62,8 +63,6 @@ from storage.cases import case_by_intake_key, get_case, status_counts
 from storage.db import Database
 from storage.listings import find_open_listings
 from storage.models import Case
-
-EXIT_OK, EXIT_USAGE = 0, 2
 
 PROGRESS_FROM = 1_000  # rows; a smaller file is checked before a bar could be read
 _CHUNK = 500

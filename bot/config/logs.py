@@ -9,7 +9,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, SecretStr
-from sqlalchemy.engine import make_url
 
 from bot.config.environment import Environment, Settings
 
@@ -103,6 +102,11 @@ def settings_secrets(settings: Settings, *, adapter_options: Iterable[BaseModel]
     ]
     for options in adapter_options:
         found += _secret_values(options)
+    # SQLAlchemy reads the URL as the engine will, quoting included. Imported here so that loading
+    # the configuration (`check-config`) does not load SQLAlchemy; the app's start-up, which calls
+    # this, has it loaded anyway.
+    from sqlalchemy.engine import make_url
+
     try:
         password = make_url(env.database_url).password
     except Exception:

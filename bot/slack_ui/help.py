@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from bot.core.platforms import PLATFORMS
+from bot.manifest import COMMAND
 from bot.slack_ui.mrkdwn import Blocks, context_line, escape, mrkdwn
-
-COMMAND = "/report-listing"
 
 
 def help_blocks(*, unknown: str | None = None) -> tuple[str, Blocks]:

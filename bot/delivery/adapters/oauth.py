@@ -28,7 +28,7 @@ import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, ClassVar, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 import aiohttp
 from pydantic import SecretStr, field_validator, model_validator
@@ -45,7 +45,9 @@ from bot.delivery.adapters.base import (
     TransientError,
 )
 from bot.delivery.adapters.http import ApiOptions, Reply, request
-from storage.tokens import HeldTokens
+
+if TYPE_CHECKING:
+    from storage.tokens import HeldTokens
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -248,6 +250,10 @@ class AccessTokens:
         refresh = kept.refresh_token if kept and kept.refresh_token else None
         if refresh is None and self.grant.refresh_token is not None:
             refresh = self.grant.refresh_token.get_secret_value()
+        # Imported here: validating app.yaml (`check-config`) loads this adapter, and need not load
+        # the database layer that storage.tokens brings.
+        from storage.tokens import HeldTokens
+
         token, lifetime, rotated = await self._fetch(http, refresh)
         self.reveal(self.key, [value for value in (token, rotated) if value])
         self._held = HeldTokens(
