@@ -178,6 +178,16 @@ def config(config_text: str) -> AppConfig:
     return parse_config(config_text, environ={})
 
 
+# -- HTTP -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """A client session, as the bot hands its adapters and short-link resolver."""
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
 # -- fake platforms (shared by the delivery, worker-process and chaos tests) ---------------------
 
 EBAY_TOKEN = "ebay-user-token-abcdef"

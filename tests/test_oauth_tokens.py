@@ -35,12 +35,6 @@ async def meli() -> AsyncIterator[FakeMercadoLibre]:
         yield server
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 def process(
     db: Database,
     http: aiohttp.ClientSession,
