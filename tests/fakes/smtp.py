@@ -118,6 +118,8 @@ class FakeSmtp:
             await asyncio.sleep(self.data_delay)
         if self.data_reply:
             return self.data_reply
+        assert isinstance(envelope.content, bytes) and envelope.mail_from is not None
+        assert server.transport is not None
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         login = session.auth_data.login if isinstance(session.auth_data, LoginPassword) else None
