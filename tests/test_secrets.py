@@ -21,7 +21,7 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from app_yaml import config_yaml
+from app_yaml import build_config, config_yaml
 from conftest import SlackDriver, eventually, press, sign
 from fakes.ebay import FakeEbayVero, OAuthClient
 from fakes.mercadolibre import FakeMercadoLibre
@@ -181,9 +181,7 @@ def settings(
     hook: FakeWebhookReceiver,
     smtp: FakeSmtp,
 ) -> Settings:
-    config = parse_config(
-        config_yaml(platforms=_platforms(ebay, meli, hook, smtp.port)), environ=ENVIRON
-    )
+    config = build_config(platforms=_platforms(ebay, meli, hook, smtp.port), environ=ENVIRON)
     env = Environment.from_environ(
         {
             "SLACK_BOT_TOKEN": BOT_TOKEN,
