@@ -1,5 +1,6 @@
-"""Shared fixtures: databases (SQLite file and real PostgreSQL), the fake Slack server, and the
-bot itself behind its real HTTP endpoint, driven with signed Slack requests.
+"""Shared fixtures: databases (SQLite file and real PostgreSQL), the configuration
+(tests/app_yaml.py builds it), an HTTP client session, the fake Slack and platform servers
+(tests/fakes/), and the bot itself behind its real HTTP endpoint, driven with signed Slack requests.
 
 Every test that takes `db` (or `bot`) runs twice: on a SQLite file and on PostgreSQL. Without a
 reachable PostgreSQL the PostgreSQL half is skipped with the reason, unless
@@ -26,12 +27,12 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+from app_yaml import build_config
 from fakes.slack import FakeSlack
 from sqlalchemy import text
 
 from bot.app import TakedownBot, create_app
 from bot.config.environment import Environment, Settings
-from bot.config.loading import parse_config
 from bot.config.schema import AppConfig
 from storage.db import Database
 
@@ -45,45 +46,6 @@ PG_ADMIN_URL = os.environ.get(
 )
 REQUIRE_PG = os.environ.get("TAKEDOWN_REQUIRE_POSTGRES") == "1"
 TABLES = ("events", "listings", "notices", "jobs", "cases", "oauth_tokens")
-
-TEST_CONFIG = """
-team:
-  timezone: Europe/Berlin
-  report_channel: C0REPORTS
-rights_holder:
-  name: Acme Outdoor GmbH
-  email: brand-protection@acme.example
-  address: Hauptstr. 1, 10115 Berlin, DE
-  phone: "+49 30 1234567"
-  signatory: Jane Roe, Head of Brand Protection
-brands:
-  - name: Acme
-    rights:
-      - id: acme-eu-tm
-        kind: trademark
-        mark: ACME
-        number: "018123456"
-        office: EUIPO
-        classes: [18, 25]
-        jurisdiction: EU
-      - id: acme-photos
-        kind: copyright
-        work: Acme 2026 catalogue product photographs
-        url: https://acme.example/catalogue
-  - name: Bravo
-    rights:
-      - id: bravo-us-tm
-        kind: trademark
-        mark: BRAVO
-        number: "7654321"
-        office: USPTO
-        classes: [9]
-        jurisdiction: US
-platforms:
-  taobao:
-    adapter: portal
-    sla_days: 3
-"""
 
 
 # -- databases ------------------------------------------------------------------------------------
@@ -169,13 +131,19 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-def config_text() -> str:
-    return TEST_CONFIG
+def config() -> AppConfig:
+    """The bot's configuration (tests/app_yaml.py); a test module overrides it to change it."""
+    return build_config()
+
+
+# -- HTTP -----------------------------------------------------------------------------------------
 
 
 @pytest.fixture
-def config(config_text: str) -> AppConfig:
-    return parse_config(config_text, environ={})
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """A client session, as the bot hands its adapters and short-link resolver."""
+    async with aiohttp.ClientSession() as session:
+        yield session
 
 
 # -- fake platforms (shared by the delivery, worker-process and chaos tests) ---------------------
@@ -189,30 +157,24 @@ HOOK_SECRET = "webhook-secret-0123456789abcdef"
 async def ebay() -> AsyncIterator[Any]:
     from fakes.ebay import FakeEbayVero
 
-    fake = FakeEbayVero(token=EBAY_TOKEN)
-    await fake.start()
-    yield fake
-    await fake.stop()
+    async with FakeEbayVero(token=EBAY_TOKEN) as fake:
+        yield fake
 
 
 @pytest.fixture
 async def meli() -> AsyncIterator[Any]:
     from fakes.mercadolibre import FakeMercadoLibre
 
-    fake = FakeMercadoLibre(token=MELI_TOKEN)
-    await fake.start()
-    yield fake
-    await fake.stop()
+    async with FakeMercadoLibre(token=MELI_TOKEN) as fake:
+        yield fake
 
 
 @pytest.fixture
 async def hook() -> AsyncIterator[Any]:
     from fakes.webhook import FakeWebhookReceiver
 
-    fake = FakeWebhookReceiver(secret=HOOK_SECRET)
-    await fake.start()
-    yield fake
-    await fake.stop()
+    async with FakeWebhookReceiver(secret=HOOK_SECRET) as fake:
+        yield fake
 
 
 # -- Slack ----------------------------------------------------------------------------------------
@@ -220,9 +182,8 @@ async def hook() -> AsyncIterator[Any]:
 
 @pytest.fixture
 async def slack() -> AsyncIterator[FakeSlack]:
-    fake = await FakeSlack().start()
-    yield fake
-    await fake.stop()
+    async with FakeSlack() as fake:
+        yield fake
 
 
 def sign(

@@ -7,10 +7,10 @@ import json
 from typing import Any
 
 import pytest
-from conftest import TEST_CONFIG, SlackDriver, eventually, press
+from app_yaml import build_config
+from conftest import SlackDriver, eventually, press
 from sqlalchemy import select
 
-from bot.config.loading import parse_config
 from bot.config.schema import AppConfig
 from storage.models import Event, Notice
 
@@ -19,8 +19,7 @@ TAOBAO = "https://item.taobao.com/item.htm?id=612345678901"
 
 @pytest.fixture
 def config() -> AppConfig:
-    text = TEST_CONFIG + "access:\n  reporters: [S0BRAND, U0SOLO]\n  approvers: [U0LEGAL]\n"
-    return parse_config(text, environ={})
+    return build_config(access={"reporters": ["S0BRAND", "U0SOLO"], "approvers": ["U0LEGAL"]})
 
 
 async def test_a_person_outside_the_reporters_is_told_who_can_help(bot: SlackDriver) -> None:

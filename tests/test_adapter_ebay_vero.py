@@ -84,12 +84,6 @@ async def fake() -> AsyncIterator[FakeEbayVero]:
         yield server
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 def make_adapter(http: aiohttp.ClientSession, base_url: str, **overrides: Any) -> EbayVeroAdapter:
     settings: dict[str, Any] = {
         "base_url": base_url,

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import email
-import email.policy
 import shutil
 import socket
 import ssl
 import subprocess
-import threading
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from email.message import EmailMessage
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from fakes.smtp import FakeSmtp
 from pydantic import ValidationError
 
 from bot.config.schema import Right, RightsHolder
@@ -73,78 +66,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@dataclass
-class Received:
-    mail_from: str
-    rcpt_tos: list[str]
-    message: EmailMessage
-    login: bytes | None
-    tls: bool
-
-
-@dataclass
-class RecordingHandler:
-    """Records every message the server accepts; replies can be scripted per stage."""
-
-    received: list[Received] = field(default_factory=list)
-    rcpt_replies: dict[str, str] = field(default_factory=dict)  # address -> reply
-    data_reply: str | None = None  # e.g. "451 4.3.0 try later"
-    data_delay: float = 0.0
-    content_arrived: threading.Event = field(default_factory=threading.Event)
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        reply = self.rcpt_replies.get(address)
-        if reply:
-            return reply
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        self.content_arrived.set()
-        if self.data_delay:
-            await asyncio.sleep(self.data_delay)
-        if self.data_reply:
-            return self.data_reply
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
-        login = session.auth_data.login if isinstance(session.auth_data, LoginPassword) else None
-        tls = server.transport.get_extra_info("ssl_object") is not None
-        self.received.append(
-            Received(envelope.mail_from, list(envelope.rcpt_tos), message, login, tls)
-        )
-        return "250 2.0.0 queued as 4242"
-
-
-def authenticator(server, session, envelope, mechanism, auth_data) -> AuthResult:
-    ok = isinstance(auth_data, LoginPassword) and auth_data == (b"notices", b"s3cret!")
-    return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
-
-
-@dataclass
-class SMTPServer:
-    handler: RecordingHandler
-    port: int
-
-
-def start_server(handler: RecordingHandler, **kwargs: Any) -> tuple[Controller, int]:
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port, **kwargs)
-    controller.start()
-    return controller, port
-
-
 @pytest.fixture
-def smtp_server() -> Iterator[SMTPServer]:
-    handler = RecordingHandler()
-    controller, port = start_server(handler, authenticator=authenticator, auth_require_tls=False)
-    yield SMTPServer(handler, port)
-    controller.stop()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
+def smtp_server() -> Iterator[FakeSmtp]:
+    with FakeSmtp(accounts={"notices": "s3cret!"}) as server:
+        yield server
 
 
 def adapter(http: aiohttp.ClientSession, port: int, **options: Any) -> EmailAdapter:
@@ -162,13 +87,13 @@ def adapter(http: aiohttp.ClientSession, port: int, **options: Any) -> EmailAdap
 
 
 async def test_notice_is_delivered_once_with_its_headers_and_body(
-    smtp_server: SMTPServer, http: aiohttp.ClientSession
+    smtp_server: FakeSmtp, http: aiohttp.ClientSession
 ) -> None:
     notice = make_notice()
 
     receipt = await adapter(http, smtp_server.port).submit(notice)
 
-    [got] = smtp_server.handler.received
+    [got] = smtp_server.received
     assert got.mail_from == "brand-protection@acme.example"
     assert got.rcpt_tos == ["ip-notices@platform.example"]
     assert got.message["Subject"] == notice.subject
@@ -185,14 +110,14 @@ async def test_notice_is_delivered_once_with_its_headers_and_body(
 
 
 async def test_message_id_is_the_same_for_every_attempt_at_a_notice(
-    smtp_server: SMTPServer, http: aiohttp.ClientSession
+    smtp_server: FakeSmtp, http: aiohttp.ClientSession
 ) -> None:
     sender = adapter(http, smtp_server.port)
 
     first = await sender.submit(make_notice())
     second = await sender.submit(make_notice())
 
-    ids = [got.message["Message-ID"] for got in smtp_server.handler.received]
+    ids = [got.message["Message-ID"] for got in smtp_server.received]
     assert ids == [first.reference, second.reference] == ["<td-42-etsy-1@takedown-bot>"] * 2
 
 
@@ -206,7 +131,7 @@ def test_message_id_makes_an_unsafe_key_safe_and_distinct() -> None:
 
 
 async def test_cc_and_from_address_and_reply_to(
-    smtp_server: SMTPServer, http: aiohttp.ClientSession
+    smtp_server: FakeSmtp, http: aiohttp.ClientSession
 ) -> None:
     sender = adapter(
         http,
@@ -217,7 +142,7 @@ async def test_cc_and_from_address_and_reply_to(
 
     await sender.submit(make_notice())
 
-    [got] = smtp_server.handler.received
+    [got] = smtp_server.received
     assert got.mail_from == "notices@mailer.acme.example"
     assert got.rcpt_tos == ["ip-notices@platform.example", "legal@acme.example"]
     assert got.message["Cc"] == "legal@acme.example"
@@ -226,38 +151,38 @@ async def test_cc_and_from_address_and_reply_to(
 
 
 async def test_non_ascii_text_arrives_intact(
-    smtp_server: SMTPServer, http: aiohttp.ClientSession
+    smtp_server: FakeSmtp, http: aiohttp.ClientSession
 ) -> None:
     holder = HOLDER.model_copy(update={"name": "Müller Outdoor GmbH"})
     notice = make_notice(rights_holder=holder, description="Fälschungen der Jacke „Größe L“ — 100%")
 
     await adapter(http, smtp_server.port).submit(notice)
 
-    [got] = smtp_server.handler.received
+    [got] = smtp_server.received
     assert got.message["From"].addresses[0].display_name == "Müller Outdoor GmbH"
     assert "Fälschungen der Jacke „Größe L“ — 100%" in got.message.get_content()
 
 
 async def test_login_with_username_and_password(
-    smtp_server: SMTPServer, http: aiohttp.ClientSession
+    smtp_server: FakeSmtp, http: aiohttp.ClientSession
 ) -> None:
     sender = adapter(http, smtp_server.port, username="notices", password="s3cret!")
 
     await sender.submit(make_notice())
 
-    [got] = smtp_server.handler.received
+    [got] = smtp_server.received
     assert got.login == b"notices"
 
 
 async def test_wrong_password_is_permanent_with_the_servers_message(
-    smtp_server: SMTPServer, http: aiohttp.ClientSession
+    smtp_server: FakeSmtp, http: aiohttp.ClientSession
 ) -> None:
     sender = adapter(http, smtp_server.port, username="notices", password="wrong")
 
     with pytest.raises(PermanentError, match="535"):
         await sender.submit(make_notice())
 
-    assert smtp_server.handler.received == []
+    assert smtp_server.received == []
 
 
 def test_password_never_shows_in_the_options() -> None:
@@ -270,52 +195,52 @@ def test_password_never_shows_in_the_options() -> None:
 
 
 async def test_recipient_rejected_with_550_is_permanent(
-    smtp_server: SMTPServer, http: aiohttp.ClientSession
+    smtp_server: FakeSmtp, http: aiohttp.ClientSession
 ) -> None:
-    smtp_server.handler.rcpt_replies["ip-notices@platform.example"] = (
+    smtp_server.rcpt_replies["ip-notices@platform.example"] = (
         "550 5.1.1 <ip-notices@platform.example>: mailbox unavailable"
     )
 
     with pytest.raises(PermanentError, match=r"550 5\.1\.1 .*mailbox unavailable"):
         await adapter(http, smtp_server.port).submit(make_notice())
 
-    assert smtp_server.handler.received == []
+    assert smtp_server.received == []
 
 
 async def test_cc_rejected_still_delivers_to_the_main_recipient(
-    smtp_server: SMTPServer, http: aiohttp.ClientSession
+    smtp_server: FakeSmtp, http: aiohttp.ClientSession
 ) -> None:
-    smtp_server.handler.rcpt_replies["gone@acme.example"] = "550 5.1.1 no such user"
+    smtp_server.rcpt_replies["gone@acme.example"] = "550 5.1.1 no such user"
 
     receipt = await adapter(http, smtp_server.port, cc=["gone@acme.example"]).submit(make_notice())
 
-    [got] = smtp_server.handler.received
+    [got] = smtp_server.received
     assert got.rcpt_tos == ["ip-notices@platform.example"]
     assert receipt.detail["refused"] == {"gone@acme.example": "550 5.1.1 no such user"}
 
 
 async def test_greylisting_451_is_transient(
-    smtp_server: SMTPServer, http: aiohttp.ClientSession
+    smtp_server: FakeSmtp, http: aiohttp.ClientSession
 ) -> None:
-    smtp_server.handler.rcpt_replies["ip-notices@platform.example"] = "451 4.7.1 greylisted, retry"
+    smtp_server.rcpt_replies["ip-notices@platform.example"] = "451 4.7.1 greylisted, retry"
 
     with pytest.raises(TransientError, match="451"):
         await adapter(http, smtp_server.port).submit(make_notice())
 
 
 async def test_content_refused_with_554_is_permanent(
-    smtp_server: SMTPServer, http: aiohttp.ClientSession
+    smtp_server: FakeSmtp, http: aiohttp.ClientSession
 ) -> None:
-    smtp_server.handler.data_reply = "554 5.7.1 message rejected as spam"
+    smtp_server.data_reply = "554 5.7.1 message rejected as spam"
 
     with pytest.raises(PermanentError, match="rejected as spam"):
         await adapter(http, smtp_server.port).submit(make_notice())
 
 
 async def test_content_deferred_with_452_is_transient(
-    smtp_server: SMTPServer, http: aiohttp.ClientSession
+    smtp_server: FakeSmtp, http: aiohttp.ClientSession
 ) -> None:
-    smtp_server.handler.data_reply = "452 4.3.1 insufficient system storage"
+    smtp_server.data_reply = "452 4.3.1 insufficient system storage"
 
     with pytest.raises(TransientError, match="452"):
         await adapter(http, smtp_server.port).submit(make_notice())
@@ -334,14 +259,14 @@ async def test_unknown_host_is_transient(http: aiohttp.ClientSession) -> None:
 
 
 async def test_timeout_after_the_content_was_sent_is_ambiguous(
-    smtp_server: SMTPServer, http: aiohttp.ClientSession
+    smtp_server: FakeSmtp, http: aiohttp.ClientSession
 ) -> None:
-    smtp_server.handler.data_delay = 1.0
+    smtp_server.data_delay = 1.0
 
     with pytest.raises(AmbiguousError, match="may have been delivered"):
         await adapter(http, smtp_server.port, timeout=0.3).submit(make_notice())
 
-    assert smtp_server.handler.content_arrived.is_set()
+    assert smtp_server.content_arrived.is_set()
 
 
 async def test_email_cannot_tell_whether_a_notice_arrived(http: aiohttp.ClientSession) -> None:
@@ -408,20 +333,13 @@ def server_context(certificate: tuple[Path, Path]) -> ssl.SSLContext:
 
 
 @pytest.fixture
-def starttls_server(certificate: tuple[Path, Path]) -> Iterator[SMTPServer]:
-    handler = RecordingHandler()
-    controller, port = start_server(
-        handler,
-        tls_context=server_context(certificate),
-        require_starttls=True,
-        authenticator=authenticator,
-    )
-    yield SMTPServer(handler, port)
-    controller.stop()
+def starttls_server(certificate: tuple[Path, Path]) -> Iterator[FakeSmtp]:
+    with FakeSmtp(accounts={"notices": "s3cret!"}, starttls=server_context(certificate)) as server:
+        yield server
 
 
 async def test_starttls_upgrades_before_logging_in(
-    starttls_server: SMTPServer, certificate: tuple[Path, Path], http: aiohttp.ClientSession
+    starttls_server: FakeSmtp, certificate: tuple[Path, Path], http: aiohttp.ClientSession
 ) -> None:
     sender = adapter(
         http,
@@ -434,36 +352,32 @@ async def test_starttls_upgrades_before_logging_in(
 
     await sender.submit(make_notice())
 
-    [got] = starttls_server.handler.received
+    [got] = starttls_server.received
     assert got.tls and got.login == b"notices"
 
 
 async def test_untrusted_certificate_is_permanent(
-    starttls_server: SMTPServer, http: aiohttp.ClientSession
+    starttls_server: FakeSmtp, http: aiohttp.ClientSession
 ) -> None:
     sender = adapter(http, starttls_server.port, security="starttls")
 
     with pytest.raises(PermanentError, match="certificate"):
         await sender.submit(make_notice())
 
-    assert starttls_server.handler.received == []
+    assert starttls_server.received == []
 
 
 async def test_starttls_required_but_not_offered_is_permanent(
-    smtp_server: SMTPServer, http: aiohttp.ClientSession
+    smtp_server: FakeSmtp, http: aiohttp.ClientSession
 ) -> None:
     with pytest.raises(PermanentError, match="STARTTLS"):
         await adapter(http, smtp_server.port, security="starttls").submit(make_notice())
 
 
 async def test_implicit_tls(certificate: tuple[Path, Path], http: aiohttp.ClientSession) -> None:
-    handler = RecordingHandler()
-    controller, port = start_server(handler, ssl_context=server_context(certificate))
-    try:
-        sender = adapter(http, port, security="tls", ca_file=str(certificate[0]))
+    with FakeSmtp(implicit_tls=server_context(certificate)) as server:
+        sender = adapter(http, server.port, security="tls", ca_file=str(certificate[0]))
         await sender.submit(make_notice())
-    finally:
-        controller.stop()
 
-    [got] = handler.received
+    [got] = server.received
     assert got.tls

@@ -69,12 +69,6 @@ async def fake() -> AsyncIterator[FakeMercadoLibre]:
         yield server
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 def make_adapter(
     http: aiohttp.ClientSession, base_url: str, **overrides: Any
 ) -> MercadoLibreAdapter:

@@ -67,12 +67,6 @@ async def receiver() -> AsyncIterator[FakeWebhookReceiver]:
         yield fake
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 def adapter(http: aiohttp.ClientSession, base_url: str, **options: Any) -> WebhookAdapter:
     values = {"base_url": base_url, "secret": SECRET, **options}
     return WebhookAdapter(WebhookOptions.model_validate(values), platform="ebay", http=http)

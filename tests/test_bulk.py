@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BOT_TOKEN, TEST_CONFIG, SlackDriver, view_submission
+from app_yaml import config_yaml
+from conftest import BOT_TOKEN, SlackDriver, view_submission
 from sqlalchemy import func, select
 
 from bot.cli.report import check_report
@@ -238,7 +239,7 @@ def test_the_bot_token_goes_only_to_slack_s_file_hosts(url: str, allowed: bool) 
 def cli_env(tmp_path: Path, sqlite_template: Path) -> dict[str, str]:
     """A process environment with a migrated SQLite file and the test configuration."""
     shutil.copy(sqlite_template, tmp_path / "takedown.db")
-    (tmp_path / "app.yaml").write_text(TEST_CONFIG)
+    (tmp_path / "app.yaml").write_text(config_yaml())
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     env.update(
         DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'takedown.db'}",
@@ -417,7 +418,7 @@ async def test_report_of_10000_urls_is_one_case_whose_thread_summarises_them(
 ) -> None:
     rows = realistic_urls(10_000)
     (tmp_path / "urls.csv").write_bytes(csv_bytes(rows))
-    (tmp_path / "app.yaml").write_text(TEST_CONFIG)
+    (tmp_path / "app.yaml").write_text(config_yaml())
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     env.update(
         DATABASE_URL=database_url, TAKEDOWN_CONFIG=str(tmp_path / "app.yaml"), PYTHONPATH=str(REPO)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import TEST_CONFIG
+from app_yaml import config_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 FAKE_CREDENTIALS = {
@@ -152,7 +152,7 @@ def test_check_config_reads_the_file_named_by_takedown_config(
     env: dict[str, str], tmp_path: Path
 ) -> None:
     path = tmp_path / "team.yaml"
-    path.write_text(TEST_CONFIG, encoding="utf-8")
+    path.write_text(config_yaml(), encoding="utf-8")
 
     result = run("check-config", env={**env, "TAKEDOWN_CONFIG": str(path)}, cwd=tmp_path)
 
@@ -166,9 +166,10 @@ def test_check_config_reports_every_error_of_a_broken_file(
 ) -> None:
     path = tmp_path / "app.yaml"
     path.write_text(
-        TEST_CONFIG.replace("team:\n", "team:\n  colour: blue\n", 1)
-        .replace("timezone: Europe/Berlin", "timezone: Nowhere/Town")
-        .replace("adapter: portal", "adapter: fax"),
+        config_yaml(
+            team={"colour": "blue", "timezone": "Nowhere/Town"},
+            platforms={"taobao": {"adapter": "fax"}},
+        ),
         encoding="utf-8",
     )
 
@@ -188,7 +189,7 @@ def test_check_config_names_a_missing_environment_variable(
 ) -> None:
     path = tmp_path / "app.yaml"
     path.write_text(
-        TEST_CONFIG + "  ebay:\n    adapter: ebay_vero\n    token: ${EBAY_VERO_TOKEN}\n",
+        config_yaml(platforms={"ebay": {"adapter": "ebay_vero", "token": "${EBAY_VERO_TOKEN}"}}),
         encoding="utf-8",
     )
     without = {name: value for name, value in env.items() if name != "EBAY_VERO_TOKEN"}
@@ -237,7 +238,7 @@ def test_serve_with_a_broken_config_reports_it_without_a_traceback(
     env: dict[str, str], tmp_path: Path
 ) -> None:
     path = tmp_path / "app.yaml"
-    path.write_text(TEST_CONFIG.replace("team:\n", "team:\n  colour: blue\n", 1), encoding="utf-8")
+    path.write_text(config_yaml(team={"colour": "blue"}), encoding="utf-8")
 
     result = run(
         "serve", env={**env, **FAKE_CREDENTIALS, "TAKEDOWN_CONFIG": str(path)}, cwd=tmp_path

@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import TEST_CONFIG
+from app_yaml import OMIT, base_config, config_yaml
 
 from bot.config.loading import load_config, parse_config
 from bot.config.schema import AppConfig, ConfigError, format_duration, parse_duration
@@ -20,11 +20,6 @@ def errors_of(text: str, environ: dict[str, str] | None = None) -> list[str]:
     with pytest.raises(ConfigError) as caught:
         parse_config(text, environ=environ or {})
     return caught.value.errors
-
-
-def with_platforms(entries: str) -> str:
-    """TEST_CONFIG with more entries under its `platforms:` (each line indented two spaces)."""
-    return TEST_CONFIG + entries
 
 
 # -- the shipped file -----------------------------------------------------------------------------
@@ -47,7 +42,7 @@ def test_shipped_app_yaml_keeps_every_platform_on_portal() -> None:
 
 def test_load_config_reads_a_file_from_disk(tmp_path: Path) -> None:
     path = tmp_path / "app.yaml"
-    path.write_text(TEST_CONFIG, encoding="utf-8")
+    path.write_text(config_yaml(), encoding="utf-8")
 
     config = load_config(path, environ={})
 
@@ -67,7 +62,7 @@ def test_load_config_reports_a_missing_file(tmp_path: Path) -> None:
 
 
 def test_a_whole_value_is_taken_from_the_environment() -> None:
-    text = with_platforms("  ebay:\n    adapter: ebay_vero\n    token: ${EBAY_VERO_TOKEN}\n")
+    text = config_yaml(platforms={"ebay": {"adapter": "ebay_vero", "token": "${EBAY_VERO_TOKEN}"}})
 
     config = parse_config(text, environ={"EBAY_VERO_TOKEN": "v^1.1#token"})
 
@@ -75,7 +70,7 @@ def test_a_whole_value_is_taken_from_the_environment() -> None:
 
 
 def test_a_variable_embedded_in_a_value_is_replaced_in_place() -> None:
-    text = TEST_CONFIG.replace('phone: "+49 30 1234567"', 'phone: "+49 30 ${PHONE_EXT} (desk)"')
+    text = config_yaml(rights_holder={"phone": "+49 30 ${PHONE_EXT} (desk)"})
 
     config = parse_config(text, environ={"PHONE_EXT": "1234567"})
 
@@ -83,7 +78,7 @@ def test_a_variable_embedded_in_a_value_is_replaced_in_place() -> None:
 
 
 def test_a_doubled_dollar_is_a_literal_dollar_and_starts_no_variable() -> None:
-    text = TEST_CONFIG.replace('phone: "+49 30 1234567"', 'phone: "cost $$5, not $${PHONE}"')
+    text = config_yaml(rights_holder={"phone": "cost $$5, not $${PHONE}"})
 
     config = parse_config(text, environ={"PHONE": "should not be used"})
 
@@ -91,7 +86,7 @@ def test_a_doubled_dollar_is_a_literal_dollar_and_starts_no_variable() -> None:
 
 
 def test_a_missing_variable_names_the_key_path_and_the_variable() -> None:
-    text = with_platforms("  ebay:\n    adapter: ebay_vero\n    token: ${EBAY_VERO_TOKEN}\n")
+    text = config_yaml(platforms={"ebay": {"adapter": "ebay_vero", "token": "${EBAY_VERO_TOKEN}"}})
 
     errors = errors_of(text)
 
@@ -99,7 +94,7 @@ def test_a_missing_variable_names_the_key_path_and_the_variable() -> None:
 
 
 def test_a_missing_variable_in_a_typed_value_is_reported_once() -> None:
-    text = TEST_CONFIG.replace("sla_days: 3", "sla_days: ${TAOBAO_SLA}")
+    text = config_yaml(platforms={"taobao": {"sla_days": "${TAOBAO_SLA}"}})
 
     errors = errors_of(text)
 
@@ -107,7 +102,7 @@ def test_a_missing_variable_in_a_typed_value_is_reported_once() -> None:
 
 
 def test_a_missing_variable_in_an_embedded_value_names_its_key_path() -> None:
-    text = TEST_CONFIG.replace('phone: "+49 30 1234567"', 'phone: "+49 30 ${PHONE_EXT}"')
+    text = config_yaml(rights_holder={"phone": "+49 30 ${PHONE_EXT}"})
 
     errors = errors_of(text)
 
@@ -118,13 +113,13 @@ def test_a_missing_variable_in_an_embedded_value_names_its_key_path() -> None:
 
 
 def test_an_unknown_key_is_reported_with_its_path() -> None:
-    text = TEST_CONFIG.replace("team:\n", "team:\n  colour: blue\n", 1)
+    text = config_yaml(team={"colour": "blue"})
 
     assert errors_of(text) == ["team.colour: unknown key"]
 
 
 def test_a_value_of_the_wrong_type_names_its_path() -> None:
-    text = with_platforms('  ebay:\n    adapter: portal\n    sla_days: "soon"\n')
+    text = config_yaml(platforms={"ebay": {"adapter": "portal", "sla_days": "soon"}})
 
     [error] = errors_of(text)
 
@@ -133,7 +128,7 @@ def test_a_value_of_the_wrong_type_names_its_path() -> None:
 
 
 def test_a_bad_duration_names_its_path_and_the_forms_expected() -> None:
-    text = with_platforms("  ebay:\n    adapter: portal\n    poll_every: 6 hours\n")
+    text = config_yaml(platforms={"ebay": {"adapter": "portal", "poll_every": "6 hours"}})
 
     [error] = errors_of(text)
 
@@ -142,7 +137,7 @@ def test_a_bad_duration_names_its_path_and_the_forms_expected() -> None:
 
 
 def test_an_unknown_platform_id_lists_the_known_ones() -> None:
-    text = with_platforms("  ebey:\n    adapter: portal\n")
+    text = config_yaml(platforms={"ebey": {"adapter": "portal"}})
 
     [error] = errors_of(text)
 
@@ -153,7 +148,7 @@ def test_an_unknown_platform_id_lists_the_known_ones() -> None:
 
 def test_an_unquoted_numeric_platform_id_is_accepted() -> None:
     # YAML reads `1688:` as the integer 1688; the platform id is the string "1688".
-    text = with_platforms("  1688:\n    adapter: portal\n    sla_days: 2\n")
+    text = config_yaml(platforms={1688: {"adapter": "portal", "sla_days": 2}})
 
     config = parse_config(text, environ={})
 
@@ -162,7 +157,7 @@ def test_an_unquoted_numeric_platform_id_is_accepted() -> None:
 
 
 def test_an_unknown_adapter_lists_the_known_ones() -> None:
-    text = TEST_CONFIG.replace("adapter: portal", "adapter: fax")
+    text = config_yaml(platforms={"taobao": {"adapter": "fax"}})
 
     [error] = errors_of(text)
 
@@ -171,9 +166,8 @@ def test_an_unknown_adapter_lists_the_known_ones() -> None:
 
 
 def test_an_adapter_specific_key_is_checked_by_its_adapter() -> None:
-    text = with_platforms(
-        "  ebay:\n    adapter: ebay_vero\n    token: t0ken\n    base_url: ftp://ebay.example\n"
-    )
+    ebay = {"adapter": "ebay_vero", "token": "t0ken", "base_url": "ftp://ebay.example"}
+    text = config_yaml(platforms={"ebay": ebay})
 
     [error] = errors_of(text)
 
@@ -182,7 +176,7 @@ def test_an_adapter_specific_key_is_checked_by_its_adapter() -> None:
 
 
 def test_an_unknown_time_zone_is_reported_with_an_example() -> None:
-    text = TEST_CONFIG.replace("timezone: Europe/Berlin", "timezone: Mars/Olympus_Mons")
+    text = config_yaml(team={"timezone": "Mars/Olympus_Mons"})
 
     [error] = errors_of(text)
 
@@ -191,7 +185,7 @@ def test_an_unknown_time_zone_is_reported_with_an_example() -> None:
 
 
 def test_a_channel_name_is_not_accepted_where_a_channel_id_is_expected() -> None:
-    text = TEST_CONFIG.replace("report_channel: C0REPORTS", 'report_channel: "#brand-reports"')
+    text = config_yaml(team={"report_channel": "#brand-reports"})
 
     assert errors_of(text) == [
         "team.report_channel: '#brand-reports' is not a Slack channel id (C…, G…)"
@@ -199,9 +193,7 @@ def test_a_channel_name_is_not_accepted_where_a_channel_id_is_expected() -> None
 
 
 def test_a_bad_channel_in_the_digest_list_names_its_position() -> None:
-    text = TEST_CONFIG.replace(
-        "report_channel: C0REPORTS", "report_channel: C0REPORTS\n  digest:\n    channels: [general]"
-    )
+    text = config_yaml(team={"digest": {"channels": ["general"]}})
 
     [error] = errors_of(text)
 
@@ -209,7 +201,7 @@ def test_a_bad_channel_in_the_digest_list_names_its_position() -> None:
 
 
 def test_an_access_entry_must_be_a_user_or_user_group_id() -> None:
-    text = TEST_CONFIG + "access:\n  reporters: [S0BRANDTEAM]\n  approvers: [U0LEGAL01, jane]\n"
+    text = config_yaml(access={"reporters": ["S0BRANDTEAM"], "approvers": ["U0LEGAL01", "jane"]})
 
     assert errors_of(text) == [
         "access.approvers: 'jane' is not a Slack user id (U…/W…) or user group id (S…)"
@@ -217,8 +209,8 @@ def test_an_access_entry_must_be_a_user_or_user_group_id() -> None:
 
 
 def test_access_lists_of_user_and_group_ids_are_accepted() -> None:
-    text = (
-        TEST_CONFIG + "access:\n  reporters: [S0BRANDTEAM]\n  approvers: [U0LEGAL01, W0ENTERP1]\n"
+    text = config_yaml(
+        access={"reporters": ["S0BRANDTEAM"], "approvers": ["U0LEGAL01", "W0ENTERP1"]}
     )
 
     config = parse_config(text, environ={})
@@ -228,13 +220,15 @@ def test_access_lists_of_user_and_group_ids_are_accepted() -> None:
 
 
 def test_a_right_id_used_twice_is_reported_under_brands() -> None:
-    text = TEST_CONFIG.replace("id: bravo-us-tm", "id: acme-eu-tm")
+    brands = base_config()["brands"]
+    brands[1]["rights"][0]["id"] = "acme-eu-tm"  # Bravo's trademark, under Acme's right's id
+    text = config_yaml(brands=brands)
 
     assert errors_of(text) == ["brands: right id 'acme-eu-tm' is used twice; ids must be unique"]
 
 
 def test_a_missing_required_section_is_named() -> None:
-    text = TEST_CONFIG.split("brands:")[0]
+    text = config_yaml(brands=OMIT, platforms=OMIT)
 
     assert errors_of(text) == ["brands: required key is missing"]
 
@@ -255,7 +249,7 @@ def test_a_file_that_is_not_a_mapping_is_rejected() -> None:
 
 def test_the_error_message_names_the_file_and_counts_the_problems(tmp_path: Path) -> None:
     path = tmp_path / "app.yaml"
-    path.write_text(TEST_CONFIG.replace("team:\n", "team:\n  colour: blue\n", 1), encoding="utf-8")
+    path.write_text(config_yaml(team={"colour": "blue"}), encoding="utf-8")
 
     with pytest.raises(ConfigError) as caught:
         load_config(path, environ={})
@@ -265,11 +259,9 @@ def test_the_error_message_names_the_file_and_counts_the_problems(tmp_path: Path
 
 
 def test_every_problem_in_a_file_is_reported_at_once() -> None:
-    text = (
-        TEST_CONFIG.replace("team:\n", "team:\n  colour: blue\n", 1).replace(
-            "timezone: Europe/Berlin", "timezone: Nowhere/Town"
-        )
-        + "  ebay:\n    adapter: portal\n    poll_every: 6 hours\n"
+    text = config_yaml(
+        team={"colour": "blue", "timezone": "Nowhere/Town"},
+        platforms={"ebay": {"adapter": "portal", "poll_every": "6 hours"}},
     )
 
     errors = errors_of(text)
@@ -283,11 +275,13 @@ def test_every_problem_in_a_file_is_reported_at_once() -> None:
 
 
 def test_platform_checks_are_reported_alongside_other_problems() -> None:
-    text = (
-        TEST_CONFIG.replace("team:\n", "team:\n  colour: blue\n", 1).replace(
-            "adapter: portal", "adapter: fax"
-        )
-        + "  ebey:\n    adapter: portal\n  ebay:\n    adapter: portal\n    sla_days: soon\n"
+    text = config_yaml(
+        team={"colour": "blue"},
+        platforms={
+            "taobao": {"adapter": "fax"},
+            "ebey": {"adapter": "portal"},
+            "ebay": {"adapter": "portal", "sla_days": "soon"},
+        },
     )
 
     errors = errors_of(text)
@@ -305,13 +299,13 @@ def test_platform_checks_are_reported_alongside_other_problems() -> None:
 
 @pytest.fixture
 def vendor_config() -> AppConfig:
-    text = with_platforms(
-        "  vendor:\n"
-        "    adapter: webhook\n"
-        "    serves: [temu]\n"
-        "    base_url: https://enforcement.vendor.example/api\n"
-        "    secret: ${WEBHOOK_SECRET}\n"
-    )
+    vendor = {
+        "adapter": "webhook",
+        "serves": ["temu"],
+        "base_url": "https://enforcement.vendor.example/api",
+        "secret": "${WEBHOOK_SECRET}",
+    }
+    text = config_yaml(platforms={"vendor": vendor})
     return parse_config(text, environ={"WEBHOOK_SECRET": WEBHOOK_SECRET})
 
 
@@ -343,7 +337,7 @@ def test_an_unlisted_platform_uses_the_portal_with_default_settings(
 
 
 def test_a_custom_channel_without_serves_is_an_unknown_platform() -> None:
-    text = with_platforms("  vendor:\n    adapter: portal\n")
+    text = config_yaml(platforms={"vendor": {"adapter": "portal"}})
 
     [error] = errors_of(text)
 
@@ -352,7 +346,7 @@ def test_a_custom_channel_without_serves_is_an_unknown_platform() -> None:
 
 
 def test_a_custom_channel_serving_an_unknown_platform_names_the_position() -> None:
-    text = with_platforms("  vendor:\n    adapter: portal\n    serves: [temu, tmu]\n")
+    text = config_yaml(platforms={"vendor": {"adapter": "portal", "serves": ["temu", "tmu"]}})
 
     [error] = errors_of(text)
 
@@ -396,7 +390,7 @@ def test_format_duration_uses_the_largest_exact_unit() -> None:
 
 
 def test_a_custom_channel_may_serve_a_numeric_platform_id() -> None:
-    text = with_platforms("  vendor:\n    adapter: portal\n    serves: [1688, temu]\n")
+    text = config_yaml(platforms={"vendor": {"adapter": "portal", "serves": [1688, "temu"]}})
 
     config = parse_config(text, environ={})
 
@@ -441,10 +435,11 @@ def test_a_yaml_alias_inside_itself_is_refused() -> None:
 
 
 def test_a_few_aliases_in_a_real_configuration_still_load() -> None:
-    text = TEST_CONFIG.replace(
-        "  taobao:\n    adapter: portal\n    sla_days: 3\n",
-        "  taobao: &portal\n    adapter: portal\n    sla_days: 3\n  etsy: *portal\n",
+    # Aliases are YAML text, not data: this platforms section is written out.
+    platforms = (
+        "platforms:\n  taobao: &portal\n    adapter: portal\n    sla_days: 3\n  etsy: *portal\n"
     )
+    text = config_yaml(platforms=OMIT) + platforms
     assert "*portal" in text
     config = parse_config(text, environ={})
     assert config.platforms["etsy"].sla_days == config.platforms["taobao"].sla_days == 3

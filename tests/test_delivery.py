@@ -5,21 +5,16 @@ decision, and every step shows in the status thread. On SQLite and PostgreSQL.""
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import json
-import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
+from app_yaml import build_config
 from conftest import (
     EBAY_TOKEN,
     HOOK_SECRET,
     MELI_TOKEN,
-    TEST_CONFIG,
     SlackDriver,
     eventually,
     press,
@@ -27,10 +22,10 @@ from conftest import (
 )
 from fakes.ebay import FakeEbayVero
 from fakes.mercadolibre import FakeMercadoLibre
+from fakes.smtp import FakeSmtp
 from fakes.webhook import FakeWebhookReceiver
 from sqlalchemy import select
 
-from bot.config.loading import parse_config
 from bot.config.schema import AppConfig
 from storage.models import Event, Job, Listing, Notice
 
@@ -42,71 +37,54 @@ TEMU = "https://www.temu.com/acme-bag-g-601099512345678.html"
 TAOBAO = "https://item.taobao.com/item.htm?id=612345678901"
 
 
-@dataclass
-class Mailbox:
-    messages: list[email.message.EmailMessage] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(
-            email.message_from_bytes(envelope.content, policy=email.policy.default)
-        )  # type: ignore[arg-type]
-        return "250 2.0.0 queued"
-
-
 @pytest.fixture
-def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    box = Mailbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield box, port
-    controller.stop()
+def mailbox() -> Iterator[FakeSmtp]:
+    with FakeSmtp() as smtp:
+        yield smtp
 
 
 @pytest.fixture
 def config(
-    ebay: FakeEbayVero,
-    meli: FakeMercadoLibre,
-    hook: FakeWebhookReceiver,
-    mailbox: tuple[Mailbox, int],
+    ebay: FakeEbayVero, meli: FakeMercadoLibre, hook: FakeWebhookReceiver, mailbox: FakeSmtp
 ) -> AppConfig:
-    platforms = f"""
-  ebay:
-    adapter: ebay_vero
-    base_url: {ebay.base_url}
-    token: ${{EBAY_VERO_TOKEN}}
-    reason_codes: {{counterfeit: "1001", trademark: "1002", copyright: "1003"}}
-    poll_every: 1s
-    timeout: 2
-  mercadolibre:
-    adapter: mercadolibre
-    base_url: {meli.base_url}
-    token: ${{MELI_TOKEN}}
-    report_reasons: {{counterfeit: "PPPI1", trademark: "PPPI2", copyright: "PPPI3"}}
-    poll_every: 1s
-    timeout: 2
-  etsy:
-    adapter: email
-    to: ip-notices@etsy.example
-    host: 127.0.0.1
-    port: {mailbox[1]}
-    security: none
-  vendor:
-    adapter: webhook
-    serves: [temu]
-    base_url: {hook.base_url}
-    secret: ${{WEBHOOK_SECRET}}
-    poll_every: 1s
-"""
-    text = TEST_CONFIG.replace("platforms:\n", "platforms:" + platforms, 1)
+    platforms = {
+        "ebay": {
+            "adapter": "ebay_vero",
+            "base_url": ebay.base_url,
+            "token": "${EBAY_VERO_TOKEN}",
+            "reason_codes": {"counterfeit": "1001", "trademark": "1002", "copyright": "1003"},
+            "poll_every": "1s",
+            "timeout": 2,
+        },
+        "mercadolibre": {
+            "adapter": "mercadolibre",
+            "base_url": meli.base_url,
+            "token": "${MELI_TOKEN}",
+            "report_reasons": {"counterfeit": "PPPI1", "trademark": "PPPI2", "copyright": "PPPI3"},
+            "poll_every": "1s",
+            "timeout": 2,
+        },
+        "etsy": {
+            "adapter": "email",
+            "to": "ip-notices@etsy.example",
+            "host": "127.0.0.1",
+            "port": mailbox.port,
+            "security": "none",
+        },
+        "vendor": {
+            "adapter": "webhook",
+            "serves": ["temu"],
+            "base_url": hook.base_url,
+            "secret": "${WEBHOOK_SECRET}",
+            "poll_every": "1s",
+        },
+    }
     environ = {
         "EBAY_VERO_TOKEN": EBAY_TOKEN,
         "MELI_TOKEN": MELI_TOKEN,
         "WEBHOOK_SECRET": HOOK_SECRET,
     }
-    return parse_config(text, environ=environ)
+    return build_config(platforms=platforms, environ=environ)
 
 
 async def _notices(bot: SlackDriver) -> list[Notice]:
@@ -136,7 +114,7 @@ async def test_multi_platform_case_reaches_each_channel_once(
     ebay: FakeEbayVero,
     meli: FakeMercadoLibre,
     hook: FakeWebhookReceiver,
-    mailbox: tuple[Mailbox, int],
+    mailbox: FakeSmtp,
 ) -> None:
     _, body = await bot.submit_report(urls="\n".join([EBAY_1, EBAY_2, MELI, ETSY, TEMU, TAOBAO]))
     assert body["response_action"] == "update"
@@ -165,11 +143,10 @@ async def test_multi_platform_case_reaches_each_channel_once(
     assert [r.path for r in denounces] == ["/moderations/pppi/denounces/items/MLA1234567890"]
     assert denounces[0].json["report_reason_id"] == "PPPI1"
     # Email: one message whose Message-ID is the notice's reference.
-    box, _ = mailbox
-    assert len(box.messages) == 1
-    assert box.messages[0]["To"] == "ip-notices@etsy.example"
-    assert notices["etsy"].reference == box.messages[0]["Message-ID"]
-    assert "https://www.etsy.com/listing/1234567890" in box.messages[0].get_content()
+    assert len(mailbox.messages) == 1
+    assert mailbox.messages[0]["To"] == "ip-notices@etsy.example"
+    assert notices["etsy"].reference == mailbox.messages[0]["Message-ID"]
+    assert "https://www.etsy.com/listing/1234567890" in mailbox.messages[0].get_content()
     # Webhook: one signed delivery with the idempotency key.
     posts = [r for r in hook.requests if r.method == "POST"]
     assert len(posts) == 1 and posts[0].signature_ok

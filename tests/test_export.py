@@ -8,11 +8,10 @@ import json
 from typing import Any
 
 import pytest
-from conftest import TEST_CONFIG
+from app_yaml import build_config
 from seed import WEEK, seed
 from sqlalchemy import text
 
-from bot.config.loading import parse_config
 from bot.config.schema import AppConfig
 from bot.figures import export as export_module
 from bot.figures.export import export
@@ -236,13 +235,7 @@ async def test_lumen_notice_shape(db: Database, config: AppConfig) -> None:
 
 
 async def test_lumen_copyright_notice_and_agent(db: Database) -> None:
-    agent_config = parse_config(
-        TEST_CONFIG.replace(
-            "  signatory: Jane Roe, Head of Brand Protection\n",
-            "  signatory: Jane Roe, Head of Brand Protection\n  agent: Brandguard Agency Ltd\n",
-        ),
-        environ={},
-    )
+    agent_config = build_config(rights_holder={"agent": "Brandguard Agency Ltd"})
     seeded = await seed(db)
     case_id = seeded.cases["o6"][0]
     async with db.transaction() as session:

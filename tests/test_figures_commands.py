@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import TEST_CONFIG, SlackDriver, eventually
+from app_yaml import config_yaml
+from conftest import SlackDriver, eventually
 from seed import NOW, seed
 from sqlalchemy import select
 
@@ -92,7 +93,7 @@ async def test_app_home_shows_my_cases_open_listings_and_the_scorecard(bot: Slac
 
 
 def _cli(tmp_path: Path, database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "app.yaml").write_text(TEST_CONFIG)
+    (tmp_path / "app.yaml").write_text(config_yaml())
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     env.update(DATABASE_URL=database_url, TAKEDOWN_CONFIG=str(tmp_path / "app.yaml"))
     return subprocess.run(

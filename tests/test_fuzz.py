@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import TEST_CONFIG
+from app_yaml import base_config
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -231,7 +231,7 @@ _KEY = st.sampled_from(KEYS) | st.text(max_size=8) | st.integers(-5, 2000)
 _FLAT = SCALARS | st.lists(SCALARS, max_size=4) | st.dictionaries(_KEY, SCALARS, max_size=4)
 NESTED = _FLAT | st.lists(_FLAT, max_size=3) | st.dictionaries(_KEY, _FLAT, max_size=4)
 ENVIRON = {"EBAY_TOKEN": "t0ken-value", "SMTP_PASSWORD": "pw-value", "EMPTY": ""}
-VALID = yaml.safe_load(TEST_CONFIG)
+VALID = base_config()
 
 
 def _replace_somewhere(data: Any, path: list[int], junk: Any) -> Any:

@@ -20,7 +20,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import TEST_CONFIG, SlackDriver, eventually
+from app_yaml import build_config
+from conftest import SlackDriver, eventually
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
@@ -648,7 +649,7 @@ WIDEST = "&" * 75  # a brand name as wide as it can get once escaped (`&amp;`)
 
 def _desk_config(hostile: str) -> AppConfig:
     """The test bot's configuration, plus a brand and right named by the hostile text."""
-    base = parse_config(TEST_CONFIG, environ={})
+    base = build_config()
     added = [
         Brand.model_validate(
             {

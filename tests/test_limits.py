@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
-from conftest import TEST_CONFIG, SlackDriver, eventually
+from app_yaml import build_config
+from conftest import SlackDriver, eventually
+from fakes.server import FakeServer
 from sqlalchemy import select
 
-from bot.config.loading import parse_config
 from bot.config.schema import AppConfig
 from bot.delivery.limits import ChannelLimits
 from storage.models import Notice
@@ -19,14 +20,23 @@ from storage.models import Notice
 SECRET = "webhook-secret-0123456789abcdef"
 
 
-class CountingPlatform:
+class CountingPlatform(FakeServer):
     """A webhook receiver that answers slowly and remembers the most requests it held at once."""
 
+    access_log = False
+
     def __init__(self) -> None:
+        super().__init__()
         self.in_flight = 0
         self.peak = 0
         self.received = 0
-        self.url = ""
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/hooks"
+
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/hooks/notices", self.notices)
 
     async def notices(self, request: web.Request) -> web.Response:
         await request.read()
@@ -42,25 +52,21 @@ class CountingPlatform:
 
 @pytest.fixture
 async def platform() -> AsyncIterator[CountingPlatform]:
-    counting = CountingPlatform()
-    app = web.Application()
-    app.router.add_post("/hooks/notices", counting.notices)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    counting.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/hooks"  # type: ignore[union-attr]
-    yield counting
-    await runner.cleanup()
+    async with CountingPlatform() as counting:
+        yield counting
 
 
 @pytest.fixture
 def config(platform: CountingPlatform) -> AppConfig:
-    entry = (
-        "  vendor:\n    adapter: webhook\n    serves: [temu]\n"
-        f"    base_url: {platform.url}\n    secret: {SECRET}\n    max_concurrency: 2\n    poll_every: 1d\n"
-    )
-    return parse_config(TEST_CONFIG.replace("platforms:\n", "platforms:\n" + entry, 1), environ={})
+    vendor = {
+        "adapter": "webhook",
+        "serves": ["temu"],
+        "base_url": platform.base_url,
+        "secret": SECRET,
+        "max_concurrency": 2,
+        "poll_every": "1d",
+    }
+    return build_config(platforms={"vendor": vendor})
 
 
 async def test_max_concurrency_caps_requests_in_flight_to_a_platform(

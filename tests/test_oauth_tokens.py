@@ -13,12 +13,12 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import TEST_CONFIG, SlackDriver, eventually
+from app_yaml import build_config
+from conftest import SlackDriver, eventually
 from fakes.mercadolibre import FakeMercadoLibre, OAuthApp
 from sqlalchemy import select
 from test_adapter_mercadolibre import make_adapter, make_notice
 
-from bot.config.loading import parse_config
 from bot.config.schema import AppConfig
 from bot.delivery.adapters.mercadolibre import MercadoLibreAdapter
 from storage.db import Database
@@ -33,12 +33,6 @@ async def meli() -> AsyncIterator[FakeMercadoLibre]:
     app = OAuthApp(client_id="1234567890123456", client_secret="s3cret", refresh_token=FIRST)
     async with FakeMercadoLibre(oauth=app) as server:
         yield server
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 def process(
@@ -155,21 +149,23 @@ async def test_a_failed_refresh_keeps_nothing_and_the_lock_is_free_again(
 
 @pytest.fixture
 def config(meli: FakeMercadoLibre) -> AppConfig:
-    platforms = f"""
-  mercadolibre:
-    adapter: mercadolibre
-    base_url: {meli.base_url}
-    oauth:
-      token_url: {meli.token_url}
-      client_id: "1234567890123456"
-      client_secret: ${{MELI_CLIENT_SECRET}}
-      refresh_token: ${{MELI_REFRESH_TOKEN}}
-    report_reasons: {{counterfeit: "PPPI1"}}
-    poll_every: 1s
-    timeout: 2
-"""
-    text = TEST_CONFIG.replace("platforms:\n", "platforms:" + platforms, 1)
-    return parse_config(text, environ={"MELI_CLIENT_SECRET": "s3cret", "MELI_REFRESH_TOKEN": FIRST})
+    mercadolibre = {
+        "adapter": "mercadolibre",
+        "base_url": meli.base_url,
+        "oauth": {
+            "token_url": meli.token_url,
+            "client_id": "1234567890123456",
+            "client_secret": "${MELI_CLIENT_SECRET}",
+            "refresh_token": "${MELI_REFRESH_TOKEN}",
+        },
+        "report_reasons": {"counterfeit": "PPPI1"},
+        "poll_every": "1s",
+        "timeout": 2,
+    }
+    return build_config(
+        platforms={"mercadolibre": mercadolibre},
+        environ={"MELI_CLIENT_SECRET": "s3cret", "MELI_REFRESH_TOKEN": FIRST},
+    )
 
 
 async def test_the_bot_renews_mercado_libres_tokens_and_keeps_the_next_refresh_token(

@@ -16,7 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import BOT_TOKEN, TEST_CONFIG, eventually
+from app_yaml import config_yaml
+from conftest import BOT_TOKEN, eventually
 from fakes.slack import FakeSlack
 from sqlalchemy import func, select
 
@@ -55,7 +56,7 @@ async def test_three_workers_share_two_thousand_jobs_exactly_once(
             await conn.exec_driver_sql(
                 "TRUNCATE events, listings, notices, jobs, cases RESTART IDENTITY CASCADE"
             )
-        (tmp_path / "app.yaml").write_text(TEST_CONFIG)
+        (tmp_path / "app.yaml").write_text(config_yaml())
         async with db.transaction() as session:
             for i in range(JOBS):
                 await jobs.enqueue(

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import TEST_CONFIG, SlackDriver, eventually
+from app_yaml import build_config
+from conftest import SlackDriver, eventually
 from sqlalchemy import select, update
 
-from bot.config.loading import parse_config
 from bot.config.schema import AppConfig
 from bot.jobs.payloads import SweepReminders, enqueue
 from bot.jobs.reminders import sweep
@@ -42,12 +42,12 @@ def test_latest_run_is_in_the_team_zone_across_dst() -> None:
 
 @pytest.fixture
 def config() -> AppConfig:
-    text = TEST_CONFIG.replace(
-        "  report_channel: C0REPORTS\n",
-        "  report_channel: C0REPORTS\n  escalation_channel: C0ESCALATE\n"
-        '  digest:\n    schedule: "0 9 * * MON"\n    channels: [C0DIGEST, C0BOARD]\n',
+    return build_config(
+        team={
+            "escalation_channel": "C0ESCALATE",
+            "digest": {"schedule": "0 9 * * MON", "channels": ["C0DIGEST", "C0BOARD"]},
+        }
     )
-    return parse_config(text, environ={})
 
 
 async def test_racing_schedulers_enqueue_each_digest_once(db: Database, config: AppConfig) -> None:

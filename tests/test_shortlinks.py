@@ -35,12 +35,6 @@ async def fake() -> AsyncIterator[FakeRedirects]:
         yield server
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 def _resolver(answers: dict[str, Sequence[str]]) -> Resolver:
     async def resolve(host: str, port: int) -> Sequence[str]:
         if host not in answers:

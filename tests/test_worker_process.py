@@ -10,7 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import BOT_TOKEN, EBAY_TOKEN, HOOK_SECRET, TEST_CONFIG, eventually
+from app_yaml import config_yaml
+from conftest import BOT_TOKEN, EBAY_TOKEN, HOOK_SECRET, eventually
 from fakes.ebay import FakeEbayVero
 from fakes.slack import FakeSlack
 from fakes.webhook import FakeWebhookReceiver
@@ -23,22 +24,23 @@ from storage.models import Job, Notice
 
 
 def _config_text(ebay: FakeEbayVero, hook: FakeWebhookReceiver) -> str:
-    platforms = f"""
-  ebay:
-    adapter: ebay_vero
-    base_url: {ebay.base_url}
-    token: ${{EBAY_VERO_TOKEN}}
-    reason_codes: {{counterfeit: "1001"}}
-    timeout: 30
-  vendor:
-    adapter: webhook
-    serves: [temu]
-    base_url: {hook.base_url}
-    secret: ${{WEBHOOK_SECRET}}
-    timeout: 30
-"""
-    text = TEST_CONFIG.replace("platforms:\n", "platforms:" + platforms, 1)
-    return text + "delivery:\n  lease: 2s\n  backoff: [1s, 1s, 1s]\n"
+    platforms = {
+        "ebay": {
+            "adapter": "ebay_vero",
+            "base_url": ebay.base_url,
+            "token": "${EBAY_VERO_TOKEN}",
+            "reason_codes": {"counterfeit": "1001"},
+            "timeout": 30,
+        },
+        "vendor": {
+            "adapter": "webhook",
+            "serves": ["temu"],
+            "base_url": hook.base_url,
+            "secret": "${WEBHOOK_SECRET}",
+            "timeout": 30,
+        },
+    }
+    return config_yaml(platforms=platforms, delivery={"lease": "2s", "backoff": ["1s", "1s", "1s"]})
 
 
 def _start_worker(

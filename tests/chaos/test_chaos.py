@@ -40,7 +40,8 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from conftest import BOT_TOKEN, REQUIRE_PG, TEST_CONFIG
+from app_yaml import config_yaml
+from conftest import BOT_TOKEN, REQUIRE_PG
 from fakes.ebay import FakeEbayVero
 from fakes.mercadolibre import FakeMercadoLibre
 from fakes.slack import FakeSlack
@@ -368,31 +369,34 @@ class Workers:
 
 
 def _config_text(ebay: FakeEbayVero, meli: FakeMercadoLibre, hook: FakeWebhookReceiver) -> str:
-    platforms = f"""
-  ebay:
-    adapter: ebay_vero
-    base_url: {ebay.base_url}
-    token: ${{EBAY_VERO_TOKEN}}
-    reason_codes: {{counterfeit: "1001"}}
-    timeout: {ADAPTER_TIMEOUT}
-    poll_every: 1s
-  mercadolibre:
-    adapter: mercadolibre
-    base_url: {meli.base_url}
-    token: ${{MELI_TOKEN}}
-    report_reasons: {{counterfeit: PPPI1}}
-    timeout: {ADAPTER_TIMEOUT}
-    poll_every: 1s
-  vendor:
-    adapter: webhook
-    serves: [temu]
-    base_url: {hook.base_url}
-    secret: ${{WEBHOOK_SECRET}}
-    timeout: {ADAPTER_TIMEOUT}
-    poll_every: 1s
-"""
-    text = TEST_CONFIG.replace("platforms:\n", "platforms:" + platforms, 1)
-    return text + "delivery:\n  lease: 2s\n  backoff: [1s, 2s, 2s, 3s, 3s, 5s, 5s, 5s]\n"
+    platforms = {
+        "ebay": {
+            "adapter": "ebay_vero",
+            "base_url": ebay.base_url,
+            "token": "${EBAY_VERO_TOKEN}",
+            "reason_codes": {"counterfeit": "1001"},
+            "timeout": ADAPTER_TIMEOUT,
+            "poll_every": "1s",
+        },
+        "mercadolibre": {
+            "adapter": "mercadolibre",
+            "base_url": meli.base_url,
+            "token": "${MELI_TOKEN}",
+            "report_reasons": {"counterfeit": "PPPI1"},
+            "timeout": ADAPTER_TIMEOUT,
+            "poll_every": "1s",
+        },
+        "vendor": {
+            "adapter": "webhook",
+            "serves": ["temu"],
+            "base_url": hook.base_url,
+            "secret": "${WEBHOOK_SECRET}",
+            "timeout": ADAPTER_TIMEOUT,
+            "poll_every": "1s",
+        },
+    }
+    delivery = {"lease": "2s", "backoff": ["1s", "2s", "2s", "3s", "3s", "5s", "5s", "5s"]}
+    return config_yaml(platforms=platforms, delivery=delivery)
 
 
 # -- the case stream ------------------------------------------------------------------------------

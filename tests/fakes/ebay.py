@@ -21,15 +21,15 @@ the report is created (or the read answered) before the misbehaviour: the reques
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import itertools
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from fakes.server import FakePlatform, RecordedRequest, Scripted, recorded_request
 
 BASE_PATH = "/commerce/vero/v2"
 TOKEN_PATH = "/identity/v1/oauth2/token"
@@ -47,28 +47,10 @@ class OAuthClient:
 
 
 @dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    json: Any
-
-
-@dataclass
 class FakeReport:
     report_id: str
     body: dict[str, Any]
     items: dict[str, dict[str, Any]] = field(default_factory=dict)  # itemId -> reportedItem
-
-
-@dataclass
-class _Scripted:
-    kind: str  # fail | rate_limit | error | slow | malformed | drop
-    status: int = 500
-    headers: dict[str, str] = field(default_factory=dict)
-    body: Any = None
-    delay: float = 0.0
 
 
 def ebay_errors(*errors: tuple[int, str]) -> dict[str, Any]:
@@ -81,70 +63,48 @@ def ebay_errors(*errors: tuple[int, str]) -> dict[str, Any]:
     }
 
 
-class FakeEbayVero:
+class FakeEbayVero(FakePlatform[RecordedRequest]):
     """The VeRO v2 endpoints the adapter uses, with scriptable failures and per-item decisions."""
 
+    malformed_status = 201
+
     def __init__(self, *, token: str | None = None, oauth: OAuthClient | None = None) -> None:
+        super().__init__()
         self.token = token
         self.oauth = oauth
         self.issued: list[str] = []  # access tokens handed out, oldest first
         self.valid: set[str] = set()  # those the VeRO endpoints still accept
         self.token_requests: list[dict[str, str]] = []  # the token endpoint's forms
         self._token_script: deque[tuple[int, Any]] = deque()
-        self.requests: list[RecordedRequest] = []
         self.reports: dict[str, FakeReport] = {}
-        self._script: deque[_Scripted] = deque()
         self._ids = itertools.count(5_000_000_001)
-        self._runner: web.AppRunner | None = None
-        self._stopping = asyncio.Event()  # cuts scripted delays short so stop() never waits on them
-        self.port = 0
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{BASE_PATH}"
+        return f"{self.url}{BASE_PATH}"
 
     @property
     def token_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{TOKEN_PATH}"
+        return f"{self.url}{TOKEN_PATH}"
 
-    async def start(self) -> str:
-        app = web.Application()
-        app.router.add_post(f"{BASE_PATH}/vero_report", self._create)
-        app.router.add_get(f"{BASE_PATH}/vero_report/{{report_id}}", self._get_report)
-        app.router.add_get(f"{BASE_PATH}/vero_report_items", self._get_items)
-        app.router.add_post(TOKEN_PATH, self._token)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        return self.base_url
-
-    async def stop(self) -> None:
-        self._stopping.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeEbayVero:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post(f"{BASE_PATH}/vero_report", self._create)
+        router.add_get(f"{BASE_PATH}/vero_report/{{report_id}}", self._get_report)
+        router.add_get(f"{BASE_PATH}/vero_report_items", self._get_items)
+        router.add_post(TOKEN_PATH, self._token)
 
     # --- scripting ---------------------------------------------------------------------------
 
     def fail_next(self, *, status: int = 500, times: int = 1) -> None:
         """The next `times` requests are refused with `status` and an errors[] body."""
-        body = ebay_errors((10001, "System error"))
-        self._script.extend(_Scripted("fail", status=status, body=body) for _ in range(times))
+        self.refuse_next(status=status, body=ebay_errors((10001, "System error")), times=times)
 
     def rate_limit_next(self, *, retry_after: str = "5", times: int = 1) -> None:
-        headers = {"Retry-After": retry_after}
-        body = ebay_errors((2001, "Too many requests"))
-        self._script.extend(
-            _Scripted("rate_limit", status=429, headers=headers, body=body) for _ in range(times)
+        self.refuse_next(
+            status=429,
+            headers={"Retry-After": retry_after},
+            body=ebay_errors((2001, "Too many requests")),
+            times=times,
         )
 
     def error_next(
@@ -152,21 +112,7 @@ class FakeEbayVero:
     ) -> None:
         """The next `times` requests are refused: `status`, and `{"errors": errors}` or no body."""
         body = {"errors": errors} if errors is not None else None
-        self._script.extend(_Scripted("error", status=status, body=body) for _ in range(times))
-
-    def slow_next(self, *, delay: float, times: int = 1) -> None:
-        """The next `times` requests are processed, then answered only after `delay` seconds."""
-        self._script.extend(_Scripted("slow", delay=delay) for _ in range(times))
-
-    def malformed_next(
-        self, *, status: int = 201, body: bytes = b"<html>oops", times: int = 1
-    ) -> None:
-        """The next `times` requests are processed, then answered with `body` (no Location)."""
-        self._script.extend(_Scripted("malformed", status=status, body=body) for _ in range(times))
-
-    def drop_next(self, *, times: int = 1) -> None:
-        """The next `times` requests are processed, then the connection is cut without an answer."""
-        self._script.extend(_Scripted("drop") for _ in range(times))
+        self.refuse_next(status=status, body=body, times=times)
 
     def expire_tokens(self) -> None:
         """Every access token handed out so far is refused from now on (401)."""
@@ -188,31 +134,15 @@ class FakeEbayVero:
     # --- handlers ------------------------------------------------------------------------------
 
     async def _record(self, request: web.Request) -> RecordedRequest:
-        body: Any = None
-        if request.can_read_body:
-            try:
-                body = await request.json()
-            except ValueError:
-                body = await request.text()
-        recorded = RecordedRequest(
-            method=request.method,
-            path=request.path,
-            query=dict(request.query),
-            headers=dict(request.headers),
-            json=body,
-        )
+        recorded = await recorded_request(request)
         self.requests.append(recorded)
         return recorded
 
-    def _refuse_first(self, request: web.Request) -> tuple[web.Response | None, _Scripted | None]:
+    def _refuse_first(self, request: web.Request) -> tuple[web.Response | None, Scripted | None]:
         """A refusal (scripted or for the token), else (None, the misbehaviour to apply later)."""
-        scripted = self._script.popleft() if self._script else None
-        if scripted is not None and scripted.kind in ("fail", "rate_limit", "error"):
-            if scripted.body is None:
-                return web.Response(status=scripted.status, headers=scripted.headers), None
-            return web.json_response(
-                scripted.body, status=scripted.status, headers=scripted.headers
-            ), None
+        refusal, scripted = self._next_scripted()
+        if refusal is not None:
+            return refusal, None
         given = request.headers.get("Authorization", "").removeprefix("Bearer ")
         if given != self.token and given not in self.valid:
             body = ebay_errors(
@@ -223,26 +153,6 @@ class FakeEbayVero:
             )
             return web.json_response(body, status=401), None
         return None, scripted
-
-    async def _answer(
-        self, request: web.Request, scripted: _Scripted | None, response: web.Response
-    ) -> web.StreamResponse:
-        if scripted is None:
-            return response
-        if scripted.kind == "slow":
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), scripted.delay)
-            return response
-        if scripted.kind == "malformed":
-            assert isinstance(scripted.body, bytes)
-            return web.Response(
-                status=scripted.status, body=scripted.body, content_type="application/json"
-            )
-        if scripted.kind == "drop":
-            assert request.transport is not None
-            request.transport.abort()
-            return response
-        raise AssertionError(scripted.kind)
 
     async def _token(self, request: web.Request) -> web.Response:
         """eBay's token endpoint: the refresh_token and client_credentials grants."""

@@ -25,13 +25,13 @@ Mercado Libre's shapes (see docs/mercadolibre.md), kept in step with the adapter
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+
+from fakes.server import FakePlatform, RecordedRequest, Scripted, recorded_request
 
 TOKEN_PATH = "/oauth/token"
 
@@ -50,30 +50,12 @@ KNOWN_REASONS = frozenset({"PPPI1", "PPPI2", "PPPI3", "PPPI4", "PPPI5"})
 
 
 @dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    json: Any
-
-
-@dataclass
 class FakeDenounce:
     denounce_id: str
     item_id: str
     body: dict[str, Any]
     status: str = "CREATED"
     status_detail: str | None = None
-
-
-@dataclass
-class _Scripted:
-    kind: str  # fail | rate_limit | error | slow | malformed | drop
-    status: int = 500
-    headers: dict[str, str] = field(default_factory=dict)
-    body: Any = None
-    delay: float = 0.0
 
 
 def meli_error(
@@ -83,72 +65,51 @@ def meli_error(
     return {"message": message, "error": error, "status": status, "cause": cause or []}
 
 
-class FakeMercadoLibre:
+class FakeMercadoLibre(FakePlatform[RecordedRequest]):
     """The BPP endpoints the adapter uses, with scriptable failures and denounce decisions."""
 
+    malformed_status = 201
+
     def __init__(self, *, token: str | None = None, oauth: OAuthApp | None = None) -> None:
+        super().__init__()
         self.token = token
         self.oauth = oauth
         self.issued: list[str] = []  # access tokens handed out, oldest first
         self.valid: set[str] = set()  # those the BPP endpoints still accept
         self.token_requests: list[dict[str, str]] = []  # the token endpoint's forms
         self.token_delay = 0.0  # seconds the token endpoint takes to answer
-        self.requests: list[RecordedRequest] = []
         self.denounces: dict[str, FakeDenounce] = {}
-        self._script: deque[_Scripted] = deque()
         self._ids = itertools.count(900_001)
-        self._runner: web.AppRunner | None = None
-        self._stopping = asyncio.Event()  # cuts scripted delays short so stop() never waits on them
-        self.port = 0
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.url
 
     @property
     def token_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{TOKEN_PATH}"
+        return f"{self.url}{TOKEN_PATH}"
 
     def expire_tokens(self) -> None:
         """Every access token handed out so far is refused from now on (401)."""
         self.valid.clear()
 
-    async def start(self) -> str:
-        app = web.Application()
-        app.router.add_post("/moderations/pppi/denounces/items/{item_id}", self._create)
-        app.router.add_get("/moderations/pppi/denounces/{denounce_id}", self._get)
-        app.router.add_post(TOKEN_PATH, self._token)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        return self.base_url
-
-    async def stop(self) -> None:
-        self._stopping.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeMercadoLibre:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/moderations/pppi/denounces/items/{item_id}", self._create)
+        router.add_get("/moderations/pppi/denounces/{denounce_id}", self._get)
+        router.add_post(TOKEN_PATH, self._token)
 
     # --- scripting ---------------------------------------------------------------------------
 
     def fail_next(self, *, status: int = 500, times: int = 1) -> None:
         body = meli_error(status, "internal error", error="internal_error")
-        self._script.extend(_Scripted("fail", status=status, body=body) for _ in range(times))
+        self.refuse_next(status=status, body=body, times=times)
 
     def rate_limit_next(self, *, retry_after: str = "5", times: int = 1) -> None:
-        headers = {"Retry-After": retry_after}
-        body = meli_error(429, "too many requests", error="too_many_requests")
-        self._script.extend(
-            _Scripted("rate_limit", status=429, headers=headers, body=body) for _ in range(times)
+        self.refuse_next(
+            status=429,
+            headers={"Retry-After": retry_after},
+            body=meli_error(429, "too many requests", error="too_many_requests"),
+            times=times,
         )
 
     def error_next(
@@ -161,18 +122,7 @@ class FakeMercadoLibre:
     ) -> None:
         """The next `times` requests are refused: `status`, and an error body if `message`."""
         body = meli_error(status, message, cause=cause) if message is not None else None
-        self._script.extend(_Scripted("error", status=status, body=body) for _ in range(times))
-
-    def slow_next(self, *, delay: float, times: int = 1) -> None:
-        self._script.extend(_Scripted("slow", delay=delay) for _ in range(times))
-
-    def malformed_next(
-        self, *, status: int = 201, body: bytes = b"<html>oops", times: int = 1
-    ) -> None:
-        self._script.extend(_Scripted("malformed", status=status, body=body) for _ in range(times))
-
-    def drop_next(self, *, times: int = 1) -> None:
-        self._script.extend(_Scripted("drop") for _ in range(times))
+        self.refuse_next(status=status, body=body, times=times)
 
     def decide(self, denounce_id: str, status: str, detail: str | None = None) -> None:
         """Set a denounce's status (`DOCUMENTATION_NOT_PRESENTED`, `REJECTED`, …) and its detail."""
@@ -183,55 +133,19 @@ class FakeMercadoLibre:
     # --- handlers ------------------------------------------------------------------------------
 
     async def _record(self, request: web.Request) -> RecordedRequest:
-        body: Any = None
-        if request.can_read_body:
-            try:
-                body = await request.json()
-            except ValueError:
-                body = await request.text()
-        recorded = RecordedRequest(
-            method=request.method,
-            path=request.path,
-            query=dict(request.query),
-            headers=dict(request.headers),
-            json=body,
-        )
+        recorded = await recorded_request(request)
         self.requests.append(recorded)
         return recorded
 
-    def _refuse_first(self, request: web.Request) -> tuple[web.Response | None, _Scripted | None]:
-        scripted = self._script.popleft() if self._script else None
-        if scripted is not None and scripted.kind in ("fail", "rate_limit", "error"):
-            if scripted.body is None:
-                return web.Response(status=scripted.status, headers=scripted.headers), None
-            return web.json_response(
-                scripted.body, status=scripted.status, headers=scripted.headers
-            ), None
+    def _refuse_first(self, request: web.Request) -> tuple[web.Response | None, Scripted | None]:
+        refusal, scripted = self._next_scripted()
+        if refusal is not None:
+            return refusal, None
         given = request.headers.get("Authorization", "").removeprefix("Bearer ")
         if given != self.token and given not in self.valid:
             body = meli_error(401, "invalid access token", error="unauthorized")
             return web.json_response(body, status=401), None
         return None, scripted
-
-    async def _answer(
-        self, request: web.Request, scripted: _Scripted | None, response: web.Response
-    ) -> web.StreamResponse:
-        if scripted is None:
-            return response
-        if scripted.kind == "slow":
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), scripted.delay)
-            return response
-        if scripted.kind == "malformed":
-            assert isinstance(scripted.body, bytes)
-            return web.Response(
-                status=scripted.status, body=scripted.body, content_type="application/json"
-            )
-        if scripted.kind == "drop":
-            assert request.transport is not None
-            request.transport.abort()
-            return response
-        raise AssertionError(scripted.kind)
 
     async def _token(self, request: web.Request) -> web.Response:
         """Mercado Libre's token endpoint, refresh_token grant: the refresh token works once."""

@@ -17,14 +17,13 @@ that were being answered at the same moment.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from bot.intake.shortlinks import ShortLinkPolicy
+from fakes.server import FakeServer
 
 
 @dataclass(frozen=True)
@@ -42,47 +41,23 @@ class _Route:
     delay: float = 0.0
 
 
-class FakeRedirects:
+class FakeRedirects(FakeServer[SeenRequest]):
+    access_log = False
+
     def __init__(self) -> None:
-        self.requests: list[SeenRequest] = []
+        super().__init__()
         self.in_flight_max = 0
         self._in_flight = 0
         self._routes: dict[str, _Route] = {}
-        self._runner: web.AppRunner | None = None
-        self._stopping = asyncio.Event()
-        self.port = 0
 
-    @property
-    def origin(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> FakeRedirects:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._answer)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        return self
-
-    async def stop(self) -> None:
-        self._stopping.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeRedirects:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        router.add_route("*", "/{tail:.*}", self._answer)
 
     # -- scripting --------------------------------------------------------------------------------
 
     def policy(self, *hosts: str, **options: Any) -> ShortLinkPolicy:
         """The default policy, with requests for `hosts` sent to this server instead."""
-        return ShortLinkPolicy(rewrite=dict.fromkeys(hosts, self.origin), **options)
+        return ShortLinkPolicy(rewrite=dict.fromkeys(hosts, self.url), **options)
 
     def redirect(
         self, path: str, location: str, *, status: int = 301, head: int | None = None
@@ -114,8 +89,7 @@ class FakeRedirects:
             if route is None:
                 return web.Response(status=404, text="no such short link")
             if route.delay:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), timeout=route.delay)
+                await self.pause(route.delay)
             if request.method == "HEAD" and route.head_status is not None:
                 return web.Response(status=route.head_status)
             headers = {"Location": route.location} if route.location else {}

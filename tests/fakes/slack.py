@@ -17,6 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
+from fakes.server import FakeServer
+
 
 @dataclass
 class Call:
@@ -32,9 +34,11 @@ class Scripted:
     headers: dict[str, str]
 
 
-class FakeSlack:
+class FakeSlack(FakeServer[Call]):
+    access_log = False
+
     def __init__(self) -> None:
-        self.calls: list[Call] = []
+        super().__init__()
         self.responses: list[dict[str, Any]] = []
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts) → latest message
         self.usergroups: dict[str, list[str]] = {}
@@ -44,28 +48,18 @@ class FakeSlack:
         self._scripted: dict[str, list[Scripted]] = {}
         self._ts = itertools.count(1)
         self._changed = asyncio.Condition()
-        self._runner: web.AppRunner | None = None
-        self.url = ""
 
-    # -- lifecycle ------------------------------------------------------------------------------
-    async def start(self) -> FakeSlack:
-        app = web.Application()
-        app.router.add_post("/api/{method}", self._api)
-        app.router.add_post("/respond/{id}", self._respond)
-        app.router.add_post("/upload/{file_id}", self._upload)
-        app.router.add_get("/files-pri/{file_id}/{name}", self._download)
-        app.router.add_get("/api/{method}", self._api_get)  # slack_sdk GETs files.info
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
-        return self
+    @property
+    def calls(self) -> list[Call]:
+        """The Web API calls received, in order (this fake's request log)."""
+        return self.requests
 
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/api/{method}", self._api)
+        router.add_post("/respond/{id}", self._respond)
+        router.add_post("/upload/{file_id}", self._upload)
+        router.add_get("/files-pri/{file_id}/{name}", self._download)
+        router.add_get("/api/{method}", self._api_get)  # slack_sdk GETs files.info
 
     @property
     def api_url(self) -> str:

@@ -23,12 +23,9 @@ before the misbehaviour: the request did arrive.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import itertools
 import json
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -39,6 +36,7 @@ from bot.delivery.adapters.webhook import (
     TIMESTAMP_HEADER,
     verify_signature,
 )
+from fakes.server import FakePlatform, Scripted
 
 
 @dataclass
@@ -59,73 +57,40 @@ class FakeNotice:
     deliveries: int = 1  # how many times this key arrived
 
 
-@dataclass
-class _Scripted:
-    kind: str  # refuse | slow | malformed | drop
-    status: int = 500
-    headers: dict[str, str] = field(default_factory=dict)
-    body: Any = None
-    delay: float = 0.0
-
-
-class FakeWebhookReceiver:
+class FakeWebhookReceiver(FakePlatform[RecordedRequest]):
     """`POST /notices` and `GET /notices/{reference}`, scriptable, with per-listing decisions."""
 
     def __init__(self, *, secret: str, tolerance: float = 300) -> None:
+        super().__init__()
         self.secret = secret
         self.tolerance = tolerance
-        self.requests: list[RecordedRequest] = []
         self.notices: dict[str, FakeNotice] = {}  # reference -> notice
         self.by_key: dict[str, str] = {}  # idempotency key -> reference
         self.duplicates: list[str] = []  # idempotency keys received again
         self.decisions: dict[str, tuple[str, str | None]] = {}  # listing key -> (status, reason)
-        self._script: deque[_Scripted] = deque()
         self._ids = itertools.count(1)
-        self._runner: web.AppRunner | None = None
-        self._stopping = asyncio.Event()  # cuts scripted delays short so stop() never waits on them
-        self.port = 0
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks"
+        return f"{self.url}/hooks"
 
-    async def start(self) -> str:
-        app = web.Application()
-        app.router.add_post("/hooks/notices", self._create)
-        app.router.add_get("/hooks/notices/{reference}", self._read)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        return self.base_url
-
-    async def stop(self) -> None:
-        self._stopping.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeWebhookReceiver:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/hooks/notices", self._create)
+        router.add_get("/hooks/notices/{reference}", self._read)
 
     # --- scripting ---------------------------------------------------------------------------
 
     def fail_next(self, *, status: int = 500, times: int = 1) -> None:
         """The next `times` requests are refused with `status` and `{"error": "server error"}`."""
-        body = {"error": "server error"}
-        self._script.extend(_Scripted("refuse", status=status, body=body) for _ in range(times))
+        self.refuse_next(status=status, body={"error": "server error"}, times=times)
 
     def rate_limit_next(self, *, retry_after: str = "5", times: int = 1) -> None:
         """The next `times` requests are answered 429 with `Retry-After`."""
-        headers = {"Retry-After": retry_after}
-        body = {"error": "too many requests"}
-        self._script.extend(
-            _Scripted("refuse", status=429, headers=headers, body=body) for _ in range(times)
+        self.refuse_next(
+            status=429,
+            headers={"Retry-After": retry_after},
+            body={"error": "too many requests"},
+            times=times,
         )
 
     def error_next(
@@ -133,21 +98,7 @@ class FakeWebhookReceiver:
     ) -> None:
         """The next request is refused with `status` and `{"error": …}` and/or `{"message": …}`."""
         body = {k: v for k, v in (("error", error), ("message", message)) if v is not None}
-        self._script.append(_Scripted("refuse", status=status, body=body))
-
-    def slow_next(self, *, delay: float, times: int = 1) -> None:
-        """The next `times` requests are processed, then answered only after `delay` seconds."""
-        self._script.extend(_Scripted("slow", delay=delay) for _ in range(times))
-
-    def malformed_next(
-        self, *, status: int = 200, body: bytes = b"<html>oops", times: int = 1
-    ) -> None:
-        """The next `times` requests are processed, then answered with `body` (not JSON)."""
-        self._script.extend(_Scripted("malformed", status=status, body=body) for _ in range(times))
-
-    def drop_next(self, *, times: int = 1) -> None:
-        """The next `times` requests are processed, then the connection is cut without an answer."""
-        self._script.extend(_Scripted("drop") for _ in range(times))
+        self.refuse_next(status=status, body=body)
 
     def decide(self, listing_key: str, status: str, reason: str | None = None) -> None:
         """Every notice's listing with this key now reports `status` (removed, rejected, …)."""
@@ -180,37 +131,14 @@ class FakeWebhookReceiver:
 
     def _refuse_first(
         self, recorded: RecordedRequest
-    ) -> tuple[web.Response | None, _Scripted | None]:
+    ) -> tuple[web.Response | None, Scripted | None]:
         """A scripted refusal, a signature refusal, or (None, the misbehaviour for later)."""
-        scripted = self._script.popleft() if self._script else None
-        if scripted is not None and scripted.kind == "refuse":
-            response = web.json_response(
-                scripted.body, status=scripted.status, headers=scripted.headers
-            )
-            return response, None
+        refusal, scripted = self._next_scripted()
+        if refusal is not None:
+            return refusal, None
         if not recorded.signature_ok:
             return web.json_response({"error": "invalid signature"}, status=401), None
         return None, scripted
-
-    async def _answer(
-        self, request: web.Request, scripted: _Scripted | None, response: web.Response
-    ) -> web.StreamResponse:
-        if scripted is None:
-            return response
-        if scripted.kind == "slow":
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), scripted.delay)
-            return response
-        if scripted.kind == "malformed":
-            assert isinstance(scripted.body, bytes)
-            return web.Response(
-                status=scripted.status, body=scripted.body, content_type="application/json"
-            )
-        if scripted.kind == "drop":
-            assert request.transport is not None
-            request.transport.abort()
-            return response
-        raise AssertionError(scripted.kind)
 
     def _listings(self, notice: FakeNotice) -> list[dict[str, Any]]:
         out = []
