@@ -13,7 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import TEST_CONFIG
+import yaml
+from app_yaml import config_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -95,7 +96,7 @@ def test_check_config_loads_the_adapters_but_no_slack_sql_or_chart_library(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "app.yaml"
-    path.write_text(TEST_CONFIG.replace("platforms:\n", "platforms:" + EVERY_ADAPTER, 1))
+    path.write_text(config_yaml(platforms=yaml.safe_load(EVERY_ADAPTER)))
     loaded, out = loaded_by("check-config", str(path), tmp_path=tmp_path)
     assert "platform mercadolibre: mercadolibre" in out
     assert loaded & (SLACK | SQL | CHARTS | {"handlers"}) == set()
