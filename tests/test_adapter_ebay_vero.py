@@ -22,6 +22,7 @@ from bot.delivery.adapters.base import (
     OutgoingNotice,
     PermanentError,
     TransientError,
+    UnreadableAnswer,
 )
 from bot.delivery.adapters.ebay_vero import EbayVeroAdapter
 
@@ -416,13 +417,13 @@ async def test_check_timeout_is_transient(adapter: EbayVeroAdapter, fake: FakeEb
         await adapter.check(make_notice("110000000001", reference=receipt.reference))
 
 
-async def test_check_malformed_body_is_transient(
+async def test_check_malformed_body_is_an_unreadable_answer_not_a_retry(
     adapter: EbayVeroAdapter, fake: FakeEbayVero
 ) -> None:
     receipt = await adapter.submit(make_notice("110000000001"))
     fake.malformed_next(status=200)
 
-    with pytest.raises(TransientError, match="not readable"):
+    with pytest.raises(UnreadableAnswer, match=r"^eBay answered in a form the bot cannot read"):
         await adapter.check(make_notice("110000000001", reference=receipt.reference))
 
 
@@ -472,7 +473,7 @@ async def test_find_existing_stays_ambiguous_when_the_answer_is_unreadable(
 ) -> None:
     fake.malformed_next(status=200, body=b'{"violations": []}')
 
-    with pytest.raises(AmbiguousError, match="not readable"):
+    with pytest.raises(AmbiguousError, match="eBay answered in a form the bot cannot read"):
         await adapter.find_existing(make_notice("110000000001"))
 
 
@@ -667,13 +668,13 @@ async def test_a_token_endpoint_outage_is_transient_and_the_next_try_gets_a_toke
     assert len(oauth_fake.issued) == 1 and len(oauth_fake.reports) == 1
 
 
-async def test_an_answer_without_an_access_token_is_transient(
+async def test_an_answer_without_an_access_token_is_final(
     http: aiohttp.ClientSession, oauth_fake: FakeEbayVero
 ) -> None:
     adapter = oauth_adapter(http, oauth_fake)
     oauth_fake.token_error_next(200, {"token_type": "User Access Token"})
 
-    with pytest.raises(TransientError, match="no access token"):
+    with pytest.raises(PermanentError, match="no access_token"):
         await adapter.submit(make_notice("110000000001"))
 
 

@@ -18,6 +18,7 @@ from bot.delivery.adapters.base import (
     OutgoingNotice,
     PermanentError,
     TransientError,
+    UnreadableAnswer,
 )
 from bot.delivery.adapters.mercadolibre import MercadoLibreAdapter
 
@@ -356,13 +357,13 @@ async def test_check_timeout_is_transient(
         await adapter.check(make_notice("MLA123456789", reference=receipt.reference))
 
 
-async def test_check_malformed_body_is_transient(
+async def test_check_malformed_body_is_an_unreadable_answer_not_a_retry(
     adapter: MercadoLibreAdapter, fake: FakeMercadoLibre
 ) -> None:
     receipt = await adapter.submit(make_notice("MLA123456789"))
     fake.malformed_next(status=200)
 
-    with pytest.raises(TransientError, match="not readable"):
+    with pytest.raises(UnreadableAnswer, match=r"^Mercado Libre answered in a form the bot cannot"):
         await adapter.check(make_notice("MLA123456789", reference=receipt.reference))
 
 

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from bot.config.schema import Right, RightsHolder
 from bot.delivery.adapters import adapter_class
 from bot.delivery.adapters.base import (
+    AmbiguousError,
     ListingDecision,
     NoticeListing,
     OutgoingNotice,
@@ -285,12 +286,13 @@ async def test_dropped_connection_is_transient(
         await webhook.submit(make_notice())
 
 
-async def test_answer_that_is_not_json_is_transient(
+async def test_answer_that_is_not_json_leaves_the_outcome_unknown(
     webhook: WebhookAdapter, receiver: FakeWebhookReceiver
 ) -> None:
     receiver.malformed_next()
 
-    with pytest.raises(TransientError, match="not JSON"):
+    # Ambiguous on an idempotent channel: the delivery layer sends it again with the same key.
+    with pytest.raises(AmbiguousError, match="not JSON"):
         await webhook.submit(make_notice())
 
 

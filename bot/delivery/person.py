@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.cases import case_ref
 from bot.core.states import ListingStatus, NoticeState
-from bot.delivery.adapters.base import ListingDecision
+from bot.delivery.adapters.base import InvalidReference, ListingDecision
 from bot.delivery.channel import adapter_for
 from bot.delivery.decisions import apply_decisions
 from bot.delivery.plan import enqueue_poll, enqueue_submit
@@ -64,6 +64,10 @@ async def confirm_submission(rt: Runtime, *, notice_id: int, reference: str, act
         await rt.access.require_approver(actor, reporter_id=case.reporter_id)
         if notice.status not in CONFIRMABLE:
             raise _already(notice)
+        try:  # in the platform's shape: it is kept, shown, and may go into a request's path
+            reference = adapter_for(rt, notice).parse_reference(reference)
+        except InvalidReference as exc:
+            raise DeliveryError(str(exc)) from None
         assert case.id is not None
         if not await move_notice(
             session,

@@ -8,6 +8,8 @@
         fake.slow_next(delay=2.0)                      # … processed, then answered after 2 s
         fake.malformed_next()                          # … processed, then answered with junk
         fake.drop_next()                               # … processed, then the connection is cut
+        fake.oversized_next(size=2**21)                # … processed, then a 2 MB answer (padded JSON)
+        fake.strays                                    # requests that reached no endpoint
         fake.decide(denounce_id, "DOCUMENTATION_NOT_PRESENTED")
         fake.requests[-1].json                         # what the adapter sent
 

@@ -4,7 +4,8 @@
 requests it was sent (`requests`; each fake decides what a request's record holds and which
 requests it logs). `FakePlatform` adds what the platforms' fakes (eBay, Mercado Libre, the
 webhook receiver) script alike: the next requests are refused, or processed and then answered
-slowly, with junk, or not at all.
+slowly, with junk, with an oversized body, or not at all; and it keeps `strays`, the requests that
+reached none of the platform's endpoints.
 
     class FakeThing(FakeServer[RecordedRequest]):
         def add_routes(self, router: web.UrlDispatcher) -> None:
@@ -47,9 +48,13 @@ class FakeServer(Generic[RequestT]):
     def add_routes(self, router: web.UrlDispatcher) -> None:
         raise NotImplementedError
 
+    def add_fallback(self, router: web.UrlDispatcher) -> None:
+        """Routes after the server's own (none here): what answers a request no route takes."""
+
     async def start(self) -> Self:
         app = web.Application()
         self.add_routes(app.router)
+        self.add_fallback(app.router)
         self._runner = web.AppRunner(
             app, handle_signals=False, access_log=access_logger if self.access_log else None
         )
@@ -108,11 +113,13 @@ async def recorded_request(request: web.Request) -> RecordedRequest:
 class Scripted:
     """One scripted answer: a refusal, or a misbehaviour after the request is processed."""
 
-    kind: str  # refuse | slow | malformed | drop
+    kind: str  # refuse | slow | malformed | oversized | drop
     status: int = 500
     headers: dict[str, str] = field(default_factory=dict)
     body: Any = None
     delay: float = 0.0
+    size: int = 0  # oversized: the body's length in bytes
+    declared: bool = False  # oversized: with a Content-Length (else streamed in chunks)
 
     def refusal(self) -> web.Response:
         if self.body is None:
@@ -132,6 +139,14 @@ class FakePlatform(FakeServer[RequestT]):
     def __init__(self) -> None:
         super().__init__()
         self._script: deque[Scripted] = deque()
+        self.strays: list[str] = []  # "METHOD /raw/path" of requests no endpoint took
+
+    def add_fallback(self, router: web.UrlDispatcher) -> None:
+        router.add_route("*", "/{tail:.*}", self._stray)
+
+    async def _stray(self, request: web.Request) -> web.Response:
+        self.strays.append(f"{request.method} {request.raw_path}")
+        return web.json_response({"error": "no such endpoint"}, status=404)
 
     # --- scripting -------------------------------------------------------------------------------
 
@@ -160,6 +175,17 @@ class FakePlatform(FakeServer[RequestT]):
         status = self.malformed_status if status is None else status
         self._script.extend(Scripted("malformed", status=status, body=body) for _ in range(times))
 
+    def oversized_next(
+        self, *, size: int, status: int | None = None, declared: bool = False, times: int = 1
+    ) -> None:
+        """The next `times` requests are processed, then answered with their real answer padded
+        with spaces to `size` bytes (still valid JSON), streamed in chunks or, if `declared`,
+        with a Content-Length; with `status`, under that status instead of the real one."""
+        self._script.extend(
+            Scripted("oversized", status=status or 0, size=size, declared=declared)
+            for _ in range(times)
+        )
+
     def drop_next(self, *, times: int = 1) -> None:
         """The next `times` requests are processed, then the connection is cut without an answer."""
         self._script.extend(Scripted("drop") for _ in range(times))
@@ -187,8 +213,29 @@ class FakePlatform(FakeServer[RequestT]):
             return web.Response(
                 status=scripted.status, body=scripted.body, content_type="application/json"
             )
+        if scripted.kind == "oversized":
+            return await self._oversized(request, scripted, response)
         if scripted.kind == "drop":
             assert request.transport is not None
             request.transport.abort()
             return response
         raise AssertionError(scripted.kind)
+
+    async def _oversized(
+        self, request: web.Request, scripted: Scripted, response: web.Response
+    ) -> web.StreamResponse:
+        assert isinstance(response.body, bytes)
+        body = response.body.ljust(scripted.size, b" ")
+        stream = web.StreamResponse(status=scripted.status or response.status)
+        stream.content_type = "application/json"
+        if scripted.declared:
+            stream.content_length = len(body)
+        else:
+            stream.enable_chunked_encoding()
+        await stream.prepare(request)
+        # The client may stop reading and close once it has seen enough: that ends the answer.
+        with contextlib.suppress(ConnectionError):
+            for start in range(0, len(body), 64 * 1024):
+                await stream.write(body[start : start + 64 * 1024])
+            await stream.write_eof()
+        return stream

@@ -3,8 +3,10 @@
 An adapter declares what it is with class attributes and does two things: `submit` a notice and
 `check` the platform's decisions on it (`ListingDecision`: a listing's status, one of
 `bot.core.states.DECISIONS`). It raises one of three typed errors, which the delivery layer
-(`bot.delivery.submit`) turns into retries, failures or a hold for a person. Adapters never touch
-Slack or the database.
+(`bot.delivery.submit`) turns into retries, failures or a hold for a person; an answer it cannot
+read is an `UnreadableAnswer`, typed by what it means for the call (see there). It also knows the
+shape of the platform's references (`parse_reference`). Adapters never touch Slack or the
+database.
 """
 
 from __future__ import annotations
@@ -59,6 +61,70 @@ class PermanentError(AdapterError):
 
 class AmbiguousError(AdapterError):
     """The request may have reached the platform; on a non-idempotent channel never resend blindly."""
+
+
+class UnreadableAnswer(AdapterError):
+    """The platform answered in a form the adapter cannot read: not JSON, a field missing, an
+    unknown shape, a body over the size the adapters read.
+
+    Never a quiet retry: a platform that changed its format answers the same way next time, so a
+    person must see it, named. Raised as is by reads (`check`: the poll says it in the thread
+    once and keeps polling); the two subclasses say what it means where more is at stake.
+    """
+
+    def __init__(self, platform: str, action: str, problem: str, *, then: str = "") -> None:
+        super().__init__(
+            f"{platform} answered in a form the bot cannot read ({action}): {problem}{then}"
+        )
+        self.platform = platform
+        self.action = action
+        self.problem = problem
+
+
+class UnreadableReceipt(UnreadableAnswer, AmbiguousError):
+    """The unreadable answer was to a submission, or to asking whether one arrived: the notice
+    may have been filed, so this is an `AmbiguousError` (resent only on an idempotent channel,
+    else reconciled or held for a person)."""
+
+
+class UnreadableBeforeSending(UnreadableAnswer, PermanentError):
+    """The unreadable answer came before the notice was sent (getting an access token): nothing
+    was filed, and asking again would get the same answer, so this is a `PermanentError`."""
+
+
+class InvalidReference(PermanentError):
+    """A reference that cannot be the platform's: the message says what its references look like,
+    for the person who typed it."""
+
+
+REFERENCE_MAX = 200  # characters: the confirm form's own limit
+
+
+def entered_reference(text: str) -> str:
+    """`text` without surrounding whitespace; refused when nothing is left."""
+    text = text.strip()
+    if not text:
+        raise InvalidReference("Enter the platform's complaint or report number.")
+    return text
+
+
+def free_text_reference(text: str) -> str:
+    """A reference as any channel may hold it: one line of visible characters, at most 200.
+
+    Control and format characters (line breaks, a bidirectional override, zero-width marks) are
+    refused: the reference is shown in threads and sent to platforms.
+    """
+    text = entered_reference(text)
+    if len(text) > REFERENCE_MAX:
+        raise InvalidReference(
+            f"A reference is at most {REFERENCE_MAX} characters; this one has {len(text)}."
+        )
+    if not text.isprintable():
+        raise InvalidReference(
+            "A reference is one line of visible characters, without line breaks, tabs or "
+            "control characters."
+        )
+    return text
 
 
 class AdapterOptions(BaseModel):
@@ -144,6 +210,14 @@ class Adapter:
         self.options = options
         self.platform = platform
         self.http = http
+
+    @classmethod
+    def parse_reference(cls, text: str) -> str:
+        """The platform's reference for a notice, from what a person typed (the confirm form) or
+        a platform answered; raises InvalidReference, whose message says what the platform's
+        references look like. This base takes free text (`free_text_reference`); adapters whose
+        platform issues references of one shape, or put them in URL paths, check that shape."""
+        return free_text_reference(text)
 
     async def submit(self, notice: OutgoingNotice) -> Receipt:
         """File the notice; raise Transient/Permanent/AmbiguousError on failure."""

@@ -13,6 +13,7 @@ v1's documentation; docs/ebay_vero.md says which were confirmed and which were a
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -23,14 +24,18 @@ from bot.delivery.adapters.base import (
     AdapterError,
     AdapterOptions,
     AmbiguousError,
+    InvalidReference,
     ListingDecision,
     NoticeListing,
     OutgoingNotice,
     PermanentError,
     Receipt,
     TransientError,
+    UnreadableAnswer,
+    UnreadableReceipt,
+    entered_reference,
 )
-from bot.delivery.adapters.http import Reply, codes_by_type, refusal
+from bot.delivery.adapters.http import Reply, codes_by_type, path_part, refusal
 from bot.delivery.adapters.oauth import OAuthAdapter, OAuthApiOptions, OAuthGrant
 from bot.delivery.adapters.wording import clip, right_words
 
@@ -70,6 +75,7 @@ class EbayVeroOptions(OAuthApiOptions):
 _BRAND_MAX = 50
 _MESSAGE_MAX = 1000
 _PATENT_MAX = 15
+_REPORT_ID = re.compile(r"[0-9]{1,20}")  # veroReportId: a number, in ASCII digits
 
 # Per-item statuses, compared after upper-casing and dropping underscores, so v1 REST's
 # CLARIFICATION_REQUIRED and the Trading API's ClarificationRequired read the same.
@@ -249,16 +255,20 @@ class EbayVeroAdapter(OAuthAdapter):
         if not 200 <= reply.status < 300:
             raise _refusal(reply, "creating a report")
         report_id = _parse_created(reply.json(), reply.headers.get("Location"))
-        if report_id is None:
+        if report_id is None or not _REPORT_ID.fullmatch(report_id):
             log.warning(
-                "eBay VeRO: HTTP %s without a report id for notice %s: %r",
-                reply.status,
+                "eBay VeRO: unreadable answer for notice %s (HTTP %s): %r",
                 notice.notice_id,
+                reply.status,
                 reply.body[:500],
             )
-            raise AmbiguousError(
-                f"eBay accepted the report (HTTP {reply.status}) but its answer had no report id; "
-                "the report may exist: check eBay's VeRO portal before sending it again"
+            raise UnreadableReceipt(
+                "eBay",
+                "creating a report",
+                f"its report id {report_id[:40]!r} is not a number"
+                if report_id
+                else "no report id",
+                then="; the report may exist: check eBay's VeRO portal before sending it again",
             )
         decisions = tuple(
             ListingDecision(
@@ -274,10 +284,16 @@ class EbayVeroAdapter(OAuthAdapter):
         """eBay's current status of each listing in the notice's report."""
         if not notice.reference:
             raise PermanentError("the notice has no eBay report id to check")
-        action = f"checking report {notice.reference}"
+        try:
+            report_id = self.parse_reference(notice.reference)
+        except InvalidReference as exc:
+            raise InvalidReference(
+                f"this notice's reference {notice.reference[:40]!r} cannot be checked: {exc}"
+            ) from None
+        action = f"checking report {report_id}"
         reply = await self._call(
             "GET",
-            f"/vero_report/{notice.reference}",
+            f"/vero_report/{path_part(report_id)}",
             params={"includeItemDetails": "true"},
             action=action,
         )
@@ -285,10 +301,10 @@ class EbayVeroAdapter(OAuthAdapter):
             raise _refusal(reply, action)
         items = _parse_report(reply.json())
         if items is None:
-            log.warning(
-                "eBay VeRO: unexpected report body for %s: %r", notice.reference, reply.body[:500]
+            log.warning("eBay VeRO: unexpected report body for %s: %r", report_id, reply.body[:500])
+            raise UnreadableAnswer(
+                "eBay", action, "no reportedItemDetails list of items with itemId and status"
             )
-            raise TransientError(f"eBay's answer about report {notice.reference} was not readable")
         by_item = {item.item_id: item for item in items}
         decisions = []
         for listing in notice.listings:
@@ -321,8 +337,11 @@ class EbayVeroAdapter(OAuthAdapter):
                 raise AmbiguousError(f"{refusal}; {portal}")
             items = _parse_reported_items(reply.json())
             if items is None:
-                raise AmbiguousError(
-                    f"eBay's answer about item {item_id} was not readable; {portal}"
+                log.warning(
+                    "eBay VeRO: unexpected items body for %s: %r", item_id, reply.body[:500]
+                )
+                raise UnreadableReceipt(
+                    "eBay", action, "no reportedItems list and no total of 0", then=f"; {portal}"
                 )
             if any(item.item_id == item_id for item in items):
                 raise AmbiguousError(
@@ -330,6 +349,16 @@ class EbayVeroAdapter(OAuthAdapter):
                     f"one) but cannot say by which report; {portal}"
                 )
         return None
+
+    @classmethod
+    def parse_reference(cls, text: str) -> str:
+        """A VeRO report id: eBay's are numbers."""
+        text = entered_reference(text)
+        if not _REPORT_ID.fullmatch(text):
+            raise InvalidReference(
+                "An eBay VeRO report id is digits only, as eBay shows it (for example 5069012345)."
+            )
+        return text
 
     def headers(self) -> dict[str, str]:
         headers = super().headers()

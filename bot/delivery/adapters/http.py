@@ -1,20 +1,26 @@
-"""The HTTP boundary shared by the API adapters (eBay VeRO, Mercado Libre): one request with its
-failures typed, and the typed error for a refusal.
+"""The HTTP boundary shared by the API adapters (eBay VeRO, Mercado Libre; the webhook uses its
+reading and Retry-After): one request with its failures typed, and the typed error for a refusal.
 
 Typing rules: a failure to connect is transient (nothing was sent); a timeout or broken
 connection after sending is ambiguous for a POST (the platform may have created the report) and
 transient for a GET; 408, 429 and 5xx are transient, honouring Retry-After; any other refusal is
-permanent, with the platform's own words.
+permanent, with the platform's own words. A successful answer over `MAX_ANSWER_BYTES` is not read:
+an `UnreadableAnswer` (an `UnreadableReceipt`, outcome unknown, for a POST).
+
+Everything from the platform is data: a path part built from it goes through `path_part`, and
+Retry-After through `retry_after`, which never raises and never gives an absurd wait.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 import aiohttp
 from pydantic import Field, SecretStr, field_validator
@@ -26,7 +32,21 @@ from bot.delivery.adapters.base import (
     AmbiguousError,
     PermanentError,
     TransientError,
+    UnreadableAnswer,
+    UnreadableReceipt,
 )
+
+# The largest answer an adapter reads. The largest real ones (an eBay report of 150 items with
+# every item's details, a webhook receiver's statuses for a 500-listing notice) are well under
+# 200 KB; a server that sends more is broken or hostile, and the worker must not hold it all.
+MAX_ANSWER_BYTES = 1024 * 1024
+_READ_CHUNK = 64 * 1024
+
+# The longest wait passed on from a Retry-After: longer than any wait the worker honours (its own
+# cap is configurable, 1 h by default), so the worker's setting decides, while an absurd header
+# (a date in 9999) still becomes a plain, finite number.
+MAX_RETRY_AFTER = 24 * 3600.0
+_DELAY_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")  # RFC 9110's delay-seconds, and a fraction
 
 
 class ApiOptions(AdapterOptions):
@@ -87,21 +107,53 @@ class Reply:
 
 
 def retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds: either a number of seconds or an HTTP date."""
+    """Retry-After as seconds to wait, from 0 to MAX_RETRY_AFTER: a number of seconds or an HTTP
+    date (one in the past is 0). None when the header is missing or neither: a sign, an exponent,
+    `inf`, `NaN` or a date that does not exist is not a wait. Never raises: the value is whatever
+    a server sent."""
     if not value:
         return None
     value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
+    if _DELAY_SECONDS.fullmatch(value):
+        return min(float(value), MAX_RETRY_AFTER)  # float() of 400 digits is inf: capped too
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    except (TypeError, ValueError, OverflowError, IndexError):  # what the parser raises on junk
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return min(max(0.0, seconds), MAX_RETRY_AFTER)
+
+
+def path_part(value: str) -> str:
+    """`value` as one segment of a URL path: percent-encoded, so a `/`, `?`, `#` or `%` in it stays
+    data; never `.` or `..`, which a URL library resolves against the path around it."""
+    if value in ("", ".", ".."):
+        raise PermanentError(f"{value!r} cannot be a part of a request's path")
+    return quote(value, safe="")
+
+
+async def read_answer(response: aiohttp.ClientResponse) -> bytes | None:
+    """The answer's body, or None when it is longer than MAX_ANSWER_BYTES (then read no further,
+    whether it declared its length or streams)."""
+    if response.content_length is not None and response.content_length > MAX_ANSWER_BYTES:
+        return None
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(_READ_CHUNK):
+        body += chunk
+        if len(body) > MAX_ANSWER_BYTES:
+            return None
+    return bytes(body)
+
+
+def too_large(*, platform: str, action: str, sent: bool, then: str = "") -> UnreadableAnswer:
+    """The error for a successful answer over MAX_ANSWER_BYTES; `sent`: it answered a request
+    that may have filed something (a POST), so whether it did is unknown."""
+    problem = f"the answer is larger than {MAX_ANSWER_BYTES // (1024 * 1024)} MB"
+    if sent:
+        return UnreadableReceipt(platform, action, problem, then=then)
+    return UnreadableAnswer(platform, action, problem)
 
 
 def refusal(
@@ -146,7 +198,9 @@ async def request(
 ) -> Reply:
     """One request; transport failures become typed errors. `body` is sent as JSON, `form` as a
     form. `created` names what a POST makes ("the report"), for the message when its outcome is
-    unknown; an `idempotent` POST (asking again does no harm) is transient then."""
+    unknown; an `idempotent` POST (asking again does no harm) is transient then. A successful
+    answer over MAX_ANSWER_BYTES raises `too_large`; a refusal's is dropped (its status says
+    enough)."""
     ambiguous = method == "POST" and not idempotent
     after_send: type[AdapterError] = AmbiguousError if ambiguous else TransientError
     suffix = f"; {created} may have been created" if ambiguous else ""
@@ -161,7 +215,15 @@ async def request(
             timeout=aiohttp.ClientTimeout(total=timeout),
             allow_redirects=method != "POST",
         ) as response:
-            return Reply(response.status, response.headers, await response.read())
+            answer = await read_answer(response)
+            if answer is None:
+                if 200 <= response.status < 300:
+                    then = f"; {created} may have been created" if ambiguous else ""
+                    raise too_large(
+                        platform=platform, action=action, sent=method == "POST", then=then
+                    )
+                answer = b""
+            return Reply(response.status, response.headers, answer)
     except aiohttp.ConnectionTimeoutError as exc:  # raised before anything was sent
         raise TransientError(f"could not connect to {platform} in time ({action})") from exc
     except aiohttp.ClientConnectorError as exc:

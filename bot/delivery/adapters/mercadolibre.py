@@ -23,14 +23,17 @@ from bot.delivery.adapters.base import (
     AdapterError,
     AdapterOptions,
     AmbiguousError,
+    InvalidReference,
     ListingDecision,
     NoticeListing,
     OutgoingNotice,
     PermanentError,
     Receipt,
-    TransientError,
+    UnreadableAnswer,
+    UnreadableReceipt,
+    entered_reference,
 )
-from bot.delivery.adapters.http import Reply, codes_by_type, refusal
+from bot.delivery.adapters.http import Reply, codes_by_type, path_part, refusal
 from bot.delivery.adapters.oauth import OAuthAdapter, OAuthApiOptions, OAuthGrant
 from bot.delivery.adapters.wording import clip, right_words
 
@@ -70,6 +73,9 @@ class MercadoLibreOptions(OAuthApiOptions):
 # --- Wire mapping: the only place that knows Mercado Libre's JSON ---------------------------------
 
 _ITEM_ID = re.compile(r"^[A-Z]{3}\d+$")
+# A denounce id (assumed: numeric in every example seen; letters, `-` and `_` are let through in
+# case Mercado Libre's ids are not) is one URL path segment: nothing else may reach the path.
+_DENOUNCE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _COMMENT_MAX = 1000  # no limit is documented; kept short so a limit we do not know is unlikely hit
 
 # Denounce statuses. CREATED … DOCUMENTATION_NOT_PRESENTED are the states Mercado Libre documents
@@ -213,22 +219,29 @@ class MercadoLibreAdapter(OAuthAdapter):
         body = _denounce_body(notice, self.settings)
         action = f"denouncing {item_id}"
         reply = await self._call(
-            "POST", f"/moderations/pppi/denounces/items/{item_id}", body=body, action=action
+            "POST",
+            f"/moderations/pppi/denounces/items/{path_part(item_id)}",
+            body=body,
+            action=action,
         )
         if not 200 <= reply.status < 300:
             raise _refusal(reply, action)
         denounce_id = _parse_created(reply.json())
-        if denounce_id is None:
+        if denounce_id is None or not _DENOUNCE_ID.fullmatch(denounce_id):
             log.warning(
-                "Mercado Libre: HTTP %s without a denounce id for notice %s: %r",
-                reply.status,
+                "Mercado Libre: unreadable answer for notice %s (HTTP %s): %r",
                 notice.notice_id,
+                reply.status,
                 reply.body[:500],
             )
-            raise AmbiguousError(
-                f"Mercado Libre accepted the denounce of {item_id} (HTTP {reply.status}) but its "
-                "answer had no denounce id; it may exist: check the Brand Protection portal "
-                "before sending it again"
+            raise UnreadableReceipt(
+                "Mercado Libre",
+                action,
+                f"its denounce id {denounce_id[:40]!r} is not one"
+                if denounce_id
+                else "no denounce id",
+                then="; the denounce may exist: check the Brand Protection portal before sending "
+                "it again",
             )
         decision = ListingDecision(
             listing_id=listing.listing_id, status=ListingStatus.IN_REVIEW, reference=item_id
@@ -241,25 +254,38 @@ class MercadoLibreAdapter(OAuthAdapter):
             raise PermanentError("the notice has no Mercado Libre denounce id to check")
         if not notice.listings:
             return []
-        action = f"checking denounce {notice.reference}"
+        try:
+            denounce_id = self.parse_reference(notice.reference)
+        except InvalidReference as exc:
+            raise InvalidReference(
+                f"this notice's reference {notice.reference[:40]!r} cannot be checked: {exc}"
+            ) from None
+        action = f"checking denounce {denounce_id}"
         reply = await self._call(
-            "GET", f"/moderations/pppi/denounces/{notice.reference}", action=action
+            "GET", f"/moderations/pppi/denounces/{path_part(denounce_id)}", action=action
         )
         if not 200 <= reply.status < 300:
             raise _refusal(reply, action)
         parsed = _parse_status(reply.json())
         if parsed is None:
             log.warning(
-                "Mercado Libre: unexpected denounce body for %s: %r",
-                notice.reference,
-                reply.body[:500],
+                "Mercado Libre: unexpected denounce body for %s: %r", denounce_id, reply.body[:500]
             )
-            raise TransientError(
-                f"Mercado Libre's answer about denounce {notice.reference} was not readable"
-            )
+            raise UnreadableAnswer("Mercado Libre", action, "no status in it")
         status, reason = parsed
         listing = notice.listings[0]
         return [_decision(listing, _item_id(listing), status, reason)]
+
+    @classmethod
+    def parse_reference(cls, text: str) -> str:
+        """A denounce id, as the Brand Protection portal shows it."""
+        text = entered_reference(text)
+        if not _DENOUNCE_ID.fullmatch(text):
+            raise InvalidReference(
+                "A Mercado Libre denounce id is letters, digits, - or _ (at most 64), as the "
+                "Brand Protection portal shows it."
+            )
+        return text
 
     async def find_existing(self, notice: OutgoingNotice) -> Receipt | None:
         """Mercado Libre documents no way to look a member's denounces up: a person must confirm."""

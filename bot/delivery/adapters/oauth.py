@@ -43,8 +43,10 @@ from bot.delivery.adapters.base import (
     TokenSlot,
     TokenStore,
     TransientError,
+    UnreadableAnswer,
+    UnreadableBeforeSending,
 )
-from bot.delivery.adapters.http import ApiOptions, Reply, request
+from bot.delivery.adapters.http import ApiOptions, Reply, request, retry_after
 
 if TYPE_CHECKING:
     from storage.tokens import HeldTokens
@@ -302,6 +304,7 @@ class AccessTokens:
             form |= {"client_id": grant.client_id, "client_secret": secret}
         action = "getting an access token"
         spendable = grant.rotates and refresh is not None  # asking twice may spend it
+        spent = "; the refresh token may be spent with it, and the next try will say so"
         try:
             reply = await request(
                 http,
@@ -315,6 +318,10 @@ class AccessTokens:
                 form=form,
                 timeout=self.timeout,
             )
+        except UnreadableAnswer as exc:  # too large to read: whatever it held, no token came
+            raise UnreadableBeforeSending(
+                self.platform, action, exc.problem, then=spent if spendable else ""
+            ) from None
         except AmbiguousError as exc:
             # Sent but not answered: if it arrived, the refresh token is spent and its successor
             # lost; the next try finds out (invalid_grant) and says what to do.
@@ -324,7 +331,8 @@ class AccessTokens:
         data: Any = reply.json()
         if reply.status == 429 or reply.status >= 500 or reply.status == 408:
             raise TransientError(
-                f"{self.platform} answered {reply.status} ({action}); it will be tried again"
+                f"{self.platform} answered {reply.status} ({action}); it will be tried again",
+                retry_after=retry_after(reply.headers.get("Retry-After")),
             )
         if not reply.ok:
             said = _oauth_error(data)
@@ -336,7 +344,10 @@ class AccessTokens:
             )
         token = data.get("access_token") if isinstance(data, dict) else None
         if not isinstance(token, str) or not token:
-            raise TransientError(f"{self.platform}'s answer had no access token ({action})")
+            # Nothing was sent with it yet, and asking again gets the same answer: a person looks.
+            raise UnreadableBeforeSending(
+                self.platform, action, "no access_token in it", then=spent if spendable else ""
+            )
         lifetime = data.get("expires_in")
         seconds = (
             float(lifetime)

@@ -17,7 +17,6 @@ import logging
 import time
 from datetime import UTC, datetime
 from typing import Any, ClassVar
-from urllib.parse import quote
 
 import aiohttp
 from pydantic import Field, SecretStr, field_validator
@@ -26,12 +25,16 @@ from bot.core.states import DECISIONS, ListingStatus
 from bot.delivery.adapters.base import (
     Adapter,
     AdapterOptions,
+    InvalidReference,
     ListingDecision,
     OutgoingNotice,
     PermanentError,
     Receipt,
     TransientError,
+    UnreadableAnswer,
+    UnreadableReceipt,
 )
+from bot.delivery.adapters.http import path_part, read_answer, too_large
 from bot.delivery.adapters.http import retry_after as retry_after_seconds
 from bot.delivery.cleaning import clean_line
 
@@ -53,7 +56,8 @@ _RESERVED_HEADERS = frozenset(
         "Host",
     )
 )
-_MAX_RETRY_AFTER = 3600.0
+RECEIVER = "the webhook receiver"  # how messages name the other side
+SENDING, ASKING = "sending the notice", "asking for decisions"  # what a request was doing
 
 
 class WebhookOptions(AdapterOptions):
@@ -149,18 +153,29 @@ class WebhookAdapter(Adapter):
             body=body,
             extra={IDEMPOTENCY_HEADER: notice.idempotency_key, "Content-Type": "application/json"},
         )
+        # Unreadable, it may still have been filed: sending again with the same key is safe and
+        # should bring the reference back (the delivery layer resends on an idempotent channel).
         reference = answer.get("reference")
-        if not isinstance(reference, str) or not reference.strip():
-            # It was received; sending again with the same key is safe and should bring one back.
-            raise TransientError("the webhook receiver accepted the notice but gave no reference")
-        decisions = _decisions(notice, answer.get("listings"))
+        if not isinstance(reference, str):
+            raise UnreadableReceipt(RECEIVER, SENDING, "no reference in it")
+        try:
+            reference = self.parse_reference(reference)
+        except InvalidReference as exc:
+            raise UnreadableReceipt(RECEIVER, SENDING, f"its reference: {exc}") from None
+        items = answer.get("listings")
+        if items is not None and not isinstance(items, list):
+            raise UnreadableReceipt(RECEIVER, SENDING, "its listings are not a list")
+        decisions = _decisions(notice, items or [])
         return Receipt(reference=reference, decisions=tuple(decisions), detail={"response": answer})
 
     async def check(self, notice: OutgoingNotice) -> list[ListingDecision]:
         if not notice.reference:
             raise PermanentError("this notice has no webhook reference to ask about")
-        answer = await self._request("GET", f"/notices/{quote(notice.reference, safe='')}")
-        return _decisions(notice, answer.get("listings"))
+        answer = await self._request("GET", f"/notices/{path_part(notice.reference)}")
+        items = answer.get("listings")
+        if items is not None and not isinstance(items, list):
+            raise UnreadableAnswer(RECEIVER, ASKING, "its listings are not a list")
+        return _decisions(notice, items or [])
 
     async def find_existing(self, notice: OutgoingNotice) -> Receipt | None:
         """Always None: "resend". The receiver dedupes by Idempotency-Key, so a resend is safe.
@@ -194,7 +209,7 @@ class WebhookAdapter(Adapter):
                 allow_redirects=False,
             ) as response:
                 status = response.status
-                raw = await response.read()
+                raw = await read_answer(response)
                 retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         except TimeoutError as exc:
             raise TransientError(
@@ -204,18 +219,22 @@ class WebhookAdapter(Adapter):
             raise TransientError(f"could not reach the webhook receiver: {_describe(exc)}") from exc
 
         if status in (200, 201, 202):
+            # After a POST the notice may be filed: an unreadable answer leaves that unknown.
+            unreadable = UnreadableReceipt if method == "POST" else UnreadableAnswer
+            action = SENDING if method == "POST" else ASKING
+            if raw is None:
+                raise too_large(platform=RECEIVER, action=action, sent=method == "POST")
             try:
                 data = json.loads(raw)
-            except ValueError as exc:
-                raise TransientError(
-                    f"the webhook receiver answered {status} with a body that is not JSON"
-                ) from exc
+            except ValueError:  # UnicodeDecodeError too
+                log.warning("webhook %s %s answered %s with %r", method, url, status, raw[:500])
+                raise unreadable(
+                    RECEIVER, action, f"HTTP {status} with a body that is not JSON"
+                ) from None
             if not isinstance(data, dict):
-                raise TransientError(
-                    f"the webhook receiver answered {status} without a JSON object"
-                )
+                raise unreadable(RECEIVER, action, f"HTTP {status} without a JSON object")
             return data
-        message = _receiver_message(raw)
+        message = _receiver_message(raw or b"")  # a refusal over the size limit: its status
         text = f"the webhook receiver answered {status}" + (f": {message}" if message else "")
         log.warning("webhook %s %s answered %s: %s", method, url, status, message)
         if status == 429 or status >= 500 or status == 408:
@@ -268,10 +287,8 @@ def notice_payload(notice: OutgoingNotice) -> dict[str, Any]:
     }
 
 
-def _decisions(notice: OutgoingNotice, items: Any) -> list[ListingDecision]:
+def _decisions(notice: OutgoingNotice, items: list[Any]) -> list[ListingDecision]:
     """The receiver's per-listing decisions, matched by listing_id or key; strays are ignored."""
-    if not isinstance(items, list):
-        return []
     by_id = {listing.listing_id: listing for listing in notice.listings}
     by_key = {listing.key: listing for listing in notice.listings}
     out: list[ListingDecision] = []
