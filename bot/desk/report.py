@@ -19,7 +19,7 @@ async def report_form(
     rt: Runtime, *, user_id: str, urls: Sequence[str], channel_id: str | None
 ) -> dict[str, Any]:
     """The report form prefilled with `urls`; raises AccessDenied for a person who may not report.
-    The channel is kept in the form, for the case's thread to go there, with a token naming this
+    The channel is kept in the form, for the case's thread to go there, with a nonce naming this
     one form for its intake key (see `report_intake_key`)."""
     await rt.access.require_reporter(user_id)
     metadata = {"channel": channel_id, FORM_NONCE: secrets.token_urlsafe(12)}
@@ -34,11 +34,11 @@ def report_intake_key(payload: Mapping[str, Any], view: Mapping[str, Any]) -> st
     form (Slack resends a submission it got no answer to, and a person submits again after a
     field's error), different for any other form, in any workspace, at any time.
 
-    Slack names a view by an id that identifies it while it is open, within its workspace; it
-    does not promise the id never comes back, nor that another workspace (or the shell's Slack,
-    whose ids restart with each session) never uses it. So the key holds the workspace (enterprise
-    and team), the view id, and the token `report_form` wrote into the form when it opened it,
-    which Slack hands back unchanged with each submission of that form."""
+    Slack's view id names a view while it is open, within its workspace; Slack does not promise
+    that the id never comes back, nor that another workspace never uses it (and a stand-in such
+    as the shell's once restarted its ids each session). So the key holds the workspace
+    (enterprise and team), the view id, and the nonce `report_form` wrote into the form's
+    private_metadata, which Slack hands back unchanged with each submission of that form."""
     team = payload.get("team") or {}
     enterprise = payload.get("enterprise") or {}
     # An org-wide install sends no `team`: the view still names the workspace it lives in.
@@ -48,10 +48,10 @@ def report_intake_key(payload: Mapping[str, Any], view: Mapping[str, Any]) -> st
         metadata = json.loads(view.get("private_metadata") or "{}")
     except ValueError:
         metadata = {}
-    token = metadata.get(FORM_NONCE) if isinstance(metadata, dict) else None
+    nonce = metadata.get(FORM_NONCE) if isinstance(metadata, dict) else None
     parts = [enterprise_id or "-", team_id or "-", str(view["id"])]
-    if isinstance(token, str) and token:
-        parts.append(token)  # a form opened before forms carried a token: workspace and view id
+    if isinstance(nonce, str) and nonce:
+        parts.append(nonce)  # a form opened before forms carried one: workspace and view id
     return "form:" + ":".join(parts)
 
 

@@ -7,6 +7,11 @@ are history); the parent message is rendered from the database when the job runs
 
 A `notify` job's payload is one of four models told apart by `op` (`bot.jobs.payloads.Notify`):
 a thread reply, the parent's first post, a parent update, or a post in another channel.
+
+A case's thread lives where its `channel_id` and `thread_ts` say. When Slack will not take the
+bot's posts in the case's channel (another person's DM, a private channel the bot is not in, an
+archived channel), the thread starts, or continues, in the reporter's DM, whose first reply says
+why; every later post reads the case and follows it there.
 """
 
 from __future__ import annotations
