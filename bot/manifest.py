@@ -15,7 +15,10 @@ BOT_SCOPES = [
     "commands",  # /report-listing and the message shortcut
     "chat:write",  # status threads, parent-message updates
     "chat:write.public",  # post status threads in a public report channel without being invited
-    "im:write",  # a reporter's DM when no report channel is known
+    # conversations.open with the reporter: a case's thread goes to their DM when the bot cannot
+    # post where the case was filed (another person's DM, a private channel it is not in, an
+    # archived channel) or no channel is known; bot.jobs.notify.
+    "im:write",
     "usergroups:read",  # resolve user groups in access.reporters / access.approvers
     "files:write",  # the weekly digest's chart, uploaded into the digest's thread
     "files:read",  # a CSV/TXT of listing URLs uploaded in the report form

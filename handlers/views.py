@@ -11,7 +11,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.delivery import person as delivery
-from bot.desk.report import file_report
+from bot.desk.report import file_report, report_intake_key
 from bot.intake.cases import FILE_FIELD, ReportDraft
 from bot.runtime import Runtime
 from bot.slack_ui import notice_blocks as nb
@@ -65,7 +65,7 @@ async def submit_report(
         reporter_id=body["user"]["id"],
         team_id=(body.get("team") or {}).get("id"),
         channel_id=_form_channel(view),
-        intake_key=f"view:{view['id']}",
+        intake_key=report_intake_key(body, view),
     )
     await ack(
         response_action="update",

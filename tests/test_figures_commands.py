@@ -140,3 +140,36 @@ async def test_cli_digest_dry_run_and_scorecard_csv(
     assert card.stdout.splitlines()[0].startswith("platform")
     bad = _cli(tmp_path, database_url, "digest")  # no channel configured, not a dry run
     assert bad.returncode == 2 and "--channel" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("scorecard", "--since", "0001-01-01"),
+        ("scorecard", "--since", "9999-12-31"),
+        ("export", "--format", "csv", "--since", "0001-01-01"),
+    ],
+)
+async def test_cli_since_out_of_range_is_bad_input_in_one_line(
+    tmp_path: Path, db: object, database_url: str, args: tuple[str, ...]
+) -> None:
+    result = _cli(tmp_path, database_url, *args)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"takedown-bot: --since {args[-1]!r}") and "1970-01-01" in line
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("command", ["scorecard --since 0001-01-01", "scorecard since 0001-01-01"])
+async def test_slash_scorecard_since_out_of_range_answers_one_ephemeral_line(
+    bot: SlackDriver, command: str
+) -> None:
+    await bot.command(command)
+    [answer] = await bot.slack.wait_for_responses(1)
+    assert answer["response_type"] == "ephemeral"
+    [block] = answer["blocks"]
+    [line] = answer["text"].splitlines()
+    assert "0001-01-01" in line or "--since" in line
+    assert "Traceback" not in json.dumps(answer) and "Something went wrong" not in answer["text"]
+    assert json.dumps(block).count("\\n") == 0

@@ -8,6 +8,7 @@ local Slack stand-in, with sandbox platforms that decide within seconds.
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -67,6 +68,7 @@ platforms:
 
 EBAY = "https://www.ebay.com/itm/123456789012"
 TAOBAO = "https://item.taobao.com/item.htm?id=123456789"
+TAOBAO_2 = "https://item.taobao.com/item.htm?id=987654321"
 
 
 def run_shell(
@@ -129,6 +131,20 @@ def test_report_flow_reaches_a_decision_in_the_status_thread(tmp_path: Path) -> 
     assert "↻ (updated) TD-1" in out
     assert "Status: closed: 1 removed" in out or "Status: closed: 1 rejected" in out
     assert time.monotonic() - started < 30
+
+
+def test_a_second_session_on_the_same_database_files_its_report_too(tmp_path: Path) -> None:
+    first = run_shell(tmp_path, report_form(TAOBAO), wait=1)
+    assert first.returncode == 0, first.stderr
+    assert "│ ✅ TD-1 is open with 1 listing." in first.stdout
+    second = run_shell(tmp_path, report_form(TAOBAO_2), wait=1)
+    assert second.returncode == 0, second.stderr
+    assert "already filed" not in second.stdout
+    assert "│ ✅ TD-2 is open with 1 listing." in second.stdout
+    with sqlite3.connect(tmp_path / "shell.db") as conn:
+        cases = conn.execute("SELECT id, intake_key FROM cases ORDER BY id").fetchall()
+    assert [case_id for case_id, _ in cases] == [1, 2]
+    assert cases[0][1] != cases[1][1]
 
 
 def test_a_validation_error_is_shown_beside_its_field_and_asked_again(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from typing import Any
 
 from conftest import SlackDriver, sign
 from sqlalchemy import func, select
@@ -30,7 +31,7 @@ async def test_command_with_urls_opens_prefilled_form(bot: SlackDriver) -> None:
     assert view["callback_id"] == "report_listing"
     urls_block = next(b for b in view["blocks"] if b["block_id"] == "urls")
     assert urls_block["element"]["initial_value"] == f"{EBAY}\n{AMAZON}"
-    assert json.loads(view["private_metadata"]) == {"channel": "C0TEAM"}
+    assert json.loads(view["private_metadata"])["channel"] == "C0TEAM"
     labels = [b["label"]["text"] for b in view["blocks"]]
     assert labels[:4] == ["Listing URLs, one per line", "Brand", "IP right", "Infringement type"]
 
@@ -150,6 +151,83 @@ async def test_same_form_submitted_twice_opens_one_case(bot: SlackDriver) -> Non
     assert await _count(bot, Case) == 1
 
 
+async def _open_form(bot: SlackDriver) -> dict[str, Any]:
+    """The report form as Slack holds it after views.open (its private_metadata included)."""
+    before = len(bot.slack.calls_to("views.open"))
+    await bot.command("")
+    calls = await bot.slack.wait_for("views.open", count=before + 1)
+    view: dict[str, Any] = calls[-1].params["view"]
+    return view
+
+
+async def _submit_form(
+    bot: SlackDriver, form: dict[str, Any], *, view_id: str, team: str, urls: str
+) -> dict[str, Any]:
+    """Submit `form` with `urls` as Slack would, from workspace `team`, as view `view_id`."""
+
+    def chosen(value: str) -> dict[str, Any]:
+        option = {"text": {"type": "plain_text", "text": value}, "value": value}
+        return {"type": "static_select", "selected_option": option}
+
+    def typed(value: str | None) -> dict[str, Any]:
+        return {"type": "plain_text_input", "value": value}
+
+    values = {
+        "urls": {"urls": typed(urls)},
+        "brand": {"brand": chosen("Acme")},
+        "right": {"right": chosen("acme-eu-tm")},
+        "type": {"type": chosen("counterfeit")},
+        "description": {"description": typed("Fake ACME backpacks sold with our logo.")},
+        "evidence": {"evidence": typed(None)},
+        "seller": {"seller": typed(None)},
+    }
+    payload = {
+        "type": "view_submission",
+        "team": {"id": team, "domain": team.lower()},
+        "user": {"id": "U0REPORTER", "name": "reporter"},
+        "api_app_id": "A1",
+        "trigger_id": f"trigger-{view_id}-{team}",
+        "view": {
+            **form,
+            "id": view_id,
+            "team_id": team,
+            "state": {"values": values},
+            "hash": "h",
+        },
+    }
+    response = await bot.interact(payload)
+    assert response.status == 200
+    answer: dict[str, Any] = json.loads(await response.text())
+    return answer
+
+
+async def test_one_view_id_in_two_workspaces_files_two_cases(bot: SlackDriver) -> None:
+    form = await _open_form(bot)
+    first = await _submit_form(bot, form, view_id="VSAME", team="T1", urls=EBAY)
+    second = await _submit_form(bot, form, view_id="VSAME", team="T2", urls=TAOBAO)
+    assert "TD-1 is open" in json.dumps(first["view"]).replace("*", "")
+    assert "TD-2 is open" in json.dumps(second["view"]).replace("*", "")
+    assert await _count(bot, Case) == 2
+
+
+async def test_a_view_id_seen_again_in_a_later_form_files_a_new_case(bot: SlackDriver) -> None:
+    # Slack promises a view id names one view while it is open, not that it never comes back.
+    earlier, later = await _open_form(bot), await _open_form(bot)
+    first = await _submit_form(bot, earlier, view_id="VAGAIN", team="T1", urls=EBAY)
+    second = await _submit_form(bot, later, view_id="VAGAIN", team="T1", urls=TAOBAO)
+    assert "already filed" not in json.dumps(second["view"])
+    assert "TD-1" in json.dumps(first["view"]) and "TD-2" in json.dumps(second["view"])
+    assert await _count(bot, Case) == 2
+
+
+async def test_one_opened_form_submitted_again_files_one_case(bot: SlackDriver) -> None:
+    form = await _open_form(bot)
+    await _submit_form(bot, form, view_id="VRETRY", team="T1", urls=EBAY)
+    again = await _submit_form(bot, form, view_id="VRETRY", team="T1", urls=EBAY)
+    assert "TD-1" in json.dumps(again["view"]) and "already filed" in json.dumps(again["view"])
+    assert await _count(bot, Case) == 1
+
+
 async def test_status_of_a_case_is_ephemeral_summary(bot: SlackDriver) -> None:
     await bot.submit_report(urls=f"{EBAY}\n{TAOBAO}")
     await bot.command("status TD-1")
@@ -207,7 +285,7 @@ async def test_message_shortcut_opens_form_with_message_urls(bot: SlackDriver) -
     [call] = await bot.slack.wait_for("views.open")
     urls_block = next(b for b in call.params["view"]["blocks"] if b["block_id"] == "urls")
     assert urls_block["element"]["initial_value"] == f"{TAOBAO}\n{EBAY}"
-    assert json.loads(call.params["view"]["private_metadata"]) == {"channel": "C0CHAT"}
+    assert json.loads(call.params["view"]["private_metadata"])["channel"] == "C0CHAT"
 
 
 async def test_healthz_checks_the_database(bot: SlackDriver) -> None:

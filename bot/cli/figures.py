@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from datetime import datetime
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,15 +23,29 @@ class FiguresInputError(CliError, ValueError):
     `scorecard --since`)."""
 
 
-def parse_since(text: str | None, config: AppConfig) -> datetime | None:
-    """`2026-11-01` → that day's start in the team's time zone."""
+EARLIEST_SINCE = date(1970, 1, 1)  # nothing the bot stores is older; earlier years overflow UTC
+
+
+def parse_since(
+    text: str | None, config: AppConfig, *, today: date | None = None
+) -> datetime | None:
+    """`2026-11-01` → that day's start in the team's time zone. A day before 1970-01-01 or after
+    `today` (the team's today, by default) is refused: it cannot hold a takedown, and the year 1
+    or 9999 does not even convert to UTC."""
     if not text:
         return None
     try:
-        day = datetime.strptime(text, "%Y-%m-%d")
+        day = datetime.strptime(text, "%Y-%m-%d").date()
     except ValueError:
         raise FiguresInputError(f"--since {text!r}: expected a date such as 2026-11-01") from None
-    return day.replace(tzinfo=config.team.zone)
+    zone = config.team.zone
+    last = today or datetime.now(zone).date()
+    if not EARLIEST_SINCE <= day <= last:
+        raise FiguresInputError(
+            f"--since {text!r}: expected a date from {EARLIEST_SINCE.isoformat()} "
+            f"to today ({last.isoformat()})"
+        )
+    return datetime.combine(day, time.min, tzinfo=zone)
 
 
 def render_text(blocks: list[dict[str, Any]]) -> str:

@@ -4,6 +4,8 @@ work between is here."""
 
 from __future__ import annotations
 
+import json
+import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,9 +19,40 @@ async def report_form(
     rt: Runtime, *, user_id: str, urls: Sequence[str], channel_id: str | None
 ) -> dict[str, Any]:
     """The report form prefilled with `urls`; raises AccessDenied for a person who may not report.
-    The channel is kept in the form, for the case's thread to go there."""
+    The channel is kept in the form, for the case's thread to go there, with a nonce naming this
+    one form for its intake key (see `report_intake_key`)."""
     await rt.access.require_reporter(user_id)
-    return report_modal(rt.config, urls=urls, metadata={"channel": channel_id})
+    metadata = {"channel": channel_id, FORM_NONCE: secrets.token_urlsafe(12)}
+    return report_modal(rt.config, urls=urls, metadata=metadata)
+
+
+FORM_NONCE = "form"  # the key of the form's own nonce in its private_metadata
+
+
+def report_intake_key(payload: Mapping[str, Any], view: Mapping[str, Any]) -> str:
+    """The intake key of a submitted report form: the same for every submission of one opened
+    form (Slack resends a submission it got no answer to, and a person submits again after a
+    field's error), different for any other form, in any workspace, at any time.
+
+    Slack's view id names a view while it is open, within its workspace; Slack does not promise
+    that the id never comes back, nor that another workspace never uses it (and a stand-in such
+    as the shell's once restarted its ids each session). So the key holds the workspace
+    (enterprise and team), the view id, and the nonce `report_form` wrote into the form's
+    private_metadata, which Slack hands back unchanged with each submission of that form."""
+    team = payload.get("team") or {}
+    enterprise = payload.get("enterprise") or {}
+    # An org-wide install sends no `team`: the view still names the workspace it lives in.
+    team_id = view.get("team_id") or (team.get("id") if isinstance(team, Mapping) else None)
+    enterprise_id = enterprise.get("id") if isinstance(enterprise, Mapping) else None
+    try:
+        metadata = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        metadata = {}
+    nonce = metadata.get(FORM_NONCE) if isinstance(metadata, dict) else None
+    parts = [enterprise_id or "-", team_id or "-", str(view["id"])]
+    if isinstance(nonce, str) and nonce:
+        parts.append(nonce)  # a form opened before forms carried one: workspace and view id
+    return "form:" + ":".join(parts)
 
 
 async def file_report(

@@ -44,6 +44,8 @@ class LocalSlack:
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         self.files: dict[str, dict[str, Any]] = {}
         self._ids = itertools.count(1)
+        self._session = _base36(time.time_ns() // 1000)
+        self._last_ts = 0  # the latest message ts given, in microseconds
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -66,10 +68,18 @@ class LocalSlack:
         return f"{self.url}/respond/{key}"
 
     def new_id(self, prefix: str) -> str:
-        return f"{prefix}0{next(self._ids):06d}"
+        """An id in Slack's shape (`V…`, `F…`) that no session of the shell gives twice, even on
+        one database: this session's start, in microseconds, in base 36, then a counter. (Ids
+        starting again at 1 each session made the next session's first form look like the last
+        session's, already filed.)"""
+        return f"{prefix}{self._session}{next(self._ids):04d}"
 
     def new_ts(self) -> str:
-        return f"{int(time.time())}.{next(self._ids):06d}"
+        """A message ts as Slack writes one (seconds.microseconds), later than any before it, so
+        no two messages share one, within a session or across sessions on one database."""
+        self._last_ts = max(self._last_ts + 1, time.time_ns() // 1000)
+        seconds, micros = divmod(self._last_ts, 1_000_000)
+        return f"{seconds}.{micros:06d}"
 
     def open_view(self, view: Mapping[str, Any], *, view_id: str | None = None) -> dict[str, Any]:
         """A modal as Slack keeps it: with an id, a hash and an empty state."""
@@ -186,6 +196,16 @@ class LocalSlack:
                 {"ok": True, "file": found} if found else {"ok": False, "error": "file_not_found"}
             )
         return {"ok": True}
+
+
+def _base36(number: int) -> str:
+    digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    out = ""
+    while True:
+        number, digit = divmod(number, 36)
+        out = digits[digit] + out
+        if not number:
+            return out
 
 
 async def _params(request: web.Request) -> dict[str, Any]:

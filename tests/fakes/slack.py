@@ -1,7 +1,7 @@
 """A fake Slack Web API: a real aiohttp server on loopback that records every call.
 
 The bot's AsyncWebClient reaches it through SLACK_API_URL (`{url}/api/`). Tests script failures
-(`fail_next`), read what was sent (`calls`, `calls_to`), and wait for asynchronous posts
+(`fail_next`, `refuse_channel`), read what was sent (`calls`, `calls_to`), and wait for asynchronous posts
 (`wait_for`). Slash commands get a `response_url` on the same server, recorded as `responses`.
 """
 
@@ -46,6 +46,7 @@ class FakeSlack(FakeServer[Call]):
         self.files: dict[str, tuple[dict[str, Any], bytes]] = {}  # file id → (file object, bytes)
         self.downloads: list[dict[str, str]] = []  # each file download: its path and Authorization
         self._scripted: dict[str, list[Scripted]] = {}
+        self._refused: dict[str, str] = {}  # channel → the error every post or update there gets
         self._ts = itertools.count(1)
         self._changed = asyncio.Condition()
 
@@ -84,6 +85,12 @@ class FakeSlack(FakeServer[Call]):
             self._scripted.setdefault(method, []).append(
                 Scripted(status=status, body={"ok": False, "error": error}, headers=headers)
             )
+
+    def refuse_channel(self, channel: str, error: str = "channel_not_found") -> None:
+        """Every later post or update in `channel` fails with `error`, as Slack answers a channel
+        the bot cannot see (`channel_not_found`, also a DM between other people), is not a member
+        of (`not_in_channel`) or that is archived (`is_archived`)."""
+        self._refused[channel] = error
 
     def add_file(
         self, name: str, data: bytes, *, filetype: str | None = None, mimetype: str = "text/plain"
@@ -145,6 +152,9 @@ class FakeSlack(FakeServer[Call]):
         method = request.match_info["method"]
         params = await _params(request)
         await self._record(Call(method, params))
+        refused = self._refused.get(str(params.get("channel") or ""))
+        if refused and method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
+            return web.json_response({"ok": False, "error": refused})
         scripted = self._scripted.get(method)
         if scripted:
             reply = scripted.pop(0)
