@@ -22,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 import handlers
 from bot.config.environment import Environment, Settings
 from bot.config.logs import redact_also
+from bot.config.secret_key import token_cipher
 from bot.delivery.adapters import adapter_class, configured_secrets, parse_adapter_options
 from bot.delivery.adapters.base import Adapter
 from bot.delivery.adapters.oauth import AccessTokens
@@ -142,7 +143,8 @@ class TakedownBot:
 
     def _build_adapters(self) -> dict[str, Adapter]:
         adapters: dict[str, Adapter] = {}
-        tokens = DatabaseTokens(self.db)  # OAuth tokens that change with each refresh
+        # OAuth tokens that change with each refresh; encrypted with TAKEDOWN_SECRET_KEY if set
+        tokens = DatabaseTokens(self.db, cipher=token_cipher(self.settings.env))
         for channel, entry in self.settings.config.platforms.items():
             cls = adapter_class(entry.adapter)
             options = parse_adapter_options(entry.adapter, entry.options)

@@ -133,3 +133,7 @@ async def test_metrics_without_its_token_answers_401(guarded: SlackDriver) -> No
 async def test_healthz_needs_no_metrics_token(guarded: SlackDriver) -> None:
     response = await guarded.http.get(f"{guarded.url}/healthz")
     assert response.status == 200
+
+
+async def test_the_metrics_token_is_redacted_like_every_other_secret(guarded: SlackDriver) -> None:
+    assert guarded.bot.runtime.scrub(f"scraped with {METRICS_TOKEN}") == "scraped with [redacted]"
