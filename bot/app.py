@@ -8,7 +8,8 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,15 +20,16 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
-from bot.config.environment import Settings
+from bot.config.environment import Environment, Settings
 from bot.config.logs import redact_also
+from bot.config.secret_key import token_cipher
 from bot.delivery.adapters import adapter_class, configured_secrets, parse_adapter_options
 from bot.delivery.adapters.base import Adapter
 from bot.delivery.adapters.oauth import AccessTokens
 from bot.jobs import registry
 from bot.jobs.schedule import Scheduler
 from bot.jobs.worker import Worker
-from bot.metrics import CONTENT_TYPE
+from bot.metrics import CONTENT_TYPE, bearer_matches
 from bot.runtime import Runtime
 from bot.slack_ui.access import AccessControl
 from handlers.context import RuntimeInContext
@@ -40,6 +42,33 @@ log = logging.getLogger("takedown.app")
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 METRICS_PATH = "/metrics"
+EVERYWHERE = "0.0.0.0"  # noqa: S104 (Slack's requests come from anywhere)
+
+
+@dataclass(frozen=True)
+class Listener:
+    """One address the bot listens on, and the paths it serves there."""
+
+    host: str
+    port: int
+    paths: tuple[str, ...]
+
+
+def listeners(env: Environment, *, socket_mode: bool) -> list[Listener]:
+    """Where `serve` listens. Over HTTP, Slack's requests arrive on $PORT on every interface, with
+    `/healthz`, and `/metrics` unless METRICS_PORT gives it a port of its own on METRICS_BIND
+    (default: loopback only). In Socket Mode no request comes from Slack: one port (METRICS_PORT,
+    or $PORT) on METRICS_BIND serves `/healthz` and `/metrics`, and nothing else."""
+    inside = (HEALTH_PATH, METRICS_PATH)
+    if socket_mode:
+        port = env.metrics_port if env.metrics_port is not None else env.port
+        return [Listener(env.metrics_bind, port, inside)]
+    if env.metrics_port is None:
+        return [Listener(EVERYWHERE, env.port, (EVENTS_PATH, *inside))]
+    return [
+        Listener(EVERYWHERE, env.port, (EVENTS_PATH, HEALTH_PATH)),
+        Listener(env.metrics_bind, env.metrics_port, inside),
+    ]
 
 
 class TakedownBot:
@@ -80,7 +109,7 @@ class TakedownBot:
             ),
             adapters=self._build_adapters(),
             clock=clock,
-            secrets=configured_secrets(settings),
+            secrets=[*configured_secrets(settings), *env.own_secrets()],
         )
         redact_also(self.runtime.secrets)  # every secret of this configuration, not only Slack's
         for adapter in self.runtime.adapters.values():
@@ -114,7 +143,8 @@ class TakedownBot:
 
     def _build_adapters(self) -> dict[str, Adapter]:
         adapters: dict[str, Adapter] = {}
-        tokens = DatabaseTokens(self.db)  # OAuth tokens that change with each refresh
+        # OAuth tokens that change with each refresh; encrypted with TAKEDOWN_SECRET_KEY if set
+        tokens = DatabaseTokens(self.db, cipher=token_cipher(self.settings.env))
         for channel, entry in self.settings.config.platforms.items():
             cls = adapter_class(entry.adapter)
             options = parse_adapter_options(entry.adapter, entry.options)
@@ -161,11 +191,21 @@ class TakedownBot:
         finally:
             self.runtime.inflight.leave()
         body = bolt_request.body if isinstance(bolt_request.body, dict) else {}
-        kind = "command" if "command" in body else str(body.get("type") or "other")[:32]
-        self.runtime.metrics.ack_seconds.labels(kind).observe(time.monotonic() - started)
+        self.runtime.metrics.observe_ack(
+            body, status=response.status, seconds=time.monotonic() - started
+        )
         return response
 
-    async def handle_metrics(self, _request: web.Request) -> web.Response:
+    async def handle_metrics(self, request: web.Request) -> web.Response:
+        token = self.settings.env.metrics_token
+        if token is not None and not bearer_matches(
+            request.headers.get("Authorization"), token.get_secret_value()
+        ):
+            return web.Response(
+                status=401,
+                text="/metrics needs its bearer token (METRICS_TOKEN)\n",
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
         try:
             body = await self.runtime.metrics.render(self.db)
         except Exception as exc:
@@ -187,20 +227,64 @@ class TakedownBot:
             status=200 if healthy else 503,
         )
 
-    def web_app(self) -> web.Application:
-        """The HTTP app: `POST /slack/events`, `GET /healthz`; starts and stops the bot with it."""
+    def web_app(
+        self,
+        paths: Sequence[str] = (EVENTS_PATH, HEALTH_PATH, METRICS_PATH),
+        *,
+        lifecycle: bool = True,
+    ) -> web.Application:
+        """The HTTP app serving `paths` (`POST /slack/events`, `GET /healthz`, `GET /metrics`);
+        with `lifecycle`, it starts and stops the bot with it."""
         app = web.Application(client_max_size=2 * 1024 * 1024)
-        app.router.add_post(EVENTS_PATH, self.handle_events)
-        app.router.add_get(HEALTH_PATH, self.handle_health)
-        app.router.add_get(METRICS_PATH, self.handle_metrics)
-
-        async def lifecycle(_app: web.Application) -> Any:
-            await self.start()
-            yield
-            await self.close()
-
-        app.cleanup_ctx.append(lifecycle)
+        if EVENTS_PATH in paths:
+            app.router.add_post(EVENTS_PATH, self.handle_events)
+        if HEALTH_PATH in paths:
+            app.router.add_get(HEALTH_PATH, self.handle_health)
+        if METRICS_PATH in paths:
+            app.router.add_get(METRICS_PATH, self.handle_metrics)
+        if lifecycle:
+            app.cleanup_ctx.append(self._lifecycle)
         return app
+
+    async def _lifecycle(self, _app: web.Application) -> Any:
+        await self.start()
+        yield
+        await self.close()
+
+    async def listen(self, *, socket_mode: bool) -> list[web.AppRunner]:
+        """Start the bot and serve HTTP where `listeners` says; clean the runners up in reverse
+        order (the first one's app stops the bot)."""
+        env = self.settings.env
+        runners: list[web.AppRunner] = []
+        try:
+            for listener in listeners(env, socket_mode=socket_mode):
+                runner = web.AppRunner(
+                    self.web_app(listener.paths, lifecycle=not runners), access_log=None
+                )
+                try:
+                    await runner.setup()
+                except BaseException:
+                    if not runners:
+                        # The app's cleanup only closes what a completed start-up opened (e.g.
+                        # the schema check failed): close the bot's sessions and database here.
+                        await self.close()
+                    raise
+                runners.append(runner)
+                await web.TCPSite(runner, host=listener.host, port=listener.port).start()
+                where = ", ".join(f"{host}:{port}" for host, port, *_ in runner.addresses)
+                log.info("listening on %s (%s)", where, ", ".join(listener.paths))
+        except BaseException:
+            for runner in reversed(runners):
+                await runner.cleanup()
+            raise
+        if not socket_mode and env.metrics_port is None and env.metrics_token is None:
+            log.warning(
+                "GET /metrics answers anyone who reaches port %s: set METRICS_TOKEN, or "
+                "METRICS_PORT to serve it on %s only (README, Metrics)",
+                env.port,
+                env.metrics_bind,
+            )
+        return runners
 
 
 def settle_heap() -> None:

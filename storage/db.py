@@ -8,8 +8,10 @@ shell can open as many databases as they need. Schema changes go through Alembic
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
+import stat
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -92,7 +94,7 @@ class Database:
         kwargs: dict[str, Any] = {}
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                private_sqlite_file(Path(parsed.database))
             if parsed.database and parsed.database != ":memory:" and not parsed.query:
                 # One trip to aiosqlite's thread per statement (storage/sqlite_driver.py). A
                 # local file does not drop its connections, so there is nothing to pre-ping.
@@ -190,6 +192,33 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+# What SQLite keeps beside a database file, and our lock file (storage/tokens.py): each holds
+# the database's pages or sits beside them. SQLite creates its own with the database file's mode.
+_COMPANIONS = ("-wal", "-shm", "-journal", "-oauth.lock")
+
+
+def private_sqlite_file(path: Path) -> None:
+    """Make the SQLite database at `path` its owner's alone, before SQLite opens it: directories
+    it creates 0700, the file 0600 (an empty file is an empty database), so its `-wal` and `-shm`
+    files, which SQLite creates with the database's mode, are 0600 too. A file that exists
+    already and that this user owns loses any group or other permission, as do its companions;
+    a directory that exists is left as it is (it may be shared, like the working directory)."""
+    if str(path).startswith("file:"):
+        return  # a URI: SQLite resolves it, and its options say how to open it
+    for directory in reversed([*path.parents]):
+        if not directory.exists():
+            with contextlib.suppress(FileExistsError):
+                directory.mkdir(mode=0o700)
+                directory.chmod(0o700)  # whatever the umask
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for file in (path, *(path.with_name(path.name + suffix) for suffix in _COMPANIONS)):
+        with contextlib.suppress(FileNotFoundError):
+            status = file.stat()
+            if status.st_uid == os.getuid() and status.st_mode & 0o077:
+                file.chmod(stat.S_IMODE(status.st_mode) & 0o700)
 
 
 def _alembic_config(url: str) -> Config:

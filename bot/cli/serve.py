@@ -84,25 +84,13 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 
 
 async def _serve(settings: Settings, *, socket_mode: bool, worker: bool) -> None:
-    from aiohttp import web
-
     from bot.app import create_app, settle_heap
 
     bot = create_app(settings, run_worker=worker)
     stop = asyncio.Event()
     _stop_on_signals(stop)
-    runner = web.AppRunner(bot.web_app(), access_log=None)
+    runners = await bot.listen(socket_mode=socket_mode)  # where: bot.app.listeners
     try:
-        try:
-            await runner.setup()
-        except BaseException:
-            # The app's cleanup only closes what a completed start-up opened (e.g. the schema
-            # check failed): close the bot's sessions and database here.
-            await bot.close()
-            raise
-        site = web.TCPSite(runner, host="0.0.0.0", port=settings.env.port)  # noqa: S104 (a server)
-        await site.start()
-        log.info("listening on :%s (POST /slack/events, GET /healthz)", settings.env.port)
         settle_heap()
         socket_handler = None
         if socket_mode:
@@ -119,7 +107,8 @@ async def _serve(settings: Settings, *, socket_mode: bool, worker: bool) -> None
         if socket_handler is not None:
             await socket_handler.close_async()
     finally:
-        await runner.cleanup()
+        for runner in reversed(runners):
+            await runner.cleanup()
 
 
 async def _work(settings: Settings) -> None:

@@ -1,8 +1,12 @@
-"""`takedown-bot check-config` and `manifest`: setting a deployment up. Neither touches Slack or the
-database, so neither loads their libraries."""
+"""`takedown-bot check-config` and `manifest`: setting a deployment up. Neither touches Slack;
+`check-config` opens the database only when there is one to open (a SQLite file that exists, or a
+PostgreSQL URL), to check that the OAuth tokens kept there can be read with TAKEDOWN_SECRET_KEY, and
+loads the database layer only then."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import yaml
@@ -12,11 +16,20 @@ from bot.config.environment import Environment
 from bot.config.loading import load_config
 from bot.manifest import build_manifest
 
+if TYPE_CHECKING:
+    from storage.tokens import KeptTokens
+
+# How long check-config waits for a database before it says it did not check the tokens.
+DATABASE_PATIENCE = 5.0
+
 
 def check_config(path: str | None) -> int:
-    """Validate app.yaml (default: $TAKEDOWN_CONFIG) and print what it sets up."""
-    path = path or Environment.from_environ().config_path
+    """Validate app.yaml (default: $TAKEDOWN_CONFIG) and the secret key, check the OAuth tokens
+    the database keeps can be read with it, and print what the configuration sets up."""
+    env = Environment.from_environ()
+    path = path or env.config_path
     config = load_config(path)
+    tokens = kept_tokens_summary(env)  # raises CliError when some cannot be read
     rights = sum(len(brand.rights) for brand in config.brands)
     print(f"ok: {path}")
     print(f"  rights holder: {config.rights_holder.name} <{config.rights_holder.email}>")
@@ -31,7 +44,79 @@ def check_config(path: str | None) -> int:
     reporters = ", ".join(config.access.reporters) or "everyone"
     approvers = ", ".join(config.access.approvers) or "everyone"
     print(f"  reporters: {reporters}; approvers: {approvers}")
+    for line in tokens:
+        print(f"  {line}")
     return EXIT_OK
+
+
+def kept_tokens_summary(env: Environment) -> list[str]:
+    """What check-config says of TAKEDOWN_SECRET_KEY and of the OAuth tokens the database keeps;
+    CliError when some cannot be decrypted with the keys given."""
+    keys = len(env.secret_keys)
+    lines = [
+        f"secret key: {keys} key{'s' if keys > 1 else ''} in TAKEDOWN_SECRET_KEY"
+        + (" (the first encrypts)" if keys > 1 else "")
+        if keys
+        else "secret key: none (TAKEDOWN_SECRET_KEY is not set: OAuth tokens are kept unencrypted)"
+    ]
+    # No SQLite file, nothing to check: and no SQL library loaded.
+    if env.database_url.startswith("sqlite"):
+        file = env.database_url.partition(":///")[2].split("?")[0]
+        if not file or file == ":memory:" or not Path(file).exists():
+            return [*lines, "kept OAuth tokens: none (no database yet)"]
+    found = _kept_tokens(env)
+    if isinstance(found, str):
+        return [*lines, f"kept OAuth tokens: not checked ({found})"]
+    unreadable = [item for item in found if item.state == "unreadable"]
+    if unreadable:
+        raise CliError(
+            "the OAuth tokens kept in the database cannot be decrypted:\n"
+            + "".join(f"  {item.key}: {item.problem}\n" for item in unreadable)
+            + "Set TAKEDOWN_SECRET_KEY to the key that encrypted them (while rotating keys: the "
+            "new key first, then the old one), or create a new refresh token for that platform "
+            "and put it in the environment variable its oauth.refresh_token names."
+        )
+    if not found:
+        return [*lines, "kept OAuth tokens: none"]
+    counts = {
+        state: sum(item.state == state for item in found)
+        for state in ("encrypted", "older key", "plain")
+    }
+    said = [f"{counts['encrypted']} encrypted"] if counts["encrypted"] else []
+    if counts["older key"]:
+        said.append(
+            f"{counts['older key']} under an older key, encrypted with the first key when the "
+            "bot next reads them (keep the older key until then)"
+        )
+    if counts["plain"]:
+        said.append(
+            f"{counts['plain']} unencrypted"
+            + (", encrypted when the bot next reads them" if keys else " (set TAKEDOWN_SECRET_KEY)")
+        )
+    return [*lines, f"kept OAuth tokens: {len(found)} readable: {'; '.join(said)}"]
+
+
+def _kept_tokens(env: Environment) -> list[KeptTokens] | str:
+    """The kept tokens' states, or why the database could not be asked."""
+    import asyncio
+
+    from bot.config.secret_key import token_cipher
+    from storage.db import Database
+    from storage.tokens import check_kept_tokens
+
+    async def check() -> list[KeptTokens] | str:
+        db = Database(env.database_url, connect_timeout=DATABASE_PATIENCE, pool_size=1)
+        try:
+            status = await asyncio.wait_for(db.schema_status(), DATABASE_PATIENCE)
+            if status.current is None:
+                return "the database has no schema yet"
+            return await check_kept_tokens(db, token_cipher(env))
+        except Exception as exc:
+            return f"the database could not be reached or read: {type(exc).__name__}"
+        finally:
+            await db.dispose()
+
+    return asyncio.run(check())
 
 
 def print_manifest(*, url: str | None, socket_mode: bool) -> int:

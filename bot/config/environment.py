@@ -5,6 +5,8 @@ The names are a contract (README, Configuration). Secrets are held as `SecretStr
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ N = TypeVar("N", int, float)
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/takedown.db"
 DEFAULT_CONFIG_PATH = "./app.yaml"
+DEFAULT_METRICS_BIND = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,14 @@ class Environment:
     max_overflow: int = 20
     pool_timeout: float = 30.0
     connect_timeout: float = 10.0
+    # GET /metrics: a bearer token it asks for (METRICS_TOKEN); a port of its own (METRICS_PORT),
+    # on METRICS_BIND, as in Socket Mode, where nothing else listens.
+    metrics_token: SecretStr | None = None
+    metrics_port: int | None = None
+    metrics_bind: str = DEFAULT_METRICS_BIND
+    # TAKEDOWN_SECRET_KEY: Fernet keys, comma-separated; the first encrypts what the bot stores
+    # (OAuth tokens), every one decrypts (a rotation).
+    secret_keys: tuple[SecretStr, ...] = ()
 
     def database(self) -> Database:
         """The database this environment names, with its pool settings."""
@@ -64,11 +75,10 @@ class Environment:
             value = env.get(name, "").strip()
             return SecretStr(value) if value else None
 
-        port_text = env.get("PORT", "3000")
-        try:
-            port = int(port_text)
-        except ValueError:
-            raise ConfigError([f"PORT: expected a port number, got {port_text!r}"]) from None
+        port = _port(env, "PORT", "3000")
+        metrics_port = (
+            _port(env, "METRICS_PORT", "") if env.get("METRICS_PORT", "").strip() else None
+        )
         api_url = env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
         return cls(
             slack_bot_token=secret("SLACK_BOT_TOKEN"),
@@ -84,7 +94,18 @@ class Environment:
             max_overflow=_number(env, "DATABASE_MAX_OVERFLOW", 20, int),
             pool_timeout=_number(env, "DATABASE_POOL_TIMEOUT", 30.0, float),
             connect_timeout=_number(env, "DATABASE_CONNECT_TIMEOUT", 10.0, float),
+            metrics_token=secret("METRICS_TOKEN"),
+            metrics_port=metrics_port,
+            metrics_bind=env.get("METRICS_BIND", "").strip() or DEFAULT_METRICS_BIND,
+            secret_keys=_secret_keys(env.get("TAKEDOWN_SECRET_KEY", "")),
         )
+
+    def own_secrets(self) -> list[str]:
+        """The secrets only the bot reads (not Slack's): the metrics token and the secret keys."""
+        found = [key.get_secret_value() for key in self.secret_keys]
+        if self.metrics_token is not None:
+            found.append(self.metrics_token.get_secret_value())
+        return found
 
     def missing_for_http(self) -> list[str]:
         """The variables HTTP mode needs and does not have."""
@@ -106,6 +127,41 @@ class Environment:
             )
             if value is None
         ]
+
+
+def _port(env: Mapping[str, str], name: str, default: str) -> int:
+    text = env.get(name, "").strip() or default
+    try:
+        port = int(text)
+    except ValueError:
+        raise ConfigError([f"{name}: expected a port number, got {text!r}"]) from None
+    if not 0 <= port <= 65535:
+        raise ConfigError([f"{name}: expected a port number (0-65535), got {text!r}"])
+    return port
+
+
+def _secret_keys(text: str) -> tuple[SecretStr, ...]:
+    """TAKEDOWN_SECRET_KEY's keys, each checked to be a Fernet key (32 bytes, URL-safe base64)
+    without loading the cryptography library; a key is never quoted in the message."""
+    keys = [key.strip() for key in text.split(",")]
+    if not any(keys):
+        return ()
+    problems: list[str] = []
+    for number, key in enumerate(keys, 1):
+        try:
+            raw = base64.urlsafe_b64decode(key.encode("ascii"))
+        except (binascii.Error, UnicodeEncodeError, ValueError):
+            raw = b""
+        if len(raw) != 32:
+            where = f"key {number} of {len(keys)}" if len(keys) > 1 else "the key"
+            problems.append(
+                f"TAKEDOWN_SECRET_KEY: {where} is not a Fernet key (32 bytes in URL-safe base64, "
+                "44 characters); make one with `python -c 'from cryptography.fernet import "
+                "Fernet; print(Fernet.generate_key().decode())'`"
+            )
+    if problems:
+        raise ConfigError(problems)
+    return tuple(SecretStr(key) for key in keys)
 
 
 def _number(env: Mapping[str, str], name: str, default: N, kind: Callable[[str], N]) -> N:

@@ -15,9 +15,10 @@
         fake.notices[reference]                     # the notice filed under a reference
         fake.duplicates                             # idempotency keys that arrived again
 
-Every request's signature is verified with `bot.delivery.adapters.webhook.verify_signature`; a bad or
-stale one is answered 401 `{"error": "invalid signature"}` (and recorded with
-`signature_ok=False`). A repeated `Idempotency-Key` gets the first reference back and is listed
+Every request's v2 signature (method, path with query, timestamp, body) is verified with
+`bot.delivery.adapters.webhook.verify_request`; a bad, missing or stale one is answered 401
+`{"error": "invalid signature"}` (and recorded with `signature_ok=False`). Whether the deprecated
+v1 signature alone would have passed is recorded as `signature_v1_ok`. A repeated `Idempotency-Key` gets the first reference back and is listed
 in `duplicates`; no second notice is filed. Scripted behaviours apply to the next requests in
 order, whatever their path; "processed" means the notice was filed (or the read answered)
 before the misbehaviour: the request did arrive.
@@ -36,6 +37,7 @@ from bot.delivery.adapters.webhook import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
+    verify_request,
     verify_signature,
 )
 from fakes.server import FakePlatform, Scripted
@@ -48,7 +50,9 @@ class RecordedRequest:
     headers: dict[str, str]
     body: bytes
     json: Any
-    signature_ok: bool
+    signature_ok: bool  # v2
+    target: str = ""  # the path with its query, as received (what v2 signs)
+    signature_v1_ok: bool = False  # the deprecated v1, which covers timestamp and body only
 
 
 @dataclass
@@ -114,18 +118,26 @@ class FakeWebhookReceiver(FakePlatform[RecordedRequest]):
             parsed: Any = json.loads(body) if body else None
         except ValueError:
             parsed = body.decode("utf-8", "replace")
+        timestamp = request.headers.get(TIMESTAMP_HEADER)
+        header = request.headers.get(SIGNATURE_HEADER)
         recorded = RecordedRequest(
             method=request.method,
             path=request.path,
             headers=dict(request.headers),
             body=body,
             json=parsed,
-            signature_ok=verify_signature(
+            signature_ok=verify_request(
                 self.secret,
-                request.headers.get(TIMESTAMP_HEADER),
-                body,
-                request.headers.get(SIGNATURE_HEADER),
+                method=request.method,
+                target=request.raw_path,
+                timestamp=timestamp,
+                body=body,
+                header=header,
                 tolerance=self.tolerance,
+            ),
+            target=request.raw_path,
+            signature_v1_ok=verify_signature(
+                self.secret, timestamp, body, header, tolerance=self.tolerance
             ),
         )
         self.requests.append(recorded)

@@ -228,8 +228,28 @@ class AccessTokens:
             ) from None
         return token
 
+    async def _load(self, slot: TokenSlot) -> HeldTokens | None:
+        """What the store keeps for this grant. Tokens no key decrypts are an error a person must
+        fix, unless they were kept for a refresh token the configuration no longer gives (the
+        team signed in again, perhaps because the key was lost): those are replaced."""
+        from storage.tokens import TokensUnreadable
+
+        try:
+            return await slot.load()
+        except TokensUnreadable as exc:
+            if exc.seed != self.seed:
+                return None
+            raise PermanentError(
+                f"{self.platform}'s OAuth tokens kept in the database cannot be decrypted: "
+                f"{exc.reason}. Set TAKEDOWN_SECRET_KEY to the key that encrypted them (while "
+                "rotating keys: the new key first, then the old one), or create a new refresh "
+                "token and put it in the environment variable the oauth.refresh_token key names"
+            ) from None
+        except Exception as exc:
+            raise _StoreFailed(type(exc).__name__) from None
+
     async def _refresh_holding(self, http: aiohttp.ClientSession, slot: TokenSlot) -> str:
-        stored = await _kept(slot.load())
+        stored = await self._load(slot)
         # The store's, unless this process holds newer ones it could not save.
         if stored is not None and stored.seed == self.seed:
             if (
@@ -238,8 +258,10 @@ class AccessTokens:
                 or stored.good_until >= self._held.good_until
             ):
                 self._held, self._unsaved = stored, False
-            if stored.access_token:
-                self.reveal(self.key, [stored.access_token])
+            # Another process's refresh may have rotated the refresh token: both are secrets.
+            kept = [value for value in (stored.access_token, stored.refresh_token) if value]
+            if kept:
+                self.reveal(self.key, kept)
         if self._unsaved and self._held is not None:
             await _kept(slot.save(self._held))
             self._unsaved = False

@@ -1,8 +1,9 @@
 """The `webhook` channel: the notice as signed JSON to an enforcement vendor or in-house system.
 
 `POST {base_url}/notices` files a notice; `GET {base_url}/notices/{reference}` asks for the
-decisions. Every request is signed (`X-Takedown-Signature: v1=<hex HMAC-SHA256>` over
-`"{timestamp}.{body}"`) and every submission carries an `Idempotency-Key`: the receiver keeps
+decisions. Every request is signed (`X-Takedown-Signature: v2=<hex HMAC-SHA256>` over the
+timestamp, the method, the path with its query and the body; the deprecated v1, over timestamp and
+body only, beside it until V1_SENT_UNTIL) and every submission carries an `Idempotency-Key`: the receiver keeps
 one notice per key and answers a repeat with the same reference. That contract is what makes
 this channel idempotent, and why a timeout after sending is a `TransientError` here: sending
 again with the same key cannot create a second notice. docs/webhook.md is the receiver's guide.
@@ -20,6 +21,7 @@ from typing import Any, ClassVar
 
 import aiohttp
 from pydantic import Field, SecretStr, field_validator
+from yarl import URL
 
 from bot.core.states import DECISIONS, ListingStatus
 from bot.delivery.adapters.base import (
@@ -40,7 +42,11 @@ from bot.delivery.cleaning import clean_line
 
 log = logging.getLogger(__name__)
 
-SIGNATURE_VERSION = "v1"
+SIGNATURE_VERSION = "v1"  # deprecated: timestamp and body only (`sign`, `verify_signature`)
+SIGNATURE_V2 = "v2"  # timestamp, method, path with query, body (`sign_v2`, `verify_request`)
+# The end of v1's deprecation period (docs/webhook.md, Signatures): until then the adapter sends
+# v1 beside v2 unless `signature_v1: false`; releases after it send v2 only.
+V1_SENT_UNTIL = "2027-06-30"
 TIMESTAMP_HEADER = "X-Takedown-Timestamp"
 SIGNATURE_HEADER = "X-Takedown-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -67,6 +73,9 @@ class WebhookOptions(AdapterOptions):
     # Extra static headers. Their values are kept as secrets (redacted from logs and threads): a
     # vendor's API key usually travels in one.
     headers: dict[str, SecretStr] = Field(default_factory=dict)
+    # Also send the deprecated v1 signature (until V1_SENT_UNTIL), for receivers that check only
+    # v1; false once the receiver checks v2, so no v1 signature can be replayed against it.
+    signature_v1: bool = True
 
     @field_validator("base_url")
     @classmethod
@@ -94,10 +103,85 @@ class WebhookOptions(AdapterOptions):
 
 
 def sign(secret: str | bytes, timestamp: int | str, body: bytes) -> str:
-    """The `X-Takedown-Signature` value for a request: `v1=<hex HMAC-SHA256>`."""
+    """The deprecated v1 signature, `v1=<hex HMAC-SHA256>` of `"{timestamp}." + body`: it does not
+    cover the method or the path (see `sign_v2`)."""
     key = secret.encode() if isinstance(secret, str) else secret
     digest = hmac.new(key, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     return f"{SIGNATURE_VERSION}={digest}"
+
+
+def sign_v2(
+    secret: str | bytes, *, method: str, target: str, timestamp: int | str, body: bytes
+) -> str:
+    """`v2=<hex HMAC-SHA256>` of the lines `v2`, timestamp, method, and target (the path with its
+    query, exactly as in the request line: `/api/notices/VND-1?x=1`), then the body.
+
+    A signature is good for one request: the same timestamp and body sent with another method or
+    to another path (a GET's empty body is everyone's) does not verify."""
+    key = secret.encode() if isinstance(secret, str) else secret
+    head = f"{SIGNATURE_V2}\n{timestamp}\n{method.upper()}\n{target}\n".encode()
+    digest = hmac.new(key, head + body, hashlib.sha256).hexdigest()
+    return f"{SIGNATURE_V2}={digest}"
+
+
+def signature_headers(
+    secret: str, *, method: str, target: str, body: bytes, v1: bool = True, now: float | None = None
+) -> dict[str, str]:
+    """`X-Takedown-Timestamp` and `X-Takedown-Signature` for a request (v2, and v1 beside it
+    during the deprecation period unless `v1` is false)."""
+    timestamp = int(time.time() if now is None else now)
+    signatures = [sign(secret, timestamp, body)] if v1 else []
+    signatures.append(sign_v2(secret, method=method, target=target, timestamp=timestamp, body=body))
+    return {TIMESTAMP_HEADER: str(timestamp), SIGNATURE_HEADER: ",".join(signatures)}
+
+
+def _fresh(timestamp: str | int | None, tolerance: float, now: float | None) -> int | None:
+    """The timestamp, when it is one and within `tolerance` seconds of now."""
+    if timestamp is None:
+        return None
+    try:
+        sent = int(str(timestamp).strip())
+    except ValueError:
+        return None
+    current = time.time() if now is None else now
+    return sent if abs(current - sent) <= tolerance else None
+
+
+def _offered(header: str | None) -> list[bytes]:
+    return [part.strip().encode() for part in (header or "").split(",") if part.strip()]
+
+
+def verify_request(
+    secret: str | bytes | SecretStr,
+    *,
+    method: str,
+    target: str,
+    timestamp: str | int | None,
+    body: bytes | str,
+    header: str | None,
+    tolerance: float = 300,
+    now: float | None = None,
+    accept_v1: bool = False,
+) -> bool:
+    """Whether a request carries a good v2 signature with `secret` and is fresh (its timestamp
+    within `tolerance` s). `target` is the path with its query as received (aiohttp:
+    `request.raw_path`).
+
+    `header` may hold several comma-separated signatures (v2 and v1 during the deprecation period;
+    several of each while secrets rotate): one match is enough. v1 counts only with `accept_v1`,
+    for a sender that does not sign v2 yet, until the deprecation period ends. Constant-time."""
+    if isinstance(secret, SecretStr):
+        secret = secret.get_secret_value()
+    sent = _fresh(timestamp, tolerance, now)
+    if sent is None:
+        return False
+    raw = body.encode() if isinstance(body, str) else body
+    expected = [sign_v2(secret, method=method, target=target, timestamp=sent, body=raw).encode()]
+    if accept_v1:
+        expected.append(sign(secret, sent, raw).encode())
+    return any(
+        hmac.compare_digest(want, candidate) for want in expected for candidate in _offered(header)
+    )
 
 
 def verify_signature(
@@ -109,28 +193,20 @@ def verify_signature(
     tolerance: float = 300,
     now: float | None = None,
 ) -> bool:
-    """Whether a request is signed with `secret` and fresh (its timestamp within `tolerance` s).
+    """Deprecated (v1): whether a request is signed over its timestamp and body with `secret`
+    and fresh. It cannot tell one GET from another; use `verify_request` (v2).
 
     `header` may carry several comma-separated signatures (`v1=…,v1=…`), as a sender does while
     rotating secrets; one match is enough. Comparison is constant-time.
     """
     if isinstance(secret, SecretStr):
         secret = secret.get_secret_value()
-    if not header or timestamp is None:
-        return False
-    try:
-        sent = int(str(timestamp).strip())
-    except ValueError:
-        return False
-    current = time.time() if now is None else now
-    if abs(current - sent) > tolerance:
+    sent = _fresh(timestamp, tolerance, now)
+    if sent is None:
         return False
     raw = body.encode() if isinstance(body, str) else body
-    expected = sign(secret, sent, raw)
-    return any(
-        hmac.compare_digest(expected.encode(), candidate.strip().encode())
-        for candidate in header.split(",")
-    )
+    expected = sign(secret, sent, raw).encode()
+    return any(hmac.compare_digest(expected, candidate) for candidate in _offered(header))
 
 
 class WebhookAdapter(Adapter):
@@ -189,16 +265,20 @@ class WebhookAdapter(Adapter):
         self, method: str, path: str, *, body: bytes = b"", extra: dict[str, str] | None = None
     ) -> dict[str, Any]:
         opts = self.settings
-        timestamp = int(time.time())
+        url = URL(opts.base_url + path)  # as sent: its request line is what v2 signs
         headers = {
             **{name: value.get_secret_value() for name, value in opts.headers.items()},
             **(extra or {}),
             "User-Agent": USER_AGENT,
             "Accept": "application/json",
-            TIMESTAMP_HEADER: str(timestamp),
-            SIGNATURE_HEADER: sign(opts.secret.get_secret_value(), timestamp, body),
+            **signature_headers(
+                opts.secret.get_secret_value(),
+                method=method,
+                target=url.raw_path_qs,
+                body=body,
+                v1=opts.signature_v1,
+            ),
         }
-        url = opts.base_url + path
         try:
             async with self.http.request(
                 method,
