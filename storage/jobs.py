@@ -41,8 +41,6 @@ from sqlalchemy import (
     delete,
     exists,
     func,
-    literal,
-    literal_column,
     or_,
     select,
     update,
@@ -51,6 +49,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.clock import db_now
 from storage.db import Database
 from storage.models import Job, utcnow
 from storage.prepared import JOBS, built
@@ -160,12 +159,12 @@ async def retry(
         "lease_owner": None,
         "lease_expires_at": None,
         "last_error": error[:2000],
-        "updated_at": _db_now(postgres),
+        "updated_at": db_now(postgres),
     }
     if delay is None:
         values.update(state=DEAD)
     else:
-        values.update(state=QUEUED, run_at=_db_now(postgres, _seconds(delay)))
+        values.update(state=QUEUED, run_at=db_now(postgres, _seconds(delay)))
     result = await session.execute(update(Job).where(_held(job_id, owner)).values(**values))
     return bool(result.rowcount)
 
@@ -230,8 +229,8 @@ class JobQueue:
                 update(Job)
                 .where(Job.id.in_(list(job_ids)), Job.state == RUNNING, Job.lease_owner == owner)
                 .values(
-                    lease_expires_at=_db_now(postgres, _seconds(lease)),
-                    updated_at=_db_now(postgres),
+                    lease_expires_at=db_now(postgres, _seconds(lease)),
+                    updated_at=db_now(postgres),
                 )
                 .returning(Job.id),
                 execution_options={"synchronize_session": False},
@@ -263,8 +262,8 @@ class JobQueue:
                     lease_owner=None,
                     lease_expires_at=None,
                     attempts=Job.attempts - 1,
-                    run_at=_db_now(postgres),
-                    updated_at=_db_now(postgres),
+                    run_at=db_now(postgres),
+                    updated_at=db_now(postgres),
                 )
             )
         return bool(result.rowcount)
@@ -314,7 +313,7 @@ class JobQueue:
 
     async def oldest_due(self) -> datetime | None:
         """When the longest-waiting due job became due (queue age)."""
-        due = Job.run_at <= _db_now(self.db.is_postgres)
+        due = Job.run_at <= db_now(self.db.is_postgres)
         async with self.db.sessions() as session:
             oldest = (
                 await session.execute(select(func.min(Job.run_at)).where(Job.state == QUEUED, due))
@@ -365,7 +364,7 @@ def _insert_job(
 
     def value(name: str) -> Any:
         if name == "run_at" and not timed:
-            return _db_now(postgres, bindparam("delay_seconds", type_=Float))
+            return db_now(postgres, bindparam("delay_seconds", type_=Float))
         return bindparam(name, type_=JOBS.c[name].type)
 
     if locked:
@@ -406,7 +405,7 @@ _JOB_VALUES = (
 def _claim(part: str, *, postgres: bool, by_kind: bool) -> Any:
     """Lease the first due jobs of one part: `expired` leases, or `queued` jobs in order."""
     c = JOBS.c
-    now = _db_now(postgres)
+    now = db_now(postgres)
     if part == "expired":
         due, order = and_(c.state == RUNNING, c.lease_expires_at < now), (c.lease_expires_at, c.id)
     else:
@@ -433,7 +432,7 @@ def _claim(part: str, *, postgres: bool, by_kind: bool) -> Any:
         .values(
             state=RUNNING,
             lease_owner=bindparam("owner"),
-            lease_expires_at=_db_now(postgres, bindparam("lease_seconds", type_=Float)),
+            lease_expires_at=db_now(postgres, bindparam("lease_seconds", type_=Float)),
             attempts=c.attempts + 1,
             updated_at=now,
         )
@@ -453,23 +452,6 @@ def _seconds(delay: timedelta | None) -> float:
     return min(max(delay.total_seconds(), 0.0), MAX_DELAY.total_seconds())
 
 
-def _db_now(postgres: bool, seconds: Any = None) -> Any:
-    """The database's clock, plus `seconds` (a number or a bound parameter) when given.
-
-    PostgreSQL's `now()` is the transaction's start. SQLite's `'now'` has milliseconds; three
-    zeros make it the text SQLAlchemy stores datetimes as (`2026-06-15 07:00:00.123000`), so the
-    two compare as text exactly as the moments do."""
-    if seconds is not None and not hasattr(seconds, "type"):
-        seconds = literal(float(seconds), Float)
-    if postgres:
-        now = func.now()
-        return now if seconds is None else now + seconds * literal_column("interval '1 second'")
-    moment = func.strftime("%Y-%m-%d %H:%M:%f", "now")
-    if seconds is not None:
-        moment = func.strftime("%Y-%m-%d %H:%M:%f", "now", func.printf("%+.3f seconds", seconds))
-    return moment.concat("000")
-
-
 def _held(job_id: int, owner: str) -> Any:
     return and_(Job.id == job_id, Job.state == RUNNING, Job.lease_owner == owner)
 
@@ -486,7 +468,7 @@ def _finish(many: bool, *, postgres: bool) -> Any:
             lease_owner=None,
             lease_expires_at=None,
             last_error=None,
-            updated_at=_db_now(postgres),
+            updated_at=db_now(postgres),
         )
     )
     return statement.returning(c.id) if many else statement

@@ -1,6 +1,6 @@
 """The job registry: every `JobKind` with the model its payload is read with, its runner, and who
-is told when one of its jobs is dead-lettered. A kind whose jobs act for a case has a dead-letter
-handler, so no such job dies without a word in the case's thread.
+is told when one of its jobs is dead-lettered. The kinds that act for a notice (submit, poll) each
+have a dead-letter handler, so neither dies without a word in the case's thread.
 
 The bot's worker runs exactly these kinds (`bound_to`), each bound to the bot's runtime. A new
 kind of job is a `JobKind` member, a payload model in `bot.jobs.payloads`, a runner, and a line
