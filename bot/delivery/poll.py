@@ -90,7 +90,7 @@ async def run_poll(rt: Runtime, ctx: JobContext[PollNotice]) -> None:
         rt.metrics.count_decisions((change.listing.platform, change.new) for change in changes)
         changed = {change.listing.id: change.new for change in changes}
         if any(_open(changed.get(item.id, item.status)) for item in listings):
-            await enqueue_poll(session, notice, config=rt.config, now=rt.clock())
+            await enqueue_poll(session, notice, config=rt.config)
         await ctx.complete(session)
 
 
