@@ -12,7 +12,7 @@ import pytest
 from app_yaml import build_config
 from conftest import EBAY_TOKEN, SlackDriver, eventually
 from fakes.ebay import FakeEbayVero
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.config.schema import AppConfig
 from storage.models import Event, Job, Listing, Notice
@@ -124,6 +124,33 @@ async def test_an_answer_the_adapter_cannot_read_is_said_naming_the_platform(
     assert len(_thread_replies(bot, FAILING)) == 1
     assert (await _polls(bot))["dead"] == 0
     assert [item.status for item in await _all(bot, Listing)] != ["failed"]
+
+
+async def test_a_poll_its_workers_gave_up_on_still_leaves_the_notice_watched(
+    bot: SlackDriver, ebay: FakeEbayVero
+) -> None:
+    """A poll job can die without its run failing (its worker killed at every attempt): its
+    dead-letter handler says so and polling goes on."""
+    await bot.submit_report(urls=EBAY_1)
+    notice = await eventually(lambda: _sent(bot))
+    async with bot.bot.db.transaction() as session:  # every attempt so far died with its worker
+        given_up = await session.execute(
+            update(Job).where(Job.kind == "poll", Job.state == "queued").values(attempts=3)
+        )
+    assert given_up.rowcount == 1
+
+    said = await eventually(lambda: _async(_thread_replies(bot, FAILING)), timeout=20)
+    assert "gave up after 3 attempts" in said[0]
+    assert notice.reference is not None
+    ebay.decide(notice.reference, "123456789012", "Removed")
+
+    async def removed() -> bool:
+        return [item.status for item in await _all(bot, Listing)] == ["removed"]
+
+    await eventually(removed, timeout=20)
+    await eventually(lambda: _async(_thread_replies(bot, WORKS_AGAIN)), timeout=10)
+    assert len(_thread_replies(bot, FAILING)) == 1
+    assert (await _polls(bot))["dead"] == 1
 
 
 async def _async(value: Any) -> Any:
