@@ -132,7 +132,8 @@ class TakedownBot:
             lease=delivery.lease,
             concurrency=delivery.concurrency,
             poll_interval=worker_poll_interval,
-            clock=clock,
+            max_retry_after=delivery.max_retry_after,
+            scrub=self.runtime.scrub,
             observe=self.runtime.metrics.observe_job,
         )
         self.runtime.wake_worker = self.worker.wake

@@ -17,6 +17,10 @@ Two kinds of call, told apart by how they are reached:
   follow commit order (a smaller id committed later would otherwise run after a larger one).
 - `complete`, `retry` and `release` only act while the caller still holds the lease, so a worker
   that lost its lease (paused too long) cannot overwrite the new owner's work.
+- Every moment the queue compares is the database's (`now()` on PostgreSQL, SQLite's `'now'`):
+  lease deadlines, claims, heartbeats, due times. Workers on hosts whose clocks disagree still
+  agree on whose lease has run out and which job is due. A delay (a retry, a job queued for
+  later) is added to the database's clock, never to the caller's.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    Float,
     Integer,
     String,
     and_,
@@ -44,12 +49,16 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.clock import db_now
 from storage.db import Database
 from storage.models import Job, utcnow
 from storage.prepared import JOBS, built
 
 QUEUED, RUNNING, DONE, DEAD = "queued", "running", "done", "dead"
 DEFAULT_MAX_ATTEMPTS = 100  # a ceiling; the worker's backoff schedule decides the real number
+# No delay is added beyond this, whatever a caller computed: a retry a week out is already one a
+# person has to look at, and a date past the database's range would fail the write itself.
+MAX_DELAY = timedelta(days=7)
 SERIAL_LOCK_SPACE = 0x7D  # advisory-lock namespace (first key) of the serial-key locks
 
 
@@ -77,11 +86,15 @@ async def enqueue(
     kind: str,
     payload: dict[str, Any],
     run_at: datetime | None = None,
+    delay: timedelta | None = None,
     serial_key: str | None = None,
     dedupe_key: str | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
 ) -> int | None:
-    """Add a job in the caller's transaction; returns its id, or None if `dedupe_key` existed."""
+    """Add a job in the caller's transaction; returns its id, or None if `dedupe_key` existed.
+
+    It is due at `run_at` if given (a scheduled moment), else `delay` (none: at once) after the
+    database's clock."""
     values = _new_job(
         kind,
         payload,
@@ -93,9 +106,12 @@ async def enqueue(
     )
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     locked = serial_key is not None and dialect == "postgresql"
+    timed = run_at is not None
+    if not timed:
+        values["delay_seconds"] = _seconds(delay)
     statement = built(
-        ("enqueue", dialect, locked, dedupe_key is not None),
-        lambda: _insert_job(dialect, locked=locked, dedupe=dedupe_key is not None),
+        ("enqueue", dialect, locked, dedupe_key is not None, timed),
+        lambda: _insert_job(dialect, locked=locked, dedupe=dedupe_key is not None, timed=timed),
     )
     result = await (await session.connection()).execute(statement, values)
     return result.scalar_one_or_none()
@@ -112,34 +128,43 @@ async def enqueue_many(
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     statement = built(
         ("enqueue_many", dialect),
-        lambda: _insert_job(dialect, locked=False, dedupe=True, returning=False),
+        lambda: _insert_job(dialect, locked=False, dedupe=True, timed=False, returning=False),
     )
     await (await session.connection()).execute(
         statement,
-        [_new_job(kind, payload, now=now, dedupe_key=dedupe_key) for payload, dedupe_key in jobs],
+        [
+            {**_new_job(kind, payload, now=now, dedupe_key=dedupe_key), "delay_seconds": 0.0}
+            for payload, dedupe_key in jobs
+        ],
     )
 
 
 async def complete(session: AsyncSession, *, job_id: int, owner: str) -> bool:
     """Mark done in the caller's transaction (with the job's own writes); False if the lease was lost."""
+    postgres = _is_postgres(session)
     result = await (await session.connection()).execute(
-        built(("finish", False), lambda: _finish(False)),
-        {"job_id": job_id, "owner": owner, "now": utcnow()},
+        built(("finish", False, postgres), lambda: _finish(False, postgres=postgres)),
+        {"job_id": job_id, "owner": owner},
     )
     return bool(result.rowcount)
 
 
 async def retry(
-    session: AsyncSession, *, job_id: int, owner: str, error: str, run_at: datetime | None
+    session: AsyncSession, *, job_id: int, owner: str, error: str, delay: timedelta | None
 ) -> bool:
-    """Reschedule at `run_at`, or dead-letter the job when `run_at` is None."""
+    """Queue the job again `delay` after the database's clock (at most MAX_DELAY, at least now),
+    or dead-letter it when `delay` is None."""
+    postgres = _is_postgres(session)
     values: dict[str, Any] = {
         "lease_owner": None,
         "lease_expires_at": None,
         "last_error": error[:2000],
-        "updated_at": utcnow(),
+        "updated_at": db_now(postgres),
     }
-    values.update(state=DEAD) if run_at is None else values.update(state=QUEUED, run_at=run_at)
+    if delay is None:
+        values.update(state=DEAD)
+    else:
+        values.update(state=QUEUED, run_at=db_now(postgres, _seconds(delay)))
     result = await session.execute(update(Job).where(_held(job_id, owner)).values(**values))
     return bool(result.rowcount)
 
@@ -161,17 +186,16 @@ class JobQueue:
         limit: int,
         lease: timedelta,
         kinds: tuple[str, ...] | None = None,
-        now: datetime | None = None,
     ) -> list[ClaimedJob]:
-        """Lease up to `limit` due jobs (jobs whose lease expired first) for `owner`.
+        """Lease up to `limit` due jobs (jobs whose lease expired first) for `owner`, until
+        `lease` after the database's clock.
 
         Two statements in one transaction, each reading an index that holds only what it looks for
         (migration 0004): jobs whose worker died (`running`, lease expired), then queued jobs in
         (run_at, id) order, the scan stopping once `limit` are found.
         """
-        now = now or utcnow()
         claimed: list[ClaimedJob] = []
-        params: dict[str, Any] = {"owner": owner, "now": now, "expires": now + lease}
+        params: dict[str, Any] = {"owner": owner, "lease_seconds": lease.total_seconds()}
         if kinds:
             params["kinds"] = list(kinds)
         async with self.db.transaction() as session:
@@ -194,16 +218,20 @@ class JobQueue:
     async def heartbeat_many(
         self, *, job_ids: Sequence[int], owner: str, lease: timedelta
     ) -> set[int]:
-        """Extend the leases of `owner`'s running jobs among `job_ids` in one statement; returns the
-        ids extended (a missing id's lease was lost to another worker, or the job has finished)."""
+        """Extend the leases of `owner`'s running jobs among `job_ids` to `lease` after the
+        database's clock, in one statement; returns the ids extended (a missing id's lease was lost
+        to another worker, or the job has finished)."""
         if not job_ids:
             return set()
-        now = utcnow()
+        postgres = self.db.is_postgres
         async with self.db.transaction() as session:
             result = await session.execute(
                 update(Job)
                 .where(Job.id.in_(list(job_ids)), Job.state == RUNNING, Job.lease_owner == owner)
-                .values(lease_expires_at=now + lease, updated_at=now)
+                .values(
+                    lease_expires_at=db_now(postgres, _seconds(lease)),
+                    updated_at=db_now(postgres),
+                )
                 .returning(Job.id),
                 execution_options={"synchronize_session": False},
             )
@@ -214,15 +242,17 @@ class JobQueue:
         wrote nothing else); returns the ids completed (a missing one's lease was lost)."""
         if not job_ids:
             return set()
+        postgres = self.db.is_postgres
         async with self.db.transaction() as session:
             result = await (await session.connection()).execute(
-                built(("finish", True), lambda: _finish(True)),
-                {"ids": list(job_ids), "owner": owner, "now": utcnow()},
+                built(("finish", True, postgres), lambda: _finish(True, postgres=postgres)),
+                {"ids": list(job_ids), "owner": owner},
             )
             return {row[0] for row in result.all()}
 
     async def release(self, *, job_id: int, owner: str) -> bool:
         """Give a job back untouched (shutdown): queued again, the attempt not counted."""
+        postgres = self.db.is_postgres
         async with self.db.transaction() as session:
             result = await session.execute(
                 update(Job)
@@ -232,8 +262,8 @@ class JobQueue:
                     lease_owner=None,
                     lease_expires_at=None,
                     attempts=Job.attempts - 1,
-                    run_at=utcnow(),
-                    updated_at=utcnow(),
+                    run_at=db_now(postgres),
+                    updated_at=db_now(postgres),
                 )
             )
         return bool(result.rowcount)
@@ -283,12 +313,16 @@ class JobQueue:
 
     async def oldest_due(self) -> datetime | None:
         """When the longest-waiting due job became due (queue age)."""
+        due = Job.run_at <= db_now(self.db.is_postgres)
         async with self.db.sessions() as session:
-            return (
-                await session.execute(
-                    select(func.min(Job.run_at)).where(Job.state == QUEUED, Job.run_at <= utcnow())
-                )
+            oldest = (
+                await session.execute(select(func.min(Job.run_at)).where(Job.state == QUEUED, due))
             ).scalar()
+        if isinstance(oldest, str):  # SQLite hands back MIN over text as text
+            oldest = datetime.fromisoformat(oldest)
+        if oldest is not None and oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=UTC)
+        return oldest
 
 
 # The statements.
@@ -319,9 +353,20 @@ def _new_job(
     }
 
 
-def _insert_job(dialect: str, *, locked: bool, dedupe: bool, returning: bool = True) -> Any:
+def _insert_job(
+    dialect: str, *, locked: bool, dedupe: bool, timed: bool, returning: bool = True
+) -> Any:
+    """The insert of a job row; unless `timed` (a `run_at` given), it is due `delay_seconds`
+    after the database's clock."""
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    postgres = dialect == "postgresql"
     names = [name for name in _JOB_VALUES]
+
+    def value(name: str) -> Any:
+        if name == "run_at" and not timed:
+            return db_now(postgres, bindparam("delay_seconds", type_=Float))
+        return bindparam(name, type_=JOBS.c[name].type)
+
     if locked:
         # A serial key's jobs run in id order, so their ids must follow commit order. PostgreSQL
         # hands out an id at insert time: a transaction holding a smaller id that commits later
@@ -334,10 +379,10 @@ def _insert_job(dialect: str, *, locked: bool, dedupe: bool, returning: bool = T
                 SERIAL_LOCK_SPACE, func.hashtext(bindparam("serial_key", type_=String))
             ).label("held")
         ).subquery("serial_lock")
-        row = select(*(bindparam(name, type_=JOBS.c[name].type) for name in names))
+        row = select(*(value(name) for name in names))
         statement = insert(JOBS).from_select(names, row.select_from(lock))
     else:
-        statement = insert(JOBS).values({name: bindparam(name) for name in names})
+        statement = insert(JOBS).values({name: value(name) for name in names})
     if dedupe:
         statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
     return statement.returning(JOBS.c.id) if returning else statement
@@ -360,7 +405,7 @@ _JOB_VALUES = (
 def _claim(part: str, *, postgres: bool, by_kind: bool) -> Any:
     """Lease the first due jobs of one part: `expired` leases, or `queued` jobs in order."""
     c = JOBS.c
-    now = bindparam("now", type_=c.run_at.type)
+    now = db_now(postgres)
     if part == "expired":
         due, order = and_(c.state == RUNNING, c.lease_expires_at < now), (c.lease_expires_at, c.id)
     else:
@@ -387,7 +432,7 @@ def _claim(part: str, *, postgres: bool, by_kind: bool) -> Any:
         .values(
             state=RUNNING,
             lease_owner=bindparam("owner"),
-            lease_expires_at=bindparam("expires"),
+            lease_expires_at=db_now(postgres, bindparam("lease_seconds", type_=Float)),
             attempts=c.attempts + 1,
             updated_at=now,
         )
@@ -395,11 +440,23 @@ def _claim(part: str, *, postgres: bool, by_kind: bool) -> Any:
     )
 
 
+def _is_postgres(session: AsyncSession) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
+def _seconds(delay: timedelta | None) -> float:
+    """A delay as seconds the database adds to its clock: none is 0, and it is kept within
+    [0, MAX_DELAY] whatever the caller computed."""
+    if delay is None:
+        return 0.0
+    return min(max(delay.total_seconds(), 0.0), MAX_DELAY.total_seconds())
+
+
 def _held(job_id: int, owner: str) -> Any:
     return and_(Job.id == job_id, Job.state == RUNNING, Job.lease_owner == owner)
 
 
-def _finish(many: bool) -> Any:
+def _finish(many: bool, *, postgres: bool) -> Any:
     """Mark `owner`'s running job(s) done; with `many`, returning the ids marked."""
     c = JOBS.c
     which = c.id.in_(bindparam("ids", expanding=True)) if many else c.id == bindparam("job_id")
@@ -411,7 +468,7 @@ def _finish(many: bool) -> Any:
             lease_owner=None,
             lease_expires_at=None,
             last_error=None,
-            updated_at=bindparam("now", type_=c.updated_at.type),
+            updated_at=db_now(postgres),
         )
     )
     return statement.returning(c.id) if many else statement

@@ -205,3 +205,29 @@ async def notice_bundles(
         for notice in notices
         if notice.id is not None and notice.case_id in cases
     }
+
+
+async def note_check_trouble(session: AsyncSession, notice_id: int, error: str | None) -> bool:
+    """A sent notice's checks started failing (`error`) or work again (None): kept on the notice.
+    True only for the write that changed which of the two it is, so it is said once however many
+    polls race."""
+    c = NOTICES.c
+    statement = built(
+        ("note_check_trouble", error is None),
+        lambda: (
+            update(NOTICES)
+            .where(
+                c.id == bindparam("notice_id"),
+                c.status == "sent",
+                c.last_error.is_not(None) if error is None else c.last_error.is_(None),
+            )
+            .values(
+                last_error=bindparam("v_last_error"),
+                updated_at=bindparam("v_updated_at", type_=c.updated_at.type),
+            )
+        ),
+    )
+    result = await (await session.connection()).execute(
+        statement, {"notice_id": notice_id, "v_last_error": error, "v_updated_at": utcnow()}
+    )
+    return bool(result.rowcount)

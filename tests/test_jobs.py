@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.jobs.worker import JobContext, JobFailed, JobHandler, RetryLater, Worker
 from storage import jobs
@@ -19,6 +19,16 @@ async def _enqueue(db: Database, kind: str = "notify", **kwargs: object) -> int 
         return await jobs.enqueue(
             session, kind=kind, payload=dict(kwargs.pop("payload", {}) or {}), **kwargs
         )  # type: ignore[arg-type]
+
+
+async def _expire_leases(db: Database) -> None:
+    """Every running job's lease has run out (its worker died a while ago)."""
+    async with db.transaction() as session:
+        await session.execute(
+            update(Job)
+            .where(Job.state == "running")
+            .values(lease_expires_at=utcnow() - timedelta(hours=1))
+        )
 
 
 async def _job(db: Database, job_id: int) -> Job:
@@ -49,12 +59,10 @@ async def test_two_claimers_never_share_a_job(db: Database) -> None:
 
 async def test_expired_lease_is_taken_over_by_another_worker(db: Database) -> None:
     job_id = await _enqueue(db)
-    [job] = await JobQueue(db).claim(owner="dead-worker", limit=5, lease=timedelta(seconds=1))
+    [job] = await JobQueue(db).claim(owner="dead-worker", limit=5, lease=timedelta(minutes=1))
     assert await JobQueue(db).claim(owner="other", limit=5, lease=timedelta(minutes=1)) == []
-    later = utcnow() + timedelta(seconds=2)
-    [taken] = await JobQueue(db).claim(
-        owner="other", limit=5, lease=timedelta(minutes=1), now=later
-    )
+    await _expire_leases(db)
+    [taken] = await JobQueue(db).claim(owner="other", limit=5, lease=timedelta(minutes=1))
     assert taken.id == job.id == job_id and taken.attempts == 2
     async with db.transaction() as session:  # the dead worker's late completion does not count
         assert not await jobs.complete(session, job_id=job.id, owner="dead-worker")
@@ -64,20 +72,20 @@ async def test_expired_lease_is_taken_over_by_another_worker(db: Database) -> No
 
 async def test_a_claim_takes_expired_leases_first_then_queued_jobs_in_order(db: Database) -> None:
     stalled = await _enqueue(db, payload={"n": "stalled"})
-    await JobQueue(db).claim(owner="dead-worker", limit=1, lease=timedelta(seconds=1))
+    await JobQueue(db).claim(owner="dead-worker", limit=1, lease=timedelta(minutes=1))
     queued = [await _enqueue(db, payload={"n": n}) for n in range(3)]
-    later = utcnow() + timedelta(seconds=2)
-    first = await JobQueue(db).claim(owner="w", limit=2, lease=timedelta(minutes=1), now=later)
+    await _expire_leases(db)
+    first = await JobQueue(db).claim(owner="w", limit=2, lease=timedelta(minutes=1))
     assert [job.id for job in first] == [stalled, queued[0]]
-    rest = await JobQueue(db).claim(owner="w", limit=5, lease=timedelta(minutes=1), now=later)
+    rest = await JobQueue(db).claim(owner="w", limit=5, lease=timedelta(minutes=1))
     assert [job.id for job in rest] == queued[1:]
 
 
 async def test_completing_many_jobs_reports_the_ones_whose_lease_was_lost(db: Database) -> None:
     ids = [await _enqueue(db, payload={"n": n}) for n in range(3)]
-    await JobQueue(db).claim(owner="w1", limit=3, lease=timedelta(seconds=1))
-    later = utcnow() + timedelta(seconds=2)
-    [taken] = await JobQueue(db).claim(owner="w2", limit=1, lease=timedelta(minutes=1), now=later)
+    await JobQueue(db).claim(owner="w1", limit=3, lease=timedelta(minutes=1))
+    await _expire_leases(db)
+    [taken] = await JobQueue(db).claim(owner="w2", limit=1, lease=timedelta(minutes=1))
     done = await JobQueue(db).complete_many(job_ids=ids, owner="w1")  # type: ignore[arg-type]
     assert done == set(ids) - {taken.id}
     assert (await _job(db, taken.id)).state == "running"
@@ -112,8 +120,6 @@ async def test_worker_retries_with_backoff_then_dead_letters(db: Database) -> No
         db=db, kinds={"flaky": JobHandler(flaky, on_dead=on_dead)}, backoff=[timedelta(0)] * 2
     )
     async with db.transaction() as session:  # max_attempts follows the configured schedule
-        from sqlalchemy import update
-
         await session.execute(update(Job).values(max_attempts=worker.max_attempts))
     await worker.run_until_idle(timeout=10)
     job = await _job(db, job_id)

@@ -192,6 +192,9 @@ class DeliveryConfig(_Strict):
     concurrency: int = Field(default=64, ge=1, le=1000)  # jobs one worker process runs at once
     # How long finished delivery and message jobs are kept before the hourly sweep deletes them.
     keep_done_jobs: timedelta = timedelta(days=30)
+    # The longest wait a platform's or Slack's Retry-After may ask for; a longer one (or `inf`, or a
+    # date in 9999) is cut to this, so no answer can park a job for ever.
+    max_retry_after: timedelta = timedelta(hours=1)
 
     @field_validator("backoff", mode="before")
     @classmethod
@@ -204,6 +207,16 @@ class DeliveryConfig(_Strict):
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
         return parse_duration(value)
+
+    @field_validator("max_retry_after", mode="before")
+    @classmethod
+    def _max_retry_after(cls, value: Any) -> timedelta:
+        wait = parse_duration(value)
+        if wait > timedelta(days=1):
+            raise ValueError(
+                f"expected at most 1d (a longer wait leaves notices unsent), got {value!r}"
+            )
+        return wait
 
 
 class PlatformConfig(BaseModel):

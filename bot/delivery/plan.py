@@ -75,16 +75,17 @@ async def enqueue_submit(session: AsyncSession, *, notice_id: int, case_id: int)
 
 
 async def enqueue_poll(
-    session: AsyncSession, notice: Notice, *, config: AppConfig, now: datetime
+    session: AsyncSession, notice: Notice, *, config: AppConfig, now: datetime | None = None
 ) -> None:
     """Queue the next poll of a sent notice, after its channel's `poll_every` (±10 %, so the
-    polls of a bulk case spread out)."""
+    polls of a bulk case spread out) counted on the database's clock: a host whose clock lags
+    does not poll early. (`now`, this host's time, is not used for that reason.)"""
     _, entry = config.channel_for(notice.platform)
     delay = entry.poll_every.total_seconds() * random.uniform(0.9, 1.1)
     assert notice.id is not None
     await payloads.enqueue(
         session,
         PollNotice(notice_id=notice.id, case_id=notice.case_id),
-        run_at=now + timedelta(seconds=delay),
+        delay=timedelta(seconds=delay),
         dedupe_key=f"poll:{notice.id}:{uuid.uuid4().hex[:8]}",
     )

@@ -8,6 +8,7 @@ retry handlers are switched off (see `bot.app`), so no call is retried by two la
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -31,17 +32,31 @@ SLACK_TRANSIENT = frozenset(
 )
 
 
+def bounded_delay(seconds: float | None, *, ceiling: float) -> float | None:
+    """A wait the other side asked for, made safe to schedule: within [0, `ceiling`] seconds.
+
+    Any number can arrive in a Retry-After (`inf`, `1e12`, a date in 9999 or 1970, `-1`): a
+    negative one means now, a huge or infinite one the ceiling, and NaN says nothing (None: our
+    own backoff decides)."""
+    if seconds is None or math.isnan(seconds):
+        return None
+    return min(max(seconds, 0.0), ceiling)
+
+
 def retry_after(exc: BaseException) -> float | None:
-    """Seconds the other side asked us to wait, if it said."""
+    """Seconds the other side asked us to wait, if it said something that is a number of seconds
+    (not NaN; a negative number is 0). Not capped here: each user caps it (`bounded_delay`)."""
     if isinstance(exc, TransientError):
-        return exc.retry_after
-    if isinstance(exc, SlackApiError):
+        asked = exc.retry_after
+    elif isinstance(exc, SlackApiError):
         value = exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after")
         try:
-            return float(value) if value is not None else None
-        except ValueError:
+            asked = float(value) if value is not None else None
+        except (TypeError, ValueError):
             return None
-    return None
+    else:
+        return None
+    return bounded_delay(asked, ceiling=math.inf)
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -62,8 +77,8 @@ def _waiter(cap: float) -> Callable[[RetryCallState], float]:
 
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        asked = retry_after(exc) if exc else None
-        return min(asked, cap) if asked is not None else jitter(state)
+        asked = bounded_delay(retry_after(exc), ceiling=cap) if exc else None
+        return asked if asked is not None else jitter(state)
 
     return wait
 

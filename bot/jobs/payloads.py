@@ -15,7 +15,7 @@ This module imports nothing from `bot.delivery`, so delivery can queue its own j
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
@@ -123,16 +123,19 @@ async def enqueue(
     payload: JobPayload,
     *,
     run_at: datetime | None = None,
+    delay: timedelta | None = None,
     serial_key: str | None = None,
     dedupe_key: str | None = None,
 ) -> int | None:
-    """Queue a job of `payload`'s kind in the caller's transaction; returns its id, or None if a
-    job with `dedupe_key` exists."""
+    """Queue a job of `payload`'s kind in the caller's transaction, due at `run_at`, or `delay`
+    after the database's clock (neither: at once); returns its id, or None if a job with
+    `dedupe_key` exists."""
     return await jobs.enqueue(
         session,
         kind=str(payload.kind),
         payload=payload.stored(),
         run_at=run_at,
+        delay=delay,
         serial_key=serial_key,
         dedupe_key=dedupe_key,
     )

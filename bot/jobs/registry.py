@@ -1,5 +1,6 @@
 """The job registry: every `JobKind` with the model its payload is read with, its runner, and who
-is told when one of its jobs is dead-lettered.
+is told when one of its jobs is dead-lettered. The kinds that act for a notice (submit, poll) each
+have a dead-letter handler, so neither dies without a word in the case's thread.
 
 The bot's worker runs exactly these kinds (`bound_to`), each bound to the bot's runtime. A new
 kind of job is a `JobKind` member, a payload model in `bot.jobs.payloads`, a runner, and a line
@@ -17,7 +18,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import TypeAdapter
 
 from bot.core.states import JobKind
-from bot.delivery.poll import run_poll
+from bot.delivery.poll import on_poll_dead, run_poll
 from bot.delivery.submit import on_submit_dead, run_submit
 from bot.jobs.notify import run_notify
 from bot.jobs.payloads import Notify, PollNotice, PostDigest, SubmitNotice, SweepReminders
@@ -49,7 +50,7 @@ class JobType(Generic[P]):
 JOB_TYPES: Mapping[JobKind, JobType[Any]] = MappingProxyType(
     {
         JobKind.SUBMIT: JobType(TypeAdapter(SubmitNotice), run_submit, on_dead=on_submit_dead),
-        JobKind.POLL: JobType(TypeAdapter(PollNotice), run_poll),
+        JobKind.POLL: JobType(TypeAdapter(PollNotice), run_poll, on_dead=on_poll_dead),
         JobKind.NOTIFY: JobType(TypeAdapter(Notify), run_notify),
         JobKind.DIGEST: JobType(TypeAdapter(PostDigest), run_digest),
         JobKind.REMIND: JobType(TypeAdapter(SweepReminders), run_remind),

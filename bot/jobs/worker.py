@@ -7,12 +7,20 @@ naming its kind, without running. A job runner is an async function of the job's
 finishes the job by calling `JobContext.complete(session)` inside the transaction that
 records its result (so "done" and the result commit together), or raises:
 - `RetryLater(message, delay=…)`: reschedule (transient trouble); the durable backoff applies
-  when no delay is given, and the last attempt dead-letters the job;
+  when no delay is given, and the last attempt dead-letters the job. A delay the other side
+  asked for (Retry-After) is kept within `max_retry_after`, whatever number arrives (`inf`,
+  NaN, a date in 9999), so no answer can keep a job from being rescheduled;
 - `JobFailed(message)`: dead-letter now (retrying cannot help);
 - anything else: treated like RetryLater with the error's text.
 
 On stop (SIGTERM) it claims nothing more, lets running jobs finish for a grace period, then
 releases the ones still running so another worker takes them at once.
+
+Every error kept on a job (`jobs.last_error`) and handed to a dead-letter handler goes through
+`scrub` first (the bot's secret scrubber), so no token of ours is stored with it.
+
+Times the queue compares (leases, due times) are the database's (`storage.jobs`): the worker
+hands over durations, never moments of its own host's clock.
 
 A job runs only while its lease holds. One task renews the leases of all the worker's running
 jobs (one statement per round, however many jobs); when a job's lease is found taken, or cannot
@@ -34,18 +42,17 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Generic, TypeVar, cast
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.jobs.backoff import record_after_effect
+from bot.jobs.backoff import bounded_delay, record_after_effect
 from bot.jobs.coalesce import Coalescer
 from storage import jobs
 from storage.db import Database
 from storage.jobs import ClaimedJob, JobQueue
-from storage.models import utcnow
 
 log = logging.getLogger("takedown.worker")
 
@@ -83,6 +90,8 @@ class JobContext(Generic[P]):
     owner: str
     db: Database
     completed: bool = False
+    # No retry follows this run if it fails: the job's last attempt under the backoff schedule.
+    last_attempt: bool = False
 
     async def complete(self, session: AsyncSession) -> bool:
         """Mark the job done in `session`'s transaction.
@@ -152,7 +161,8 @@ class Worker:
     owner: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(24):06x}"
     )
-    clock: Callable[[], datetime] = utcnow
+    max_retry_after: timedelta = timedelta(hours=1)  # the longest Retry-After honoured
+    scrub: Callable[[str], str] = lambda text: text  # secrets out of errors kept on jobs
     observe: Callable[[str, str, float], None] = lambda _kind, _outcome, _seconds: None  # metrics
 
     def __post_init__(self) -> None:
@@ -172,6 +182,10 @@ class Worker:
     @property
     def max_attempts(self) -> int:
         return len(self.backoff) + 1
+
+    def _attempts_for(self, job: ClaimedJob) -> int:
+        """How many runs `job` gets: its own ceiling, or the schedule's if that is lower."""
+        return min(job.max_attempts, self.max_attempts)
 
     def wake(self) -> None:
         """Look for work now (a job was just enqueued in this process)."""
@@ -247,9 +261,9 @@ class Worker:
 
     async def _attempt(self, job: ClaimedJob, context: JobContext) -> None:
         """The job's run and its completion: the part that may only happen under the lease."""
-        if job.attempts > job.max_attempts:
+        if job.attempts > self._attempts_for(job):
             raise JobFailed(
-                f"gave up after {job.max_attempts} attempts (its worker stopped each time)"
+                f"gave up after {self._attempts_for(job)} attempts (its worker stopped each time)"
             )
         await self.kinds[job.kind].run(context)
         if not context.completed:
@@ -269,7 +283,13 @@ class Worker:
             await self._reschedule(job, str(exc), None, tell=False)
             self._finished(job, "dead", started)
             return
-        context = JobContext(job=job, args=args, owner=self.owner, db=self.db)
+        context = JobContext(
+            job=job,
+            args=args,
+            owner=self.owner,
+            db=self.db,
+            last_attempt=job.attempts >= self._attempts_for(job),
+        )
         attempt = asyncio.create_task(self._attempt(job, context), name=f"attempt-{job.id}")
         lease = self._leases[job.id] = _Lease(attempt, context)
         if self._renewer is None or self._renewer.done():
@@ -329,31 +349,33 @@ class Worker:
 
     async def _retry(self, job: ClaimedJob, error: str, delay: float | None) -> str:
         # The schedule decides how many runs a job gets: one more than its backoff steps.
-        if job.attempts >= min(job.max_attempts, self.max_attempts):
+        if job.attempts >= self._attempts_for(job):
             await self._reschedule(job, error, None)
             return "dead"
-        if delay is None:
+        wait = bounded_delay(delay, ceiling=self.max_retry_after.total_seconds())
+        if wait is None:
             step = self.backoff[min(job.attempts - 1, len(self.backoff) - 1)]
-            delay = step.total_seconds() * random.uniform(0.9, 1.1)
-        await self._reschedule(job, error, self.clock() + timedelta(seconds=delay))
+            wait = step.total_seconds() * random.uniform(0.9, 1.1)
+        await self._reschedule(job, error, timedelta(seconds=wait))
         return "retry"
 
     async def _reschedule(
-        self, job: ClaimedJob, error: str, run_at: datetime | None, *, tell: bool = True
+        self, job: ClaimedJob, error: str, delay: timedelta | None, *, tell: bool = True
     ) -> None:
-        """Queue the job again at `run_at`, or dead-letter it (None) and, with `tell`, call its
-        kind's dead-letter handler."""
+        """Queue the job again `delay` from now (the database's now), or dead-letter it (None)
+        and, with `tell`, call its kind's dead-letter handler. The error is scrubbed first."""
+        error = self.scrub(error)
         try:
             async with self.db.transaction() as session:
                 held = await jobs.retry(
-                    session, job_id=job.id, owner=self.owner, error=error, run_at=run_at
+                    session, job_id=job.id, owner=self.owner, error=error, delay=delay
                 )
         except Exception:
             # The lease will expire and another worker retries the job: nothing is lost.
             log.exception("could not reschedule job %s", job.id)
             return
         on_dead = self.kinds[job.kind].on_dead if tell else None
-        if held and run_at is None and on_dead is not None:
+        if held and delay is None and on_dead is not None:
             try:
                 await on_dead(job, error)
             except Exception:

@@ -47,6 +47,7 @@ from fakes.mercadolibre import FakeMercadoLibre
 from fakes.slack import FakeSlack
 from fakes.webhook import FakeWebhookReceiver
 from sqlalchemy import select
+from tally import tally
 
 from bot.config.loading import parse_config
 from bot.intake.cases import ReportDraft, open_case
@@ -723,6 +724,7 @@ async def test_chaos(
 
     try:
         report = await _figures(db, slack, ebay, meli, hook, decided)
+        figures = await tally(db, slack, ebay=ebay, meli=meli, hook=hook)
     finally:
         await db.dispose()
     timings["total"] = time.monotonic() - began
@@ -754,8 +756,10 @@ async def test_chaos(
     print(f"cases whose final status disagrees with the platform: {report.disagreeing_cases}")
     for line in report.problems:
         print("  ! " + line)
+    figures.show("chaos")
 
     assert report.jobs_lost == 0, report.problems
+    assert figures.zero, figures.problems()
     assert report.sent_twice == 0, report.problems
     assert report.threads.lost == 0, report.problems
     assert report.threads.out_of_order == 0, report.problems
