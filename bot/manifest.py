@@ -16,7 +16,9 @@ BOT_SCOPES = [
     "chat:write",  # status threads, parent-message updates
     "chat:write.public",  # post status threads in a public report channel without being invited
     "im:write",  # a reporter's DM when no report channel is known
-    "usergroups:read",  # resolve user groups in access.reporters / access.approvers
+    "usergroups:read",  # resolve user groups in access.reporters / approvers / viewers
+    "channels:read",  # conversations.info: is the channel a report comes from private?
+    "groups:read",  # conversations.members: who may read a case filed in a private channel
     "files:write",  # the weekly digest's chart, uploaded into the digest's thread
     "files:read",  # a CSV/TXT of listing URLs uploaded in the report form
 ]

@@ -30,7 +30,7 @@ async def test_command_with_urls_opens_prefilled_form(bot: SlackDriver) -> None:
     assert view["callback_id"] == "report_listing"
     urls_block = next(b for b in view["blocks"] if b["block_id"] == "urls")
     assert urls_block["element"]["initial_value"] == f"{EBAY}\n{AMAZON}"
-    assert json.loads(view["private_metadata"]) == {"channel": "C0TEAM"}
+    assert json.loads(view["private_metadata"])["channel"] == "C0TEAM"
     labels = [b["label"]["text"] for b in view["blocks"]]
     assert labels[:4] == ["Listing URLs, one per line", "Brand", "IP right", "Infringement type"]
 
@@ -207,7 +207,7 @@ async def test_message_shortcut_opens_form_with_message_urls(bot: SlackDriver) -
     [call] = await bot.slack.wait_for("views.open")
     urls_block = next(b for b in call.params["view"]["blocks"] if b["block_id"] == "urls")
     assert urls_block["element"]["initial_value"] == f"{TAOBAO}\n{EBAY}"
-    assert json.loads(call.params["view"]["private_metadata"]) == {"channel": "C0CHAT"}
+    assert json.loads(call.params["view"]["private_metadata"])["channel"] == "C0CHAT"
 
 
 async def test_healthz_checks_the_database(bot: SlackDriver) -> None:
