@@ -342,3 +342,13 @@ def _tampered(metadata: str, **changes: Any) -> str:
 
 async def _async(value: Any) -> Any:
     return value
+
+
+async def test_the_digest_names_no_private_case(bot: SlackDriver) -> None:
+    private = await _file_in_secret(bot)
+    public = await _file_in_public(bot)
+    await bot.command("digest", user=OUTSIDER)
+    [digest] = await _answers(bot, 1)
+    text = json.dumps(digest, ensure_ascii=False)
+    assert f"TD-{public}" in text  # the oldest open listings
+    assert f"TD-{private}" not in text

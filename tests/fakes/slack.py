@@ -162,6 +162,10 @@ class FakeSlack(FakeServer[Call]):
         method = request.match_info["method"]
         params = dict(request.query)
         await self._record(Call(method, params))
+        scripted = self._scripted.get(method)
+        if scripted:
+            reply = scripted.pop(0)
+            return web.json_response(reply.body, status=reply.status, headers=reply.headers)
         return web.json_response(self._answer(method, params))
 
     async def _download(self, request: web.Request) -> web.Response:
