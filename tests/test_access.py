@@ -132,3 +132,11 @@ async def test_a_channel_slack_cannot_describe_opens_no_form(bot: SlackDriver) -
     await bot.command(TAOBAO, user="U0SOLO", channel="C0BUSY")
     [answer] = await bot.slack.wait_for_responses(1)
     assert "try again" in answer["text"] and not bot.slack.calls_to("views.open")
+
+
+async def test_an_app_without_the_channel_scopes_says_to_reinstall_it(bot: SlackDriver) -> None:
+    bot.slack.fail_next("conversations.info", error="missing_scope")
+    await bot.command(TAOBAO, user="U0SOLO", channel="C0TEAM")
+    [answer] = await bot.slack.wait_for_responses(1)
+    assert "channels:read" in answer["text"] and "reinstall" in answer["text"]
+    assert not bot.slack.calls_to("views.open")

@@ -204,6 +204,14 @@ class AccessControl:
                     "(`/invite @takedown-bot`) or report from another channel."
                 ) from None
             log.warning("could not read channel %s: %s", channel, error)
+            if error == "missing_scope":
+                data = exc.response.data if isinstance(exc.response.data, dict) else {}
+                needed = data.get("needed") or "channels:read, groups:read"
+                raise AccessDenied(
+                    "takedown-bot may not read this conversation's details (Slack scope "
+                    f"`{needed}`), so nothing was opened. Ask your Slack "
+                    "admin to reinstall it from `takedown-bot manifest`, or report from a channel."
+                ) from None
             raise AccessDenied(
                 "Could not check whether this channel is private just now; nothing was opened. "
                 "Please try again in a minute."
