@@ -11,6 +11,7 @@ anything is read further or changed.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,8 @@ from bot.runtime import Runtime
 from bot.slack_ui.access import AccessDenied
 from storage.cases import case_of_notice
 from storage.models import Case
+
+log = logging.getLogger("takedown.access")
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,9 @@ async def pressed_notice(rt: Runtime, body: dict[str, Any]) -> PressedNotice:
         "channel_id"
     )
     if channel != case.channel_id:
+        log.warning(
+            "button for notice %s pressed by %s in %s, not in its case's", notice_id, user, channel
+        )
         raise AccessDenied(
             f"This button does not belong to {_ref(case)}: use the buttons in its own thread."
         )
@@ -67,6 +73,7 @@ async def submitted_notice(rt: Runtime, body: dict[str, Any], view: dict[str, An
     notice_id = int(facts["notice"])  # sealed by us: anything else here is a bug
     case = await _case(rt, notice_id)
     if case.id != facts.get("case"):
+        log.warning("form for notice %s from %s refused: sealed for another case", notice_id, user)
         raise AccessDenied(
             f"This form's notice belongs to {_ref(case)}, not to the case it was opened for."
         )

@@ -14,11 +14,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from bot.runtime import Runtime
 from bot.slack_ui.access import AccessDenied
+
+log = logging.getLogger("takedown.access")
 
 MAC = "mac"
 _PURPOSE = b"takedown-bot form seal v1"
@@ -50,8 +53,12 @@ class FormSeal:
             raise StaleForm()
         mac = facts.pop(MAC)
         if not hmac.compare_digest(mac, self._mac(callback_id, facts)):
+            log.warning("form %s from %s refused: its metadata is not as sealed", callback_id, user)
             raise StaleForm()
         if facts.get("user") != user:
+            log.warning(
+                "form %s from %s refused: opened by %s", callback_id, user, facts.get("user")
+            )
             raise StaleForm("This form was opened by someone else")
         return facts
 
