@@ -106,6 +106,8 @@ class TakedownBot:
                 slack=self.slack,
                 reporters=settings.config.access.reporters,
                 approvers=settings.config.access.approvers,
+                viewers=settings.config.access.viewers,
+                commands_per_minute=settings.config.limits.commands_per_minute,
             ),
             adapters=self._build_adapters(),
             clock=clock,

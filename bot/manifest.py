@@ -19,7 +19,9 @@ BOT_SCOPES = [
     # post where the case was filed (another person's DM, a private channel it is not in, an
     # archived channel) or no channel is known; bot.jobs.notify.
     "im:write",
-    "usergroups:read",  # resolve user groups in access.reporters / access.approvers
+    "usergroups:read",  # resolve user groups in access.reporters / approvers / viewers
+    "channels:read",  # conversations.info: is the channel a report comes from private?
+    "groups:read",  # conversations.members: who may read a case filed in a private channel
     "files:write",  # the weekly digest's chart, uploaded into the digest's thread
     "files:read",  # a CSV/TXT of listing URLs uploaded in the report form
 ]

@@ -13,13 +13,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery import person as delivery
 from bot.desk.case_list import PAGE_ACTION, list_answer
+from bot.desk.notice_access import pressed_notice, seal_notice_form
 from bot.runtime import Runtime
 from bot.slack_ui import notice_blocks as nb
 from handlers.respond import tell
 
 
-def _notice_id(body: dict[str, Any]) -> int:
-    return int(body["actions"][0]["value"])
+async def _notice_id(rt: Runtime, body: dict[str, Any]) -> int:
+    """The button's notice, once the person may act on it from here (bot.desk.notice_access)."""
+    return (await pressed_notice(rt, body)).notice_id
 
 
 def _user(body: dict[str, Any]) -> str:
@@ -33,8 +35,9 @@ async def open_confirm_form(
     for the platform's reference."""
     await ack()
     await rt.inflight.quiet()
-    view = await delivery.confirm_form(rt, notice_id=_notice_id(body), actor=_user(body))
-    await client.views_open(trigger_id=body["trigger_id"], view=view)
+    pressed = await pressed_notice(rt, body)
+    view = await delivery.confirm_form(rt, notice_id=pressed.notice_id, actor=_user(body))
+    await client.views_open(trigger_id=body["trigger_id"], view=seal_notice_form(rt, view, pressed))
 
 
 async def open_decision_form(
@@ -42,21 +45,22 @@ async def open_decision_form(
 ) -> None:
     await ack()
     await rt.inflight.quiet()
-    view = await delivery.decision_form(rt, notice_id=_notice_id(body), actor=_user(body))
-    await client.views_open(trigger_id=body["trigger_id"], view=view)
+    pressed = await pressed_notice(rt, body)
+    view = await delivery.decision_form(rt, notice_id=pressed.notice_id, actor=_user(body))
+    await client.views_open(trigger_id=body["trigger_id"], view=seal_notice_form(rt, view, pressed))
 
 
 async def portal_failed(ack: AsyncAck, body: dict[str, Any], rt: Runtime) -> None:
     await ack()
     await rt.inflight.quiet()
-    await delivery.not_submitted(rt, notice_id=_notice_id(body), actor=_user(body))
+    await delivery.not_submitted(rt, notice_id=await _notice_id(rt, body), actor=_user(body))
     rt.wake_worker()
 
 
 async def retry(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, rt: Runtime) -> None:
     await ack()
     await rt.inflight.quiet()
-    await delivery.retry_notice(rt, notice_id=_notice_id(body), actor=_user(body))
+    await delivery.retry_notice(rt, notice_id=await _notice_id(rt, body), actor=_user(body))
     await tell(client, body, "Sending it again; the thread will say how it went.")
 
 
@@ -65,7 +69,7 @@ async def withdraw(
 ) -> None:
     await ack()
     await rt.inflight.quiet()
-    count = await delivery.withdraw(rt, notice_id=_notice_id(body), actor=_user(body))
+    count = await delivery.withdraw(rt, notice_id=await _notice_id(rt, body), actor=_user(body))
     rt.wake_worker()
     if not count:
         await tell(

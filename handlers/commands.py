@@ -17,6 +17,8 @@ async def report_listing(
     ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond, rt: Runtime
 ) -> None:
     await ack()
+    # Counted at once, in the order commands arrive (RateLimited past the minute's allowance).
+    rt.access.take_command(body["user_id"])
     # The slow part waits until every request Slack is waiting on has its answer (this one's
     # included): under a burst of commands, every ack goes ahead of the follow-up work.
     await rt.inflight.quiet()

@@ -5,12 +5,12 @@ errors beside a field."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.delivery import person as delivery
+from bot.desk.notice_access import submitted_notice
 from bot.desk.report import file_report, report_intake_key
 from bot.intake.cases import FILE_FIELD, ReportDraft
 from bot.runtime import Runtime
@@ -44,15 +44,6 @@ def uploaded_files(view: dict[str, Any]) -> list[dict[str, Any]]:
     return [item for item in element.get("files") or [] if isinstance(item, dict)]
 
 
-def _form_channel(view: dict[str, Any]) -> str | None:
-    """The channel the form was opened from (kept in its private_metadata), if any."""
-    try:
-        metadata = json.loads(view.get("private_metadata") or "{}")
-    except ValueError:
-        return None
-    return metadata.get("channel") if isinstance(metadata, dict) else None
-
-
 async def submit_report(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], rt: Runtime
 ) -> None:
@@ -64,7 +55,7 @@ async def submit_report(
         files=uploaded_files(view),
         reporter_id=body["user"]["id"],
         team_id=(body.get("team") or {}).get("id"),
-        channel_id=_form_channel(view),
+        metadata=view.get("private_metadata") or "",
         intake_key=report_intake_key(body, view),
     )
     await ack(
@@ -81,7 +72,7 @@ async def confirm_submission(
     values = view["state"]["values"]
     await delivery.confirm_submission(
         rt,
-        notice_id=int(view["private_metadata"]),
+        notice_id=await submitted_notice(rt, body, view),
         reference=values.get("reference", {}).get("reference", {}).get("value") or "",
         actor=body["user"]["id"],
     )
@@ -105,7 +96,7 @@ async def record_decision(
         return
     await delivery.record_decision(
         rt,
-        notice_id=int(view["private_metadata"]),
+        notice_id=await submitted_notice(rt, body, view),
         status=status,
         listing_ids=[int(option["value"]) for option in chosen],
         note=values.get("note", {}).get("note", {}).get("value") or "",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy import case as sql_case
@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage.listings import listings_of
-from storage.models import OPEN_STATUSES, Case, Listing, utcnow
+from storage.models import OPEN_STATUSES, Case, Listing, Notice, utcnow
 from storage.prepared import CASES, LISTINGS, built, by_ids, few
 
 INTAKE_LOCK_SPACE = 0x7F  # advisory-lock namespace (first key) of the intake lock
@@ -50,6 +50,41 @@ async def insert_case(session: AsyncSession, case: Case) -> Case:
 
 async def get_case(session: AsyncSession, case_id: int) -> Case | None:
     return await session.get(Case, case_id)
+
+
+async def case_of_notice(session: AsyncSession, notice_id: int) -> Case | None:
+    """The case a notice belongs to, as the database says (not as a request claims)."""
+    return (
+        await session.execute(
+            select(Case)
+            .join(Notice, col(Notice.case_id) == col(Case.id))
+            .where(col(Notice.id) == notice_id)
+        )
+    ).scalar_one_or_none()
+
+
+async def private_channels(session: AsyncSession) -> list[str]:
+    """Every private channel some case was filed from."""
+    rows = await session.execute(
+        select(col(Case.private_channel)).where(col(Case.private_channel).is_not(None)).distinct()
+    )
+    return [channel for channel in rows.scalars() if channel]
+
+
+async def reports_since(
+    session: AsyncSession, *, reporter_id: str, since: datetime
+) -> tuple[int, datetime | None]:
+    """How many cases `reporter_id` filed at or after `since`, and when the first of them was."""
+    count, first = (
+        await session.execute(
+            select(func.count(), func.min(col(Case.created_at))).where(
+                col(Case.reporter_id) == reporter_id, col(Case.created_at) >= since
+            )
+        )
+    ).one()
+    if isinstance(first, datetime) and first.tzinfo is None:  # SQLite keeps no zone: UTC
+        first = first.replace(tzinfo=UTC)
+    return int(count), first
 
 
 async def cases_by_id(session: AsyncSession, case_ids: Sequence[int]) -> dict[int, Case]:
@@ -113,10 +148,12 @@ async def list_cases(
     open_only: bool = False,
     reporter_id: str | None = None,
     platform: str | None = None,
+    private_channels: Sequence[str] | None = None,
     offset: int = 0,
     limit: int = 10,
 ) -> tuple[list[CaseRow], int]:
-    """Cases newest first with their listing counts, and how many match in all (for paging)."""
+    """Cases newest first with their listing counts, and how many match in all (for paging).
+    With `private_channels`, only cases filed outside private channels or in one of those."""
     open_count = func.sum(sql_case((col(Listing.status).in_(OPEN_STATUSES), 1), else_=0))
     query = (
         select(
@@ -139,6 +176,9 @@ async def list_cases(
         query = query.where(
             col(Case.id).in_(select(col(Listing.case_id)).where(col(Listing.platform) == platform))
         )
+    if private_channels is not None:
+        private = col(Case.private_channel)
+        query = query.where(private.is_(None) | private.in_(list(private_channels)))
     if open_only:
         query = query.having(open_count > 0)
     total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()

@@ -95,6 +95,8 @@ class Case(SQLModel, table=True):
     team_id: str | None = None
     channel_id: str | None = None
     thread_ts: str | None = None
+    # Filed from this private channel: only its members and the approvers may read the case.
+    private_channel: str | None = Field(default=None, index=True)
     # Idempotency of intake: a redelivered or double-submitted modal carries the same key.
     intake_key: str | None = Field(default=None, unique=True)
     created_at: datetime = _when(nullable=False, index=True)

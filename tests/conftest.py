@@ -34,6 +34,7 @@ from sqlalchemy import text
 from bot.app import TakedownBot, create_app
 from bot.config.environment import Environment, Settings
 from bot.config.schema import AppConfig
+from bot.desk.seal import sealed_metadata
 from storage.db import Database
 
 for _name in ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"):  # would switch Bolt to OAuth mode
@@ -217,6 +218,11 @@ class SlackDriver:
         await response.read()
         return response
 
+    def sealed(self, callback_id: str, **facts: Any) -> str:
+        """A form's private_metadata as the bot seals it when it opens the form (`user` opened
+        it): for a submission sent without opening the form first."""
+        return sealed_metadata(self.bot.runtime, callback_id, facts)
+
     async def command(
         self, text: str = "", *, user: str = "U0REPORTER", channel: str = "C0TEAM"
     ) -> aiohttp.ClientResponse:
@@ -256,8 +262,11 @@ class SlackDriver:
         view_id: str | None = None,
         channel: str = "C0TEAM",
         headers: dict[str, str] | None = None,
+        metadata: str | None = None,
     ) -> tuple[aiohttp.ClientResponse, dict[str, Any]]:
-        """Submit the report form as Slack would; returns the response and its JSON (or {})."""
+        """Submit the report form as Slack would; returns the response and its JSON (or {}).
+        `metadata`: the form's private_metadata as the bot set it (by default, a form opened in
+        `channel` by `user`)."""
 
         def select(value: str) -> dict[str, Any]:
             option = (
@@ -287,7 +296,11 @@ class SlackDriver:
                 "id": view_id or f"V{next(_ids)}",
                 "type": "modal",
                 "callback_id": "report_listing",
-                "private_metadata": json.dumps({"channel": channel}),
+                "private_metadata": self.sealed(
+                    "report_listing", user=user, channel=channel, private=False
+                )
+                if metadata is None
+                else metadata,
                 "state": {"values": values},
                 "hash": "h",
             },

@@ -94,3 +94,49 @@ async def test_only_approvers_change_statuses_but_the_reporter_confirms_the_port
 
 async def _first(items: list[Any]) -> Any:
     return items[0] if items else None
+
+
+async def _file_from(bot: SlackDriver, channel: str, *, user: str) -> None:
+    """`user` files a case from `channel` through the form the bot opened there."""
+    await bot.command(TAOBAO, user=user, channel=channel)
+    [opened] = await bot.slack.wait_for("views.open")
+    metadata = opened.params["view"]["private_metadata"]
+    _, body = await bot.submit_report(urls=TAOBAO, user=user, channel=channel, metadata=metadata)
+    assert body["response_action"] == "update", body
+
+
+async def test_a_private_channels_members_are_read_page_by_page(bot: SlackDriver) -> None:
+    crowd = [f"U{n:07d}" for n in range(2400)]
+    bot.slack.channels["G0BIG"] = {"is_private": True, "members": [*crowd, "U0SOLO"]}
+    await _file_from(bot, "G0BIG", user="U0SOLO")
+    await bot.command("status TD-1", user="U0SOLO")
+    [answer] = await bot.slack.wait_for_responses(1)
+    assert answer["text"].startswith("TD-1"), answer
+    assert len(bot.slack.calls_to("conversations.members")) == 3  # 1,000 a page
+
+
+async def test_members_slack_cannot_give_are_refused_and_asked_again(bot: SlackDriver) -> None:
+    bot.slack.channels["G0TEAM"] = {"is_private": True, "members": ["U0SOLO"]}
+    await _file_from(bot, "G0TEAM", user="U0SOLO")
+    bot.slack.fail_next("conversations.members", error="internal_error")
+    await bot.command("status TD-1", user="U0SOLO")
+    [refused] = await bot.slack.wait_for_responses(1)
+    assert "private channel" in refused["text"]  # fails closed
+    await bot.command("status TD-1", user="U0SOLO")  # the failure was not kept
+    [_, answer] = await bot.slack.wait_for_responses(2)
+    assert answer["text"].startswith("TD-1"), answer
+
+
+async def test_a_channel_slack_cannot_describe_opens_no_form(bot: SlackDriver) -> None:
+    bot.slack.fail_next("conversations.info", error="ratelimited")
+    await bot.command(TAOBAO, user="U0SOLO", channel="C0BUSY")
+    [answer] = await bot.slack.wait_for_responses(1)
+    assert "try again" in answer["text"] and not bot.slack.calls_to("views.open")
+
+
+async def test_an_app_without_the_channel_scopes_says_to_reinstall_it(bot: SlackDriver) -> None:
+    bot.slack.fail_next("conversations.info", error="missing_scope")
+    await bot.command(TAOBAO, user="U0SOLO", channel="C0TEAM")
+    [answer] = await bot.slack.wait_for_responses(1)
+    assert "channels:read" in answer["text"] and "reinstall" in answer["text"]
+    assert not bot.slack.calls_to("views.open")

@@ -487,7 +487,8 @@ async def submit_with_file(
         "evidence": {"evidence": {"type": "plain_text_input", "value": None}},
         "seller": {"seller": {"type": "plain_text_input", "value": None}},
     }
-    payload = view_submission("report_listing", json.dumps({"channel": "C0TEAM"}), values)
+    metadata = bot.sealed("report_listing", user="U0REPORTER", channel="C0TEAM", private=False)
+    payload = view_submission("report_listing", metadata, values)
     response = await bot.interact(payload)
     body = await response.text()
     return response.status, (json.loads(body) if body.startswith("{") else {})

@@ -290,7 +290,8 @@ async def test_portal_flow_through_its_buttons(bot: SlackDriver) -> None:
     assert opened.params["view"]["callback_id"] == "notice_confirm"
 
     values = {"reference": {"reference": {"type": "plain_text_input", "value": "IPP-2026-0042"}}}
-    response = await bot.interact(view_submission("notice_confirm", str(notice.id), values))
+    metadata = opened.params["view"]["private_metadata"]  # sealed by the bot (bot.desk.seal)
+    response = await bot.interact(view_submission("notice_confirm", metadata, values))
     assert response.status == 200
     listing = (await _listings(bot))[0]
     assert (listing.status, listing.reference) == ("submitted", "IPP-2026-0042")
@@ -304,7 +305,8 @@ async def test_portal_flow_through_its_buttons(bot: SlackDriver) -> None:
         "listings": {"listings": {"type": "multi_static_select", "selected_options": [option]}},
         "note": {"note": {"type": "plain_text_input", "value": "Taken down within 2 days"}},
     }
-    await bot.interact(view_submission("notice_decision", str(notice.id), values, user="U0LEGAL"))
+    metadata = decision_view["private_metadata"]
+    await bot.interact(view_submission("notice_decision", metadata, values, user="U0LEGAL"))
     listing = (await _listings(bot))[0]
     assert (listing.status, listing.status_reason) == ("removed", "Taken down within 2 days")
     await eventually(

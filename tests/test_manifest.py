@@ -27,6 +27,8 @@ LEAST_PRIVILEGE = {
     "chat:write.public",
     "im:write",
     "usergroups:read",
+    "channels:read",
+    "groups:read",
     "files:write",
     "files:read",
 }

@@ -83,7 +83,9 @@ async def test_an_unexpected_failure_is_logged_once_and_the_person_gets_an_apolo
 async def test_a_refusal_in_a_form_is_shown_beside_its_field(
     bot: SlackDriver, logged: pytest.LogCaptureFixture
 ) -> None:
-    response = await bot.interact(_reference_form("1", reference="  "))
+    notice_id = await _awaiting_notice(bot)
+    metadata = bot.sealed("notice_confirm", user="U0REPORTER", case=1, notice=notice_id)
+    response = await bot.interact(_reference_form(metadata, reference="  "))
     assert response.status == 200
     assert json.loads(await response.text()) == {
         "response_action": "errors",
@@ -95,7 +97,9 @@ async def test_a_refusal_in_a_form_is_shown_beside_its_field(
 async def test_an_unexpected_failure_in_a_form_keeps_it_open_with_an_apology(
     bot: SlackDriver, logged: pytest.LogCaptureFixture
 ) -> None:
-    response = await bot.interact(_reference_form("not a notice id", reference="CN-1"))
+    # Sealed by the bot yet not a notice id: a bug of ours, not a person's mistake.
+    metadata = bot.sealed("notice_confirm", user="U0REPORTER", case=1, notice="not a notice id")
+    response = await bot.interact(_reference_form(metadata, reference="CN-1"))
     assert response.status == 200
     assert json.loads(await response.text()) == {
         "response_action": "errors",

@@ -170,16 +170,28 @@ class Brand(_Strict):
 
 
 class AccessConfig(_Strict):
+    """Who may do what (`bot.slack_ui.access`). An empty list lets everyone in; `viewers` left out
+    means the reporters and the approvers."""
+
     reporters: list[str] = Field(default_factory=list)
     approvers: list[str] = Field(default_factory=list)
+    viewers: list[str] | None = None
 
-    @field_validator("reporters", "approvers")
+    @field_validator("reporters", "approvers", "viewers")
     @classmethod
-    def _ids(cls, value: list[str]) -> list[str]:
-        for item in value:
+    def _ids(cls, value: list[str] | None) -> list[str] | None:
+        for item in value or []:
             if not _SLACK_ID.match(item):
                 raise ValueError(f"{item!r} is not a Slack user id (U…/W…) or user group id (S…)")
         return value
+
+
+class LimitsConfig(_Strict):
+    """Per-person abuse limits: reports filed per hour (counted in the database, so across every
+    process) and slash commands per minute (counted by each process)."""
+
+    reports_per_hour: int = Field(default=60, ge=1, le=100_000)
+    commands_per_minute: int = Field(default=30, ge=1, le=100_000)
 
 
 class DeliveryConfig(_Strict):
@@ -255,6 +267,7 @@ class AppConfig(_Strict):
     brands: list[Brand] = Field(min_length=1)
     platforms: dict[str, PlatformConfig] = Field(default_factory=dict)
     access: AccessConfig = Field(default_factory=AccessConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
 
     @field_validator("brands")

@@ -10,7 +10,7 @@ from bot.core.cases import case_ref, thread_link
 from bot.core.platforms import PLATFORMS, platform_name
 from bot.runtime import Runtime
 from bot.slack_ui.mrkdwn import Blocks, escape, mrkdwn, plain
-from storage.cases import list_cases
+from storage.cases import list_cases, private_channels
 
 PAGE_SIZE = 10
 PAGE_ACTION = "cases_page"
@@ -38,13 +38,19 @@ def parse_filter(words: list[str]) -> tuple[str, int]:
 
 
 async def list_answer(rt: Runtime, *, user_id: str, what: str, page: int) -> tuple[str, Blocks]:
-    """The page of cases matching `what`, newest first, with buttons to page through."""
+    """The page of cases matching `what` that `user_id` may read, newest first, with buttons to
+    page through. Raises AccessDenied for a person who may not read cases (`access.viewers`)."""
+    await rt.access.require_viewer(user_id)
+    async with rt.db.sessions() as session:
+        channels = await private_channels(session)
+    readable = await rt.access.readable_channels(user_id, channels) if channels else None
     async with rt.db.sessions() as session:
         rows, total = await list_cases(
             session,
             open_only=what != "all",
             reporter_id=user_id if what == "mine" else None,
             platform=what if what in PLATFORMS else None,
+            private_channels=readable,
             offset=(page - 1) * PAGE_SIZE,
             limit=PAGE_SIZE,
         )

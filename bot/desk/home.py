@@ -1,4 +1,8 @@
-"""The App Home tab: my open cases, every open listing by status, and the platform scorecard."""
+"""The App Home tab: my open cases, every open listing by status, and the platform scorecard.
+
+For a viewer only (`access.viewers`); others are told who can help. The case list leaves out what
+the person may not read (cases filed in private channels they are not in); the counts and the
+scorecard are the team's figures, which name no case."""
 
 from __future__ import annotations
 
@@ -22,6 +26,9 @@ async def home_view(rt: Runtime, *, user_id: str) -> dict[str, Any]:
     from bot.figures.scorecard import scorecard_blocks
 
     blocks: Blocks = [{"type": "header", "text": plain("Takedown desk", limit=150)}]
+    if not await rt.access.is_viewer(user_id):
+        blocks.append({"type": "section", "text": mrkdwn(rt.access.viewer_refusal())})
+        return {"type": "home", "blocks": blocks}
     _, mine = await list_answer(rt, user_id=user_id, what="mine", page=1)
     blocks += [b for b in mine if b.get("type") != "actions"]
     async with rt.db.sessions() as session:

@@ -1,29 +1,50 @@
 """The report form, for a person who may report: opened (from the command or the message shortcut)
 and filed when they submit it. The listeners in `handlers` read Slack's payload and answer; the
-work between is here."""
+work between is here.
+
+The form is opened with its facts sealed in (`bot.desk.seal`): who opened it, the channel it came
+from, and whether that channel is private, which makes the case readable only by its members and
+the approvers, and keeps its thread there. Each person may file `limits.reports_per_hour` reports
+an hour, counted from the cases table: the same count for every process, lost by no restart.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import secrets
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
+from bot.desk.seal import form_seal
 from bot.intake.cases import OpenedCase, ReportDraft, follow_short_links, open_case
 from bot.intake.upload import attach_upload
 from bot.runtime import Runtime
-from bot.slack_ui.report_form import report_modal
+from bot.slack_ui.access import RateLimited
+from bot.slack_ui.report_form import REPORT_CALLBACK, report_modal
+from storage.cases import reports_since
+
+HOUR = timedelta(hours=1)
 
 
 async def report_form(
     rt: Runtime, *, user_id: str, urls: Sequence[str], channel_id: str | None
 ) -> dict[str, Any]:
-    """The report form prefilled with `urls`; raises AccessDenied for a person who may not report.
-    The channel is kept in the form, for the case's thread to go there, with a nonce naming this
-    one form for its intake key (see `report_intake_key`)."""
+    """The report form prefilled with `urls`; raises AccessDenied for a person who may not report
+    (or not now), or from a private channel the bot is not in. The channel is kept in the form,
+    for the case's thread to go there, with a nonce naming this one form for its intake key
+    (see `report_intake_key`)."""
     await rt.access.require_reporter(user_id)
-    metadata = {"channel": channel_id, FORM_NONCE: secrets.token_urlsafe(12)}
-    return report_modal(rt.config, urls=urls, metadata=metadata)
+    await require_report_allowance(rt, user_id)
+    private = await rt.access.private_channel(channel_id)
+    facts = {
+        "user": user_id,
+        "channel": channel_id,
+        "private": private is not None,
+        FORM_NONCE: secrets.token_urlsafe(12),
+    }
+    return report_modal(rt.config, urls=urls, metadata=form_seal(rt).seal(REPORT_CALLBACK, facts))
 
 
 FORM_NONCE = "form"  # the key of the form's own nonce in its private_metadata
@@ -62,12 +83,16 @@ async def file_report(
     files: Sequence[Mapping[str, Any]],
     reporter_id: str,
     team_id: str | None,
-    channel_id: str | None,
+    metadata: str,
     intake_key: str,
 ) -> OpenedCase:
     """Open the case a submitted report form describes: its uploaded file read in, its short links
-    followed. Raises AccessDenied, UrlFileError (the file) or ReportRejected (the fields)."""
+    followed. `metadata` is the form's private_metadata as submitted. Raises AccessDenied (or
+    StaleForm, RateLimited), UrlFileError (the file) or ReportRejected (the fields)."""
     await rt.access.require_reporter(reporter_id)
+    facts = form_seal(rt).open(REPORT_CALLBACK, metadata, user=reporter_id)
+    channel = facts.get("channel") if isinstance(facts.get("channel"), str) else None
+    await require_report_allowance(rt, reporter_id)
     draft = await attach_upload(draft, files, http=rt.http, slack=rt.slack)
     draft = await follow_short_links(draft, http=rt.http, policy=rt.short_links)
     return await open_case(
@@ -76,6 +101,24 @@ async def file_report(
         draft=draft,
         reporter_id=reporter_id,
         team_id=team_id,
-        channel_id=channel_id,
+        channel_id=channel,
         intake_key=intake_key,
+        private_channel=channel if facts.get("private") else None,
+    )
+
+
+async def require_report_allowance(rt: Runtime, user_id: str) -> None:
+    """Raises RateLimited when `user_id` filed `limits.reports_per_hour` cases in the last hour.
+    Two reports submitted at the same moment can both pass the count: the limit is against abuse,
+    not exact."""
+    limit = rt.config.limits.reports_per_hour
+    now = rt.clock()
+    async with rt.db.sessions() as session:
+        count, first = await reports_since(session, reporter_id=user_id, since=now - HOUR)
+    if count < limit:
+        return
+    minutes = max(1, math.ceil(((first or now) + HOUR - now).total_seconds() / 60))
+    raise RateLimited(
+        f"You have filed {count} reports in the last hour (`limits.reports_per_hour` is "
+        f"{limit}); nothing was filed. Please try again in {minutes} min."
     )

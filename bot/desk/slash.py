@@ -46,13 +46,18 @@ def parse_command(text: str) -> tuple[str, list[str]]:
 
 
 async def answer_command(rt: Runtime, *, text: str, user_id: str) -> Answer:
+    """The answer to `/report-listing <text>`. Raises AccessDenied for a person who may not read
+    cases (`access.viewers`) or the case asked about."""
     kind, args = parse_command(text)
     if kind == "report":
         return Answer(open_form=True, urls=args)
     if kind == "help":
         return Answer(*help_blocks())
+    if kind == "unknown":
+        return Answer(*help_blocks(unknown=args[0]))
+    await rt.access.require_viewer(user_id)  # the rest reads cases or their figures
     if kind == "status":
-        return await _status(rt, args)
+        return await _status(rt, args, user_id)
     if kind == "list":
         try:
             what, page = parse_filter(args)
@@ -64,9 +69,7 @@ async def answer_command(rt: Runtime, *, text: str, user_id: str) -> Answer:
 
         digest = await build_digest(rt.db, rt.config, now=rt.clock(), chart=False)
         return Answer(text=digest.text, blocks=digest.blocks)
-    if kind == "scorecard":
-        return await _scorecard(rt, args)
-    return Answer(*help_blocks(unknown=args[0]))
+    return await _scorecard(rt, args)
 
 
 async def _scorecard(rt: Runtime, args: list[str]) -> Answer:
@@ -86,13 +89,17 @@ async def _scorecard(rt: Runtime, args: list[str]) -> Answer:
     return Answer(*scorecard_blocks(scores, since=since))
 
 
-async def _status(rt: Runtime, args: list[str]) -> Answer:
+async def _status(rt: Runtime, args: list[str], user_id: str) -> Answer:
     if len(args) != 1 or (case_id := parse_case_ref(args[0])) is None:
         return Answer(*notice_text("Which case? For example: `/report-listing status TD-42`"))
     async with rt.db.sessions() as session:
         case = await get_case(session, case_id)
-        if case is None:
-            return Answer(*notice_text(f"There is no case {case_ref(case_id)}."))
+    if case is None:
+        return Answer(*notice_text(f"There is no case {case_ref(case_id)}."))
+    await rt.access.require_reader(
+        user_id, ref=case_ref(case_id), private_channel=case.private_channel
+    )
+    async with rt.db.sessions() as session:
         text, blocks = await parent_message(rt, session, case)
     if case.channel_id and case.thread_ts:
         link = thread_link(case.channel_id, case.thread_ts)

@@ -320,14 +320,18 @@ async def open_case(
     team_id: str | None,
     channel_id: str | None,
     intake_key: str | None,
+    private_channel: str | None = None,
 ) -> OpenedCase:
     """Store a report as a case with its listings, notices and first jobs; one transaction.
 
     Raises ReportRejected for bad input or listings already in an open case. The same
     `intake_key` opens the case once: a second call returns the first case (`created=False`).
+    A case filed from a `private_channel` keeps its thread there, not in the report channel.
     """
     report = parse_report(config, draft)
-    intake = _Intake(config, draft, report, reporter_id, team_id, channel_id, intake_key)
+    intake = _Intake(
+        config, draft, report, reporter_id, team_id, channel_id, intake_key, private_channel
+    )
     for attempt in range(2):
         try:
             async with db.transaction() as session:
@@ -352,6 +356,7 @@ class _Intake:
     team_id: str | None
     channel_id: str | None
     intake_key: str | None
+    private_channel: str | None = None
 
     async def store(self, session: AsyncSession) -> OpenedCase:
         """The case, in the caller's transaction; the earlier one if this intake key opened it."""
@@ -394,7 +399,8 @@ class _Intake:
             seller=(draft.seller or "").strip() or None,
             reporter_id=self.reporter_id,
             team_id=self.team_id,
-            channel_id=self.config.team.report_channel or self.channel_id,
+            channel_id=self.private_channel or self.config.team.report_channel or self.channel_id,
+            private_channel=self.private_channel,
             intake_key=self.intake_key,
         )
 

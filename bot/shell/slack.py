@@ -52,6 +52,7 @@ class LocalSlack:
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # slack_sdk GETs conversations.info & co.
         app.router.add_post("/respond/{key}", self._respond)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/files/{file_id}/{name}", self._download)
@@ -214,6 +215,7 @@ async def _params(request: web.Request) -> dict[str, Any]:
         params: dict[str, Any] = dict(data) if isinstance(data, dict) else {}
     else:
         params = dict((await request.post()).items())
+    params = {**dict(request.query), **params}  # a GET's arguments are in its URL
     for key in ("blocks", "view", "attachments", "files"):
         if isinstance(params.get(key), str):
             with contextlib.suppress(ValueError):

@@ -201,7 +201,7 @@ async def _oldest_open(session: AsyncSession, *, now: datetime) -> tuple[OldList
             col(Case.thread_ts),
         )
         .join(Case, col(Case.id) == col(Listing.case_id))
-        .where(open_now)
+        .where(open_now, col(Case.private_channel).is_(None))  # a private case's stays in it
         .order_by(col(Listing.created_at), col(Listing.id))
         .limit(OLDEST_OPEN)
     )

@@ -42,6 +42,9 @@ class FakeSlack(FakeServer[Call]):
         self.responses: list[dict[str, Any]] = []
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts) → latest message
         self.usergroups: dict[str, list[str]] = {}
+        # Conversations the bot can see: id → {"is_private": bool, "members": [user ids]}. An id
+        # not listed is a public channel when it starts with C, else one the bot cannot see.
+        self.channels: dict[str, dict[str, Any]] = {}
         self.uploads: dict[str, bytes] = {}  # file id → bytes uploaded to its upload URL
         self.files: dict[str, tuple[dict[str, Any], bytes]] = {}  # file id → (file object, bytes)
         self.downloads: list[dict[str, str]] = []  # each file download: its path and Authorization
@@ -169,6 +172,10 @@ class FakeSlack(FakeServer[Call]):
         method = request.match_info["method"]
         params = dict(request.query)
         await self._record(Call(method, params))
+        scripted = self._scripted.get(method)
+        if scripted:
+            reply = scripted.pop(0)
+            return web.json_response(reply.body, status=reply.status, headers=reply.headers)
         return web.json_response(self._answer(method, params))
 
     async def _download(self, request: web.Request) -> web.Response:
@@ -233,12 +240,37 @@ class FakeSlack(FakeServer[Call]):
             return {"ok": True, "message_ts": "1.1"}
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": "D" + str(params.get("users", "X"))[1:]}}
+        if method == "conversations.info":
+            return self._conversation(str(params.get("channel", "")))
+        if method == "conversations.members":
+            return self._members(params)
         if method == "usergroups.users.list":
             group = params.get("usergroup", "")
             if group not in self.usergroups:
                 return {"ok": False, "error": "no_such_subteam"}
             return {"ok": True, "users": self.usergroups[group]}
         return {"ok": True}
+
+    def _conversation(self, channel: str) -> dict[str, Any]:
+        known = self.channels.get(channel)
+        if known is None and not channel.startswith("C"):
+            return {"ok": False, "error": "channel_not_found"}
+        private = bool(known and known.get("is_private"))
+        return {"ok": True, "channel": {"id": channel, "is_private": private}}
+
+    def _members(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A channel's members, a page at a time (`limit`, `cursor`) as Slack pages them."""
+        known = self.channels.get(str(params.get("channel", "")))
+        if known is None:
+            return {"ok": False, "error": "channel_not_found"}
+        members = list(known.get("members") or [])
+        start, size = int(params.get("cursor") or 0), int(params.get("limit") or 100)
+        after = start + size
+        return {
+            "ok": True,
+            "members": members[start:after],
+            "response_metadata": {"next_cursor": str(after) if after < len(members) else ""},
+        }
 
 
 async def _params(request: web.Request) -> dict[str, Any]:
