@@ -1,13 +1,25 @@
 """Block Kit for notices in a case's status thread: the portal guide, failures, held notices,
-and the buttons people press (action ids are read by `handlers.actions`)."""
+what became of a notice withdrawn on its way, notes, and the buttons people press (action ids are
+read by `handlers.actions`); and what a person who withdrew a notice is told."""
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from typing import Any
 
 from bot.core.platforms import platform_name
 from bot.core.states import ListingStatus
-from bot.slack_ui.mrkdwn import Blocks, escape, escape_cut, link_url, mrkdwn, plain
+from bot.slack_ui.mrkdwn import (
+    Blocks,
+    context,
+    escape,
+    escape_cut,
+    link_url,
+    listing_link,
+    mrkdwn,
+    plain,
+)
 
 # Action ids (handlers.actions registers one listener each) and modal callback ids.
 PORTAL_SUBMITTED = "portal_submitted"
@@ -153,15 +165,32 @@ def notice_failed(
     ]
 
 
-def notice_held(*, notice_id: int, platform: str, error: str) -> tuple[str, Blocks]:
-    text = f"The notice to {escape_cut(platform_name(platform), 100)} may or may not have arrived; check before sending again"
+def notice_held(
+    *,
+    notice_id: int,
+    platform: str,
+    error: str,
+    look_every: timedelta | None = None,
+    withdrawal_asked: bool = False,
+) -> tuple[str, Blocks]:
+    """A notice whose fate is unknown: it may have reached the platform. With `look_every`, the
+    bot keeps asking the platform that often and settles the hold itself when it answers."""
+    name = escape_cut(platform_name(platform), 100)
+    text = f"The notice to {name} may or may not have arrived; check before sending again"
+    lines = [f":grey_question: *The notice to {name} may have arrived.* Its fate is unknown, so it is not sent again on its own."]
+    if look_every is not None:
+        lines.append(
+            f"{name} could not be asked just now. The bot asks again every {_every(look_every)} and says here when {name} answers; or check {name} yourself and say what happened."
+        )
+    else:
+        lines.append(f"{name} cannot tell us. Check {name}, then say what happened.")
+    if withdrawal_asked:
+        lines.append(
+            f"Its withdrawal was asked for while it was on its way: it will not be sent again, and if {name} has it, ask {name} to withdraw it."
+        )
+    lines.append(f"> {escape_cut(error, 1000)}")
     return text, [
-        {
-            "type": "section",
-            "text": mrkdwn(
-                f":grey_question: *The notice to {escape_cut(platform_name(platform), 100)} may have arrived.* The connection broke after it was sent and the platform cannot tell us, so it is not sent again automatically. Check the platform, then say what happened.\n> {escape_cut(error, 1000)}"
-            ),
-        },
+        {"type": "section", "text": mrkdwn("\n".join(lines))},
         {
             "type": "actions",
             "block_id": f"held:{notice_id}",
@@ -172,14 +201,128 @@ def notice_held(*, notice_id: int, platform: str, error: str) -> tuple[str, Bloc
                     RETRY,
                     str(notice_id),
                     confirm=_confirm(
-                        "Send again?",
-                        "Only if the platform has no record of this notice: a second notice would be a duplicate.",
+                        "Send again? It may create a duplicate",
+                        f"For approvers only. If the notice did reach {platform_name(platform)}, sending it again files a duplicate notice. Send again only once {platform_name(platform)} shows no record of it.",
                         "Send again",
                     ),
                 ),
+                _withdraw(notice_id),
             ],
         },
     ]
+
+
+def _every(interval: timedelta) -> str:
+    minutes = int(interval.total_seconds() // 60)
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return "hour" if hours == 1 else f"{hours} hours"
+    return f"{minutes} minutes"
+
+
+def arrived_after_withdrawal(*, platform: str, reference: str | None) -> tuple[str, Blocks]:
+    """The platform has a notice whose withdrawal was asked for while it was on its way."""
+    name = escape_cut(platform_name(platform), 100)
+    ref = f" (ref. `{escape_cut(reference, 100)}`)" if reference else ""
+    which = f"notice `{escape_cut(reference, 100)}`" if reference else "the notice"
+    text = f"The notice reached {name}{ref} after its withdrawal was asked for: ask {name} to withdraw it"
+    return text, [
+        {
+            "type": "section",
+            "text": mrkdwn(
+                f":warning: *The notice reached {name}*{ref} although its withdrawal was asked for: it was already on its way. Its listings stay withdrawn here; ask {name} to withdraw {which} through its IP programme (the bot cannot withdraw a notice a platform has)."
+            ),
+        }
+    ]
+
+
+def withdrawn_unsent(*, platform: str, why: str) -> tuple[str, Blocks]:
+    """A notice whose withdrawal was asked for while it was on its way, and which never arrived."""
+    name = escape_cut(platform_name(platform), 100)
+    text = f"The notice to {name} is withdrawn, as asked, and will not be sent"
+    return text, [
+        context(
+            f":leftwards_arrow_with_hook: The notice to {name} is withdrawn, as asked: {escape_cut(why, 500)}. It will not be sent."
+        )
+    ]
+
+
+def lookup_sending(*, platform: str) -> tuple[str, Blocks]:
+    """The held notice's platform has no record of it: safe to send, and sent now."""
+    name = escape_cut(platform_name(platform), 100)
+    text = f"{name} has no record of the notice: it is being sent now"
+    return text, [
+        context(
+            f":mag: {name} answered: it has no record of the notice whose fate was unknown, so it never arrived. It is being sent now; this thread will say how it went."
+        )
+    ]
+
+
+def lookup_problem(*, platform: str, error: str, stopped: bool) -> tuple[str, Blocks]:
+    """Asking the platform about a held notice failed in a way worth saying (once)."""
+    name = escape_cut(platform_name(platform), 100)
+    then = (
+        "Only a person can settle it now: check the platform, then press *It arrived…* or *Send again*."
+        if stopped
+        else "The bot keeps asking."
+    )
+    text = f"Could not ask {name} whether the held notice arrived: {escape_cut(error, 1000)}"
+    return text, [
+        context(
+            f":grey_question: Could not ask {name} whether the held notice arrived: {escape_cut(error, 1000)}. {then}"
+        )
+    ]
+
+
+def note_posted(
+    *, actor: str, platform: str, status: str, listings: list[tuple[str, str]], note: str
+) -> tuple[str, Blocks]:
+    """A person's note on listings whose status it leaves as it is."""
+    label = PERSON_STATUSES.get(status, status.replace("_", " "))
+    shown = ", ".join(listing_link(url, key[:100]) for url, key in listings[:10])
+    more = f" and {len(listings) - 10:,} more" if len(listings) > 10 else ""
+    head = f":memo: *Note* on {escape_cut(platform_name(platform), 100)} ({escape(label)}): {shown}{more}"
+    return f"Note: {note[:200]}", [
+        {"type": "section", "text": mrkdwn(f"{head}\n> {escape_cut(note, 1500)}")},
+        context(f"by <@{actor}>"),
+    ]
+
+
+def withdrawal_answer(*, was: str, platform: str, reference: str | None, count: int) -> str:
+    """What the person who pressed Withdraw is told, by where the notice stood (`was`)."""
+    name = platform_name(platform)
+    ref = f" (ref. {reference})" if reference else ""
+    if was == "sending":
+        return (
+            f"This notice is already on its way to {name}: the bot cannot stop it. Its listings "
+            f"are withdrawn here, and the thread will say whether it arrived; if it did, ask "
+            f"{name} to withdraw it."
+        )
+    if was == "sent":
+        if not count:
+            return "Nothing left to withdraw: every listing of this notice is already decided."
+        return (
+            f"Withdrawn here. {name} already has the notice{ref}: ask {name} to withdraw it "
+            "through its IP programme."
+        )
+    if was == "held":
+        return (
+            f"Withdrawn: it will not be sent again. It may have reached {name} before the "
+            f"connection broke: check {name} and, if it is there, ask {name} to withdraw it."
+        )
+    return f"Withdrawn: the notice was never sent to {name}."
+
+
+def withdrawal_note(*, was: str, platform: str) -> str:
+    """The line under the thread's "Withdrawn" reply, by where the notice stood (`was`)."""
+    name = platform_name(platform)
+    if was == "sending":
+        return f"The notice was already on its way to {name}; this thread will say whether it arrived"
+    if was == "sent":
+        return f"{name} already has the notice: ask {name} to withdraw it"
+    if was == "held":
+        return f"The notice may have reached {name}: check {name} and, if it is there, ask {name} to withdraw it"
+    return f"The notice was never sent to {name}"
 
 
 def _withdraw(notice_id: int) -> dict[str, Any]:
@@ -206,13 +349,19 @@ def tracking_buttons(notice_id: int) -> dict[str, Any]:
 
 
 def confirm_view(
-    *, notice_id: int, platform: str, title: str = "Confirm submission"
+    *,
+    notice_id: int,
+    platform: str,
+    opened_for: str | None = None,
+    title: str = "Confirm submission",
 ) -> dict[str, Any]:
-    """Asks for the platform's complaint / report number."""
+    """Asks for the platform's complaint / report number. The form remembers the state the
+    notice was in when it was opened (`opened_for`): saved once the notice has moved on, it is
+    refused."""
     return {
         "type": "modal",
         "callback_id": CONFIRM_VIEW,
-        "private_metadata": str(notice_id),
+        "private_metadata": json.dumps({"notice_id": notice_id, "opened_for": opened_for}),
         "title": plain(title, limit=24),
         "submit": plain("Save", limit=24),
         "close": plain("Cancel", limit=24),
@@ -229,6 +378,17 @@ def confirm_view(
             }
         ],
     }
+
+
+def confirm_form_notice(private_metadata: str) -> tuple[int, str | None]:
+    """The notice a confirm form is about, and the state it was opened for (None: a form opened
+    by an earlier version, whose metadata is the notice id alone)."""
+    text = private_metadata.strip()
+    if text.isdigit():
+        return int(text), None
+    data = json.loads(text)
+    opened_for = data.get("opened_for")
+    return int(data["notice_id"]), None if opened_for is None else str(opened_for)
 
 
 def decision_view(
