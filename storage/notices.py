@@ -143,9 +143,7 @@ async def lock_notice(session: AsyncSession, notice_id: int) -> str | None:
     statement = built(
         "lock_notice",
         lambda: (
-            select(NOTICES.c.status)
-            .where(NOTICES.c.id == bindparam("notice_id"))
-            .with_for_update()
+            select(NOTICES.c.status).where(NOTICES.c.id == bindparam("notice_id")).with_for_update()
         ),
     )
     row = (await (await session.connection()).execute(statement, {"notice_id": notice_id})).first()

@@ -93,6 +93,7 @@ async def test_withdraw_and_retry_pressed_at_once_leave_the_notice_whole(
                 press(nb.RETRY, str(notice_id), user=APPROVER),
                 press(nb.WITHDRAW, str(notice_id), user=APPROVER_2),
             )
+
         # Whichever came first, the withdrawal stands for the notice and every listing of it.
         async def all_withdrawn() -> bool:
             return [n.status for n in await notices(bot)] == ["withdrawn"] * PAIRS

@@ -55,7 +55,9 @@ async def test_a_notice_whose_lookup_keeps_failing_stays_held_until_the_platform
         assert notice.id is not None
         # A worker marks the notice `sending`, calls eBay, and is killed before eBay answers.
         assert await bot.bot.runtime.loads.mark_sending(notice.id)
-        ebay.fail_next(status=503, times=10_000)  # eBay cannot be asked, for longer than the backoff
+        ebay.fail_next(
+            status=503, times=10_000
+        )  # eBay cannot be asked, for longer than the backoff
 
         async def settled() -> Any:
             found = await only_notice(bot)
@@ -109,7 +111,11 @@ async def test_send_again_is_for_approvers_who_are_warned_of_a_duplicate(
             if nb.HELD_SENT in json.dumps(c.params.get("blocks"))
         )
         [send_again] = [
-            e for b in held if b["type"] == "actions" for e in b["elements"] if e["action_id"] == nb.RETRY
+            e
+            for b in held
+            if b["type"] == "actions"
+            for e in b["elements"]
+            if e["action_id"] == nb.RETRY
         ]
         assert "duplicate" in send_again["confirm"]["text"]["text"]
 
@@ -130,7 +136,9 @@ async def test_only_approvers_may_resolve_a_held_api_notice(
         assert "Only approvers" in told(bot, REPORTER)[-1]
         assert slack.calls_to("views.open") == []
         response = await bot.interact(
-            view_submission(nb.CONFIRM_VIEW, str(notice_id), _reference("5000000001"), user=REPORTER)
+            view_submission(
+                nb.CONFIRM_VIEW, str(notice_id), _reference("5000000001"), user=REPORTER
+            )
         )
         answer = json.loads(await response.text())
         assert "Only approvers" in answer["errors"]["reference"]

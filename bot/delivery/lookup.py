@@ -34,7 +34,7 @@ from bot.jobs.notify import enqueue_thread_reply
 from bot.jobs.payloads import LookupNotice
 from bot.jobs.worker import JobContext
 from bot.runtime import Runtime
-from bot.slack_ui.notice_blocks import lookup_problem, lookup_sending
+from bot.slack_ui.notice_outcomes import lookup_problem, lookup_sending
 from storage.events import add_event
 from storage.jobs import ClaimedJob
 from storage.models import Notice

@@ -25,13 +25,11 @@ from bot.delivery.record import fail_notice, withdrawal_asked
 from bot.delivery.states import move_notice
 from bot.jobs.notify import enqueue_thread_reply
 from bot.runtime import Runtime
-from bot.slack_ui.notice_blocks import (
+from bot.slack_ui.notice_blocks import confirm_view, decision_view, tracking_buttons
+from bot.slack_ui.notice_outcomes import (
     PERSON_STATUSES,
     arrived_after_withdrawal,
-    confirm_view,
-    decision_view,
     note_posted,
-    tracking_buttons,
     withdrawal_answer,
     withdrawal_note,
 )

@@ -30,14 +30,8 @@ from bot.delivery.states import move_notice
 from bot.jobs.notify import enqueue_thread_reply
 from bot.jobs.worker import JobContext
 from bot.runtime import Runtime
-from bot.slack_ui.notice_blocks import (
-    arrived_after_withdrawal,
-    notice_failed,
-    notice_held,
-    portal_guide,
-    tracking_buttons,
-    withdrawn_unsent,
-)
+from bot.slack_ui.notice_blocks import notice_failed, notice_held, portal_guide, tracking_buttons
+from bot.slack_ui.notice_outcomes import arrived_after_withdrawal, withdrawn_unsent
 from storage.events import add_event
 from storage.models import Case, Listing, Notice
 from storage.notices import NoticeBundle, notice_bundles

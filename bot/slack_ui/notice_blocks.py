@@ -1,6 +1,6 @@
 """Block Kit for notices in a case's status thread: the portal guide, failures, held notices,
-what became of a notice withdrawn on its way, notes, and the buttons people press (action ids are
-read by `handlers.actions`); and what a person who withdrew a notice is told."""
+and the buttons people press (action ids are read by `handlers.actions`); the forms they open.
+What became of a notice afterwards is said with `bot.slack_ui.notice_outcomes`."""
 
 from __future__ import annotations
 
@@ -9,17 +9,8 @@ from datetime import timedelta
 from typing import Any
 
 from bot.core.platforms import platform_name
-from bot.core.states import ListingStatus
-from bot.slack_ui.mrkdwn import (
-    Blocks,
-    context,
-    escape,
-    escape_cut,
-    link_url,
-    listing_link,
-    mrkdwn,
-    plain,
-)
+from bot.slack_ui.mrkdwn import Blocks, escape, escape_cut, link_url, mrkdwn, plain
+from bot.slack_ui.notice_outcomes import PERSON_STATUSES, every
 
 # Action ids (handlers.actions registers one listener each) and modal callback ids.
 PORTAL_SUBMITTED = "portal_submitted"
@@ -30,12 +21,6 @@ WITHDRAW = "notice_withdraw"
 HELD_SENT = "held_sent"
 CONFIRM_VIEW = "notice_confirm"
 DECISION_VIEW = "notice_decision"
-PERSON_STATUSES: dict[str, str] = {
-    ListingStatus.IN_REVIEW: "In review",
-    ListingStatus.REMOVED: "Removed",
-    ListingStatus.REJECTED: "Rejected",
-    ListingStatus.NEEDS_INFO: "Needs information",
-}
 
 _SECTION = 2900
 _MAX_BLOCKS = 45
@@ -177,10 +162,12 @@ def notice_held(
     bot keeps asking the platform that often and settles the hold itself when it answers."""
     name = escape_cut(platform_name(platform), 100)
     text = f"The notice to {name} may or may not have arrived; check before sending again"
-    lines = [f":grey_question: *The notice to {name} may have arrived.* Its fate is unknown, so it is not sent again on its own."]
+    lines = [
+        f":grey_question: *The notice to {name} may have arrived.* Its fate is unknown, so it is not sent again on its own."
+    ]
     if look_every is not None:
         lines.append(
-            f"{name} could not be asked just now. The bot asks again every {_every(look_every)} and says here when {name} answers; or check {name} yourself and say what happened."
+            f"{name} could not be asked just now. The bot asks again every {every(look_every)} and says here when {name} answers; or check {name} yourself and say what happened."
         )
     else:
         lines.append(f"{name} cannot tell us. Check {name}, then say what happened.")
@@ -210,119 +197,6 @@ def notice_held(
             ],
         },
     ]
-
-
-def _every(interval: timedelta) -> str:
-    minutes = int(interval.total_seconds() // 60)
-    if minutes % 60 == 0:
-        hours = minutes // 60
-        return "hour" if hours == 1 else f"{hours} hours"
-    return f"{minutes} minutes"
-
-
-def arrived_after_withdrawal(*, platform: str, reference: str | None) -> tuple[str, Blocks]:
-    """The platform has a notice whose withdrawal was asked for while it was on its way."""
-    name = escape_cut(platform_name(platform), 100)
-    ref = f" (ref. `{escape_cut(reference, 100)}`)" if reference else ""
-    which = f"notice `{escape_cut(reference, 100)}`" if reference else "the notice"
-    text = f"The notice reached {name}{ref} after its withdrawal was asked for: ask {name} to withdraw it"
-    return text, [
-        {
-            "type": "section",
-            "text": mrkdwn(
-                f":warning: *The notice reached {name}*{ref} although its withdrawal was asked for: it was already on its way. Its listings stay withdrawn here; ask {name} to withdraw {which} through its IP programme (the bot cannot withdraw a notice a platform has)."
-            ),
-        }
-    ]
-
-
-def withdrawn_unsent(*, platform: str, why: str) -> tuple[str, Blocks]:
-    """A notice whose withdrawal was asked for while it was on its way, and which never arrived."""
-    name = escape_cut(platform_name(platform), 100)
-    text = f"The notice to {name} is withdrawn, as asked, and will not be sent"
-    return text, [
-        context(
-            f":leftwards_arrow_with_hook: The notice to {name} is withdrawn, as asked: {escape_cut(why, 500)}. It will not be sent."
-        )
-    ]
-
-
-def lookup_sending(*, platform: str) -> tuple[str, Blocks]:
-    """The held notice's platform has no record of it: safe to send, and sent now."""
-    name = escape_cut(platform_name(platform), 100)
-    text = f"{name} has no record of the notice: it is being sent now"
-    return text, [
-        context(
-            f":mag: {name} answered: it has no record of the notice whose fate was unknown, so it never arrived. It is being sent now; this thread will say how it went."
-        )
-    ]
-
-
-def lookup_problem(*, platform: str, error: str, stopped: bool) -> tuple[str, Blocks]:
-    """Asking the platform about a held notice failed in a way worth saying (once)."""
-    name = escape_cut(platform_name(platform), 100)
-    then = (
-        "Only a person can settle it now: check the platform, then press *It arrived…* or *Send again*."
-        if stopped
-        else "The bot keeps asking."
-    )
-    text = f"Could not ask {name} whether the held notice arrived: {escape_cut(error, 1000)}"
-    return text, [
-        context(
-            f":grey_question: Could not ask {name} whether the held notice arrived: {escape_cut(error, 1000)}. {then}"
-        )
-    ]
-
-
-def note_posted(
-    *, actor: str, platform: str, status: str, listings: list[tuple[str, str]], note: str
-) -> tuple[str, Blocks]:
-    """A person's note on listings whose status it leaves as it is."""
-    label = PERSON_STATUSES.get(status, status.replace("_", " "))
-    shown = ", ".join(listing_link(url, key[:100]) for url, key in listings[:10])
-    more = f" and {len(listings) - 10:,} more" if len(listings) > 10 else ""
-    head = f":memo: *Note* on {escape_cut(platform_name(platform), 100)} ({escape(label)}): {shown}{more}"
-    return f"Note: {note[:200]}", [
-        {"type": "section", "text": mrkdwn(f"{head}\n> {escape_cut(note, 1500)}")},
-        context(f"by <@{actor}>"),
-    ]
-
-
-def withdrawal_answer(*, was: str, platform: str, reference: str | None, count: int) -> str:
-    """What the person who pressed Withdraw is told, by where the notice stood (`was`)."""
-    name = platform_name(platform)
-    ref = f" (ref. {reference})" if reference else ""
-    if was == "sending":
-        return (
-            f"This notice is already on its way to {name}: the bot cannot stop it. Its listings "
-            f"are withdrawn here, and the thread will say whether it arrived; if it did, ask "
-            f"{name} to withdraw it."
-        )
-    if was == "sent":
-        if not count:
-            return "Nothing left to withdraw: every listing of this notice is already decided."
-        return (
-            f"Withdrawn here. {name} already has the notice{ref}: ask {name} to withdraw it "
-            "through its IP programme."
-        )
-    if was == "held":
-        return (
-            f"Withdrawn: it will not be sent again. It may have reached {name} before the "
-            f"connection broke: check {name} and, if it is there, ask {name} to withdraw it."
-        )
-    return f"Withdrawn: the notice was never sent to {name}."
-
-
-def withdrawal_note(*, was: str, platform: str) -> str:
-    """The line under the thread's "Withdrawn" reply, by where the notice stood (`was`)."""
-    name = platform_name(platform)
-    if was == "sending":
-        return f"The notice was already on its way to {name}; this thread will say whether it arrived"
-    if was == "sent":
-        return f"{name} already has the notice: ask {name} to withdraw it"
-    if was == "held":
-        return f"The notice may have reached {name}: check {name} and, if it is there, ask {name} to withdraw it"
-    return f"The notice was never sent to {name}"
 
 
 def _withdraw(notice_id: int) -> dict[str, Any]:
@@ -386,9 +260,12 @@ def confirm_form_notice(private_metadata: str) -> tuple[int, str | None]:
     text = private_metadata.strip()
     if text.isdigit():
         return int(text), None
-    data = json.loads(text)
-    opened_for = data.get("opened_for")
-    return int(data["notice_id"]), None if opened_for is None else str(opened_for)
+    try:
+        data = json.loads(text)
+        opened_for = data.get("opened_for")
+        return int(data["notice_id"]), None if opened_for is None else str(opened_for)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise ValueError(f"not the metadata of a confirm form: {text[:100]!r}") from None
 
 
 def decision_view(
