@@ -90,7 +90,7 @@ def note_posted(
     shown = ", ".join(listing_link(url, key[:100]) for url, key in listings[:10])
     more = f" and {len(listings) - 10:,} more" if len(listings) > 10 else ""
     head = f":memo: *Note* on {escape_cut(platform_name(platform), 100)} ({escape(label)}): {shown}{more}"
-    return f"Note: {note[:200]}", [
+    return f"Note: {escape_cut(note, 200)}", [
         {"type": "section", "text": mrkdwn(f"{head}\n> {escape_cut(note, 1500)}")},
         context(f"by <@{actor}>"),
     ]
@@ -98,8 +98,8 @@ def note_posted(
 
 def withdrawal_answer(*, was: str, platform: str, reference: str | None, count: int) -> str:
     """What the person who pressed Withdraw is told, by where the notice stood (`was`)."""
-    name = platform_name(platform)
-    ref = f" (ref. {reference})" if reference else ""
+    name = escape(platform_name(platform))
+    ref = f" (ref. {escape_cut(reference, 100)})" if reference else ""
     if was == "sending":
         return (
             f"This notice is already on its way to {name}: the bot cannot stop it. Its listings "
