@@ -80,13 +80,14 @@ async def confirm_submission(
     """The platform's complaint or report number, for a notice filed on its portal or one that
     may have arrived (held); refused if the notice moved on since the form was opened."""
     values = view["state"]["values"]
-    notice_id, opened_for = nb.confirm_form_notice(view["private_metadata"])
+    opened = nb.confirm_form_notice(view["private_metadata"])
     await delivery.confirm_submission(
         rt,
-        notice_id=notice_id,
+        notice_id=opened.notice_id,
         reference=values.get("reference", {}).get("reference", {}).get("value") or "",
         actor=body["user"]["id"],
-        opened_for=opened_for,
+        opened_for=opened.state,
+        sends=opened.sends,
     )
     await ack()
     rt.wake_worker()

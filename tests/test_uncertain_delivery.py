@@ -189,3 +189,32 @@ async def test_a_confirm_form_for_a_notice_that_moved_on_is_refused(
         assert "no longer" in answer["errors"]["reference"]
         notice = await only_notice(bot)
         assert (notice.status, notice.reference) == ("failed", None)
+
+
+async def test_a_confirm_form_opened_before_the_notice_was_sent_again_is_refused(
+    settings_for: Any, db: Database, slack: FakeSlack, ebay: FakeEbayVero
+) -> None:
+    async with held_back_bot(settings_for(), db, slack) as bot:
+        notice_id = await _held(bot, ebay)
+        await bot.interact(press(nb.HELD_SENT, str(notice_id), user=APPROVER))
+        [opened] = await slack.wait_for("views.open")  # the form for this hold
+        # An approver sends it again, and it is held again (its answer lost once more).
+        ebay.drop_next()
+        await bot.interact(press(nb.RETRY, str(notice_id), user=APPROVER))
+
+        async def held_again() -> bool:
+            notice = await only_notice(bot)
+            return notice.status == "held" and notice.attempts == 2
+
+        await run_jobs_until(bot, held_again)
+        response = await bot.interact(
+            view_submission(
+                nb.CONFIRM_VIEW,
+                opened.params["view"]["private_metadata"],
+                _reference("5000000001"),
+                user=APPROVER,
+            )
+        )
+        answer = json.loads(await response.text())
+        assert "sent again since" in answer["errors"]["reference"]
+        assert (await only_notice(bot)).status == "held"

@@ -91,15 +91,23 @@ def _stale(notice: Notice, opened_for: str | None) -> DeliveryError:
         )
     return DeliveryError(
         f"This form was opened while the notice was {opened_for.replace('_', ' ')}; it is no "
-        f"longer: it is {now}. Nothing was saved; look at the thread for where it stands."
+        f"longer (it is {now}{', and was sent again since' if notice.status == opened_for else ''})."
+        " Nothing was saved; look at the thread for where it stands."
     )
 
 
 async def confirm_submission(
-    rt: Runtime, *, notice_id: int, reference: str, actor: str, opened_for: str | None = None
+    rt: Runtime,
+    *,
+    notice_id: int,
+    reference: str,
+    actor: str,
+    opened_for: str | None = None,
+    sends: int | None = None,
 ) -> str:
     """A person filed the notice (portal) or found it arrived (held): record the platform's number.
-    `opened_for` is the state the form was opened for: a notice that has moved on is refused."""
+    A form opened for a state the notice has left since (`opened_for`), or for an earlier send of
+    it (`sends`), is refused."""
     reference = reference.strip()
     if not reference:
         raise DeliveryError("Enter the platform's complaint or report number.")
@@ -107,7 +115,7 @@ async def confirm_submission(
         notice, case, listings = await _locked(session, notice_id)
         await _may_resolve(rt, actor, notice, case)
         expected = FORM_STATES if opened_for is None else FORM_STATES & {opened_for}
-        if notice.status not in expected:
+        if notice.status not in expected or sends not in (None, notice.attempts):
             raise _stale(notice, opened_for)
         assert case.id is not None
         if not await move_notice(
@@ -368,4 +376,9 @@ async def confirm_form(rt: Runtime, *, notice_id: int, actor: str) -> dict[str, 
     await _may_resolve(rt, actor, notice, case)
     if notice.status not in FORM_STATES:
         raise _already(notice)
-    return confirm_view(notice_id=notice_id, platform=notice.platform, opened_for=notice.status)
+    return confirm_view(
+        notice_id=notice_id,
+        platform=notice.platform,
+        opened_for=notice.status,
+        sends=notice.attempts,
+    )

@@ -5,6 +5,7 @@ What became of a notice afterwards is said with `bot.slack_ui.notice_outcomes`."
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -222,20 +223,32 @@ def tracking_buttons(notice_id: int) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class OpenedFor:
+    """What a confirm form was opened for: the notice, the state it was in and its count of
+    sends then (None for a form opened by an earlier version, which kept the notice id alone)."""
+
+    notice_id: int
+    state: str | None = None
+    sends: int | None = None
+
+
 def confirm_view(
     *,
     notice_id: int,
     platform: str,
     opened_for: str | None = None,
+    sends: int | None = None,
     title: str = "Confirm submission",
 ) -> dict[str, Any]:
-    """Asks for the platform's complaint / report number. The form remembers the state the
-    notice was in when it was opened (`opened_for`): saved once the notice has moved on, it is
-    refused."""
+    """Asks for the platform's complaint / report number. The form remembers the notice's state
+    and count of sends when it was opened (`confirm_form_notice` reads them back): saved once the
+    notice has moved on, it is refused."""
+    metadata = {"notice_id": notice_id, "opened_for": opened_for, "sends": sends}
     return {
         "type": "modal",
         "callback_id": CONFIRM_VIEW,
-        "private_metadata": json.dumps({"notice_id": notice_id, "opened_for": opened_for}),
+        "private_metadata": json.dumps(metadata),
         "title": plain(title, limit=24),
         "submit": plain("Save", limit=24),
         "close": plain("Cancel", limit=24),
@@ -254,16 +267,20 @@ def confirm_view(
     }
 
 
-def confirm_form_notice(private_metadata: str) -> tuple[int, str | None]:
-    """The notice a confirm form is about, and the state it was opened for (None: a form opened
-    by an earlier version, whose metadata is the notice id alone)."""
+def confirm_form_notice(private_metadata: str) -> OpenedFor:
+    """What a confirm form was opened for, from its `private_metadata` (ValueError if it is not
+    a confirm form's)."""
     text = private_metadata.strip()
     if text.isdigit():
-        return int(text), None
+        return OpenedFor(int(text))
     try:
         data = json.loads(text)
-        opened_for = data.get("opened_for")
-        return int(data["notice_id"]), None if opened_for is None else str(opened_for)
+        state, sends = data.get("opened_for"), data.get("sends")
+        return OpenedFor(
+            int(data["notice_id"]),
+            None if state is None else str(state),
+            None if sends is None else int(sends),
+        )
     except (ValueError, TypeError, KeyError, AttributeError):
         raise ValueError(f"not the metadata of a confirm form: {text[:100]!r}") from None
 

@@ -205,6 +205,20 @@ def _epoch(moment: Any) -> float:
     return float(moment.timestamp())
 
 
+def _withdrawn_at(happened: list[Event]) -> float | None:
+    """When a person first withdrew the notice (or its listings), if anyone did."""
+    moments = [
+        _epoch(e.created_at)
+        for e in happened
+        if e.actor != "bot"
+        and (
+            e.kind in ("notice_withdrawn", "withdrawal_asked")
+            or (e.kind == "status_changed" and e.detail.get("to") == "withdrawn")
+        )
+    ]
+    return min(moments, default=None)
+
+
 async def _figures(db: Database, ebay: ChaosEbay, meli: ChaosMercadoLibre) -> Figures:
     figures = Figures()
     notices = {n.id: n for n in await _all(db, Notice)}
@@ -221,27 +235,32 @@ async def _figures(db: Database, ebay: ChaosEbay, meli: ChaosMercadoLibre) -> Fi
 
     for notice_id, notice in notices.items():
         happened = kinds_by_notice[notice_id]
+        kinds = {e.kind for e in happened}
         by_choice = any(
             e.kind == "notice_retried" and e.detail.get("from") == "held" for e in happened
         )
         figures.sent_again_by_choice += by_choice
+        withdrawn_at = _withdrawn_at(happened)
+        # A withdrawal that moved the notice won: nothing may reach the platform after it. One
+        # that found it on its way may see that one request arrive.
+        won = any(e.kind == "notice_withdrawn" and e.actor != "bot" for e in happened)
         for item in items_of[notice_id]:
             filed = filed_at.get(item, [])
             if len(filed) > 1 and not by_choice:
                 figures.sent_twice.append(f"notice {notice_id} ({item}) filed {len(filed)} times")
-            for event in happened:
-                if event.actor == "bot":
-                    continue
-                after = [t for t in filed if t > _epoch(event.created_at)]
-                allowed = 1 if event.kind == "withdrawal_asked" else 0  # the one in flight
-                if event.kind in ("notice_withdrawn", "withdrawal_asked") and len(after) > allowed:
-                    figures.after_withdrawal.append(
-                        f"notice {notice_id} ({item}): {event.kind} by {event.actor}, then filed "
-                        f"{len(after)} time(s); now {notice.status}"
-                    )
-        kinds = {e.kind for e in happened}
+            after = [t for t in filed if withdrawn_at is not None and t > withdrawn_at]
+            if len(after) > (0 if won else 1):
+                figures.after_withdrawal.append(
+                    f"notice {notice_id} ({item}): withdrawn, then filed {len(after)} time(s); "
+                    f"now {notice.status}"
+                )
         said = "notice_arrived_after_withdrawal" in kinds
-        if "withdrawal_asked" in kinds and notice.status == "sent" and not said:
+        sent_after = (
+            withdrawn_at is not None
+            and notice.sent_at is not None
+            and _epoch(notice.sent_at) > withdrawn_at
+        )
+        if notice.status == "sent" and sent_after and not said:
             figures.silent.append(f"notice {notice_id}: sent after its withdrawal, unsaid")
         if notice.status == "withdrawn":
             tracked = [
