@@ -67,16 +67,13 @@ async def retry(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, rt:
 async def withdraw(
     ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, rt: Runtime
 ) -> None:
+    """Withdraw: the notice is withdrawn if it was not sent; the person is told what became of it
+    (already on its way, or already with the platform: what they can still do)."""
     await ack()
     await rt.inflight.quiet()
-    count = await delivery.withdraw(rt, notice_id=await _notice_id(rt, body), actor=_user(body))
+    answer = await delivery.withdraw(rt, notice_id=await _notice_id(rt, body), actor=_user(body))
     rt.wake_worker()
-    if not count:
-        await tell(
-            client,
-            body,
-            "Nothing left to withdraw: every listing of this notice is already decided.",
-        )
+    await tell(client, body, answer)
 
 
 async def turn_page(

@@ -68,13 +68,17 @@ async def submit_report(
 async def confirm_submission(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], rt: Runtime
 ) -> None:
-    """The platform's complaint or report number, for a notice submitted in its portal."""
+    """The platform's complaint or report number, for a notice filed on its portal or one that
+    may have arrived (held); refused if the notice moved on since the form was opened."""
     values = view["state"]["values"]
+    opened = nb.confirm_form_notice(view["private_metadata"])
     await delivery.confirm_submission(
         rt,
         notice_id=await submitted_notice(rt, body, view),
         reference=values.get("reference", {}).get("reference", {}).get("value") or "",
         actor=body["user"]["id"],
+        opened_for=opened.state,
+        sends=opened.sends,
     )
     await ack()
     rt.wake_worker()

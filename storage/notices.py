@@ -131,6 +131,25 @@ def _move_notices(names: tuple[str, ...], *, count_attempt: bool) -> Any:
     )
 
 
+async def lock_notice(session: AsyncSession, notice_id: int) -> str | None:
+    """Lock the notice's row until the caller's transaction ends; its status, None if there is no
+    such notice.
+
+    A person's action on a notice takes this lock before it reads anything, and every status move
+    (a guarded UPDATE) takes it too, so two presses on one notice, or a press and a job recording
+    the notice's outcome, run one after the other: the second reads what the first wrote. On
+    PostgreSQL this is `SELECT … FOR UPDATE`; SQLite runs one write transaction at a time anyway
+    (each begins IMMEDIATE), so there the statement is a plain read."""
+    statement = built(
+        "lock_notice",
+        lambda: (
+            select(NOTICES.c.status).where(NOTICES.c.id == bindparam("notice_id")).with_for_update()
+        ),
+    )
+    row = (await (await session.connection()).execute(statement, {"notice_id": notice_id})).first()
+    return None if row is None else str(row[0])
+
+
 async def note_notice_error(session: AsyncSession, notice_id: int, error: str | None) -> None:
     """Keep the channel's latest error on the notice, its status unchanged (a failed poll)."""
     statement = built(

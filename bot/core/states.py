@@ -82,6 +82,7 @@ class JobKind(StrEnum):
 
     SUBMIT = "submit"
     POLL = "poll"
+    LOOKUP = "lookup"  # asks a platform, slowly, whether a held notice arrived
     NOTIFY = "notify"
     DIGEST = "digest"
     REMIND = "remind"

@@ -1,4 +1,5 @@
-"""Planning a case's notices, and queueing the jobs that deliver (`submit`) and follow (`poll`) them.
+"""Planning a case's notices, and queueing the jobs that deliver (`submit`), follow (`poll`) and
+look up (`lookup`, a notice whose fate is unknown) them.
 
 A case's listings are grouped by platform and split by the channel's batch size: each group is one
 notice, `pending`, with a submit job queued beside it in the intake's transaction.
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config.schema import AppConfig
 from bot.delivery.adapters import adapter_class
 from bot.jobs import payloads
-from bot.jobs.payloads import PollNotice, SubmitNotice
+from bot.jobs.payloads import LookupNotice, PollNotice, SubmitNotice
 from storage.models import Notice
 from storage.notices import PlannedNotice, insert_notices
 
@@ -71,6 +72,28 @@ async def enqueue_submit(session: AsyncSession, *, notice_id: int, case_id: int)
         session,
         SubmitNotice(notice_id=notice_id, case_id=case_id),
         dedupe_key=f"submit:{notice_id}:{uuid.uuid4().hex[:8]}",
+    )
+
+
+# How often a held notice's platform is asked whether the notice arrived, once the submit job's
+# own backoff has run out (`bot.delivery.lookup`). The platform was failing to answer for the whole
+# backoff (about a day and a half by default), so a fast rate would only add load to an API in
+# trouble and to our rate limit; a held notice is shown to people meanwhile, who may resolve it
+# sooner. Every half hour settles a hold soon enough after the platform recovers.
+LOOKUP_EVERY = timedelta(minutes=30)
+
+
+async def enqueue_lookup(
+    session: AsyncSession, notice: Notice, *, attempt: int, now: datetime
+) -> None:
+    """Queue the next lookup of a held notice, `LOOKUP_EVERY` from `now`. `attempt` is the
+    notice's count of sends when it was held: a later hold of it looks itself up."""
+    assert notice.id is not None
+    await payloads.enqueue(
+        session,
+        LookupNotice(notice_id=notice.id, case_id=notice.case_id, attempt=attempt),
+        run_at=now + LOOKUP_EVERY,
+        dedupe_key=f"lookup:{notice.id}:{uuid.uuid4().hex[:8]}",
     )
 
 

@@ -11,6 +11,7 @@ anything is read further or changed.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -58,8 +59,18 @@ async def pressed_notice(rt: Runtime, body: dict[str, Any]) -> PressedNotice:
 
 
 def seal_notice_form(rt: Runtime, view: dict[str, Any], pressed: PressedNotice) -> dict[str, Any]:
-    """The form a notice button opens, with who opened it for which case and notice sealed in."""
-    facts = {"user": pressed.user, "case": pressed.case_id, "notice": pressed.notice_id}
+    """The form a notice button opens, with who opened it for which case and notice sealed in,
+    beside what the form itself keeps in its metadata (the state it was opened for)."""
+    try:
+        own = json.loads(str(view.get("private_metadata") or "{}"))
+    except ValueError:
+        own = {}
+    facts = {
+        **(own if isinstance(own, dict) else {}),
+        "user": pressed.user,
+        "case": pressed.case_id,
+        "notice": pressed.notice_id,
+    }
     return {**view, "private_metadata": sealed_metadata(rt, str(view["callback_id"]), facts)}
 
 

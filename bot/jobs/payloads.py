@@ -60,6 +60,16 @@ class PollNotice(JobPayload):
     case_id: int
 
 
+class LookupNotice(JobPayload):
+    """Ask a platform whether a held notice arrived (its fate was unknown after the send's
+    `attempt`, the notice's count of sends then)."""
+
+    kind: ClassVar[JobKind] = JobKind.LOOKUP
+    notice_id: int
+    case_id: int
+    attempt: int
+
+
 class ThreadReply(JobPayload):
     """A reply in the case's thread (rendered when it was queued: it is history); with
     `refresh_parent`, the parent message's summary is then updated too."""

@@ -18,10 +18,18 @@ from typing import Any, Generic, TypeVar
 from pydantic import TypeAdapter
 
 from bot.core.states import JobKind
+from bot.delivery.lookup import on_lookup_dead, run_lookup
 from bot.delivery.poll import on_poll_dead, run_poll
 from bot.delivery.submit import on_submit_dead, run_submit
 from bot.jobs.notify import run_notify
-from bot.jobs.payloads import Notify, PollNotice, PostDigest, SubmitNotice, SweepReminders
+from bot.jobs.payloads import (
+    LookupNotice,
+    Notify,
+    PollNotice,
+    PostDigest,
+    SubmitNotice,
+    SweepReminders,
+)
 from bot.jobs.publish import run_digest, run_remind
 from bot.jobs.worker import JobContext, JobHandler
 from bot.runtime import Runtime
@@ -51,6 +59,7 @@ JOB_TYPES: Mapping[JobKind, JobType[Any]] = MappingProxyType(
     {
         JobKind.SUBMIT: JobType(TypeAdapter(SubmitNotice), run_submit, on_dead=on_submit_dead),
         JobKind.POLL: JobType(TypeAdapter(PollNotice), run_poll, on_dead=on_poll_dead),
+        JobKind.LOOKUP: JobType(TypeAdapter(LookupNotice), run_lookup, on_dead=on_lookup_dead),
         JobKind.NOTIFY: JobType(TypeAdapter(Notify), run_notify),
         JobKind.DIGEST: JobType(TypeAdapter(PostDigest), run_digest),
         JobKind.REMIND: JobType(TypeAdapter(SweepReminders), run_remind),

@@ -1,13 +1,17 @@
 """Block Kit for notices in a case's status thread: the portal guide, failures, held notices,
-and the buttons people press (action ids are read by `handlers.actions`)."""
+and the buttons people press (action ids are read by `handlers.actions`); the forms they open.
+What became of a notice afterwards is said with `bot.slack_ui.notice_outcomes`."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from bot.core.platforms import platform_name
-from bot.core.states import ListingStatus
 from bot.slack_ui.mrkdwn import Blocks, escape, escape_cut, link_url, mrkdwn, plain
+from bot.slack_ui.notice_outcomes import PERSON_STATUSES, every
 
 # Action ids (handlers.actions registers one listener each) and modal callback ids.
 PORTAL_SUBMITTED = "portal_submitted"
@@ -18,12 +22,6 @@ WITHDRAW = "notice_withdraw"
 HELD_SENT = "held_sent"
 CONFIRM_VIEW = "notice_confirm"
 DECISION_VIEW = "notice_decision"
-PERSON_STATUSES: dict[str, str] = {
-    ListingStatus.IN_REVIEW: "In review",
-    ListingStatus.REMOVED: "Removed",
-    ListingStatus.REJECTED: "Rejected",
-    ListingStatus.NEEDS_INFO: "Needs information",
-}
 
 _SECTION = 2900
 _MAX_BLOCKS = 45
@@ -153,15 +151,34 @@ def notice_failed(
     ]
 
 
-def notice_held(*, notice_id: int, platform: str, error: str) -> tuple[str, Blocks]:
-    text = f"The notice to {escape_cut(platform_name(platform), 100)} may or may not have arrived; check before sending again"
+def notice_held(
+    *,
+    notice_id: int,
+    platform: str,
+    error: str,
+    look_every: timedelta | None = None,
+    withdrawal_asked: bool = False,
+) -> tuple[str, Blocks]:
+    """A notice whose fate is unknown: it may have reached the platform. With `look_every`, the
+    bot keeps asking the platform that often and settles the hold itself when it answers."""
+    name = escape_cut(platform_name(platform), 100)
+    text = f"The notice to {name} may or may not have arrived; check before sending again"
+    lines = [
+        f":grey_question: *The notice to {name} may have arrived.* Its fate is unknown, so it is not sent again on its own."
+    ]
+    if look_every is not None:
+        lines.append(
+            f"{name} could not be asked just now. The bot asks again every {every(look_every)} and says here when {name} answers; or check {name} yourself and say what happened."
+        )
+    else:
+        lines.append(f"{name} cannot tell us. Check {name}, then say what happened.")
+    if withdrawal_asked:
+        lines.append(
+            f"Its withdrawal was asked for while it was on its way: it will not be sent again, and if {name} has it, ask {name} to withdraw it."
+        )
+    lines.append(f"> {escape_cut(error, 1000)}")
     return text, [
-        {
-            "type": "section",
-            "text": mrkdwn(
-                f":grey_question: *The notice to {escape_cut(platform_name(platform), 100)} may have arrived.* The connection broke after it was sent and the platform cannot tell us, so it is not sent again automatically. Check the platform, then say what happened.\n> {escape_cut(error, 1000)}"
-            ),
-        },
+        {"type": "section", "text": mrkdwn("\n".join(lines))},
         {
             "type": "actions",
             "block_id": f"held:{notice_id}",
@@ -172,11 +189,12 @@ def notice_held(*, notice_id: int, platform: str, error: str) -> tuple[str, Bloc
                     RETRY,
                     str(notice_id),
                     confirm=_confirm(
-                        "Send again?",
-                        "Only if the platform has no record of this notice: a second notice would be a duplicate.",
+                        "Send again? It may create a duplicate",
+                        f"For approvers only. If the notice did reach {platform_name(platform)}, sending it again files a duplicate notice. Send again only once {platform_name(platform)} shows no record of it.",
                         "Send again",
                     ),
                 ),
+                _withdraw(notice_id),
             ],
         },
     ]
@@ -205,14 +223,32 @@ def tracking_buttons(notice_id: int) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class OpenedFor:
+    """What a confirm form was opened for: the notice, the state it was in and its count of
+    sends then (None for a form opened by an earlier version, which kept the notice id alone)."""
+
+    notice_id: int
+    state: str | None = None
+    sends: int | None = None
+
+
 def confirm_view(
-    *, notice_id: int, platform: str, title: str = "Confirm submission"
+    *,
+    notice_id: int,
+    platform: str,
+    opened_for: str | None = None,
+    sends: int | None = None,
+    title: str = "Confirm submission",
 ) -> dict[str, Any]:
-    """Asks for the platform's complaint / report number."""
+    """Asks for the platform's complaint / report number. The form remembers the notice's state
+    and count of sends when it was opened (`confirm_form_notice` reads them back): saved once the
+    notice has moved on, it is refused."""
+    metadata = {"notice_id": notice_id, "opened_for": opened_for, "sends": sends}
     return {
         "type": "modal",
         "callback_id": CONFIRM_VIEW,
-        "private_metadata": str(notice_id),
+        "private_metadata": json.dumps(metadata),
         "title": plain(title, limit=24),
         "submit": plain("Save", limit=24),
         "close": plain("Cancel", limit=24),
@@ -229,6 +265,24 @@ def confirm_view(
             }
         ],
     }
+
+
+def confirm_form_notice(private_metadata: str) -> OpenedFor:
+    """What a confirm form was opened for, from its `private_metadata` (ValueError if it is not
+    a confirm form's)."""
+    text = private_metadata.strip()
+    if text.isdigit():
+        return OpenedFor(int(text))
+    try:
+        data = json.loads(text)
+        state, sends = data.get("opened_for"), data.get("sends")
+        return OpenedFor(
+            int(data["notice_id"]),
+            None if state is None else str(state),
+            None if sends is None else int(sends),
+        )
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise ValueError(f"not the metadata of a confirm form: {text[:100]!r}") from None
 
 
 def decision_view(
