@@ -14,6 +14,7 @@ from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+from typing_extensions import override
 
 # The stored vocabulary: the values of `bot.core.states`' enums, which storage may not import.
 # tests/test_vocabulary.py checks every copy here and in the queries against those enums.
@@ -59,6 +60,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    @override
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None

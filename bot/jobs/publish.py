@@ -4,21 +4,18 @@ and run the SLA sweep."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.states import JobKind
+from bot.figures.digest import Digest, build_digest
 from bot.jobs import reminders
 from bot.jobs.backoff import is_transient, retry_after, with_retries
 from bot.jobs.payloads import PostDigest, SweepReminders
 from bot.jobs.worker import JobContext, JobFailed, RetryLater
 from bot.runtime import Runtime
 from storage.jobs import JobQueue
-
-if TYPE_CHECKING:
-    from bot.figures.digest import Digest
 
 # Finished ones are deleted after keep_done_jobs.
 PURGED_KINDS = tuple(str(kind) for kind in (JobKind.SUBMIT, JobKind.POLL, JobKind.NOTIFY))
@@ -50,10 +47,6 @@ async def post_digest(slack: AsyncWebClient, *, channel: str, digest: Digest) ->
 
 async def run_digest(rt: Runtime, ctx: JobContext[PostDigest]) -> None:
     """The `digest` job: the figures up to its scheduled moment, posted once to its channel."""
-    from bot.figures.digest import (
-        build_digest,
-    )  # the figures module is heavy (matplotlib); load it when needed
-
     channel = ctx.args.channel
     digest = await build_digest(rt.db, rt.config, now=ctx.args.scheduled_at)
     try:
@@ -65,8 +58,10 @@ async def run_digest(rt: Runtime, ctx: JobContext[PostDigest]) -> None:
         raise JobFailed(f"Slack refused the digest for {channel}: {error}") from None
 
 
-async def run_remind(rt: Runtime, ctx: JobContext[SweepReminders]) -> None:
+async def run_remind(rt: Runtime, _ctx: JobContext[SweepReminders]) -> None:
     """The hourly `remind` job."""
+    # Due at the clock's now, not at the hour the run was scheduled for (its payload's
+    # `scheduled_at` is its run key): a late run still sends everything due by then.
     now = rt.clock()
     sent = await reminders.sweep(rt, now=now)
     log.info("SLA sweep: %s", sent)

@@ -272,55 +272,76 @@ class Shell(Screen):
     async def run_modal(self, view: dict[str, Any]) -> None:
         """Ask a modal's inputs field by field, submit it, and follow the bot's answer."""
         while True:
-            title = text_of(view.get("title"))
             blocks = view.get("blocks") or []
             if not any(b.get("type") == "input" for b in blocks):
-                self.say(f"┌─ {title}", "bold green")
+                self.say(f"┌─ {text_of(view.get('title'))}", "bold green")
                 self.show(render_blocks(blocks, users=self.users), indent="│ ")
                 self.say(f"└─ [{text_of(view.get('close')) or 'Close'}]", "green")
                 return
-            self.say(f"┌─ {title}  (a form; {CANCEL} closes it)", "bold green")
-            values: dict[str, dict[str, Any]] = {}
-            errors: dict[str, str] = {}
-            answer: dict[str, Any] = {}
-            while True:
-                for block in blocks:
-                    if block.get("type") != "input":
-                        if not values:
-                            self.show(render_blocks([block], users=self.users), indent="│ ")
-                        continue
-                    block_id = str(block.get("block_id"))
-                    if errors and block_id not in errors:
-                        continue
-                    if block_id in errors:
-                        label = text_of(block.get("label"))
-                        self.say(f"│ ✗ {label}: {errors[block_id]}", "red")
-                    action_id = str((block.get("element") or {}).get("action_id"))
-                    state = await self.ask_field(block, values.get(block_id, {}).get(action_id))
-                    if state is None:
-                        self.say("└─ (form closed)", "green")
-                        return
-                    values[block_id] = {action_id: state}
-                self.say(f"└─ [{text_of(view.get('submit')) or 'Submit'}]", "green")
-                payload = {
-                    **self._base("view_submission"),
-                    "view": {**view, "state": {"values": values}},
-                    "response_urls": [],
-                }
-                body = await self._send("the form", payload)
-                answer = json.loads(body) if body and body.lstrip().startswith("{") else {}
-                if answer.get("response_action") != "errors":
-                    break
-                errors = {str(k): str(v) for k, v in (answer.get("errors") or {}).items()}
-                if not errors.keys() & {str(b.get("block_id")) for b in blocks}:
-                    self.say("│ " + "; ".join(errors.values()), "red")
-                    errors, values = {}, {}
-                self.say(f"┌─ {title} (please correct)", "bold green")
+            answer = await self._fill_form(view)
+            if answer is None:
+                return
             if answer.get("response_action") not in ("update", "push"):
                 await self._await_answer(set(), quiet=0.3, limit=2.0)
                 return
             same = view["id"] if answer["response_action"] == "update" else None
             view = self.slack.open_view(answer.get("view") or {}, view_id=same)
+
+    async def _fill_form(self, view: dict[str, Any]) -> dict[str, Any] | None:
+        """Ask the form's inputs and submit it until the bot takes it (asking again only the fields
+        it refused); the bot's answer, or None when the person closed the form."""
+        title = text_of(view.get("title"))
+        blocks = view.get("blocks") or []
+        self.say(f"┌─ {title}  (a form; {CANCEL} closes it)", "bold green")
+        values: dict[str, dict[str, Any]] = {}
+        errors: dict[str, str] = {}
+        while True:
+            if not await self._ask_inputs(blocks, values, errors):
+                self.say("└─ (form closed)", "green")
+                return None
+            self.say(f"└─ [{text_of(view.get('submit')) or 'Submit'}]", "green")
+            payload = {
+                **self._base("view_submission"),
+                "view": {**view, "state": {"values": values}},
+                "response_urls": [],
+            }
+            body = await self._send("the form", payload)
+            answer: dict[str, Any] = (
+                json.loads(body) if body and body.lstrip().startswith("{") else {}
+            )
+            if answer.get("response_action") != "errors":
+                return answer
+            errors = {str(k): str(v) for k, v in (answer.get("errors") or {}).items()}
+            if not errors.keys() & {str(b.get("block_id")) for b in blocks}:
+                self.say("│ " + "; ".join(errors.values()), "red")
+                errors, values = {}, {}
+            self.say(f"┌─ {title} (please correct)", "bold green")
+
+    async def _ask_inputs(
+        self,
+        blocks: list[dict[str, Any]],
+        values: dict[str, dict[str, Any]],
+        errors: dict[str, str],
+    ) -> bool:
+        """Ask each input block (only those with an error, if any), filling `values` in place;
+        False when the person cancelled. Other blocks are shown on the first pass only."""
+        for block in blocks:
+            if block.get("type") != "input":
+                if not values:
+                    self.show(render_blocks([block], users=self.users), indent="│ ")
+                continue
+            block_id = str(block.get("block_id"))
+            if errors and block_id not in errors:
+                continue
+            if block_id in errors:
+                label = text_of(block.get("label"))
+                self.say(f"│ ✗ {label}: {errors[block_id]}", "red")
+            action_id = str((block.get("element") or {}).get("action_id"))
+            state = await self.ask_field(block, values.get(block_id, {}).get(action_id))
+            if state is None:
+                return False
+            values[block_id] = {action_id: state}
+        return True
 
     async def ask_field(
         self, block: dict[str, Any], current: dict[str, Any] | None
@@ -390,15 +411,7 @@ class Shell(Screen):
         elif button.strip("[]").isdigit():
             await self.press(int(button.strip("[]")))
         elif word == "wait":
-            try:
-                seconds = float(rest) if rest else None
-            except ValueError:
-                self.say("wait takes a number of seconds, e.g. wait 5", "red")
-            else:
-                if seconds is not None:
-                    await asyncio.sleep(max(0.0, seconds))
-                elif not await self.settle(60.0):
-                    self.say("(background work is still due after 60 s)", "dim")
+            await self.wait(rest)
         elif word == "home":
             await self.home()
         elif word == "shortcut":
@@ -408,6 +421,18 @@ class Shell(Screen):
             names = " / ".join(f"“{name}”" for name in self.shortcuts.values())
             self.say(f"(posted in #{CHANNEL_NAME}; `shortcut` runs {names} on it)", "dim")
         return True
+
+    async def wait(self, seconds: str) -> None:
+        """`wait 5`: let 5 seconds pass; `wait`: until background work settles (at most 60 s)."""
+        try:
+            delay = float(seconds) if seconds else None
+        except ValueError:
+            self.say("wait takes a number of seconds, e.g. wait 5", "red")
+            return
+        if delay is not None:
+            await asyncio.sleep(max(0.0, delay))
+        elif not await self.settle(60.0):
+            self.say("(background work is still due after 60 s)", "dim")
 
     async def settle(self, limit: float) -> bool:
         """Wait until no job is running or due within IDLE_HORIZON seconds (at most `limit`)."""

@@ -191,6 +191,28 @@ def _rich_text(block: dict[str, Any], users: Mapping[str, str]) -> list[str]:
     return flatten(block.get("elements") or []).splitlines()
 
 
+def _section(block: dict[str, Any], users: Mapping[str, str], number: ButtonNumber) -> list[Line]:
+    """A section: its text, its fields two to a line, then its accessory."""
+    out: list[Line] = []
+    if block.get("text"):
+        text = text_of(block["text"], users=users)
+        out.extend(Line(line) for line in text.split("\n"))
+    fields = [_field(field, users) for field in block.get("fields") or []]
+    for i in range(0, len(fields), 2):
+        out.append(Line("  ·  ".join(fields[i : i + 2])))
+    accessory = block.get("accessory")
+    if isinstance(accessory, dict):
+        block_id = str(block.get("block_id") or "")
+        out.append(Line(_element(accessory, block_id, users, number), "cyan"))
+    return out
+
+
+def _elements(block: dict[str, Any], users: Mapping[str, str], number: ButtonNumber) -> list[str]:
+    """The elements of a context or actions block, each as text."""
+    block_id = str(block.get("block_id") or "")
+    return [_element(element, block_id, users, number) for element in block.get("elements") or []]
+
+
 def render_blocks(
     blocks: Sequence[dict[str, Any]],
     *,
@@ -208,27 +230,12 @@ def render_blocks(
         if kind == "header":
             out.append(Line(text_of(block.get("text"), users=users), "bold"))
         elif kind == "section":
-            if block.get("text"):
-                text = text_of(block["text"], users=users)
-                out.extend(Line(line) for line in text.split("\n"))
-            fields = [_field(field, users) for field in block.get("fields") or []]
-            for i in range(0, len(fields), 2):
-                out.append(Line("  ·  ".join(fields[i : i + 2])))
-            accessory = block.get("accessory")
-            if isinstance(accessory, dict):
-                out.append(Line(_element(accessory, block_id, users, numbered), "cyan"))
+            out.extend(_section(block, users, numbered))
         elif kind == "context":
-            parts = [
-                _element(element, block_id, users, numbered)
-                for element in block.get("elements") or []
-            ]
+            parts = _elements(block, users, numbered)
             out.extend(Line(line, "dim") for line in " ".join(parts).split("\n"))
         elif kind == "actions":
-            parts = [
-                _element(element, block_id, users, numbered)
-                for element in block.get("elements") or []
-            ]
-            out.append(Line("  ".join(parts), "cyan"))
+            out.append(Line("  ".join(_elements(block, users, numbered)), "cyan"))
         elif kind == "divider":
             out.append(Line("─" * 24, "dim"))
         elif kind == "image":

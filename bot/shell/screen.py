@@ -185,36 +185,49 @@ class Screen:
             self.modals.append(answer["view"])
             self.answers.add(f"trigger:{params.get('trigger_id')}")
         elif method == "views.update":
-            view = answer["view"]
-            waiting = [i for i, v in enumerate(self.modals) if v["id"] == view["id"]]
-            if waiting:
-                self.modals[waiting[0]] = view
-            else:
-                self.modals.append(view)
+            self._replace_modal(answer["view"])
         elif method == "views.publish":
             self.answers.add("home")
-            self.say(f"App Home of @{USER_NAME}", "bold blue")
-            number = self._numberer(CHANNEL_ID, None)
-            blocks = answer["view"].get("blocks") or []
-            self.show(render_blocks(blocks, users=self.users, number=number), indent="  ")
+            self._show_home(answer["view"])
         elif method == "files.completeUploadExternal":
-            channel, thread = str(params.get("channel_id")), str(params.get("thread_ts") or "")
-            files = [
-                Line(f"📎 {info.get('title')}" + (f" → {info['path']}" if info.get("path") else ""))
-                for info in answer.get("files") or []
-            ]
-            self._print_as(channel, thread, BOT_NAME, files)
+            self._show_files(params, answer.get("files") or [])
         elif method == "response_url":
             self.answers.add(f"respond:{params.get('key')}")
-            if params.get("delete_original"):
-                self.say("(your earlier answer from takedown-bot was deleted)", "dim")
-            elif params.get("response_type") == "in_channel":
-                self._show_message({**params, "channel": CHANNEL_ID, "ts": self.slack.new_ts()})
-            else:
-                replaced = bool(params.get("replace_original"))
-                self._show_private(params, channel=CHANNEL_ID, thread="", replaced=replaced)
+            self._show_response(params)
         elif method not in _SILENT:
             self.say(f"  · {BOT_NAME} called Slack's {method} (the shell answered ok)", "dim")
+
+    def _replace_modal(self, view: dict[str, Any]) -> None:
+        """An updated form takes the place of the waiting one it updates (else it waits last)."""
+        waiting = [i for i, v in enumerate(self.modals) if v["id"] == view["id"]]
+        if waiting:
+            self.modals[waiting[0]] = view
+        else:
+            self.modals.append(view)
+
+    def _show_home(self, view: Mapping[str, Any]) -> None:
+        self.say(f"App Home of @{USER_NAME}", "bold blue")
+        number = self._numberer(CHANNEL_ID, None)
+        blocks = view.get("blocks") or []
+        self.show(render_blocks(blocks, users=self.users, number=number), indent="  ")
+
+    def _show_files(self, params: Mapping[str, Any], files: list[dict[str, Any]]) -> None:
+        channel, thread = str(params.get("channel_id")), str(params.get("thread_ts") or "")
+        lines = [
+            Line(f"📎 {info.get('title')}" + (f" → {info['path']}" if info.get("path") else ""))
+            for info in files
+        ]
+        self._print_as(channel, thread, BOT_NAME, lines)
+
+    def _show_response(self, params: Mapping[str, Any]) -> None:
+        """What the bot sent to an action's response_url: deleted, in the channel, or private."""
+        if params.get("delete_original"):
+            self.say("(your earlier answer from takedown-bot was deleted)", "dim")
+        elif params.get("response_type") == "in_channel":
+            self._show_message({**params, "channel": CHANNEL_ID, "ts": self.slack.new_ts()})
+        else:
+            replaced = bool(params.get("replace_original"))
+            self._show_private(params, channel=CHANNEL_ID, thread="", replaced=replaced)
 
     def _print_as(
         self, channel: str, thread: str, author: str, lines: list[Line], style: str = "bold blue"

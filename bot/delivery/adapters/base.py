@@ -219,15 +219,16 @@ class Adapter:
         platform issues references of one shape, or put them in URL paths, check that shape."""
         return free_text_reference(text)
 
-    async def submit(self, notice: OutgoingNotice) -> Receipt:
+    # The defaults below ignore the notice: a channel without the step answers the same for any.
+    async def submit(self, notice: OutgoingNotice) -> Receipt:  # noqa: ARG002
         """File the notice; raise Transient/Permanent/AmbiguousError on failure."""
         raise PermanentError(f"the {self.name} adapter cannot submit notices")
 
-    async def check(self, notice: OutgoingNotice) -> list[ListingDecision]:
+    async def check(self, notice: OutgoingNotice) -> list[ListingDecision]:  # noqa: ARG002
         """The platform's current decision for each listing of a submitted notice."""
         return []
 
-    async def find_existing(self, notice: OutgoingNotice) -> Receipt | None:
+    async def find_existing(self, notice: OutgoingNotice) -> Receipt | None:  # noqa: ARG002
         """After an ambiguous submission: the receipt if the platform did get it, None if it did not.
 
         Raise AmbiguousError when the channel cannot tell; the notice is then held for a person.

@@ -28,6 +28,7 @@ from typing import ClassVar, Literal
 
 import aiosmtplib
 from pydantic import Field, SecretStr, field_validator, model_validator
+from typing_extensions import override
 
 from bot.delivery.adapters.base import (
     Adapter,
@@ -171,6 +172,7 @@ class EmailAdapter(Adapter):
             detail={"to": opts.to, "cc": list(opts.cc), "refused": refused, "server_reply": reply},
         )
 
+    @override
     async def find_existing(self, notice: OutgoingNotice) -> Receipt | None:
         raise AmbiguousError(
             "the mail server may have accepted the notice before the connection was lost; "

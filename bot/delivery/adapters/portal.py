@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from typing_extensions import override
+
 from bot.delivery.adapters.base import Adapter, AdapterOptions, OutgoingNotice, Receipt
 
 # Where each platform's rights owners file complaints (the public entry pages of their programmes).
@@ -66,6 +68,7 @@ class PortalAdapter(Adapter):
         )
         return self.options.name or default_name, self.options.url or default_url
 
+    @override
     async def submit(self, notice: OutgoingNotice) -> Receipt:
         name, url = self.link()
         return Receipt(reference=None, awaiting_person=True, detail={"portal": name, "url": url})

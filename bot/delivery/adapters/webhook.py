@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import aiohttp
 from pydantic import Field, SecretStr, field_validator
+from typing_extensions import override
 from yarl import URL
 
 from bot.core.states import DECISIONS, ListingStatus
@@ -253,6 +254,7 @@ class WebhookAdapter(Adapter):
             raise UnreadableAnswer(RECEIVER, ASKING, "its listings are not a list")
         return _decisions(notice, items or [])
 
+    @override
     async def find_existing(self, notice: OutgoingNotice) -> Receipt | None:
         """Always None: "resend". The receiver dedupes by Idempotency-Key, so a resend is safe.
 
