@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from slack_bolt.async_app import AsyncBoltRequest
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.response import BoltResponse
+from typing_extensions import override
 
 from bot.runtime import Runtime
 
@@ -24,6 +25,7 @@ class RuntimeInContext(AsyncMiddleware):
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
+    @override
     async def async_process(
         self,
         *,

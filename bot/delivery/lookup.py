@@ -67,7 +67,7 @@ async def run_lookup(rt: Runtime, ctx: JobContext[LookupNotice]) -> None:
         return
     async with rt.db.transaction() as session:
         if receipt is None:
-            settled = await _never_arrived(rt, session, notice)
+            settled = await _never_arrived(session, notice)
         else:
             settled = await record_sent(
                 rt,
@@ -96,7 +96,7 @@ def _reference(receipt: Receipt | None) -> str | None:
     return receipt.reference if receipt is not None else None
 
 
-async def _never_arrived(rt: Runtime, session: AsyncSession, notice: Notice) -> bool:
+async def _never_arrived(session: AsyncSession, notice: Notice) -> bool:
     """The platform has no record of the notice: safe to send, so it is sent (or withdrawn, if
     that was asked while it was on its way). False if a person settled it meanwhile."""
     assert notice.id is not None
@@ -134,7 +134,7 @@ async def _not_looked_up(
                     session, case_id=notice.case_id, text=text, blocks=blocks
                 )
             if not stop:
-                await enqueue_lookup(session, notice, attempt=ctx.args.attempt, now=rt.clock())
+                await enqueue_lookup(session, notice, attempt=ctx.args.attempt)
         await ctx.complete(session)
 
 
@@ -148,4 +148,4 @@ async def on_lookup_dead(rt: Runtime, job: ClaimedJob, error: str) -> None:
             return
         notice = await session.get(Notice, args.notice_id)
         if notice is not None and notice.attempts == args.attempt:
-            await enqueue_lookup(session, notice, attempt=args.attempt, now=rt.clock())
+            await enqueue_lookup(session, notice, attempt=args.attempt)

@@ -158,7 +158,7 @@ async def confirm_submission(
             extra_blocks=[tracking_buttons(notice_id)],
         )
         if adapter_for(rt, notice).can_check:
-            await enqueue_poll(session, notice, config=rt.config, now=rt.clock())
+            await enqueue_poll(session, notice, config=rt.config)
         return case_ref(case.id)
 
 

@@ -11,7 +11,7 @@ import random
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -83,26 +83,23 @@ async def enqueue_submit(session: AsyncSession, *, notice_id: int, case_id: int)
 LOOKUP_EVERY = timedelta(minutes=30)
 
 
-async def enqueue_lookup(
-    session: AsyncSession, notice: Notice, *, attempt: int, now: datetime
-) -> None:
-    """Queue the next lookup of a held notice, `LOOKUP_EVERY` from `now`. `attempt` is the
-    notice's count of sends when it was held: a later hold of it looks itself up."""
+async def enqueue_lookup(session: AsyncSession, notice: Notice, *, attempt: int) -> None:
+    """Queue the next lookup of a held notice, `LOOKUP_EVERY` from now on the database's clock.
+    `attempt` is the notice's count of sends when it was held: a later hold of it looks itself
+    up."""
     assert notice.id is not None
     await payloads.enqueue(
         session,
         LookupNotice(notice_id=notice.id, case_id=notice.case_id, attempt=attempt),
-        run_at=now + LOOKUP_EVERY,
+        delay=LOOKUP_EVERY,
         dedupe_key=f"lookup:{notice.id}:{uuid.uuid4().hex[:8]}",
     )
 
 
-async def enqueue_poll(
-    session: AsyncSession, notice: Notice, *, config: AppConfig, now: datetime | None = None
-) -> None:
+async def enqueue_poll(session: AsyncSession, notice: Notice, *, config: AppConfig) -> None:
     """Queue the next poll of a sent notice, after its channel's `poll_every` (±10 %, so the
     polls of a bulk case spread out) counted on the database's clock: a host whose clock lags
-    does not poll early. (`now`, this host's time, is not used for that reason.)"""
+    does not poll early."""
     _, entry = config.channel_for(notice.platform)
     delay = entry.poll_every.total_seconds() * random.uniform(0.9, 1.1)
     assert notice.id is not None

@@ -109,7 +109,7 @@ async def record_sent(
         events=[sent],
     )
     if adapter.can_check:
-        await enqueue_poll(session, notice, config=rt.config, now=rt.clock())
+        await enqueue_poll(session, notice, config=rt.config)
     return True
 
 
@@ -333,9 +333,7 @@ async def hold(
             )
             await enqueue_thread_reply(session, case_id=now.case.id, text=text, blocks=blocks)
             if look_up:
-                await enqueue_lookup(
-                    session, now.notice, attempt=now.notice.attempts, now=rt.clock()
-                )
+                await enqueue_lookup(session, now.notice, attempt=now.notice.attempts)
         if ctx is not None:
             await ctx.complete(session)
     return held
