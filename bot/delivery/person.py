@@ -111,9 +111,11 @@ async def confirm_submission(
     reference = reference.strip()
     if not reference:
         raise DeliveryError("Enter the platform's complaint or report number.")
+    async with rt.db.sessions() as session:  # who may act: before the lock (it may ask Slack)
+        notice, case, _ = await _load(session, notice_id)
+    await _may_resolve(rt, actor, notice, case)
     async with rt.db.transaction() as session:
         notice, case, listings = await _locked(session, notice_id)
-        await _may_resolve(rt, actor, notice, case)
         expected = FORM_STATES if opened_for is None else FORM_STATES & {opened_for}
         if notice.status not in expected or sends not in (None, notice.attempts):
             raise _stale(notice, opened_for)
@@ -176,9 +178,9 @@ async def not_submitted(rt: Runtime, *, notice_id: int, actor: str) -> None:
 
 async def retry_notice(rt: Runtime, *, notice_id: int, actor: str) -> None:
     """Send a failed notice again, or a held one on an approver's word (it may be a duplicate)."""
+    await rt.access.require_approver(actor)  # before the lock: it may ask Slack
     async with rt.db.transaction() as session:
         notice, case, listings = await _locked(session, notice_id)
-        await rt.access.require_approver(actor)
         if notice.status not in RETRYABLE:
             raise DeliveryError(
                 f"Only a failed or held notice can be sent again; this one is {notice.status.replace('_', ' ')}."
@@ -227,9 +229,9 @@ async def record_decision(
         raise DeliveryError("Choose what the platform decided.") from None
     note = note.strip()
     label = PERSON_STATUSES.get(decided, decided.replace("_", " "))
+    await rt.access.require_approver(actor)  # before the lock: it may ask Slack
     async with rt.db.transaction() as session:
         notice, case, listings = await _locked(session, notice_id)
-        await rt.access.require_approver(actor)
         assert case.id is not None
         wanted = set(listing_ids)
         chosen = [item for item in listings if item.id in wanted]
@@ -315,9 +317,9 @@ async def withdraw(rt: Runtime, *, notice_id: int, actor: str) -> str:
     not known to be) is withdrawn and never sent. One on its way cannot be stopped: its listings
     are withdrawn, which the job recording its outcome honours (`bot.delivery.record`). One the
     platform has keeps its status; its listings stop being tracked."""
+    await rt.access.require_approver(actor)  # before the lock: it may ask Slack
     async with rt.db.transaction() as session:
         notice, case, listings = await _locked(session, notice_id)
-        await rt.access.require_approver(actor)
         assert case.id is not None
         was = NoticeState(notice.status)
         opened = [item for item in listings if _open(item)]

@@ -242,17 +242,29 @@ async def _figures(db: Database, ebay: ChaosEbay, meli: ChaosMercadoLibre) -> Fi
         figures.sent_again_by_choice += by_choice
         withdrawn_at = _withdrawn_at(happened)
         # A withdrawal that moved the notice won: nothing may reach the platform after it. One
-        # that found it on its way may see that one request arrive.
-        won = any(e.kind == "notice_withdrawn" and e.actor != "bot" for e in happened)
+        # that found the notice on its way may see that one request arrive, and no other.
+        won_at = min(
+            (
+                _epoch(e.created_at)
+                for e in happened
+                if e.kind == "notice_withdrawn" and e.actor != "bot"
+            ),
+            default=None,
+        )
         for item in items_of[notice_id]:
             filed = filed_at.get(item, [])
             if len(filed) > 1 and not by_choice:
                 figures.sent_twice.append(f"notice {notice_id} ({item}) filed {len(filed)} times")
             after = [t for t in filed if withdrawn_at is not None and t > withdrawn_at]
-            if len(after) > (0 if won else 1):
+            after_won = [t for t in filed if won_at is not None and t > won_at]
+            if len(after) > 1 or after_won:
+                story = "; ".join(
+                    f"{_epoch(e.created_at):.3f} {e.kind} {e.actor} {e.detail.get('to') or ''}"
+                    for e in happened
+                )
                 figures.after_withdrawal.append(
                     f"notice {notice_id} ({item}): withdrawn, then filed {len(after)} time(s); "
-                    f"now {notice.status}"
+                    f"now {notice.status}. Filed at {[f'{t:.3f}' for t in filed]}; {story}"
                 )
         said = "notice_arrived_after_withdrawal" in kinds
         sent_after = (
