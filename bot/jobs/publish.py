@@ -18,7 +18,9 @@ from bot.runtime import Runtime
 from storage.jobs import JobQueue
 
 # Finished ones are deleted after keep_done_jobs.
-PURGED_KINDS = tuple(str(kind) for kind in (JobKind.SUBMIT, JobKind.POLL, JobKind.NOTIFY))
+PURGED_KINDS = tuple(
+    str(kind) for kind in (JobKind.SUBMIT, JobKind.POLL, JobKind.LOOKUP, JobKind.NOTIFY)
+)
 
 log = logging.getLogger("takedown.publish")
 
