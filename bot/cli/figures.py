@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from datetime import date, datetime, time
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +12,7 @@ from bot.cli.errors import EXIT_OK, CliError
 from bot.config.environment import Settings
 from bot.config.loading import load_settings
 from bot.config.schema import AppConfig
+from bot.figures.since import BadSince, read_since
 from storage.db import Database
 
 if TYPE_CHECKING:
@@ -23,29 +24,12 @@ class FiguresInputError(CliError, ValueError):
     `scorecard --since`)."""
 
 
-EARLIEST_SINCE = date(1970, 1, 1)  # nothing the bot stores is older; earlier years overflow UTC
-
-
-def parse_since(
-    text: str | None, config: AppConfig, *, today: date | None = None
-) -> datetime | None:
-    """`2026-11-01` → that day's start in the team's time zone. A day before 1970-01-01 or after
-    `today` (the team's today, by default) is refused: it cannot hold a takedown, and the year 1
-    or 9999 does not even convert to UTC."""
-    if not text:
-        return None
+def parse_since(text: str | None, config: AppConfig) -> datetime | None:
+    """`--since`, read as the figures read it (`bot.figures.since`); bad input exits 2."""
     try:
-        day = datetime.strptime(text, "%Y-%m-%d").date()
-    except ValueError:
-        raise FiguresInputError(f"--since {text!r}: expected a date such as 2026-11-01") from None
-    zone = config.team.zone
-    last = today or datetime.now(zone).date()
-    if not EARLIEST_SINCE <= day <= last:
-        raise FiguresInputError(
-            f"--since {text!r}: expected a date from {EARLIEST_SINCE.isoformat()} "
-            f"to today ({last.isoformat()})"
-        )
-    return datetime.combine(day, time.min, tzinfo=zone)
+        return read_since(text, config)
+    except BadSince as exc:
+        raise FiguresInputError(str(exc)) from None
 
 
 def render_text(blocks: list[dict[str, Any]]) -> str:

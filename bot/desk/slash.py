@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from bot.core.cases import case_ref, parse_case_ref, thread_link
 from bot.core.listings import find_urls
 from bot.desk.case_list import ListFilterError, list_answer, parse_filter
+from bot.figures.since import BadSince, read_since
 from bot.jobs.notify import parent_message
 from bot.runtime import Runtime
 from bot.slack_ui.help import help_blocks, notice_text
@@ -73,7 +74,6 @@ async def answer_command(rt: Runtime, *, text: str, user_id: str) -> Answer:
 
 
 async def _scorecard(rt: Runtime, args: list[str]) -> Answer:
-    from bot.cli.figures import FiguresInputError, parse_since
     from bot.figures.scorecard import build_scorecard, scorecard_blocks
 
     since_text = None
@@ -82,8 +82,8 @@ async def _scorecard(rt: Runtime, args: list[str]) -> Answer:
     elif args:
         return Answer(*notice_text("Usage: `/report-listing scorecard [--since 2026-11-01]`"))
     try:
-        since = parse_since(since_text, rt.config)
-    except FiguresInputError as exc:
+        since = read_since(since_text, rt.config)
+    except BadSince as exc:
         return Answer(*notice_text(escape(str(exc))))
     scores = await build_scorecard(rt.db, rt.config, since=since, now=rt.clock())
     return Answer(*scorecard_blocks(scores, since=since))
