@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from adapter_kit import open_channel
 from app_yaml import build_config
-from conftest import EBAY_TOKEN, SlackDriver, eventually, view_submission
+from conftest import EBAY_TOKEN, SlackDriver, eventually, press, view_submission
 from fakes.ebay import FakeEbayVero
 from sqlalchemy import select
 
@@ -139,9 +139,16 @@ async def _notice(bot: SlackDriver) -> Notice | None:
         return (await session.execute(select(Notice))).scalar_one_or_none()
 
 
-def _confirm(notice_id: int, reference: str) -> dict[str, Any]:
+async def _open_confirm_form(bot: SlackDriver, notice_id: int) -> str:
+    """An approver presses It arrived… on the held notice: the form's metadata, as the bot sealed it."""
+    await bot.interact(press("held_sent", str(notice_id), user="U0LEGAL"))
+    [opened] = await bot.slack.wait_for("views.open")
+    return str(opened.params["view"]["private_metadata"])
+
+
+def _confirm(metadata: str, reference: str) -> dict[str, Any]:
     values = {"reference": {"reference": {"type": "plain_text_input", "value": reference}}}
-    return view_submission("notice_confirm", str(notice_id), values, user="U0LEGAL")
+    return view_submission("notice_confirm", metadata, values, user="U0LEGAL")
 
 
 async def test_the_confirm_form_refuses_a_reference_ebay_never_issues(
@@ -158,7 +165,8 @@ async def test_the_confirm_form_refuses_a_reference_ebay_never_issues(
     assert notice.id is not None
     [report_id] = ebay.reports
 
-    response = await bot.interact(_confirm(notice.id, TRAVERSAL))
+    metadata = await _open_confirm_form(bot, notice.id)
+    response = await bot.interact(_confirm(metadata, TRAVERSAL))
 
     text = await response.text()
     assert text, "the form took the traversal as the notice's reference"
@@ -168,7 +176,7 @@ async def test_the_confirm_form_refuses_a_reference_ebay_never_issues(
     still = await _notice(bot)
     assert still is not None and (still.status, still.reference) == ("held", None)
 
-    response = await bot.interact(_confirm(notice.id, report_id))
+    response = await bot.interact(_confirm(metadata, report_id))
     assert response.status == 200 and not await response.text()
     report_path = f"/commerce/vero/v2/vero_report/{report_id}"
     await eventually(lambda: _seen(ebay, report_path))
