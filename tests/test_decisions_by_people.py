@@ -69,7 +69,11 @@ async def _confirmed_portal_notice(bot: SlackDriver) -> int:
     notice = await only_notice(bot)
     assert notice.id is not None
     values = {"reference": {"reference": {"type": "plain_text_input", "value": "IPP-7"}}}
-    await bot.interact(view_submission(nb.CONFIRM_VIEW, str(notice.id), values, user=REPORTER))
+    before = len(bot.slack.calls_to("views.open"))
+    await bot.interact(press(nb.PORTAL_SUBMITTED, str(notice.id), user=REPORTER))
+    calls = await bot.slack.wait_for("views.open", count=before + 1)
+    metadata = calls[-1].params["view"]["private_metadata"]
+    await bot.interact(view_submission(nb.CONFIRM_VIEW, metadata, values, user=REPORTER))
     assert [item.status for item in await listings(bot)] == ["submitted"]
     return notice.id
 

@@ -135,10 +135,20 @@ async def test_only_approvers_may_resolve_a_held_api_notice(
         await slack.wait_for("chat.postEphemeral")
         assert "Only approvers" in told(bot, REPORTER)[-1]
         assert slack.calls_to("views.open") == []
+        held = await only_notice(bot)
+        # A form as the bot would have sealed it for the reporter (say, opened before the rule):
+        # the seal holds, and the approver check still refuses.
+        metadata = bot.sealed(
+            nb.CONFIRM_VIEW,
+            user=REPORTER,
+            case=held.case_id,
+            notice=notice_id,
+            notice_id=notice_id,
+            opened_for="held",
+            sends=held.attempts,
+        )
         response = await bot.interact(
-            view_submission(
-                nb.CONFIRM_VIEW, str(notice_id), _reference("5000000001"), user=REPORTER
-            )
+            view_submission(nb.CONFIRM_VIEW, metadata, _reference("5000000001"), user=REPORTER)
         )
         answer = json.loads(await response.text())
         assert "Only approvers" in answer["errors"]["reference"]
