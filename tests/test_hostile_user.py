@@ -36,21 +36,26 @@ def secret_channel(bot: SlackDriver) -> None:
     bot.slack.channels[SECRET] = {"is_private": True, "members": [MEMBER, "UBOT"]}
 
 
-async def _file_in_secret(bot: SlackDriver) -> int:
+async def _file_in_secret(bot: SlackDriver, *, seller: str = "") -> int:
     """U0MEMBER files a case from the private channel, through the form the bot opened there."""
     opened = len(bot.slack.calls_to("views.open"))
     await bot.command(TAOBAO, user=MEMBER, channel=SECRET)
     calls = await bot.slack.wait_for("views.open", count=opened + 1)
     metadata = calls[-1].params["view"]["private_metadata"]
     _, body = await bot.submit_report(
-        urls=TAOBAO, user=MEMBER, channel=SECRET, description=CONFIDENTIAL, metadata=metadata
+        urls=TAOBAO,
+        user=MEMBER,
+        channel=SECRET,
+        description=CONFIDENTIAL,
+        seller=seller,
+        metadata=metadata,
     )
     assert body.get("response_action") == "update", body
     return await _case_id(bot, TAOBAO)
 
 
-async def _file_in_public(bot: SlackDriver) -> int:
-    _, body = await bot.submit_report(urls=EBAY, user=MEMBER)
+async def _file_in_public(bot: SlackDriver, *, seller: str = "") -> int:
+    _, body = await bot.submit_report(urls=EBAY, user=MEMBER, seller=seller)
     assert body.get("response_action") == "update", body
     return await _case_id(bot, EBAY)
 
@@ -345,10 +350,12 @@ async def _async(value: Any) -> Any:
 
 
 async def test_the_digest_names_no_private_case(bot: SlackDriver) -> None:
-    private = await _file_in_secret(bot)
-    public = await _file_in_public(bot)
+    private = await _file_in_secret(bot, seller="secret-seller-shop")
+    public = await _file_in_public(bot, seller="public-seller-shop")
     await bot.command("digest", user=OUTSIDER)
     [digest] = await _answers(bot, 1)
     text = json.dumps(digest, ensure_ascii=False)
     assert f"TD-{public}" in text  # the oldest open listings
+    assert "public-seller-shop" in text  # the top sellers
     assert f"TD-{private}" not in text
+    assert "secret-seller-shop" not in text

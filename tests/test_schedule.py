@@ -194,3 +194,34 @@ async def test_the_hourly_sweep_deletes_jobs_finished_longer_ago_than_keep_done_
     }
     assert remaining == expected
     assert len(expected) < len(finished)
+
+
+async def test_a_private_cases_escalation_stays_in_its_own_thread(bot: SlackDriver) -> None:
+    metadata = bot.sealed(
+        "report_listing", user="U0REPORTER", channel="G0SECRET", private=True, form="f1"
+    )
+    await bot.submit_report(
+        urls="https://item.taobao.com/item.htm?id=612345678901",
+        channel="G0SECRET",
+        metadata=metadata,
+    )
+    await bot.slack.wait_for("chat.postMessage")  # the parent message, in the private channel
+    await eventually(lambda: _delivered(bot))  # before its listing is aged, not after
+    rt = bot.bot.runtime
+    now = await _age(bot, 7)
+    assert (await sweep(rt, now=now))["escalations"] == 1
+    escalated = await eventually(
+        lambda: _first([r for r in _replies(bot) if "Past twice the 3-day SLA" in r])
+    )
+    assert "TD-1" in escalated
+    in_thread = [c for c in bot.slack.calls_to("chat.postMessage") if c.params.get("thread_ts")]
+    assert {c.params["channel"] for c in in_thread} == {"G0SECRET"}
+    assert not [
+        c for c in bot.slack.calls_to("chat.postMessage") if c.params.get("channel") == "C0ESCALATE"
+    ]
+
+
+async def _delivered(bot: SlackDriver) -> bool:
+    async with bot.bot.db.sessions() as session:
+        states = (await session.execute(select(Notice.status))).scalars().all()
+    return bool(states) and all(state not in ("pending", "sending") for state in states)

@@ -39,7 +39,7 @@ from bot.config.loading import load_config
 from bot.config.schema import AppConfig
 from bot.core.cases import case_ref, case_state, summarise, thread_link
 from bot.core.listings import ListingURLError
-from bot.core.platforms import PLATFORMS
+from bot.core.platforms import platform_name
 from bot.intake.bulk import UrlFile, UrlFileError, read_path, with_file
 from bot.intake.cases import (
     FILE_FIELD,
@@ -423,11 +423,11 @@ def _print_case(
         print(
             f"{opened.ref} was filed already by this same report; nothing new was stored", file=out
         )
-    width = max((len(PLATFORMS.get(p, p)) for p in platforms), default=0)
+    width = max((len(platform_name(p)) for p in platforms), default=0)
     for platform, statuses in sorted(
         platforms.items(), key=lambda item: (-item[1].total(), item[0])
     ):
-        line = f"  {PLATFORMS.get(platform, platform):<{width}}  {statuses.total():>7,}"
+        line = f"  {platform_name(platform):<{width}}  {statuses.total():>7,}"
         if not opened.created:
             line += f"  {summarise(statuses)}"
         print(line, file=out)

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.platforms import PLATFORMS
+from bot.core.platforms import platform_name
 from bot.core.states import (
     LISTING_TRANSITIONS,
     LISTING_TRANSITIONS_BY_PERSON,
@@ -180,7 +180,7 @@ def describe_changes(
         groups[(change.new, change.reason, change.reference)].append(change)
     lines = []
     for (status, reason, reference), items in groups.items():
-        platform = PLATFORMS.get(items[0].listing.platform, items[0].listing.platform)
+        platform = platform_name(items[0].listing.platform)
         head = f"{STATUS_EMOJI.get(status, '')} *{_VERB.get(status, status)}* on {escape_cut(platform, 100)}"
         if reference:
             head += f" (ref. `{escape_cut(reference, 100)}`)"

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.cases import case_ref, thread_link
-from bot.core.platforms import PLATFORMS
+from bot.core.platforms import PLATFORMS, platform_name
 from bot.jobs.notify import enqueue_channel_post, enqueue_thread_reply
 from bot.runtime import Runtime
 from bot.slack_ui.mrkdwn import escape, escape_cut, mrkdwn
@@ -85,8 +85,19 @@ async def _escalate(rt: Runtime, *, platforms: list[str], days: int, now: dateti
         due = await _mark(session, due, column="sla_escalated_at", now=now)
         if not due:
             return 0
-        text, blocks = _escalation(_by_case(due), days)
-        await enqueue_channel_post(session, channel=escalation_channel, text=text, blocks=blocks)
+        cases = _by_case(due)
+        # A private case is readable only in its channel (and by the approvers): its escalation
+        # goes into its own thread, never into the escalation channel.
+        public = [(case, items) for case, items in cases if case.private_channel is None]
+        for case, items in cases:
+            if case.private_channel is not None and case.id is not None:
+                text, blocks = _escalation([(case, items)], days)
+                await enqueue_thread_reply(session, case_id=case.id, text=text, blocks=blocks)
+        if public:
+            text, blocks = _escalation(public, days)
+            await enqueue_channel_post(
+                session, channel=escalation_channel, text=text, blocks=blocks
+            )
     return 1
 
 
@@ -113,7 +124,7 @@ async def _remind_portal_notices(rt: Runtime, *, now: datetime) -> int:
                 continue
             owner = await get_case(session, notice.case_id)
             assert owner is not None and owner.id is not None
-            platform = escape(PLATFORMS.get(notice.platform, notice.platform))
+            platform = escape(platform_name(notice.platform))
             text = f"<@{owner.reporter_id}> the {platform} notice of {case_ref(owner.id)} is still waiting to be filed on the platform's form. File it and press *Submitted…* above, or *Could not submit*."
             await enqueue_thread_reply(
                 session,
@@ -134,7 +145,7 @@ def _by_case(rows: list[tuple[Listing, Case]]) -> list[tuple[Case, list[Listing]
 
 
 def _reminder(case: Case, listings: list[Listing], days: int) -> tuple[str, list[dict[str, Any]]]:
-    platforms = sorted({PLATFORMS.get(item.platform, item.platform) for item in listings})
+    platforms = sorted({platform_name(item.platform) for item in listings})
     count = len(listings)
     what = f"{count:,} listing{'s' if count != 1 else ''} on {escape(', '.join(platforms))}"
     text = f"<@{case.reporter_id}> {what} still undecided after the {days}-day SLA. Chase the platform or record its decision."
@@ -153,9 +164,7 @@ def _escalation(
         where = case_ref(case.id)
         if case.channel_id and case.thread_ts:
             where = f"<{thread_link(case.channel_id, case.thread_ts)}|{where}>"
-        platforms = ", ".join(
-            sorted({PLATFORMS.get(item.platform, item.platform) for item in listings})
-        )
+        platforms = ", ".join(sorted({platform_name(item.platform) for item in listings}))
         line = f"• {where}: {len(listings):,} on {escape_cut(platforms, 400)} (reported by <@{case.reporter_id}>)"
         if len(text) + 1 + len(line) > MAX_ESCALATION_TEXT - 40:  # room for the "… more" line
             break

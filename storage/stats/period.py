@@ -214,7 +214,10 @@ async def _top_sellers(
     seller = func.trim(col(Listing.seller))
     sellers = await session.execute(
         select(seller, func.count())
+        .join(Case, col(Case.id) == col(Listing.case_id))
+        # a private case's sellers stay in it, as its listings do
         .where(*in_period, col(Listing.seller).is_not(None), seller != "")
+        .where(col(Case.private_channel).is_(None))
         .group_by(seller)
         .order_by(func.count().desc(), seller)
         .limit(TOP_SELLERS)
