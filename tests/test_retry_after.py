@@ -1,5 +1,6 @@
-"""Whatever a Retry-After says, a job is rescheduled within `delivery.max_retry_after`: `inf`,
-`1e12` and a date in 9999 wait the ceiling; `-1`, NaN and a date in 1970 mean now. Nothing a
+"""Whatever a Retry-After says, a job is rescheduled within `delivery.max_retry_after`: a huge
+number of seconds and a date in 9999 wait the ceiling; `-1`, `inf`, `1e12`, NaN (not seconds as
+HTTP writes them, so ignored) and a date in 1970 mean now. Nothing a
 platform answers can leave a job `running` to be claimed again at every lease and sent again.
 
 Through the fake eBay answering 429 and 503 to the bot's real worker, and through the worker alone
@@ -26,8 +27,9 @@ from storage.models import Job, Notice, utcnow
 
 EBAY_1 = "https://www.ebay.com/itm/123456789012"
 HOUR = timedelta(hours=1)
-LONG = ("inf", "1e12", "Fri, 31 Dec 9999 23:59:59 GMT")  # wait the ceiling
-NOW = ("-1", "nan", "Thu, 01 Jan 1970 00:00:00 GMT")  # nothing to wait for
+LONG = ("999999999999", "Fri, 31 Dec 9999 23:59:59 GMT")  # wait the ceiling
+# Not delay-seconds (digits only) nor a date, so ignored; or a date passed: nothing to wait for.
+NOW = ("-1", "inf", "1e12", "nan", "Thu, 01 Jan 1970 00:00:00 GMT")
 
 
 @pytest.fixture

@@ -84,7 +84,14 @@ async def test_a_refusal_in_a_form_is_shown_beside_its_field(
     bot: SlackDriver, logged: pytest.LogCaptureFixture
 ) -> None:
     notice_id = await _awaiting_notice(bot)
-    metadata = bot.sealed("notice_confirm", user="U0REPORTER", case=1, notice=notice_id)
+    metadata = bot.sealed(
+        "notice_confirm",
+        user="U0REPORTER",
+        case=1,
+        notice=notice_id,
+        notice_id=notice_id,
+        opened_for="awaiting_person",
+    )
     response = await bot.interact(_reference_form(metadata, reference="  "))
     assert response.status == 200
     assert json.loads(await response.text()) == {
