@@ -10,6 +10,8 @@ the two modules together for a reader, so both count.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections import deque
 from collections.abc import Iterator
 from itertools import pairwise
@@ -148,3 +150,20 @@ def test_no_import_loop_among_the_project_s_modules() -> None:
         "import loops (each import statement counts, wherever it stands):\n"
         + "\n".join(f"  {' → '.join(loop)}\n    {describe(graph, loop)}" for loop in loops)
     )
+
+
+def test_the_import_contracts_hold() -> None:
+    """import-linter's contracts (pyproject.toml), so that `make test` checks them as `make
+    imports` does: storage imports nothing from bot or handlers, bot.core nothing else from the
+    project, bot.slack_ui neither intake, delivery nor jobs, handlers no storage."""
+    lint_imports = Path(sys.executable).parent / "lint-imports"
+    result = subprocess.run(
+        [str(lint_imports), "--no-cache"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "broken" in result.stdout and " 0 broken" in result.stdout
