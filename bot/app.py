@@ -117,13 +117,21 @@ class TakedownBot:
         for adapter in self.runtime.adapters.values():
             adapter.secret_sink = self.runtime.reveal  # tokens it obtains, scrubbed everywhere
         signing = env.slack_signing_secret.get_secret_value() if env.slack_signing_secret else None
-        self.bolt = AsyncApp(
-            client=self.slack,
-            signing_secret=signing,
-            request_verification_enabled=True,
-            process_before_response=False,
-            raise_error_for_unhandled_request=False,
-        )
+        # Bolt is given one thing to call Slack with, our client; but it also reads SLACK_BOT_TOKEN
+        # from the environment itself and warns at every start that the token goes unused. That
+        # one warning is dropped while Bolt is built; the client is what Bolt uses either way.
+        bolt_log = logging.getLogger("slack_bolt.AsyncApp")
+        bolt_log.addFilter(_token_unused_warning)
+        try:
+            self.bolt = AsyncApp(
+                client=self.slack,
+                signing_secret=signing,
+                request_verification_enabled=True,
+                process_before_response=False,
+                raise_error_for_unhandled_request=False,
+            )
+        finally:
+            bolt_log.removeFilter(_token_unused_warning)
         self.bolt.use(RuntimeInContext(self.runtime))  # listeners take it as `rt`
         handlers.register(self.bolt)
         delivery = settings.config.delivery
@@ -304,3 +312,8 @@ def settle_heap() -> None:
 def create_app(settings: Settings, **kwargs: Any) -> TakedownBot:
     """Build a bot from settings (see `TakedownBot` for the keyword options)."""
     return TakedownBot(settings, **kwargs)
+
+
+def _token_unused_warning(record: logging.LogRecord) -> bool:
+    """False for Bolt's "As you gave `client` as well, `token` will be unused." (see TakedownBot)."""
+    return "will be unused" not in record.getMessage()

@@ -388,3 +388,15 @@ def test_worker_waits_for_a_database_that_is_not_up_yet(tmp_path: Path) -> None:
         _, err = worker.communicate(timeout=20)
     assert worker.returncode == 0, err
     assert "database not reachable" in err and "Traceback" not in err
+
+
+def test_serve_starts_without_bolts_token_warning(
+    serving: tuple[subprocess.Popen[str], int],
+) -> None:
+    process, port = serving
+    wait_for_health(process, port)
+
+    process.send_signal(signal.SIGTERM)
+    _stdout, stderr = process.communicate(timeout=STARTUP_TIMEOUT)
+
+    assert "will be unused" not in stderr, stderr

@@ -48,7 +48,7 @@ from typing import Any, Generic, TypeVar, cast
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.jobs.backoff import bounded_delay, record_after_effect
+from bot.jobs.backoff import bounded_delay, is_transient, record_after_effect
 from bot.jobs.coalesce import Coalescer
 from storage import jobs
 from storage.db import Database
@@ -316,9 +316,17 @@ class Worker:
             await self._reschedule(job, str(exc), None)
         except RetryLater as exc:
             outcome = await self._retry(job, str(exc), exc.delay)
+            self._expected_failure(job, str(exc), outcome)
         except Exception as exc:
-            log.exception("job %s (%s) raised", job.id, job.kind)
-            outcome = await self._retry(job, f"{type(exc).__name__}: {exc}", None)
+            reason = _reason(exc)
+            if is_transient(exc):
+                # Slack or a platform away for a while (refused, timed out, 5xx): expected, and
+                # said in one line; a traceback here would repeat for every job until it is back.
+                outcome = await self._retry(job, reason, None)
+                self._expected_failure(job, reason, outcome)
+            else:
+                log.exception("job %s (%s) raised", job.id, job.kind)
+                outcome = await self._retry(job, reason, None)
         finally:
             if self._leases.get(job.id) is lease:
                 del self._leases[job.id]
@@ -326,6 +334,10 @@ class Worker:
                 self._renewer.cancel()  # nothing left to renew; the next job starts another
                 self._renewer = None
             self._finished(job, outcome, started)
+
+    def _expected_failure(self, job: ClaimedJob, reason: str, outcome: str) -> None:
+        then = "will be retried" if outcome == "retry" else "dead-lettered"
+        log.warning("job %s (%s) failed, %s: %s", job.id, job.kind, then, self.scrub(reason))
 
     def _finished(self, job: ClaimedJob, outcome: str, started: float) -> None:
         self._wake.set()  # a slot is free, and the job's serial successor may now be due
@@ -431,3 +443,9 @@ class Worker:
                     item.renewed = now
                 elif not (item.attempt.done() or item.context.completed):
                     item.fence("its lease was lost to another worker")
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception as one line: its type, and its message when it has one."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
