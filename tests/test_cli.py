@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -400,3 +401,62 @@ def test_serve_starts_without_bolts_token_warning(
     _stdout, stderr = process.communicate(timeout=STARTUP_TIMEOUT)
 
     assert "will be unused" not in stderr, stderr
+
+
+# -- export: bad output paths, failed exports ------------------------------------------------------
+
+
+def test_export_to_a_directory_is_bad_input_and_leaves_no_file(
+    migrated: dict[str, str], tmp_path: Path
+) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+
+    result = run("export", "--format", "csv", "--output", str(folder), env=migrated, cwd=tmp_path)
+
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert str(folder) in result.stderr and "directory" in result.stderr
+    assert list(folder.iterdir()) == []
+
+
+def test_export_into_a_missing_folder_is_bad_input(
+    migrated: dict[str, str], tmp_path: Path
+) -> None:
+    target = tmp_path / "nowhere" / "cases.csv"
+
+    result = run("export", "--format", "csv", "--output", str(target), env=migrated, cwd=tmp_path)
+
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not target.parent.exists()
+
+
+def test_a_failed_export_leaves_no_partial_file(migrated: dict[str, str], tmp_path: Path) -> None:
+    # A database at the right schema version whose cases table is gone: the CSV header is
+    # written before reading the cases fails.
+    with sqlite3.connect(tmp_path / "takedown.db") as conn:
+        conn.execute("DROP TABLE cases")
+    target = tmp_path / "cases.csv"
+
+    result = run("export", "--format", "csv", "--output", str(target), env=migrated, cwd=tmp_path)
+
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.glob("cases.csv*")) == [] and list(tmp_path.glob(".cases.csv*")) == []
+
+
+def test_report_with_a_directory_as_its_file_is_bad_input(
+    migrated: dict[str, str], tmp_path: Path
+) -> None:
+    result = run(
+        "report", "--file", str(tmp_path), "--brand", "Acme", "--right", "acme-eu-tm",
+        "--type", "counterfeit", "--reporter", "U0REPORTER",
+        env=migrated, cwd=tmp_path,
+    )  # fmt: skip
+
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr

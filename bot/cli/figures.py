@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
+import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -104,25 +106,56 @@ def scorecard(*, since_text: str | None, csv: bool) -> int:
     return EXIT_OK
 
 
+def export_target(output: str) -> Path:
+    """`--output`, checked before any work: a file path in a folder that exists (bad input
+    exits 2, naming the path)."""
+    target = Path(output)
+    if target.is_dir():
+        raise FiguresInputError(f"--output {output} is a directory: give a file path in it")
+    if not target.parent.is_dir():
+        raise FiguresInputError(f"--output {output}: the folder {target.parent} does not exist")
+    return target
+
+
 def export(*, format: ExportFormat, since_text: str | None, output: str | None) -> int:
     """Write every case with its listings and timeline as csv, json or lumen (to `output`, or to
     standard output)."""
     from bot.figures.export import export_chunks
 
+    target = export_target(output) if output else None
     settings = load_settings()
     since = parse_since(since_text, settings.config)
 
     async def work(db: Database) -> None:
         pieces = export_chunks(db, settings.config, format=format, since=since)
-        if not output:
+        if target is None:
             async for piece in pieces:
                 sys.stdout.write(piece)
             return
-        # A CLI run: nothing else shares this event loop, so a blocking file is fine here.
-        with Path(output).open("w", encoding="utf-8", newline="") as out:  # noqa: ASYNC230
-            async for piece in pieces:
-                out.write(piece)
-        print(f"wrote {output}", file=sys.stderr)
+        # Written beside the target and renamed into place once complete: a failed export leaves
+        # no partial file, and an earlier export at that path stays as it was.
+        try:
+            part = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below, or removed)
+                "w",
+                encoding="utf-8",
+                newline="",
+                dir=target.parent,
+                prefix=f".{target.name}.",
+                suffix=".part",
+                delete=False,
+            )
+        except OSError as exc:
+            raise FiguresInputError(f"cannot write in {target.parent}: {exc.strerror}") from None
+        try:
+            # A CLI run: nothing else shares this event loop, so a blocking file is fine here.
+            with part:
+                async for piece in pieces:
+                    part.write(piece)
+            os.replace(part.name, target)
+        except BaseException:
+            Path(part.name).unlink(missing_ok=True)
+            raise
+        print(f"wrote {target}", file=sys.stderr)
 
     asyncio.run(_with_db(settings, work))
     return EXIT_OK
