@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from app_yaml import OMIT, base_config, config_yaml
 
 from bot.config.loading import load_config, parse_config
@@ -443,3 +444,31 @@ def test_a_few_aliases_in_a_real_configuration_still_load() -> None:
     assert "*portal" in text
     config = parse_config(text, environ={})
     assert config.platforms["etsy"].sla_days == config.platforms["taobao"].sla_days == 3
+
+
+# -- every right can make a complete notice -------------------------------------------------------
+
+
+def test_a_trademark_without_a_registration_number_is_refused_at_load() -> None:
+    data = base_config()
+    del data["brands"][1]["rights"][0]["number"]
+
+    with pytest.raises(ConfigError) as raised:
+        parse_config(yaml.safe_dump(data))
+
+    assert "rights.bravo-us-tm.number: a trademark notice needs the registration number" in (
+        str(raised.value)
+    )
+
+
+def test_copyright_notices_without_a_signatory_or_the_work_are_refused_at_load() -> None:
+    data = base_config()
+    del data["rights_holder"]["signatory"]
+    del data["brands"][0]["rights"][1]["work"]
+
+    with pytest.raises(ConfigError) as raised:
+        parse_config(yaml.safe_dump(data))
+
+    message = str(raised.value)
+    assert "rights_holder.signatory: a copyright notice needs the signatory" in message
+    assert "rights.acme-photos.work: a copyright notice needs the copyrighted work" in message

@@ -22,7 +22,6 @@ from storage.db import Database
 from storage.models import Job
 
 
-
 async def _post_in_a_channel(bot: SlackDriver) -> None:
     """Queue a channel post (an escalation) for the bot's worker, as the SLA sweep does."""
     async with bot.bot.db.transaction() as session:

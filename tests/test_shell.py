@@ -43,6 +43,7 @@ rights_holder:
   name: Acme Outdoor GmbH
   email: brand-protection@acme.example
   address: Hauptstr. 1, 10115 Berlin, DE
+  phone: +49 30 1234567
   signatory: Jane Roe, Head of Brand Protection
 brands:
   - name: Acme

@@ -153,7 +153,7 @@ def export(*, format: ExportFormat, since_text: str | None, output: str | None) 
                     part.write(piece)
             os.replace(part.name, target)
         except BaseException:
-            Path(part.name).unlink(missing_ok=True)
+            Path(part.name).unlink(missing_ok=True)  # noqa: ASYNC240 (a CLI run, as above)
             raise
         print(f"wrote {target}", file=sys.stderr)
 

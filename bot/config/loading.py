@@ -133,10 +133,21 @@ def parse_config(
             problems.append(f"{_location(tuple(error['loc'])) or '(top level)'}: {message}")
     problems.extend(_check_platforms(data.get("platforms")))
     errors.extend(problem for problem in problems if problem.split(": ", 1)[0] not in unset)
+    if config is not None and not errors:
+        errors.extend(_notice_gaps(config))
     if errors:
         raise ConfigError(errors, source=source)
     assert config is not None
     return config
+
+
+def _notice_gaps(config: AppConfig) -> list[str]:
+    """What a right's notice would lack (`bot.delivery.elements`): refused here, so neither
+    check-config nor serve accepts a configuration whose first report would fail at delivery."""
+    from bot.delivery.elements import configuration_gaps
+
+    rights = [right for brand in config.brands for right in brand.rights]
+    return configuration_gaps(rights=rights, rights_holder=config.rights_holder)
 
 
 def _check_platforms(platforms: Any) -> list[str]:

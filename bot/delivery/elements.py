@@ -229,3 +229,29 @@ def _unlocated(
         if not clean_line(listing.url)
     ]
     return missing
+
+
+def configuration_gaps(*, rights: Sequence[Right], rights_holder: RightsHolder) -> list[str]:
+    """What app.yaml lacks for a complete notice of each right, one line per key to set:
+    `rights.acme-tm.number: a trademark notice needs the registration number`.
+
+    Every channel's notice (email, webhook, API, portal guide) is built by one function from the
+    same elements, so a right that passes here can be cited to every platform; the EU elements
+    are asked for too, as any platform may list from an EU site. What the reporter supplies
+    (the description, the listings) is checked when a report is filed."""
+    lines: list[str] = []
+    for right in rights:
+        given = _Given(right, rights_holder, description="")
+        for item in (*_RIGHT_ELEMENTS, *_NOTIFIER_ELEMENTS):
+            if item.where.startswith("report.") or not item.wanted(given, eu=True):
+                continue
+            if item.present(given):
+                continue
+            cited = f" ({item.law})" if item.law.startswith((DMCA, DSA)) else ""
+            line = (
+                f"{item.where.format(right=right.id)}: a {right.kind} notice needs the "
+                f"{item.element}{cited}"
+            )
+            if line not in lines:
+                lines.append(line)
+    return lines
