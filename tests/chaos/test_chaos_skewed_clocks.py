@@ -5,7 +5,8 @@ minutes behind the other's and the database's. A stream of cases goes to eBay, M
 a webhook vendor while the platforms refuse (503), rate-limit (429, Retry-After 2) or answer more
 slowly than the 1-second lease; then the platforms decide everything. Leases, claims, heartbeats
 and due times are the database's, so neither host takes the other's running jobs or runs a retry
-early: no notice reaches a platform twice and no Slack message is posted twice. Prints and holds
+early: no notice reaches a platform twice, and no Slack message is lost (one posted twice is
+printed: a worker that loses its lease right after Slack took a post cannot know it did). Prints and holds
 at 0: notices sent twice, notices sent after withdrawal, jobs lost, jobs dead without a word in
 the thread.
 """
@@ -94,5 +95,8 @@ async def test_two_workers_whose_clocks_differ_by_two_minutes(postgres_url: str)
     )
     figures.show("skewed clocks")
     assert figures.zero, figures.problems()
-    assert twice == 0
-    assert sum(expected.values()) == sum(posted.values())
+    # Every thread message arrived. One may arrive twice only where a worker lost its 1-second
+    # lease right after Slack took the post (a loaded host): the case docs/architecture.md names
+    # as not promisable, so it is printed above, not held at 0.
+    missing = sum(max(0, n - posted[key]) for key, n in expected.items())
+    assert missing == 0
