@@ -13,15 +13,23 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery import person as delivery
 from bot.desk.case_list import PAGE_ACTION, list_answer
-from bot.desk.notice_access import pressed_notice, seal_notice_form
+from bot.desk.notice_access import PressedNotice, pressed_notice, seal_notice_form
 from bot.runtime import Runtime
 from bot.slack_ui import notice_blocks as nb
 from handlers.respond import tell
 
 
-async def _notice_id(rt: Runtime, body: dict[str, Any]) -> int:
+async def _pressed(rt: Runtime, body: dict[str, Any]) -> PressedNotice:
     """The button's notice, once the person may act on it from here (bot.desk.notice_access)."""
-    return (await pressed_notice(rt, body)).notice_id
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id"
+    )
+    value = str(((body.get("actions") or [{}])[0]).get("value") or "")
+    return await pressed_notice(rt, user=_user(body), value=value, channel=channel)
+
+
+async def _notice_id(rt: Runtime, body: dict[str, Any]) -> int:
+    return (await _pressed(rt, body)).notice_id
 
 
 def _user(body: dict[str, Any]) -> str:
@@ -35,7 +43,7 @@ async def open_confirm_form(
     for the platform's reference."""
     await ack()
     await rt.inflight.quiet()
-    pressed = await pressed_notice(rt, body)
+    pressed = await _pressed(rt, body)
     view = await delivery.confirm_form(rt, notice_id=pressed.notice_id, actor=_user(body))
     await client.views_open(trigger_id=body["trigger_id"], view=seal_notice_form(rt, view, pressed))
 
@@ -45,7 +53,7 @@ async def open_decision_form(
 ) -> None:
     await ack()
     await rt.inflight.quiet()
-    pressed = await pressed_notice(rt, body)
+    pressed = await _pressed(rt, body)
     view = await delivery.decision_form(rt, notice_id=pressed.notice_id, actor=_user(body))
     await client.views_open(trigger_id=body["trigger_id"], view=seal_notice_form(rt, view, pressed))
 

@@ -44,6 +44,27 @@ def uploaded_files(view: dict[str, Any]) -> list[dict[str, Any]]:
     return [item for item in element.get("files") or [] if isinstance(item, dict)]
 
 
+def _intake_key(body: dict[str, Any], view: dict[str, Any]) -> str:
+    team = body.get("team") or {}
+    enterprise = body.get("enterprise") or {}
+    return report_intake_key(
+        enterprise_id=enterprise.get("id") if isinstance(enterprise, dict) else None,
+        # An org-wide install sends no `team`: the view still names the workspace it lives in.
+        team_id=view.get("team_id") or (team.get("id") if isinstance(team, dict) else None),
+        view_id=str(view["id"]),
+        metadata=str(view.get("private_metadata") or ""),
+    )
+
+
+async def _submitted_notice(rt: Runtime, body: dict[str, Any], view: dict[str, Any]) -> int:
+    return await submitted_notice(
+        rt,
+        user=str(body["user"]["id"]),
+        callback_id=str(view.get("callback_id") or ""),
+        metadata=str(view.get("private_metadata") or ""),
+    )
+
+
 async def submit_report(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], rt: Runtime
 ) -> None:
@@ -56,7 +77,7 @@ async def submit_report(
         reporter_id=body["user"]["id"],
         team_id=(body.get("team") or {}).get("id"),
         metadata=view.get("private_metadata") or "",
-        intake_key=report_intake_key(body, view),
+        intake_key=_intake_key(body, view),
     )
     await ack(
         response_action="update",
@@ -74,7 +95,7 @@ async def confirm_submission(
     opened = nb.confirm_form_notice(view["private_metadata"])
     await delivery.confirm_submission(
         rt,
-        notice_id=await submitted_notice(rt, body, view),
+        notice_id=await _submitted_notice(rt, body, view),
         reference=values.get("reference", {}).get("reference", {}).get("value") or "",
         actor=body["user"]["id"],
         opened_for=opened.state,
@@ -100,7 +121,7 @@ async def record_decision(
         return
     await delivery.record_decision(
         rt,
-        notice_id=await submitted_notice(rt, body, view),
+        notice_id=await _submitted_notice(rt, body, view),
         status=status,
         listing_ids=[int(option["value"]) for option in chosen],
         note=values.get("note", {}).get("note", {}).get("value") or "",

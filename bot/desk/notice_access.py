@@ -35,18 +35,16 @@ class PressedNotice:
     user: str
 
 
-async def pressed_notice(rt: Runtime, body: dict[str, Any]) -> PressedNotice:
-    """The notice a thread's button names, once the person may act on it from where they are."""
-    user = str(body["user"]["id"])
-    value = str(((body.get("actions") or [{}])[0]).get("value") or "")
+async def pressed_notice(
+    rt: Runtime, *, user: str, value: str, channel: str | None
+) -> PressedNotice:
+    """The notice a thread's button names (its `value`), once `user` may act on it from
+    `channel`, where the button was pressed."""
     if not value.isdigit():
         raise AccessDenied("This button names no notice.")
     notice_id = int(value)
     case = await _case(rt, notice_id)
     await rt.access.require_reader(user, ref=_ref(case), private_channel=case.private_channel)
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-        "channel_id"
-    )
     if channel != case.channel_id:
         log.warning(
             "button for notice %s pressed by %s in %s, not in its case's", notice_id, user, channel
@@ -74,13 +72,11 @@ def seal_notice_form(rt: Runtime, view: dict[str, Any], pressed: PressedNotice) 
     return {**view, "private_metadata": sealed_metadata(rt, str(view["callback_id"]), facts)}
 
 
-async def submitted_notice(rt: Runtime, body: dict[str, Any], view: dict[str, Any]) -> int:
-    """The notice a submitted notice form was opened for, once the form is the one the bot
-    sealed for this person and the notice still belongs to that case, which they may read."""
-    user = str(body["user"]["id"])
-    facts = form_seal(rt).open(
-        str(view.get("callback_id") or ""), str(view.get("private_metadata") or ""), user=user
-    )
+async def submitted_notice(rt: Runtime, *, user: str, callback_id: str, metadata: str) -> int:
+    """The notice a submitted notice form was opened for, once the form (`callback_id`, its
+    `metadata`) is the one the bot sealed for `user` and the notice still belongs to that case,
+    which they may read."""
+    facts = form_seal(rt).open(callback_id, metadata, user=user)
     notice_id = int(facts["notice"])  # sealed by us: anything else here is a bug
     case = await _case(rt, notice_id)
     if case.id != facts.get("case"):

@@ -50,7 +50,9 @@ async def report_form(
 FORM_NONCE = "form"  # the key of the form's own nonce in its private_metadata
 
 
-def report_intake_key(payload: Mapping[str, Any], view: Mapping[str, Any]) -> str:
+def report_intake_key(
+    *, enterprise_id: str | None, team_id: str | None, view_id: str, metadata: str
+) -> str:
     """The intake key of a submitted report form: the same for every submission of one opened
     form (Slack resends a submission it got no answer to, and a person submits again after a
     field's error), different for any other form, in any workspace, at any time.
@@ -59,18 +61,13 @@ def report_intake_key(payload: Mapping[str, Any], view: Mapping[str, Any]) -> st
     that the id never comes back, nor that another workspace never uses it (and a stand-in such
     as the shell's once restarted its ids each session). So the key holds the workspace
     (enterprise and team), the view id, and the nonce `report_form` wrote into the form's
-    private_metadata, which Slack hands back unchanged with each submission of that form."""
-    team = payload.get("team") or {}
-    enterprise = payload.get("enterprise") or {}
-    # An org-wide install sends no `team`: the view still names the workspace it lives in.
-    team_id = view.get("team_id") or (team.get("id") if isinstance(team, Mapping) else None)
-    enterprise_id = enterprise.get("id") if isinstance(enterprise, Mapping) else None
+    `metadata` (its private_metadata), which Slack hands back unchanged with each submission."""
     try:
-        metadata = json.loads(view.get("private_metadata") or "{}")
+        facts = json.loads(metadata or "{}")
     except ValueError:
-        metadata = {}
-    nonce = metadata.get(FORM_NONCE) if isinstance(metadata, dict) else None
-    parts = [enterprise_id or "-", team_id or "-", str(view["id"])]
+        facts = {}
+    nonce = facts.get(FORM_NONCE) if isinstance(facts, dict) else None
+    parts = [enterprise_id or "-", team_id or "-", view_id]
     if isinstance(nonce, str) and nonce:
         parts.append(nonce)  # a form opened before forms carried one: workspace and view id
     return "form:" + ":".join(parts)
