@@ -218,7 +218,7 @@ async def test_members_and_approvers_read_the_private_case_and_membership_is_cac
 
 async def test_a_private_case_keeps_its_thread_in_its_channel(bot: SlackDriver) -> None:
     await _file_in_secret(bot)
-    [parent] = await bot.slack.wait_for("chat.postMessage")
+    parent, *_ = await bot.slack.wait_for("chat.postMessage")  # the first post: the parent
     assert parent.params["channel"] == SECRET
     assert not [
         c
