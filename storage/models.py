@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, text
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, LargeBinary, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -161,6 +161,41 @@ class Notice(SQLModel, table=True):
     updated_at: datetime = _when(nullable=False)
     sent_at: datetime | None = _when(nullable=True)
     reminded_at: datetime | None = _when(nullable=True)  # a portal notice not confirmed in 24 h
+
+
+class NoticeRecord(SQLModel, table=True):
+    """What went to a platform, kept exactly as it went: write-once (`storage.notice_records`).
+
+    One row per delivery that reached, or may have reached, the platform: the notice itself
+    (`kind` "notice") and a person's later answers to it (`kind` "answer"). `body` is the bytes as
+    sent: an email's RFC 5322 message, a webhook's or API's JSON body, a portal guide's text and
+    fields. `sha256` is of `body`; `config_sha256` of the configuration the notice was built from;
+    `facts` are the notice's parts (rights holder, right, listings...) as they were, which exports
+    read instead of today's app.yaml. The database refuses an UPDATE (a trigger, migration 0007).
+    """
+
+    __tablename__ = "notice_records"
+
+    id: int | None = Field(
+        default=None, sa_column=Column(_BIGINT, primary_key=True, autoincrement=True)
+    )
+    notice_id: int = Field(foreign_key="notices.id", index=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    kind: str = "notice"  # notice | answer
+    # sent | awaiting_person (a portal guide shown) | uncertain (the send's outcome is unknown)
+    outcome: str
+    adapter: str
+    channel: str
+    media_type: str  # message/rfc822 | application/json | text/plain
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    sha256: str
+    message_id: str | None = None  # an email's Message-ID
+    in_reply_to: str | None = None  # an answer's: the Message-ID it answers
+    path: str | None = None  # where it went: an API path, a webhook path, a portal's URL
+    facts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    config_sha256: str
+    actor: str = "bot"
+    created_at: datetime = _when(nullable=False)
 
 
 class Event(SQLModel, table=True):

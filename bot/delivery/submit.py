@@ -29,6 +29,7 @@ from bot.delivery.adapters.base import (
     TransientError,
 )
 from bot.delivery.channel import adapter_for, call_channel, outgoing
+from bot.delivery.copies import keep_sent
 from bot.delivery.elements import MissingElementError
 from bot.delivery.record import (
     fail_notice,
@@ -223,6 +224,15 @@ async def _record_receipt(
                 "notice %s: the channel has it (reference %s) but another writer moved it meanwhile",
                 notice.id,
                 receipt.reference,
+            )
+        if receipt.copy is not None:  # kept even when another writer moved it: it did go out
+            await keep_sent(
+                session,
+                case_id=notice.case_id,
+                out=out,
+                adapter=adapter,
+                copy=receipt.copy,
+                outcome=outcome,
             )
         await ctx.complete(session)
 

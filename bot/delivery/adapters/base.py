@@ -60,7 +60,14 @@ class PermanentError(AdapterError):
 
 
 class AmbiguousError(AdapterError):
-    """The request may have reached the platform; on a non-idempotent channel never resend blindly."""
+    """The request may have reached the platform; on a non-idempotent channel never resend blindly.
+
+    `copy` is what may have reached it, when the adapter got as far as building it: kept as an
+    uncertain record of the notice."""
+
+    def __init__(self, message: str, *, copy: SentCopy | None = None) -> None:
+        super().__init__(message)
+        self.copy = copy
 
 
 class UnreadableAnswer(AdapterError):
@@ -174,8 +181,22 @@ class ListingDecision:
 
 
 @dataclass(frozen=True, slots=True)
+class SentCopy:
+    """The notice exactly as the channel sent it: the bytes that left, and where they went.
+
+    `media_type`: "message/rfc822" (an email, `message_id` set), "application/json" (a webhook's
+    or an API's body, `path` the endpoint), "text/plain" (a portal guide: the text and fields a
+    person is shown). Kept write-once by `bot.delivery.copies`."""
+
+    media_type: str
+    body: bytes
+    message_id: str | None = None
+    path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Receipt:
-    """What a channel answered to a submission."""
+    """What a channel answered to a submission, and what it sent (`copy`)."""
 
     reference: str | None
     decisions: tuple[ListingDecision, ...] = ()
@@ -183,6 +204,7 @@ class Receipt:
         False  # portal: a person files it and confirms with the complaint number
     )
     detail: dict[str, Any] = field(default_factory=dict)
+    copy: SentCopy | None = None
 
 
 class Adapter:

@@ -37,6 +37,7 @@ from bot.delivery.adapters.base import (
     OutgoingNotice,
     PermanentError,
     Receipt,
+    SentCopy,
     TransientError,
 )
 from bot.delivery.cleaning import clean_line
@@ -163,13 +164,14 @@ class EmailAdapter(Adapter):
         )
         try:
             await self._connect(smtp)
-            refused, reply = await self._transfer(smtp, sender, recipients, message)
+            refused, reply, content = await self._transfer(smtp, sender, recipients, message)
         finally:
             await _close(smtp)
         log.info("email notice %s sent to %s as %s", notice.notice_id, opts.to, reference)
         return Receipt(
             reference=reference,
             detail={"to": opts.to, "cc": list(opts.cc), "refused": refused, "server_reply": reply},
+            copy=SentCopy("message/rfc822", content, message_id=reference),
         )
 
     @override
@@ -208,8 +210,9 @@ class EmailAdapter(Adapter):
 
     async def _transfer(
         self, smtp: aiosmtplib.SMTP, sender: str, recipients: list[str], message: EmailMessage
-    ) -> tuple[dict[str, str], str]:
-        """MAIL, RCPT, DATA. Until DATA starts, nothing can have been delivered."""
+    ) -> tuple[dict[str, str], str, bytes]:
+        """MAIL, RCPT, DATA: the refused copies, the server's reply and the bytes sent. Until
+        DATA starts, nothing can have been delivered."""
         addresses = [sender, *recipients]
         utf8 = not all(address.isascii() for address in addresses)
         if utf8 and not smtp.supports_extension("smtputf8"):
@@ -239,9 +242,10 @@ class EmailAdapter(Adapter):
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise AmbiguousError(
                 "the connection to the mail server was lost while the notice was being sent; "
-                "it may have been delivered"
+                "it may have been delivered",
+                copy=SentCopy("message/rfc822", content, message_id=str(message["Message-ID"])),
             ) from exc
-        return refused, reply.message
+        return refused, reply.message, content
 
 
 def _by_code(exc: aiosmtplib.SMTPResponseException, what: str) -> TransientError | PermanentError:
