@@ -18,6 +18,8 @@ from bot.config.logs import Secrets, redact_issued
 from bot.config.schema import AppConfig
 from bot.delivery.adapters.base import Adapter
 from bot.delivery.limits import ChannelLimits
+from bot.evidence.location import open_store
+from bot.evidence.store import EvidenceStore
 from bot.inflight import InFlight
 from bot.intake.shortlinks import ShortLinkPolicy
 from bot.jobs.loaders import Loaders
@@ -47,6 +49,14 @@ class Runtime:
     inflight: InFlight = field(default_factory=InFlight)  # requests Slack waits on (acks first)
 
     _hidden: Secrets = field(init=False)  # `secrets`, and the ones obtained at run time
+    _evidence: EvidenceStore | None = field(default=None, init=False)
+
+    @property
+    def evidence(self) -> EvidenceStore:
+        """The evidence store `EVIDENCE_URL` names, opened on first use."""
+        if self._evidence is None:
+            self._evidence = open_store(self.settings.env.evidence_url)
+        return self._evidence
 
     def reveal(self, group: str, values: list[str]) -> None:
         """Secrets obtained at run time (a grant's OAuth tokens): scrubbed from what platforms

@@ -198,6 +198,34 @@ class NoticeRecord(SQLModel, table=True):
     created_at: datetime = _when(nullable=False)
 
 
+class EvidenceItem(SQLModel, table=True):
+    """One piece of a case's evidence: a capture of a listing's page, a screenshot, a file a
+    person added. The bytes are in the evidence store under `sha256` (`bot.evidence.store`);
+    this row says what they are and whose they are. Rows are only ever inserted (a retention
+    sweep deletes them with their bytes)."""
+
+    __tablename__ = "evidence"
+
+    id: int | None = Field(
+        default=None, sa_column=Column(_BIGINT, primary_key=True, autoincrement=True)
+    )
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    listing_id: int | None = Field(default=None, foreign_key="listings.id", index=True)
+    # capture (a WARC record of the page) | screenshot (PNG) | page_pdf | file (from a person)
+    kind: str
+    sha256: str = Field(index=True)
+    media_type: str
+    size: int
+    name: str  # a file's name as given, or one the bot made (ebay-123456789012.warc.gz)
+    source_url: str | None = None  # the page captured, or the Slack file it came from
+    # What a capture found: listing | captcha | login | home_redirect | not_found | error;
+    # None for files. Anything but `listing` is never shown as the listing.
+    verdict: str | None = None
+    note: str | None = None  # why a capture is not the listing, a file's comment
+    added_by: str = "bot"  # a Slack user id, or "bot"
+    created_at: datetime = _when(nullable=False)
+
+
 class Event(SQLModel, table=True):
     """The audit trail. Rows are only ever inserted."""
 

@@ -194,6 +194,16 @@ class LimitsConfig(_Strict):
     commands_per_minute: int = Field(default=30, ge=1, le=100_000)
 
 
+class EvidenceConfig(_Strict):
+    """`evidence:`: what the bot captures and keeps as proof (README "Evidence")."""
+
+    screenshot: bool = False  # a headless Chromium's full-page PNG and PDF of each listing
+    keep_days: int | None = Field(default=None, ge=1)  # None: kept as long as the case
+    file_max_mb: float = Field(default=20, gt=0, le=1024)  # a file a person adds
+    case_max_mb: float = Field(default=100, gt=0, le=10240)  # all files a case holds
+    attach_max_mb: float = Field(default=10, gt=0, le=100)  # attached to an emailed notice
+
+
 class DeliveryConfig(_Strict):
     """Durable retry schedule across job runs; the last step is followed by the dead-letter."""
 
@@ -242,6 +252,7 @@ class PlatformConfig(BaseModel):
     poll_every: timedelta = timedelta(hours=6)
     max_concurrency: int = Field(default=4, ge=1, le=100)
     rate_per_minute: int | None = Field(default=None, ge=1)
+    capture: bool = True  # capture each listing's page at report time (evidence)
 
     @field_validator("serves", mode="before")
     @classmethod
@@ -269,6 +280,7 @@ class AppConfig(_Strict):
     access: AccessConfig = Field(default_factory=AccessConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
 
     @field_validator("brands")
     @classmethod
