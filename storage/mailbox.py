@@ -104,7 +104,8 @@ async def keep(session: AsyncSession, new: NewMessage) -> bool:
         "suggestions": new.suggestions,
         "created_at": utcnow(),
     }
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
+    insert = pg_insert if postgres else sqlite_insert
     statement = (
         insert(MailMessage)
         .values(**values)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from mail_samples.figures import figures, read_outcome
+from mail_samples.make_samples import SAMPLES, expected
 
 from bot.mailbox.classify import (
     LANGUAGES,
@@ -14,8 +16,6 @@ from bot.mailbox.classify import (
     tables,
 )
 from bot.mailbox.message import read_message
-from mail_samples.figures import figures, read_outcome
-from mail_samples.make_samples import SAMPLES, expected
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
@@ -51,12 +51,18 @@ def test_the_sender_domain_names_the_platforms_it_speaks_for() -> None:
 
 
 def test_a_reply_that_says_two_outcomes_equally_is_unknown() -> None:
-    assert outcome_of("The listing has been removed. We are unable to process your other notice.") == Outcome.UNKNOWN
+    assert (
+        outcome_of("The listing has been removed. We are unable to process your other notice.")
+        == Outcome.UNKNOWN
+    )
 
 
 def test_an_acknowledgement_is_received_only_when_nothing_else_is_said() -> None:
     assert outcome_of("We have received your notice.") == Outcome.RECEIVED
-    assert outcome_of("We have received your notice and the listing has been removed.") == Outcome.REMOVED
+    assert (
+        outcome_of("We have received your notice and the listing has been removed.")
+        == Outcome.REMOVED
+    )
 
 
 def test_each_listing_takes_the_outcome_of_the_heading_above_it() -> None:

@@ -10,14 +10,14 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
+from app_yaml import build_config
+from fakes.dovecot import REQUIRE_DOVECOT, Dovecot, dovecot_reason
 from sqlalchemy import text
 
-from app_yaml import build_config
 from bot.config.schema import MailboxConfig
 from bot.delivery.adapters.email import message_id
 from bot.mailbox.imap import MailboxError
 from bot.mailbox.reader import read_folder
-from fakes.dovecot import REQUIRE_DOVECOT, Dovecot, dovecot_reason
 from storage import mailbox as store
 from storage.db import Database
 from storage.models import Case, Listing, MailMessage, Notice, NoticeRecord
@@ -86,7 +86,9 @@ async def test_a_renumbered_folder_is_read_again_without_duplicates(
     assert [row.subject for row in await kept(db)] == ["one", "two", "three"]
 
 
-async def test_starttls_is_used_and_the_certificate_verified(db: Database, dovecot: Dovecot) -> None:
+async def test_starttls_is_used_and_the_certificate_verified(
+    db: Database, dovecot: Dovecot
+) -> None:
     await dovecot.deliver(mail("over starttls"))
     summary = await read_folder(db, mailbox(dovecot, security="starttls", port=dovecot.plain_port))
     assert summary.seen == 1
@@ -97,7 +99,7 @@ async def test_a_server_whose_certificate_is_not_trusted_is_refused(
     db: Database, dovecot: Dovecot
 ) -> None:
     section = mailbox(dovecot).model_copy(update={"ca_file": None})  # the system's CAs only
-    with pytest.raises(MailboxError, match="CERTIFICATE_VERIFY_FAILED|certificate"):
+    with pytest.raises(MailboxError, match=r"CERTIFICATE_VERIFY_FAILED|certificate"):
         await read_folder(db, section)
     assert await kept(db) == []
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.message import EmailMessage, Message
-from email.utils import getaddresses, parseaddr
+from email.utils import parseaddr
 from html.parser import HTMLParser
 
 from bot.delivery.adapters.email import MESSAGE_ID_DOMAIN
@@ -62,23 +62,18 @@ def read_message(raw: bytes) -> ReadMessage:
     if headers.ours:
         return headers
     if len(raw) > MAX_READ_BYTES:
-        return _with(
+        return replace(
             headers, skip=f"larger than {MAX_READ_BYTES // (1024 * 1024)} MB: kept, not read"
         )
     try:
         if broken := _defect(parsed):
-            return _with(headers, skip=f"malformed MIME: {broken}")
+            return replace(headers, skip=f"malformed MIME: {broken}")
         text = _text(parsed)
     except Exception as exc:
-        return _with(headers, skip=f"malformed MIME: {type(exc).__name__}")
+        return replace(headers, skip=f"malformed MIME: {type(exc).__name__}")
     if text.count("\n") > MAX_TEXT_LINES or len(text) > MAX_TEXT_CHARS:
-        return _with(headers, skip=f"more than {MAX_TEXT_LINES} lines of text: kept, not read")
-    return _with(headers, text=_without_quotes(text))
-
-
-def _with(message: ReadMessage, **changes: object) -> ReadMessage:
-    values = {**message.__dict__, **changes}
-    return ReadMessage(**values)  # type: ignore[arg-type]
+        return replace(headers, skip=f"more than {MAX_TEXT_LINES} lines of text: kept, not read")
+    return replace(headers, text=_without_quotes(text))
 
 
 def _header(parsed: Message, name: str) -> str:
@@ -183,8 +178,3 @@ def html_text(html: str) -> str:
     parser.feed(html)
     parser.close()
     return re.sub(r"[ \t\r\f\v]+", " ", "".join(parser.parts))
-
-
-def addresses(value: str) -> list[str]:
-    """The addresses in a header's value."""
-    return [address for _, address in getaddresses([value]) if address]

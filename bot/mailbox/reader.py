@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -88,40 +89,40 @@ async def keep_message(
     if await store.is_kept(session, sha256):
         return None
     message = read_message(raw)
-    where = {"sha256": sha256, "raw": raw, "folder": folder, "uidvalidity": uidvalidity, "uid": uid}
-    heads = {"message_id": message.message_id, "sender": message.sender,
-             "subject": message.subject}  # fmt: skip
+    read = store.NewMessage(
+        sha256=sha256,
+        raw=raw,
+        folder=folder,
+        uidvalidity=uidvalidity,
+        uid=uid,
+        state=MailState.UNMATCHED,
+        message_id=message.message_id,
+        sender=message.sender,
+        subject=message.subject,
+    )
     if message.skip is not None:
-        state = MailState.LOOP if message.ours else MailState.SKIPPED
         log.info("mailbox: UID %s stored and skipped: %s", uid, message.skip)
-        new = store.NewMessage(**where, **heads, state=state, note=message.skip)
+        state = MailState.LOOP if message.ours else MailState.SKIPPED
+        new = replace(read, state=state, note=message.skip)
     else:
-        new = await _understood(session, message, where=where, heads=heads)
-    if await store.keep(session, new):
-        return new.state
-    return None
+        new = await _understood(session, message, read)
+    return new.state if await store.keep(session, new) else None
 
 
 async def _understood(
-    session: AsyncSession,
-    message: ReadMessage,
-    *,
-    where: dict[str, object],
-    heads: dict[str, str | None],
+    session: AsyncSession, message: ReadMessage, read: store.NewMessage
 ) -> store.NewMessage:
     try:
         match = await match_message(session, message)
         if match is None:
-            return store.NewMessage(**where, **heads, state=MailState.UNMATCHED,  # type: ignore[arg-type]
-                                    outcome=str(outcome_of(message.text)))  # fmt: skip
+            return replace(read, outcome=str(outcome_of(message.text)))
         suggestions = await _suggestions(session, message, match)
     except Exception as exc:
         log.exception("mailbox: could not match a message; stored and skipped")
-        return store.NewMessage(**where, **heads, state=MailState.SKIPPED,  # type: ignore[arg-type]
-                                note=f"could not be matched: {type(exc).__name__}")  # fmt: skip
-    return store.NewMessage(
-        **where,  # type: ignore[arg-type]
-        **heads,
+        return replace(read, state=MailState.SKIPPED,
+                       note=f"could not be matched: {type(exc).__name__}")  # fmt: skip
+    return replace(
+        read,
         state=MailState.MATCHED,
         case_id=match.case_id,
         notice_id=match.notice_id,
@@ -134,7 +135,7 @@ async def _understood(
 
 async def _suggestions(
     session: AsyncSession, message: ReadMessage, match: Match
-) -> list[dict[str, object]]:
+) -> list[dict[str, Any]]:
     listings = await store.listings_of(session, case_id=match.case_id, notice_id=match.notice_id)
     named = [
         Named(listing.id, mentions_of(key=listing.key, url=listing.url))

@@ -9,14 +9,17 @@ from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).parents[2]), str(Path(__file__).parents[1])]
 
+from mail_samples.make_samples import OUTCOMES, SAMPLES, expected  # noqa: E402
+
 from bot.mailbox.classify import outcome_of, platforms_of_sender  # noqa: E402
 from bot.mailbox.message import read_message  # noqa: E402
-from mail_samples.make_samples import OUTCOMES, SAMPLES, expected  # noqa: E402
 
 
 def read_outcome(raw: bytes) -> str:
     message = read_message(raw)
-    platforms = platforms_of_sender(message.sender) or platforms_of_sender(_forwarded_from(message.text))
+    platforms = platforms_of_sender(message.sender) or platforms_of_sender(
+        _forwarded_from(message.text)
+    )
     return str(outcome_of(message.text, platform=platforms[0] if platforms else None))
 
 
@@ -46,7 +49,9 @@ def main() -> None:
     print("| outcome | samples | right | wrong | unknown |")
     print("|---|---|---|---|---|")
     for outcome, row in figures().items():
-        print(f"| {outcome} | {row['samples']} | {row['right']} | {row['wrong']} | {row['unknown']} |")
+        print(
+            f"| {outcome} | {row['samples']} | {row['right']} | {row['wrong']} | {row['unknown']} |"
+        )
 
 
 if __name__ == "__main__":
