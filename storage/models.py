@@ -310,3 +310,53 @@ class OAuthToken(SQLModel, table=True):
     access_token: str | None = None
     good_until: datetime | None = _when(nullable=True)
     updated_at: datetime = _when(nullable=False)
+
+
+class MailboxCursor(SQLModel, table=True):
+    """How far the mailbox reader got in one IMAP folder (`storage.mailbox`): the last UID it
+    stored under the folder's UIDVALIDITY. A new UIDVALIDITY means the UIDs were renumbered: the
+    folder is read again from the start, and the messages' SHA-256 keeps each stored once."""
+
+    __tablename__ = "mailbox_cursors"
+
+    folder: str = Field(primary_key=True)
+    uidvalidity: int = Field(sa_column=Column(BigInteger, nullable=False))
+    last_uid: int = Field(sa_column=Column(BigInteger, nullable=False))
+    updated_at: datetime = _when(nullable=False)
+
+
+class MailMessage(SQLModel, table=True):
+    """A message read from the team's mailbox, kept once as its raw RFC 5322 bytes, write-once
+    like `notice_records` (an UPDATE is refused by a trigger, migration 0009).
+
+    `state` says what the reader made of it: `matched` (to `case_id`, and `notice_id` when known,
+    by `matched_by`), `unmatched` (for triage), `skipped` (a message the reader would not read:
+    `note` says why), `loop` (one of our own notices come back). `suggestions` are the outcome
+    read per listing, `[{"listing_id": 7, "outcome": "removed"}]`.
+    """
+
+    __tablename__ = "mail_messages"
+
+    id: int | None = Field(
+        default=None, sa_column=Column(_BIGINT, primary_key=True, autoincrement=True)
+    )
+    sha256: str = Field(unique=True)
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    size: int
+    folder: str
+    uidvalidity: int = Field(sa_column=Column(BigInteger, nullable=False))
+    uid: int = Field(sa_column=Column(BigInteger, nullable=False))
+    message_id: str | None = Field(default=None, index=True)
+    sender: str | None = None
+    subject: str | None = None
+    state: str = Field(index=True)  # matched | unmatched | skipped | loop
+    note: str | None = None
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    notice_id: int | None = Field(default=None, foreign_key="notices.id")
+    platform: str | None = None
+    matched_by: str | None = None  # reply_header | case_ref | complaint_number | listing | sender
+    outcome: str | None = None  # the message's outcome as a whole
+    suggestions: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    created_at: datetime = _when(nullable=False)

@@ -46,7 +46,7 @@ PG_ADMIN_URL = os.environ.get(
     "TAKEDOWN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 REQUIRE_PG = os.environ.get("TAKEDOWN_REQUIRE_POSTGRES") == "1"
-TABLES = ("events", "listings", "notices", "jobs", "cases", "oauth_tokens")
+TABLES = ("events", "listings", "notices", "jobs", "cases", "oauth_tokens", "mailbox_cursors")
 
 
 # -- databases ------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ environment: app.yaml names them, the loaded settings hold them, nothing prints 
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -272,6 +273,42 @@ class PlatformConfig(BaseModel):
         return dict(self.model_extra or {})
 
 
+class MailboxConfig(_Strict):
+    """The team's mailbox, where platforms answer (`bot.mailbox`): an IMAP account read every
+    `every`. TLS from the first byte (`tls`, port 993) or STARTTLS (port 143); certificates are
+    verified, against `ca_file` when given, else the system's trust store."""
+
+    host: str = Field(min_length=1)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    security: Literal["tls", "starttls"] = "tls"
+    user: str = Field(min_length=1)
+    password: str = Field(min_length=1)
+    folder: str = Field(default="INBOX", min_length=1)
+    move_to: str | None = Field(default=None, min_length=1)
+    every: timedelta = timedelta(minutes=5)
+    ca_file: str | None = None
+    auto_apply: bool = False
+
+    @field_validator("every", mode="before")
+    @classmethod
+    def _every(cls, value: Any) -> timedelta:
+        every = parse_duration(value)
+        if every < timedelta(minutes=1) or every > timedelta(days=1):
+            raise ValueError(f"expected between 1m and 1d, got {value!r}")
+        return every
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file(cls, value: str | None) -> str | None:
+        if value is not None and not os.path.isfile(value):
+            raise ValueError(f"{value!r} is not a readable file of CA certificates (PEM)")
+        return value
+
+    @property
+    def imap_port(self) -> int:
+        return self.port or (993 if self.security == "tls" else 143)
+
+
 class AppConfig(_Strict):
     team: TeamConfig = Field(default_factory=TeamConfig)
     rights_holder: RightsHolder
@@ -281,6 +318,7 @@ class AppConfig(_Strict):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
+    mailbox: MailboxConfig | None = None
 
     @field_validator("brands")
     @classmethod

@@ -86,6 +86,7 @@ class JobKind(StrEnum):
     NOTIFY = "notify"
     DIGEST = "digest"
     REMIND = "remind"
+    MAILBOX = "mailbox"  # reads the team's mailbox (bot.mailbox.reader)
 
 
 class JobState(StrEnum):

@@ -128,6 +128,13 @@ class SweepReminders(JobPayload):
     scheduled_at: UtcTime
 
 
+class ReadMailbox(JobPayload):
+    """One period's read of the team's mailbox."""
+
+    kind: ClassVar[JobKind] = JobKind.MAILBOX
+    scheduled_at: UtcTime
+
+
 async def enqueue(
     session: AsyncSession,
     payload: JobPayload,

@@ -27,11 +27,13 @@ from bot.jobs.payloads import (
     Notify,
     PollNotice,
     PostDigest,
+    ReadMailbox,
     SubmitNotice,
     SweepReminders,
 )
 from bot.jobs.publish import run_digest, run_remind
 from bot.jobs.worker import JobContext, JobHandler
+from bot.mailbox.reader import run_mailbox
 from bot.runtime import Runtime
 from storage.jobs import ClaimedJob
 
@@ -63,6 +65,7 @@ JOB_TYPES: Mapping[JobKind, JobType[Any]] = MappingProxyType(
         JobKind.NOTIFY: JobType(TypeAdapter(Notify), run_notify),
         JobKind.DIGEST: JobType(TypeAdapter(PostDigest), run_digest),
         JobKind.REMIND: JobType(TypeAdapter(SweepReminders), run_remind),
+        JobKind.MAILBOX: JobType(TypeAdapter(ReadMailbox), run_mailbox),
     }
 )
 
