@@ -1,6 +1,6 @@
 """Buttons: the ones in status threads (confirm, decide, retry, withdraw a notice, answer a
-platform's request for information) and the case list's pages. Each acks, waits for every pending ack (bot.inflight), calls bot/ and answers; what
-it raises is answered by `handlers.errors`."""
+platform's request for information) and the case list's pages. Each acks, waits for every pending
+ack (bot.inflight), calls bot/ and answers; what it raises is answered by `handlers.errors`."""
 
 from __future__ import annotations
 

@@ -16,7 +16,6 @@ from bot.core.platforms import platform_name
 from bot.slack_ui.mrkdwn import (
     Blocks,
     context,
-    cut,
     escape,
     escape_cut,
     link_url,
@@ -52,6 +51,7 @@ FILE_TYPES = [
     "xlsx",
 ]
 _SECTION = 2800
+_GUIDE_PIECES = 44  # a message holds 50 blocks: the intro, these, a note and the button
 _SHOWN = 10
 
 # How a person passes an answer on where the channel has no call for it, by adapter.
@@ -103,7 +103,7 @@ def answer_view(
     intro = f"{escape(name)} asked for more information. Your answer goes to {escape(name)} in the rights holder's name."
     blocks: Blocks = [{"type": "section", "text": mrkdwn(intro)}]
     if asked:
-        blocks.append(context(cut("What it asked:\n" + "\n".join(asked), 2900)))
+        blocks.append(context("What it asked:\n" + "\n".join(asked)))
     blocks += [
         _input(
             TEXT,
@@ -183,11 +183,14 @@ def _listings(listings: Sequence[tuple[str, str]]) -> str:
 
 
 def _quoted(message: str, evidence: Sequence[str], files: Sequence[str]) -> str:
+    """The person's words quoted, then their links and files: at most about 2,900 characters."""
     lines = [f"> {line}" for line in escape_cut(message, 1500).splitlines() or [""]]
     if evidence:
-        lines.append("Evidence: " + ", ".join(escape_cut(link, 300) for link in evidence[:_SHOWN]))
+        shown = ", ".join(escape_cut(link, 100) for link in evidence[:_SHOWN])
+        more = f" and {len(evidence) - _SHOWN} more" if len(evidence) > _SHOWN else ""
+        lines.append(f"Evidence: {shown}{more}")
     if files:
-        lines.append("Files: " + ", ".join(escape_cut(name, 100) for name in files[:_SHOWN]))
+        lines.append("Files: " + ", ".join(escape_cut(name, 60) for name in files[:_SHOWN]))
     return "\n".join(lines)
 
 
@@ -220,8 +223,11 @@ def answer_guide(
         "Then press *I sent it*; the listings go back to in review."
     )
     blocks: Blocks = [{"type": "section", "text": mrkdwn(intro)}]
-    for piece in _pieces(text)[:6]:
+    pieces = _pieces(text)
+    for piece in pieces[:_GUIDE_PIECES]:
         blocks.append({"type": "section", "text": mrkdwn(f"```{piece}```")})
+    if len(pieces) > _GUIDE_PIECES:  # far beyond an answer's limits; said rather than dropped
+        blocks.append(context("… the answer is longer than one message holds: it is cut here."))
     blocks.append(
         {
             "type": "actions",
@@ -237,7 +243,7 @@ def answer_guide(
             ],
         }
     )
-    return f"Pass this answer on to {platform_name(platform)}, then press I sent it", blocks
+    return f"Pass this answer on to {name}, then press I sent it", blocks
 
 
 def _pieces(text: str) -> list[str]:
@@ -284,13 +290,14 @@ def answer_sent(
     `passed_on_by`); its listings are back in review."""
     name = escape_cut(platform_name(platform), 100)
     head = f":speech_balloon: <@{actor}> answered {name}'s request for information:"
-    lines = [head, _quoted(message, evidence, files)]
+    sections = [f"{head}\n{_quoted(message, evidence, files)}"]
     if back_in_review:
-        lines.append(f":mag: *In review* on {name} again: {_listings(back_in_review)}")
+        sections.append(f":mag: *In review* on {name} again: {_listings(back_in_review)}")
     through = f" through {escape_cut(via, 100)}" if via else ""
     by = f"Passed on to {name} by <@{passed_on_by}>" if passed_on_by else f"Sent to {name}{through}"
-    text = f"{platform_name(platform)}'s request for information answered: {cut(message, 200)}"
-    return text, [{"type": "section", "text": mrkdwn(cut("\n".join(lines), 2990))}, context(by)]
+    text = f"{name}'s request for information answered: {escape_cut(message, 200)}"
+    blocks: Blocks = [{"type": "section", "text": mrkdwn(part)} for part in sections]
+    return text, [*blocks, context(by)]
 
 
 def answer_failed(*, actor: str, platform: str, error: str, notice_id: int) -> tuple[str, Blocks]:
@@ -300,7 +307,7 @@ def answer_failed(*, actor: str, platform: str, error: str, notice_id: int) -> t
         f":warning: *Could not send <@{actor}>'s answer to {name}:* {escape_cut(error, 1000)}\n"
         "Its listings still need information; fix the cause and answer again."
     )
-    text = f"Could not send the answer to {platform_name(platform)}: {cut(error, 500)}"
+    text = f"Could not send the answer to {name}: {escape_cut(error, 500)}"
     return text, [{"type": "section", "text": mrkdwn(said)}, answer_button(notice_id)]
 
 
@@ -312,7 +319,7 @@ def answer_uncertain(*, actor: str, platform: str, error: str, channel: str) -> 
         f"{escape_cut(error, 1000)}\nIt is not sent again on its own ({escape_cut(channel, 100)} "
         f"cannot be asked). Check the sent mail or with {name}; if it did not arrive, answer again."
     )
-    text = f"The answer to {platform_name(platform)} may or may not have arrived"
+    text = f"The answer to {name} may or may not have arrived"
     return text, [{"type": "section", "text": mrkdwn(said)}]
 
 
@@ -323,4 +330,4 @@ def answer_not_needed(*, actor: str, platform: str) -> tuple[str, Blocks]:
         f"<@{actor}>'s answer was not sent: {name} decided its listings before it left, so "
         "none of them needs information any more."
     )
-    return f"The answer was not sent: {platform_name(platform)} decided meanwhile", [context(said)]
+    return f"The answer was not sent: {name} decided meanwhile", [context(said)]

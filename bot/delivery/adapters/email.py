@@ -148,6 +148,52 @@ class EmailAdapter(Adapter):
         message.set_content(body, charset="utf-8", cte="7bit" if plain else "quoted-printable")
         return message
 
+    async def submit(self, notice: OutgoingNotice) -> Receipt:
+        opts = self.settings
+        message = self.build_message(notice)
+        reference = str(message["Message-ID"])
+        refused, reply, content = await self._send(notice, message)
+        log.info("email notice %s sent to %s as %s", notice.notice_id, opts.to, reference)
+        return Receipt(
+            reference=reference,
+            detail={"to": opts.to, "cc": list(opts.cc), "refused": refused, "server_reply": reply},
+            copy=SentCopy("message/rfc822", content, message_id=reference),
+        )
+
+    async def _send(
+        self, notice: OutgoingNotice, message: EmailMessage
+    ) -> tuple[dict[str, str], str, bytes]:
+        """One SMTP transaction: the refused copies, the server's reply and the bytes sent."""
+        opts = self.settings
+        sender = opts.from_address or notice.rights_holder.email
+        recipients = [opts.to, *opts.cc]
+        # Loading the system's CA store reads files: keep it off the event loop.
+        tls_context = (
+            None if opts.security == "none" else await asyncio.to_thread(self._tls_context)
+        )
+        smtp = aiosmtplib.SMTP(
+            hostname=opts.host,
+            port=opts.port,
+            timeout=opts.timeout,
+            use_tls=opts.security == "tls",
+            start_tls=opts.security == "starttls",
+            username=opts.username,
+            password=opts.password.get_secret_value() if opts.password else None,
+            tls_context=tls_context,
+        )
+        try:
+            await self._connect(smtp)
+            return await self._transfer(smtp, sender, recipients, message)
+        finally:
+            await _close(smtp)
+
+    @override
+    async def find_existing(self, notice: OutgoingNotice) -> Receipt | None:
+        raise AmbiguousError(
+            "the mail server may have accepted the notice before the connection was lost; "
+            f"email cannot be asked, so check with {self.settings.to} before resending"
+        )
+
     def build_answer(
         self, notice: OutgoingNotice, answer: OutgoingAnswer, *, now: datetime | None = None
     ) -> EmailMessage:
@@ -198,52 +244,6 @@ class EmailAdapter(Adapter):
             detail={"refused": refused, "server_reply": reply},
             copy=SentCopy("message/rfc822", content, message_id=reference, in_reply_to=original),
         )
-
-    async def submit(self, notice: OutgoingNotice) -> Receipt:
-        opts = self.settings
-        message = self.build_message(notice)
-        reference = str(message["Message-ID"])
-        refused, reply, content = await self._send(notice, message)
-        log.info("email notice %s sent to %s as %s", notice.notice_id, opts.to, reference)
-        return Receipt(
-            reference=reference,
-            detail={"to": opts.to, "cc": list(opts.cc), "refused": refused, "server_reply": reply},
-            copy=SentCopy("message/rfc822", content, message_id=reference),
-        )
-
-    @override
-    async def find_existing(self, notice: OutgoingNotice) -> Receipt | None:
-        raise AmbiguousError(
-            "the mail server may have accepted the notice before the connection was lost; "
-            f"email cannot be asked, so check with {self.settings.to} before resending"
-        )
-
-    async def _send(
-        self, notice: OutgoingNotice, message: EmailMessage
-    ) -> tuple[dict[str, str], str, bytes]:
-        """One SMTP transaction: the refused copies, the server's reply and the bytes sent."""
-        opts = self.settings
-        sender = opts.from_address or notice.rights_holder.email
-        recipients = [opts.to, *opts.cc]
-        # Loading the system's CA store reads files: keep it off the event loop.
-        tls_context = (
-            None if opts.security == "none" else await asyncio.to_thread(self._tls_context)
-        )
-        smtp = aiosmtplib.SMTP(
-            hostname=opts.host,
-            port=opts.port,
-            timeout=opts.timeout,
-            use_tls=opts.security == "tls",
-            start_tls=opts.security == "starttls",
-            username=opts.username,
-            password=opts.password.get_secret_value() if opts.password else None,
-            tls_context=tls_context,
-        )
-        try:
-            await self._connect(smtp)
-            return await self._transfer(smtp, sender, recipients, message)
-        finally:
-            await _close(smtp)
 
     def _tls_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context()
