@@ -28,6 +28,7 @@ from bot.runtime import Runtime
 from bot.slack_ui import notice_blocks as nb
 from bot.slack_ui import report_form
 from bot.slack_ui.access import AccessDenied
+from bot.slack_ui.answer_form import ANSWER_VIEW, TEXT
 from bot.slack_ui.help import notice_text
 from bot.slack_ui.report_form import FILE_FIELD
 from handlers.context import RUNTIME
@@ -51,6 +52,9 @@ FORMS = {  # by callback id
     ),
     nb.CONFIRM_VIEW: Form("reference", "Could not save this just now; please try again."),
     nb.DECISION_VIEW: Form("status", "Could not save this just now; please try again."),
+    ANSWER_VIEW: Form(
+        TEXT, "Could not save the answer just now; nothing was sent. Please try again."
+    ),
 }
 
 APOLOGIES = {  # by what the person did (a slash command's payload has no type: "command")

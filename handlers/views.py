@@ -1,7 +1,7 @@
 """Form submissions: the report form, and the notice forms a thread's buttons open (the
-platform's reference, a decision). A submission's answer carries the form's errors, so these
-validate and do their (fast) work before the ack; `handlers.errors` turns what they raise into
-errors beside a field."""
+platform's reference, a decision, an answer to the platform). A submission's answer carries the
+form's errors, so these validate and do their (fast) work before the ack; `handlers.errors` turns
+what they raise into errors beside a field."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.delivery import person as delivery
+from bot.delivery.answers import forms as answers
 from bot.desk.notice_access import submitted_notice
 from bot.desk.report import file_report, report_intake_key
 from bot.intake.cases import FILE_FIELD, ReportDraft
 from bot.runtime import Runtime
 from bot.slack_ui import notice_blocks as nb
 from bot.slack_ui import report_form
+from bot.slack_ui.answer_form import ANSWER_VIEW, FILES, LINKS, LISTINGS, TEXT
 
 
 def _value(values: dict[str, Any], block_id: str) -> str:
@@ -131,7 +133,36 @@ async def record_decision(
     rt.wake_worker()
 
 
+async def send_answer(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], rt: Runtime
+) -> None:
+    """The answer to a platform's request for information: kept and queued (the thread says when
+    it went); a field that cannot be sent is answered beside it."""
+    values = view["state"]["values"]
+    chosen = values.get(LISTINGS, {}).get(LISTINGS, {})
+    files = values.get(FILES, {}).get(FILES, {}).get("files") or []
+    try:
+        await answers.request_answer(
+            rt,
+            notice_id=await _submitted_notice(rt, body, view),
+            actor=body["user"]["id"],
+            message=_value(values, TEXT),
+            links_text=_value(values, LINKS),
+            listing_ids=[
+                int(option["value"])
+                for option in chosen.get("selected_options") or []
+                if str(option.get("value", "")).isdigit()
+            ],
+            files=[item for item in files if isinstance(item, dict)],
+        )
+    except answers.AnswerRejected as exc:
+        await ack(response_action="errors", errors=exc.errors)
+        return
+    await ack()
+
+
 def register(app: AsyncApp) -> None:
     app.view(report_form.REPORT_CALLBACK)(submit_report)
     app.view(nb.CONFIRM_VIEW)(confirm_submission)
     app.view(nb.DECISION_VIEW)(record_decision)
+    app.view(ANSWER_VIEW)(send_answer)

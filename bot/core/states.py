@@ -83,6 +83,7 @@ class JobKind(StrEnum):
     SUBMIT = "submit"
     POLL = "poll"
     LOOKUP = "lookup"  # asks a platform, slowly, whether a held notice arrived
+    ANSWER = "answer"  # sends a person's answer to a platform's request for information
     NOTIFY = "notify"
     DIGEST = "digest"
     REMIND = "remind"

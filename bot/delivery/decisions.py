@@ -25,6 +25,7 @@ from bot.core.states import allowed as table_allows
 from bot.delivery.adapters.base import ListingDecision
 from bot.delivery.states import move_listings
 from bot.jobs.notify import enqueue_parent_update, enqueue_thread_reply
+from bot.slack_ui.answer_form import answer_button
 from bot.slack_ui.case_message import STATUS_EMOJI
 from bot.slack_ui.mrkdwn import escape_cut, listing_link, mrkdwn
 from storage.events import add_events
@@ -94,12 +95,14 @@ async def apply_decisions(
         text, blocks = describe_changes(
             changes, reporter_id=case.reporter_id, actor=actor, context=context
         )
+        # A platform that needs information gets an answer from the thread.
+        asked = sorted({n for c in changes if c.new == L.NEEDS_INFO and (n := c.listing.notice_id)})
         # One job posts the reply and then refreshes the parent message's summary.
         await enqueue_thread_reply(
             session,
             case_id=case.id,
             text=text,
-            blocks=[*blocks, *extra_blocks],
+            blocks=[*blocks, *extra_blocks, *(answer_button(n) for n in asked)],
             refresh_parent=True,
         )
     else:

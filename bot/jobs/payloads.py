@@ -70,6 +70,16 @@ class LookupNotice(JobPayload):
     attempt: int
 
 
+class AnswerNotice(JobPayload):
+    """Send a person's answer to the platform's request for information on a notice; the answer
+    itself (text, links, files, listings, who) is its `answer_requested` event, `answer_id`."""
+
+    kind: ClassVar[JobKind] = JobKind.ANSWER
+    notice_id: int
+    case_id: int
+    answer_id: int
+
+
 class ThreadReply(JobPayload):
     """A reply in the case's thread (rendered when it was queued: it is history); with
     `refresh_parent`, the parent message's summary is then updated too."""

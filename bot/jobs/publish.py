@@ -20,7 +20,14 @@ from storage.jobs import JobQueue
 # Finished ones are deleted after keep_done_jobs.
 PURGED_KINDS = tuple(
     str(kind)
-    for kind in (JobKind.SUBMIT, JobKind.POLL, JobKind.LOOKUP, JobKind.NOTIFY, JobKind.MAILBOX)
+    for kind in (
+        JobKind.SUBMIT,
+        JobKind.POLL,
+        JobKind.LOOKUP,
+        JobKind.ANSWER,
+        JobKind.NOTIFY,
+        JobKind.MAILBOX,
+    )
 )
 
 log = logging.getLogger("takedown.publish")

@@ -1,6 +1,7 @@
 """The job registry: every `JobKind` with the model its payload is read with, its runner, and who
-is told when one of its jobs is dead-lettered. The kinds that act for a notice (submit, poll) each
-have a dead-letter handler, so neither dies without a word in the case's thread.
+is told when one of its jobs is dead-lettered. The kinds that act for a notice (submit, poll,
+lookup, answer) each have a dead-letter handler, so none dies without a word in the case's
+thread.
 
 The bot's worker runs exactly these kinds (`bound_to`), each bound to the bot's runtime. A new
 kind of job is a `JobKind` member, a payload model in `bot.jobs.payloads`, a runner, and a line
@@ -18,11 +19,13 @@ from typing import Any, Generic, TypeVar
 from pydantic import TypeAdapter
 
 from bot.core.states import JobKind
+from bot.delivery.answers.send import on_answer_dead, run_answer
 from bot.delivery.lookup import on_lookup_dead, run_lookup
 from bot.delivery.poll import on_poll_dead, run_poll
 from bot.delivery.submit import on_submit_dead, run_submit
 from bot.jobs.notify import run_notify
 from bot.jobs.payloads import (
+    AnswerNotice,
     LookupNotice,
     Notify,
     PollNotice,
@@ -62,6 +65,7 @@ JOB_TYPES: Mapping[JobKind, JobType[Any]] = MappingProxyType(
         JobKind.SUBMIT: JobType(TypeAdapter(SubmitNotice), run_submit, on_dead=on_submit_dead),
         JobKind.POLL: JobType(TypeAdapter(PollNotice), run_poll, on_dead=on_poll_dead),
         JobKind.LOOKUP: JobType(TypeAdapter(LookupNotice), run_lookup, on_dead=on_lookup_dead),
+        JobKind.ANSWER: JobType(TypeAdapter(AnswerNotice), run_answer, on_dead=on_answer_dead),
         JobKind.NOTIFY: JobType(TypeAdapter(Notify), run_notify),
         JobKind.DIGEST: JobType(TypeAdapter(PostDigest), run_digest),
         JobKind.REMIND: JobType(TypeAdapter(SweepReminders), run_remind),

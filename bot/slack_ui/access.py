@@ -143,6 +143,16 @@ class AccessControl:
             "(listed in `access.approvers`)."
         )
 
+    async def require_answerer(self, user_id: str, *, reporter_id: str, doing: str) -> None:
+        """The case's reporter or an approver: who may `doing` (answer a platform's request for
+        information on the case)."""
+        if user_id == reporter_id or await self.is_approver(user_id):
+            return
+        raise AccessDenied(
+            f"Only the case's reporter (<@{reporter_id}>) or an approver can {doing}. Ask them, "
+            f"or {_who(self.approvers)} (listed in `access.approvers`)."
+        )
+
     # -- reading ----------------------------------------------------------------------------------
 
     async def is_viewer(self, user_id: str) -> bool:

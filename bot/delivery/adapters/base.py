@@ -2,7 +2,8 @@
 
 An adapter declares what it is with class attributes and does two things: `submit` a notice and
 `check` the platform's decisions on it (`ListingDecision`: a listing's status, one of
-`bot.core.states.DECISIONS`). It raises one of three typed errors, which the delivery layer
+`bot.core.states.DECISIONS`); where the channel allows, a third: `answer` a platform's request for
+information (`can_answer`). It raises one of three typed errors, which the delivery layer
 (`bot.delivery.submit`) turns into retries, failures or a hold for a person; an answer it cannot
 read is an `UnreadableAnswer`, typed by what it means for the call (see there). It also knows the
 shape of the platform's references (`parse_reference`). Adapters never touch Slack or the
@@ -192,6 +193,34 @@ class SentCopy:
     body: bytes
     message_id: str | None = None
     path: str | None = None
+    in_reply_to: str | None = None  # an emailed answer's: the Message-ID it replies to
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerFile:
+    """A file a person attached to an answer, fetched from Slack."""
+
+    name: str
+    media_type: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingAnswer:
+    """A person's answer to a platform's request for information on a notice; built by
+    `bot.delivery.answers.outgoing`. `text` is the whole answer as plain text (the person's words,
+    the evidence links, the listings it concerns, the case); `message` the person's words alone."""
+
+    answer_id: int
+    idempotency_key: str  # stable for this answer: every attempt carries the same
+    case_ref: str
+    message: str
+    evidence: tuple[str, ...]
+    listings: tuple[NoticeListing, ...]
+    subject: str  # the notice's subject as it was sent
+    text: str
+    files: tuple[AnswerFile, ...] = ()
+    in_reply_to: str | None = None  # the Message-ID the notice's email went out with, if kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +246,9 @@ class Adapter:
         False  # may a submission be resent without creating a second notice?
     )
     can_check: ClassVar[bool] = False  # can it ask the platform for decisions (poll)?
+    # can it send a person's answer to the platform's request for information (`answer`)? If
+    # not, the thread shows the answer for a person to pass on (bot.delivery.answers).
+    can_answer: ClassVar[bool] = False
     Options: ClassVar[type[AdapterOptions]] = AdapterOptions
 
     # Where OAuth tokens that change with each refresh are kept for every process (the
@@ -249,6 +281,16 @@ class Adapter:
     async def check(self, notice: OutgoingNotice) -> list[ListingDecision]:  # noqa: ARG002
         """The platform's current decision for each listing of a submitted notice."""
         return []
+
+    async def answer(
+        self,
+        notice: OutgoingNotice,  # noqa: ARG002
+        answer: OutgoingAnswer,  # noqa: ARG002
+    ) -> Receipt:
+        """Send a person's answer to the platform's request for information on a sent notice;
+        the receipt's `copy` is what left. Raises like `submit` (an `AmbiguousError` when the
+        answer may have arrived). Only called when `can_answer`."""
+        raise PermanentError(f"the {self.name} adapter cannot send answers")
 
     async def find_existing(self, notice: OutgoingNotice) -> Receipt | None:  # noqa: ARG002
         """After an ambiguous submission: the receipt if the platform did get it, None if it did not.
