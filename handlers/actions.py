@@ -11,6 +11,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.delivery import corrections
 from bot.delivery import person as delivery
 from bot.delivery.answers import forms as answers
 from bot.desk.case_list import PAGE_ACTION, list_answer
@@ -63,6 +64,17 @@ async def open_decision_form(
     await rt.inflight.quiet()
     pressed = await _pressed(rt, body)
     view = await delivery.decision_form(rt, notice_id=pressed.notice_id, actor=_user(body))
+    await client.views_open(trigger_id=body["trigger_id"], view=seal_notice_form(rt, view, pressed))
+
+
+async def open_correction_form(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, rt: Runtime
+) -> None:
+    """Correct decision…: the form to correct a decision recorded by mistake (approvers)."""
+    await ack()
+    await rt.inflight.quiet()
+    pressed = await _pressed(rt, body)
+    view = await corrections.correction_form(rt, notice_id=pressed.notice_id, actor=_user(body))
     await client.views_open(trigger_id=body["trigger_id"], view=seal_notice_form(rt, view, pressed))
 
 
@@ -137,6 +149,7 @@ def register(app: AsyncApp) -> None:
     app.action(nb.PORTAL_SUBMITTED)(open_confirm_form)
     app.action(nb.HELD_SENT)(open_confirm_form)
     app.action(nb.DECIDE)(open_decision_form)
+    app.action(nb.CORRECT)(open_correction_form)
     app.action(nb.PORTAL_FAILED)(portal_failed)
     app.action(nb.RETRY)(retry)
     app.action(nb.WITHDRAW)(withdraw)

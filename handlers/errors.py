@@ -25,6 +25,7 @@ from bot.delivery.person import DeliveryError
 from bot.intake.bulk import UrlFileError
 from bot.intake.cases import ReportRejected
 from bot.runtime import Runtime
+from bot.slack_ui import corrections as correction_form
 from bot.slack_ui import notice_blocks as nb
 from bot.slack_ui import report_form
 from bot.slack_ui.access import AccessDenied
@@ -54,6 +55,9 @@ FORMS = {  # by callback id
     nb.DECISION_VIEW: Form("status", "Could not save this just now; please try again."),
     ANSWER_VIEW: Form(
         TEXT, "Could not save the answer just now; nothing was sent. Please try again."
+    ),
+    correction_form.CORRECTION_VIEW: Form(
+        correction_form.LISTINGS, "Could not correct this just now; nothing changed. Try again."
     ),
 }
 
@@ -107,7 +111,8 @@ def _form_errors(error: Exception, body: dict[str, Any]) -> BoltResponse | None:
     elif isinstance(error, UrlFileError):
         errors = {FILE_FIELD: str(error)}
     else:
-        errors = {form.field: str(error) if isinstance(error, REFUSALS) else form.apology}
+        field = getattr(error, "field", None) or form.field  # a refusal may name its field
+        errors = {field: str(error) if isinstance(error, REFUSALS) else form.apology}
     return BoltResponse(status=200, body={"response_action": "errors", "errors": errors})
 
 

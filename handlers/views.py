@@ -9,12 +9,14 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
+from bot.delivery import corrections
 from bot.delivery import person as delivery
 from bot.delivery.answers import forms as answers
 from bot.desk.notice_access import submitted_notice
 from bot.desk.report import file_report, report_intake_key
 from bot.intake.cases import FILE_FIELD, ReportDraft
 from bot.runtime import Runtime
+from bot.slack_ui import corrections as correction_form
 from bot.slack_ui import notice_blocks as nb
 from bot.slack_ui import report_form
 from bot.slack_ui.answer_form import ANSWER_VIEW, FILES, LINKS, LISTINGS, TEXT
@@ -161,8 +163,29 @@ async def send_answer(
     await ack()
 
 
+async def correct_decision(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], rt: Runtime
+) -> None:
+    """A decision recorded by mistake, corrected with a reason; refusals go beside the field."""
+    values = view["state"]["values"]
+    form = correction_form
+    chosen = values.get(form.LISTINGS, {}).get(form.LISTINGS, {}).get("selected_options") or []
+    await corrections.correct_decision(
+        rt,
+        notice_id=await _submitted_notice(rt, body, view),
+        listing_ids=[int(option["value"]) for option in chosen],
+        to=_value(values, form.STATUS),
+        reason=_value(values, form.REASON),
+        actor=body["user"]["id"],
+        opened_with=form.opened_with(view["private_metadata"]),
+    )
+    await ack()
+    rt.wake_worker()
+
+
 def register(app: AsyncApp) -> None:
     app.view(report_form.REPORT_CALLBACK)(submit_report)
     app.view(nb.CONFIRM_VIEW)(confirm_submission)
     app.view(nb.DECISION_VIEW)(record_decision)
     app.view(ANSWER_VIEW)(send_answer)
+    app.view(correction_form.CORRECTION_VIEW)(correct_decision)

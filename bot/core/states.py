@@ -119,10 +119,22 @@ LISTING_TRANSITIONS: Mapping[ListingStatus, frozenset[ListingStatus]] = {
     L.RELISTED: frozenset(),
 }
 
-# A person (an approver) may also correct a recorded decision: from any decision to another.
+# A person (an approver) recording a decision may also move an open listing from one decision to
+# another (in review back to submitted). A closed decision is left only by a correction (below).
 LISTING_TRANSITIONS_BY_PERSON: Mapping[ListingStatus, frozenset[ListingStatus]] = {
-    source: targets | (DECISIONS - {source} if source in DECISIONS else frozenset())
+    source: targets
+    | (DECISIONS - {source} if source in DECISIONS and source.is_open else frozenset())
     for source, targets in LISTING_TRANSITIONS.items()
+}
+
+# A correction: an approver, giving a reason, puts a recorded decision back in review or records
+# another decision instead. Removed and rejected listings become open again this way (only this
+# way); relisted (reported again: its new case tracks it), withdrawn and failed are not decisions.
+CORRECTABLE = (L.REMOVED, L.REJECTED, L.NEEDS_INFO)
+CORRECTION_TARGETS = (L.IN_REVIEW, *CORRECTABLE)
+LISTING_CORRECTIONS: Mapping[ListingStatus, frozenset[ListingStatus]] = {
+    source: frozenset(CORRECTION_TARGETS) - {source} if source in CORRECTABLE else frozenset()
+    for source in ListingStatus
 }
 
 # Where a notice may go from each state, each arrow a write the code makes:

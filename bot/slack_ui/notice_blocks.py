@@ -19,6 +19,7 @@ PORTAL_FAILED = "portal_failed"
 RETRY = "notice_retry"
 DECIDE = "notice_decide"
 WITHDRAW = "notice_withdraw"
+CORRECT = "notice_correct"  # opens bot.slack_ui.corrections' form
 HELD_SENT = "held_sent"
 CONFIRM_VIEW = "notice_confirm"
 DECISION_VIEW = "notice_decision"
@@ -215,11 +216,16 @@ def _withdraw(notice_id: int) -> dict[str, Any]:
 
 
 def tracking_buttons(notice_id: int) -> dict[str, Any]:
-    """Buttons under a sent notice: record the platform's decision, withdraw."""
+    """Buttons under a sent notice: record the platform's decision, withdraw, and correct a
+    decision recorded by mistake (last: the rare one)."""
     return {
         "type": "actions",
         "block_id": f"track:{notice_id}",
-        "elements": [_button("Record decision…", DECIDE, str(notice_id)), _withdraw(notice_id)],
+        "elements": [
+            _button("Record decision…", DECIDE, str(notice_id)),
+            _withdraw(notice_id),
+            _button("Correct decision…", CORRECT, str(notice_id)),
+        ],
     }
 
 
