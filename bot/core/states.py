@@ -86,6 +86,7 @@ class JobKind(StrEnum):
     NOTIFY = "notify"
     DIGEST = "digest"
     REMIND = "remind"
+    CAPTURE = "capture"  # a listing's page kept as evidence (bot.evidence.capture)
 
 
 class JobState(StrEnum):

@@ -128,6 +128,14 @@ class SweepReminders(JobPayload):
     scheduled_at: UtcTime
 
 
+class CaptureListing(JobPayload):
+    """Fetch one listing's page (the case's listing at `position`) and keep it as evidence."""
+
+    kind: ClassVar[JobKind] = JobKind.CAPTURE
+    case_id: int
+    position: int
+
+
 async def enqueue(
     session: AsyncSession,
     payload: JobPayload,

@@ -21,8 +21,10 @@ from bot.core.states import JobKind
 from bot.delivery.lookup import on_lookup_dead, run_lookup
 from bot.delivery.poll import on_poll_dead, run_poll
 from bot.delivery.submit import on_submit_dead, run_submit
+from bot.evidence.capture import run_capture
 from bot.jobs.notify import run_notify
 from bot.jobs.payloads import (
+    CaptureListing,
     LookupNotice,
     Notify,
     PollNotice,
@@ -63,6 +65,7 @@ JOB_TYPES: Mapping[JobKind, JobType[Any]] = MappingProxyType(
         JobKind.NOTIFY: JobType(TypeAdapter(Notify), run_notify),
         JobKind.DIGEST: JobType(TypeAdapter(PostDigest), run_digest),
         JobKind.REMIND: JobType(TypeAdapter(SweepReminders), run_remind),
+        JobKind.CAPTURE: JobType(TypeAdapter(CaptureListing), run_capture),
     }
 )
 

@@ -1,0 +1,210 @@
+"""Each listing's page is captured once after the report is filed: fetched from a fake marketplace
+on loopback (real pages from tests/pages/) under the short-link guard, kept as a WARC in the
+evidence store with its verdict, and the thread says how the captures went."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+from app_yaml import build_config
+from conftest import BOT_TOKEN, SIGNING_SECRET, SlackDriver, eventually
+from fakes.marketplace import PAGES, FakeMarketplace
+from fakes.slack import FakeSlack
+from sqlalchemy import select
+from warcio.archiveiterator import ArchiveIterator
+
+from bot.app import create_app
+from bot.config.environment import Environment, Settings
+from bot.config.schema import AppConfig
+from storage.db import Database
+from storage.models import EvidenceItem, Job
+
+AMAZON = "https://www.amazon.de/dp/B0ABCDEFGH"
+EBAY = "https://www.ebay.com/itm/123456789012"
+TAOBAO = "https://item.taobao.com/item.htm?id=623456789012"
+TMALL = "https://detail.tmall.com/item.htm?id=723456789012"
+
+
+@pytest.fixture
+async def market() -> AsyncIterator[FakeMarketplace]:
+    async with FakeMarketplace() as fake:
+        yield fake
+
+
+@asynccontextmanager
+async def capturing_bot(
+    *, config: AppConfig, slack: FakeSlack, db: Database, database_url: str, folder: Path,
+    market: FakeMarketplace,
+) -> AsyncIterator[SlackDriver]:  # fmt: skip
+    """The bot with captures on, its evidence in `folder`, the marketplace hosts served by
+    `market` (the only relaxation of the guard: explicit, host by host)."""
+    env = Environment.from_environ(
+        {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": slack.api_url,
+            "DATABASE_URL": database_url,
+            "EVIDENCE_URL": f"file://{folder}",
+        }
+    )
+    app = create_app(Settings(config=config, env=env), db=db, worker_poll_interval=0.05)
+    app.runtime.capture_hosts = market.policy()
+    server = TestServer(app.web_app(), host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as http:
+            yield SlackDriver(
+                http=http, url=str(server.make_url("")).rstrip("/"), slack=slack, bot=app
+            )
+    finally:
+        await server.close()
+
+
+def capture_config(**changes: Any) -> AppConfig:
+    return build_config(evidence={"capture": True}, **changes)
+
+
+async def _captures(db: Database, count: int) -> list[EvidenceItem]:
+    async def done() -> list[EvidenceItem] | None:
+        async with db.reading() as session:
+            rows = list(
+                (
+                    await session.execute(select(EvidenceItem).order_by(EvidenceItem.listing_id))  # type: ignore[arg-type]
+                ).scalars()
+            )
+        return rows if len(rows) >= count else None
+
+    return await eventually(done)
+
+
+def _thread_texts(slack: FakeSlack) -> list[str]:
+    return [
+        str(c.params.get("text", ""))
+        for c in slack.calls_to("chat.postMessage")
+        if c.params.get("thread_ts")
+    ]
+
+
+def _records(data: bytes) -> ArchiveIterator:
+    """The WARC's records, read one at a time (each record's content only until the next)."""
+    return ArchiveIterator(io.BytesIO(data))
+
+
+async def test_a_report_captures_each_listing_and_records_the_captcha_as_one(
+    slack: FakeSlack, db: Database, database_url: str, tmp_path: Path, market: FakeMarketplace
+) -> None:
+    market.page(AMAZON, "amazon_listing.html", gzip=True)
+    market.page(EBAY, "ebay_listing.html")
+    market.page(TAOBAO, "taobao_slider.html")
+    market.page(TMALL, "taobao_listing.html")
+    folder = tmp_path / "evidence"
+    async with capturing_bot(
+        config=capture_config(), slack=slack, db=db, database_url=database_url,
+        folder=folder, market=market,
+    ) as bot:  # fmt: skip
+        response, _ = await bot.submit_report(urls="\n".join([AMAZON, EBAY, TAOBAO, TMALL]))
+        assert response.status == 200
+        items = await _captures(db, 4)
+        line = await eventually(
+            lambda: _async([t for t in _thread_texts(slack) if t.startswith("Captured")])
+        )
+        store = bot.bot.runtime.evidence
+
+    by_url = {item.source_url: item for item in items}
+    assert {item.kind for item in items} == {"capture"}
+    assert {url: by_url[url].verdict for url in by_url} == {
+        AMAZON: "listing",
+        EBAY: "listing",
+        TAOBAO: "captcha",
+        TMALL: "listing",
+    }
+    assert by_url[TAOBAO].note and "captcha" in by_url[TAOBAO].note
+    assert line == [
+        "Captured 3 of 4 listings as evidence; 1 was a captcha page (Taobao). "
+        "Those pages are kept but not shown as the listing."
+    ]
+
+    # The WARC reads back with warcio; the stored bytes hash to the item's SHA-256.
+    amazon = by_url[AMAZON]
+    data = await store.get(amazon.sha256)
+    assert hashlib.sha256(data).hexdigest() == amazon.sha256 and len(data) == amazon.size
+    assert amazon.media_type == "application/warc" and amazon.name.endswith(".warc.gz")
+    kinds, response_body, facts = [], b"", {}
+    for record in _records(data):
+        kinds.append(record.rec_type)
+        if record.rec_type == "response":
+            assert record.rec_headers.get_header("WARC-Target-URI") == AMAZON
+            assert record.http_headers.get_statuscode() == "200"
+            assert record.http_headers.get_header("Content-Encoding") == "gzip"
+            response_body = record.content_stream().read()  # warcio undoes the gzip
+        elif record.rec_type == "request":
+            sent = record.http_headers
+            assert "takedown-bot/" in (sent.get_header("User-Agent") or "")
+            assert sent.get_header("Accept-Language", "").startswith("en-US")
+            assert sent.get_header("Host") == "www.amazon.de"
+        elif record.rec_type == "metadata":
+            facts = json.loads(record.content_stream().read())
+    assert kinds == ["warcinfo", "request", "response", "metadata"]
+    assert response_body == (PAGES / "amazon_listing.html").read_bytes()
+    gzipped = gzip.compress((PAGES / "amazon_listing.html").read_bytes(), mtime=0)
+    assert facts["body_sha256"] == hashlib.sha256(gzipped).hexdigest()
+    assert facts["final_url"] == AMAZON and facts["verdict"] == "listing"
+    # Each listing was asked for once, under its own host name.
+    assert sorted(r.host for r in market.requests) == sorted(
+        ["www.amazon.de", "www.ebay.com", "item.taobao.com", "detail.tmall.com"]
+    )
+
+
+async def _async(value: Any) -> Any:
+    return value
+
+
+async def test_a_platform_with_capture_off_is_not_fetched(
+    slack: FakeSlack, db: Database, database_url: str, tmp_path: Path, market: FakeMarketplace
+) -> None:
+    market.page(AMAZON, "amazon_listing.html")
+    market.page(EBAY, "ebay_listing.html")
+    config = capture_config(platforms={"ebay": {"adapter": "portal", "capture": False}})
+    async with capturing_bot(
+        config=config, slack=slack, db=db, database_url=database_url,
+        folder=tmp_path / "evidence", market=market,
+    ) as bot:  # fmt: skip
+        await bot.submit_report(urls=f"{AMAZON}\n{EBAY}")
+        items = await _captures(db, 1)
+        await eventually(lambda: _async([t for t in _thread_texts(slack) if "Captured" in t]))
+        async with db.reading() as session:
+            kinds = list((await session.execute(select(Job.kind))).scalars())  # type: ignore[call-overload]
+
+    assert [item.source_url for item in items] == [AMAZON]
+    assert kinds.count("capture") == 1
+    assert [r.host for r in market.requests] == ["www.amazon.de"]
+    assert "Captured 1 of 1 listing as evidence." in _thread_texts(slack)
+
+
+async def test_captures_of_one_platform_keep_to_its_concurrency_limit(
+    slack: FakeSlack, db: Database, database_url: str, tmp_path: Path, market: FakeMarketplace
+) -> None:
+    urls = [f"https://www.ebay.com/itm/12345678901{i}" for i in range(6)]
+    for url in urls:
+        market.page(url, "ebay_listing.html")
+    market.latency = 0.05
+    config = capture_config(platforms={"ebay": {"adapter": "portal", "max_concurrency": 2}})
+    async with capturing_bot(
+        config=config, slack=slack, db=db, database_url=database_url,
+        folder=tmp_path / "evidence", market=market,
+    ) as bot:  # fmt: skip
+        await bot.submit_report(urls="\n".join(urls))
+        await _captures(db, 6)
+
+    assert len(market.requests) == 6
+    assert market.in_flight_max <= 2
