@@ -58,7 +58,8 @@ class Runtime:
     def evidence(self) -> EvidenceStore:
         """The evidence store `EVIDENCE_URL` names, opened on first use."""
         if self._evidence is None:
-            self._evidence = open_store(self.settings.env.evidence_url)
+            env = self.settings.env
+            self._evidence = open_store(env.evidence_url, s3_endpoint=env.evidence_s3_endpoint)
         return self._evidence
 
     def reveal(self, group: str, values: list[str]) -> None:
