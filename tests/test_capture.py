@@ -9,23 +9,17 @@ import hashlib
 import io
 import json
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
-from app_yaml import build_config
-from conftest import BOT_TOKEN, SIGNING_SECRET, SlackDriver, eventually
+from conftest import eventually
+from evidence_kit import capture_config, capturing_bot
 from fakes.marketplace import PAGES, FakeMarketplace
 from fakes.slack import FakeSlack
 from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
 
-from bot.app import create_app
-from bot.config.environment import Environment, Settings
-from bot.config.schema import AppConfig
 from storage.db import Database
 from storage.models import EvidenceItem, Job
 
@@ -39,39 +33,6 @@ TMALL = "https://detail.tmall.com/item.htm?id=723456789012"
 async def market() -> AsyncIterator[FakeMarketplace]:
     async with FakeMarketplace() as fake:
         yield fake
-
-
-@asynccontextmanager
-async def capturing_bot(
-    *, config: AppConfig, slack: FakeSlack, db: Database, database_url: str, folder: Path,
-    market: FakeMarketplace,
-) -> AsyncIterator[SlackDriver]:  # fmt: skip
-    """The bot with captures on, its evidence in `folder`, the marketplace hosts served by
-    `market` (the only relaxation of the guard: explicit, host by host)."""
-    env = Environment.from_environ(
-        {
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": slack.api_url,
-            "DATABASE_URL": database_url,
-            "EVIDENCE_URL": f"file://{folder}",
-        }
-    )
-    app = create_app(Settings(config=config, env=env), db=db, worker_poll_interval=0.05)
-    app.runtime.capture_hosts = market.policy()
-    server = TestServer(app.web_app(), host="127.0.0.1")
-    await server.start_server()
-    try:
-        async with aiohttp.ClientSession() as http:
-            yield SlackDriver(
-                http=http, url=str(server.make_url("")).rstrip("/"), slack=slack, bot=app
-            )
-    finally:
-        await server.close()
-
-
-def capture_config(**changes: Any) -> AppConfig:
-    return build_config(evidence={"capture": True}, **changes)
 
 
 async def _captures(db: Database, count: int) -> list[EvidenceItem]:

@@ -87,6 +87,7 @@ class JobKind(StrEnum):
     DIGEST = "digest"
     REMIND = "remind"
     CAPTURE = "capture"  # a listing's page kept as evidence (bot.evidence.capture)
+    EVIDENCE_SWEEP = "evidence_sweep"  # hourly: evidence older than evidence.keep_days deleted
 
 
 class JobState(StrEnum):

@@ -136,6 +136,13 @@ class CaptureListing(JobPayload):
     position: int
 
 
+class SweepEvidence(JobPayload):
+    """The hourly retention sweep of evidence (`evidence.keep_days`)."""
+
+    kind: ClassVar[JobKind] = JobKind.EVIDENCE_SWEEP
+    scheduled_at: UtcTime
+
+
 async def enqueue(
     session: AsyncSession,
     payload: JobPayload,

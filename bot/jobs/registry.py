@@ -22,6 +22,7 @@ from bot.delivery.lookup import on_lookup_dead, run_lookup
 from bot.delivery.poll import on_poll_dead, run_poll
 from bot.delivery.submit import on_submit_dead, run_submit
 from bot.evidence.capture import run_capture
+from bot.evidence.retention import run_evidence_sweep
 from bot.jobs.notify import run_notify
 from bot.jobs.payloads import (
     CaptureListing,
@@ -30,6 +31,7 @@ from bot.jobs.payloads import (
     PollNotice,
     PostDigest,
     SubmitNotice,
+    SweepEvidence,
     SweepReminders,
 )
 from bot.jobs.publish import run_digest, run_remind
@@ -66,6 +68,7 @@ JOB_TYPES: Mapping[JobKind, JobType[Any]] = MappingProxyType(
         JobKind.DIGEST: JobType(TypeAdapter(PostDigest), run_digest),
         JobKind.REMIND: JobType(TypeAdapter(SweepReminders), run_remind),
         JobKind.CAPTURE: JobType(TypeAdapter(CaptureListing), run_capture),
+        JobKind.EVIDENCE_SWEEP: JobType(TypeAdapter(SweepEvidence), run_evidence_sweep),
     }
 )
 

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 
 from bot.config.schema import AppConfig
-from bot.jobs.payloads import PostDigest, SweepReminders, enqueue
+from bot.jobs.payloads import PostDigest, SweepEvidence, SweepReminders, enqueue
 from storage.db import Database
 from storage.models import utcnow
 
@@ -74,6 +74,13 @@ class Scheduler:
                 dedupe_key=f"remind:{hour.astimezone(UTC).isoformat()}",
             )
             new += job is not None
+            if self.config.evidence.keep_days:
+                job = await enqueue(
+                    session,
+                    SweepEvidence(scheduled_at=hour),
+                    dedupe_key=f"evidence_sweep:{hour.astimezone(UTC).isoformat()}",
+                )
+                new += job is not None
         if new:
             log.info("scheduled %s periodic job(s)", new)
             self.wake_worker()
