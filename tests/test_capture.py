@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from app_yaml import config_yaml
 from conftest import eventually
 from evidence_kit import capture_config, capturing_bot
 from fakes.marketplace import PAGES, FakeMarketplace
@@ -20,6 +21,8 @@ from fakes.slack import FakeSlack
 from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
 
+from bot.cli.setup import check_config
+from bot.evidence.screenshot import chromium_path
 from storage.db import Database
 from storage.models import EvidenceItem, Job
 
@@ -169,3 +172,65 @@ async def test_captures_of_one_platform_keep_to_its_concurrency_limit(
 
     assert len(market.requests) == 6
     assert market.in_flight_max <= 2
+
+
+# -- screenshots ----------------------------------------------------------------------------------
+
+
+async def test_with_screenshots_a_listing_gets_a_png_and_a_pdf(
+    slack: FakeSlack, db: Database, database_url: str, tmp_path: Path, market: FakeMarketplace
+) -> None:
+    if chromium_path() is None:
+        pytest.skip("chromium is not installed (.ci/run installs it)")
+    market.page(EBAY, "ebay_listing.html")
+    async with capturing_bot(
+        config=capture_config(evidence={"screenshot": True}), slack=slack, db=db,
+        database_url=database_url, folder=tmp_path / "evidence", market=market,
+    ) as bot:  # fmt: skip
+        await bot.submit_report(urls=EBAY)
+        items = await _captures(db, 3)
+        store = bot.bot.runtime.evidence
+        kinds = {item.kind: (item.media_type, await store.get(item.sha256)) for item in items}
+
+    assert kinds["screenshot"][0] == "image/png" and kinds["screenshot"][1][:4] == b"\x89PNG"
+    assert kinds["page_pdf"][0] == "application/pdf" and kinds["page_pdf"][1][:5] == b"%PDF-"
+    assert kinds["capture"][0] == "application/warc"
+    assert len(market.requests) == 1  # rendered from the capture: the page was fetched once
+
+
+async def test_without_chromium_the_capture_stands_and_says_why_there_is_no_screenshot(
+    slack: FakeSlack,
+    db: Database,
+    database_url: str,
+    tmp_path: Path,
+    market: FakeMarketplace,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CHROMIUM", "no-such-chromium-binary")
+    market.page(EBAY, "ebay_listing.html")
+    async with capturing_bot(
+        config=capture_config(evidence={"screenshot": True}), slack=slack, db=db,
+        database_url=database_url, folder=tmp_path / "evidence", market=market,
+    ) as bot:  # fmt: skip
+        await bot.submit_report(urls=EBAY)
+        [item] = await _captures(db, 1)
+        await eventually(lambda: _async([t for t in _thread_texts(slack) if "Captured" in t]))
+
+    assert (item.kind, item.verdict) == ("capture", "listing")
+    assert item.note == "no screenshot: chromium is not installed"
+
+
+def test_check_config_says_when_screenshots_lack_chromium(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "app.yaml"
+    path.write_text(config_yaml(evidence={"screenshot": True, "keep_days": 90}), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CHROMIUM", "no-such-chromium-binary")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/none.db")
+
+    assert check_config(str(path)) == 0
+
+    out = capsys.readouterr().out
+    assert "evidence: file://./data/evidence; captures off; kept 90 days" in out
+    assert "screenshots: chromium is not installed" in out
