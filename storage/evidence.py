@@ -116,3 +116,14 @@ async def capture_verdicts(session: AsyncSession, case_id: int) -> list[tuple[st
         .order_by(col(Listing.position))
     )
     return [(str(platform), str(verdict)) for platform, verdict in rows.all()]
+
+
+async def capture_count(session: AsyncSession, case_id: int) -> int:
+    """How many of the case's listings have a capture (one each)."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(EvidenceItem)
+        .where(col(EvidenceItem.case_id) == case_id)
+        .where(col(EvidenceItem.kind) == "capture")
+    )
+    return int(count or 0)

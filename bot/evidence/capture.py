@@ -150,8 +150,8 @@ def _safe(key: str) -> str:
 async def _say_when_all_done(rt: Runtime, session: AsyncSession, case_id: int) -> None:
     platforms = await evidence.listing_platforms(session, case_id)
     expected = sum(count for platform, count in platforms.items() if rt.config.captures(platform))
-    verdicts = await evidence.capture_verdicts(session, case_id)
-    if len(verdicts) == expected:
+    if await evidence.capture_count(session, case_id) == expected:
+        verdicts = await evidence.capture_verdicts(session, case_id)
         await enqueue_thread_reply(session, case_id=case_id, text=capture_line(verdicts))
 
 
