@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from storage.models import EvidenceItem
+from storage.models import Case, EvidenceItem, Listing
 
 
 async def add_item(session: AsyncSession, item: EvidenceItem) -> EvidenceItem:
@@ -65,3 +65,65 @@ async def still_used(session: AsyncSession, digests: Sequence[str]) -> set[str]:
         .distinct()
     )
     return set(rows.scalars())
+
+
+# -- captures (bot.evidence.capture) --------------------------------------------------------------
+
+
+async def lock_case_captures(session: AsyncSession, case_id: int) -> None:
+    """Lock the case's row until the caller's transaction ends, so the captures of one case record
+    their results one at a time and exactly one of them sees the last (and says so in the thread).
+    SQLite runs one write transaction at a time anyway (each begins IMMEDIATE)."""
+    await session.execute(select(col(Case.id)).where(col(Case.id) == case_id).with_for_update())
+
+
+async def listing_at(session: AsyncSession, case_id: int, position: int) -> Listing | None:
+    rows = await session.execute(
+        select(Listing)
+        .where(col(Listing.case_id) == case_id)
+        .where(col(Listing.position) == position)
+    )
+    return rows.scalars().first()
+
+
+async def has_capture(session: AsyncSession, listing_id: int) -> bool:
+    found = await session.scalar(
+        select(col(EvidenceItem.id))
+        .where(col(EvidenceItem.listing_id) == listing_id)
+        .where(col(EvidenceItem.kind) == "capture")
+        .limit(1)
+    )
+    return found is not None
+
+
+async def listing_platforms(session: AsyncSession, case_id: int) -> dict[str, int]:
+    """How many listings the case has on each platform."""
+    rows = await session.execute(
+        select(col(Listing.platform), func.count())
+        .where(col(Listing.case_id) == case_id)
+        .group_by(col(Listing.platform))
+    )
+    return {str(platform): int(count) for platform, count in rows.all()}
+
+
+async def capture_verdicts(session: AsyncSession, case_id: int) -> list[tuple[str, str]]:
+    """(platform, verdict) of each listing of the case captured so far."""
+    rows = await session.execute(
+        select(col(Listing.platform), col(EvidenceItem.verdict))
+        .join(Listing, col(Listing.id) == col(EvidenceItem.listing_id))
+        .where(col(EvidenceItem.case_id) == case_id)
+        .where(col(EvidenceItem.kind) == "capture")
+        .order_by(col(Listing.position))
+    )
+    return [(str(platform), str(verdict)) for platform, verdict in rows.all()]
+
+
+async def capture_count(session: AsyncSession, case_id: int) -> int:
+    """How many of the case's listings have a capture (one each)."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(EvidenceItem)
+        .where(col(EvidenceItem.case_id) == case_id)
+        .where(col(EvidenceItem.kind) == "capture")
+    )
+    return int(count or 0)

@@ -59,6 +59,8 @@ brands:
         kind: copyright
         work: Acme 2026 catalogue product photographs
         url: https://acme.example/catalogue
+evidence:
+  capture: false  # the shell's listings are real marketplace URLs; no test asks them
 platforms:
   ebay:
     adapter: sandbox

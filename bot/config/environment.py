@@ -57,6 +57,8 @@ class Environment:
     secret_keys: tuple[SecretStr, ...] = ()
     # EVIDENCE_URL: where captures and files are kept, content-addressed (bot.evidence.store).
     evidence_url: str = DEFAULT_EVIDENCE_URL
+    # EVIDENCE_S3_ENDPOINT: the S3-compatible service of an s3:// EVIDENCE_URL, when not AWS.
+    evidence_s3_endpoint: str | None = None
 
     def database(self) -> Database:
         """The database this environment names, with its pool settings."""
@@ -102,6 +104,7 @@ class Environment:
             metrics_bind=env.get("METRICS_BIND", "").strip() or DEFAULT_METRICS_BIND,
             secret_keys=_secret_keys(env.get("TAKEDOWN_SECRET_KEY", "")),
             evidence_url=env.get("EVIDENCE_URL", "").strip() or DEFAULT_EVIDENCE_URL,
+            evidence_s3_endpoint=env.get("EVIDENCE_S3_ENDPOINT", "").strip() or None,
         )
 
     def own_secrets(self) -> list[str]:

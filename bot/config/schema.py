@@ -198,6 +198,7 @@ class LimitsConfig(_Strict):
 class EvidenceConfig(_Strict):
     """`evidence:`: what the bot captures and keeps as proof (README "Evidence")."""
 
+    capture: bool = True  # false: no listing page is captured (whatever platforms' capture: says)
     screenshot: bool = False  # a headless Chromium's full-page PNG and PDF of each listing
     keep_days: int | None = Field(default=None, ge=1)  # None: kept as long as the case
     file_max_mb: float = Field(default=20, gt=0, le=1024)  # a file a person adds
@@ -349,6 +350,10 @@ class AppConfig(_Strict):
             if platform in entry.serves:
                 return name, entry
         return platform, PlatformConfig()
+
+    def captures(self, platform: str) -> bool:
+        """Whether listings on `platform` are captured as evidence at report time."""
+        return self.evidence.capture and self.channel_for(platform)[1].capture
 
     def sla_days(self, platform: str) -> int:
         return self.channel_for(platform)[1].sla_days

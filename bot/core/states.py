@@ -88,6 +88,8 @@ class JobKind(StrEnum):
     DIGEST = "digest"
     REMIND = "remind"
     MAILBOX = "mailbox"  # reads the team's mailbox (bot.mailbox.reader)
+    CAPTURE = "capture"  # a listing's page kept as evidence (bot.evidence.capture)
+    EVIDENCE_SWEEP = "evidence_sweep"  # hourly: evidence older than evidence.keep_days deleted
 
 
 class JobState(StrEnum):

@@ -25,7 +25,9 @@ from bot.delivery.elements import applies_eu, missing_elements
 from bot.delivery.plan import plan_notices
 from bot.delivery.states import move_listings
 from bot.intake.shortlinks import ShortLinkPolicy, resolve_short_links
+from bot.jobs import payloads
 from bot.jobs.notify import enqueue_parent_post
+from bot.jobs.payloads import CaptureListing
 from bot.slack_ui.report_form import FILE_FIELD
 from storage.cases import case_by_intake_key, hold_intake_lock, insert_case
 from storage.db import Database
@@ -433,3 +435,15 @@ class _Intake:
             relisted=relisted,
         )
         await move_listings(session, list(relisted.values()), ListingStatus.RELISTED)
+        # Evidence: each listing's page captured once, after its notice's submit job.
+        await payloads.enqueue_many(
+            session,
+            [
+                (
+                    CaptureListing(case_id=case_id, position=position),
+                    f"capture:{case_id}:{position}",
+                )
+                for position, item in enumerate(listings)
+                if self.config.captures(item.listing.platform)
+            ],
+        )

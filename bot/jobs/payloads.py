@@ -145,6 +145,21 @@ class ReadMailbox(JobPayload):
     scheduled_at: UtcTime
 
 
+class CaptureListing(JobPayload):
+    """Fetch one listing's page (the case's listing at `position`) and keep it as evidence."""
+
+    kind: ClassVar[JobKind] = JobKind.CAPTURE
+    case_id: int
+    position: int
+
+
+class SweepEvidence(JobPayload):
+    """The hourly retention sweep of evidence (`evidence.keep_days`)."""
+
+    kind: ClassVar[JobKind] = JobKind.EVIDENCE_SWEEP
+    scheduled_at: UtcTime
+
+
 async def enqueue(
     session: AsyncSession,
     payload: JobPayload,

@@ -27,6 +27,7 @@ PURGED_KINDS = tuple(
         JobKind.ANSWER,
         JobKind.NOTIFY,
         JobKind.MAILBOX,
+        JobKind.CAPTURE,
     )
 )
 

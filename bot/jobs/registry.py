@@ -23,15 +23,19 @@ from bot.delivery.answers.send import on_answer_dead, run_answer
 from bot.delivery.lookup import on_lookup_dead, run_lookup
 from bot.delivery.poll import on_poll_dead, run_poll
 from bot.delivery.submit import on_submit_dead, run_submit
+from bot.evidence.capture import run_capture
+from bot.evidence.retention import run_evidence_sweep
 from bot.jobs.notify import run_notify
 from bot.jobs.payloads import (
     AnswerNotice,
+    CaptureListing,
     LookupNotice,
     Notify,
     PollNotice,
     PostDigest,
     ReadMailbox,
     SubmitNotice,
+    SweepEvidence,
     SweepReminders,
 )
 from bot.jobs.publish import run_digest, run_remind
@@ -70,6 +74,8 @@ JOB_TYPES: Mapping[JobKind, JobType[Any]] = MappingProxyType(
         JobKind.DIGEST: JobType(TypeAdapter(PostDigest), run_digest),
         JobKind.REMIND: JobType(TypeAdapter(SweepReminders), run_remind),
         JobKind.MAILBOX: JobType(TypeAdapter(ReadMailbox), run_mailbox),
+        JobKind.CAPTURE: JobType(TypeAdapter(CaptureListing), run_capture),
+        JobKind.EVIDENCE_SWEEP: JobType(TypeAdapter(SweepEvidence), run_evidence_sweep),
     }
 )
 

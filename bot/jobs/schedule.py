@@ -23,7 +23,7 @@ from croniter import croniter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config.schema import AppConfig
-from bot.jobs.payloads import PostDigest, ReadMailbox, SweepReminders, enqueue
+from bot.jobs.payloads import PostDigest, ReadMailbox, SweepEvidence, SweepReminders, enqueue
 from storage.db import Database
 from storage.models import utcnow
 
@@ -77,6 +77,13 @@ class Scheduler:
             )
             new += job is not None
             new += await self._mailbox(session, now)
+            if self.config.evidence.keep_days:
+                job = await enqueue(
+                    session,
+                    SweepEvidence(scheduled_at=hour),
+                    dedupe_key=f"evidence_sweep:{hour.astimezone(UTC).isoformat()}",
+                )
+                new += job is not None
         if new:
             log.info("scheduled %s periodic job(s)", new)
             self.wake_worker()
