@@ -33,6 +33,7 @@ from bot.delivery.adapters.base import (
     OutgoingNotice,
     PermanentError,
     Receipt,
+    SentCopy,
     TransientError,
     UnreadableAnswer,
     UnreadableReceipt,
@@ -224,7 +225,7 @@ class WebhookAdapter(Adapter):
 
     async def submit(self, notice: OutgoingNotice) -> Receipt:
         body = json.dumps(notice_payload(notice), ensure_ascii=False).encode()
-        answer = await self._request(
+        answer = await self._request(  # these bytes are signed, sent and kept (`SentCopy`)
             "POST",
             "/notices",
             body=body,
@@ -243,7 +244,12 @@ class WebhookAdapter(Adapter):
         if items is not None and not isinstance(items, list):
             raise UnreadableReceipt(RECEIVER, SENDING, "its listings are not a list")
         decisions = _decisions(notice, items or [])
-        return Receipt(reference=reference, decisions=tuple(decisions), detail={"response": answer})
+        return Receipt(
+            reference=reference,
+            decisions=tuple(decisions),
+            detail={"response": answer},
+            copy=SentCopy("application/json", body, path="/notices"),
+        )
 
     async def check(self, notice: OutgoingNotice) -> list[ListingDecision]:
         if not notice.reference:
