@@ -436,10 +436,9 @@ class OAuthAdapter(Adapter):
         body: bytes | None = None,
         params: dict[str, str] | None = None,
     ) -> Reply:
-        """One request to `base_url` + `path`, `body` its JSON as serialised once (`json_body`);
-        transport failures become typed errors (ambiguous for a POST once sent). With `oauth`, an
-        access token the platform refuses (401) is renewed and the request sent once more: a
-        refused request did nothing."""
+        """One request to `base_url` + `path` (`body`: JSON bytes, `json_body`); transport failures
+        become typed errors (ambiguous for a POST once sent). With `oauth`, an access token the
+        platform refuses (401) is renewed and the request sent again: a refused one did nothing."""
         options = self.options
         assert isinstance(options, OAuthApiOptions)
 
