@@ -1,6 +1,7 @@
-"""Buttons: the ones in status threads (confirm, decide, retry, withdraw a notice, answer a
-platform's request for information) and the case list's pages. Each acks, waits for every pending
-ack (bot.inflight), calls bot/ and answers; what it raises is answered by `handlers.errors`."""
+"""Buttons: the ones in status threads (confirm, decide, retry, withdraw, view a notice, correct
+a decision, answer a platform's request for information) and the case list's pages. Each acks,
+waits for every pending ack (bot.inflight), calls bot/ and answers; what it raises is answered by
+`handlers.errors`."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from bot.delivery import person as delivery
 from bot.delivery.answers import forms as answers
 from bot.desk.case_list import PAGE_ACTION, list_answer
 from bot.desk.notice_access import PressedNotice, pressed_notice, seal_notice_form
+from bot.desk.notice_view import notice_view, send_file
 from bot.runtime import Runtime
 from bot.slack_ui import answer_form
 from bot.slack_ui import notice_blocks as nb
@@ -76,6 +78,20 @@ async def open_correction_form(
     pressed = await _pressed(rt, body)
     view = await corrections.correction_form(rt, notice_id=pressed.notice_id, actor=_user(body))
     await client.views_open(trigger_id=body["trigger_id"], view=seal_notice_form(rt, view, pressed))
+
+
+async def view_notice(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, rt: Runtime
+) -> None:
+    """View notice: the notice as it was sent, in a modal; a long one also as a file in the
+    person's direct messages with the bot."""
+    await ack()
+    await rt.inflight.quiet()
+    pressed = await _pressed(rt, body)
+    shown = await notice_view(rt, pressed=pressed)
+    await client.views_open(trigger_id=body["trigger_id"], view=shown.view)
+    if shown.file is not None:
+        await send_file(client, user=pressed.user, file=shown.file)
 
 
 async def portal_failed(ack: AsyncAck, body: dict[str, Any], rt: Runtime) -> None:
@@ -149,6 +165,7 @@ def register(app: AsyncApp) -> None:
     app.action(nb.PORTAL_SUBMITTED)(open_confirm_form)
     app.action(nb.HELD_SENT)(open_confirm_form)
     app.action(nb.DECIDE)(open_decision_form)
+    app.action(nb.VIEW_NOTICE)(view_notice)
     app.action(nb.CORRECT)(open_correction_form)
     app.action(nb.PORTAL_FAILED)(portal_failed)
     app.action(nb.RETRY)(retry)

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from storage.models import NoticeRecord
+from storage.models import Notice, NoticeRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,3 +108,18 @@ async def message_id_of(session: AsyncSession, notice_id: int) -> str | None:
         if record.kind == "notice" and record.message_id:
             return record.message_id
     return None
+
+
+async def kept_notices_of_case(
+    session: AsyncSession, case_id: int
+) -> list[tuple[NoticeRecord, str]]:
+    """The case's kept notices (not the answers to them), oldest first, each with its notice's
+    platform."""
+    rows = await session.execute(
+        select(NoticeRecord, col(Notice.platform))
+        .join(Notice, col(Notice.id) == col(NoticeRecord.notice_id))
+        .where(col(NoticeRecord.case_id) == case_id)
+        .where(col(NoticeRecord.kind) == "notice")
+        .order_by(col(NoticeRecord.id))
+    )
+    return [(record, platform) for record, platform in rows.all()]

@@ -184,27 +184,37 @@ def test_pressing_a_numbered_button_opens_its_form_and_records_the_answer(tmp_pa
     out = result.stdout
     assert result.returncode == 0, result.stderr
     assert "📋 File this notice on Alibaba IP Protection Platform" in out
-    assert "[1] Submitted…  [2] Could not submit" in out
+    assert "[1] Submitted…  [2] Could not submit  [3] View notice" in out
     assert "(you pressed [1] Submitted…)" in out
     assert "┌─ Confirm submission" in out
     assert "│ Taobao complaint or report number" in out
     assert "📤 Submitted on Taobao (ref. `ALI-778899`)" in out
-    assert "[3] Record decision…  [4] Withdraw" in out
+    assert "[4] Record decision…  [5] Withdraw  [6] View notice" in out
 
 
 def test_a_button_with_a_confirmation_asks_first(tmp_path: Path) -> None:
-    script = ["wait", "press 2", "wait", "press 4", "n", "press 4", "y", "wait", "press 99"]
+    script = ["wait", "press 2", "wait", "press 5", "n", "press 5", "y", "wait", "press 99"]
     result = run_shell(tmp_path, [*report_form(TAOBAO), *script])
     out = result.stdout
     assert result.returncode == 0, result.stderr
     assert "(you pressed [2] Could not submit)" in out
-    assert "[3] Retry  [4] Withdraw" in out
+    assert "[4] Retry  [5] Withdraw" in out
     question = "Withdraw these listings? They stop being tracked in this case."
     assert out.count(question) == 2
     assert "Withdraw? [y/N] n\n(cancelled)" in out
-    assert out.count("(you pressed [4] Withdraw)") == 1
+    assert out.count("(you pressed [5] Withdraw)") == 1
     assert "↩️ Withdrawn on Taobao: taobao:123456789" in out
     assert "There is no button [99]." in out
+
+
+def test_view_notice_shows_the_guide_as_it_was_kept(tmp_path: Path) -> None:
+    result = run_shell(tmp_path, [*report_form(TAOBAO), "wait", "press 3"])
+    out = result.stdout
+    assert result.returncode == 0, result.stderr
+    modal = out[out.index("┌─ Notice as sent") :]
+    assert "│ Adapter: `portal`" in modal and "│ SHA-256: `" in modal
+    assert "│     Rights holder: Acme Outdoor GmbH" in modal
+    assert f"│     Listing URLs: {TAOBAO}" in modal
 
 
 def test_help_answers_privately_and_secrets_never_show(tmp_path: Path) -> None:

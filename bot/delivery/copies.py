@@ -5,6 +5,11 @@ facts as they were when it was built (so exports show what was sent, whatever ap
 today), and a SHA-256 of the configuration it was built from (the rights holder, the right and
 the channel's options, secrets masked), so a reader can tell two notices built from different
 settings apart without the settings themselves.
+
+Who keeps what: `bot.delivery.submit` the adapter's copy of a delivered notice (outcome `sent`)
+and of a send whose outcome is unknown (`uncertain`, kept once: settled as arrived, it is what
+arrived); `bot.delivery.record.record_awaiting_person` a portal's guide (`guide_copy`, outcome
+`awaiting_person`).
 """
 
 from __future__ import annotations
@@ -16,9 +21,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.platforms import platform_name
 from bot.delivery.adapters.base import Adapter, OutgoingNotice, SentCopy
 from storage import notice_records
 from storage.models import NoticeRecord
+
+# A record's `outcome` beside the notice states it was kept in (`sent`, `awaiting_person`): the
+# send's outcome was unknown when it was kept (`bot.delivery.submit`).
+UNCERTAIN = "uncertain"
 
 
 def notice_facts(out: OutgoingNotice) -> dict[str, Any]:
@@ -39,6 +49,27 @@ def notice_facts(out: OutgoingNotice) -> dict[str, Any]:
         "text": out.text,
         "eu": out.eu,
     }
+
+
+def guide_copy(
+    out: OutgoingNotice, fields: list[tuple[str, str]], *, portal: str, url: str
+) -> SentCopy:
+    """A portal guide as the person is shown it (`bot.delivery.record.record_awaiting_person`):
+    where to file it, then every field as `label: value` (a value of several lines under its
+    label, each line indented), in the guide's order."""
+    count = len(out.listings)
+    lines = [
+        f"File this notice on {portal}" + (f": {url}" if url else ""),
+        f"{count} {platform_name(out.platform)} listing{'s' if count != 1 else ''}. Copy each "
+        "field into the form, then confirm with the complaint number.",
+        "",
+    ]
+    for label, value in fields:
+        if "\n" in value:
+            lines += [f"{label}:", *(f"  {line}" for line in value.splitlines())]
+        else:
+            lines.append(f"{label}: {value}")
+    return SentCopy("text/plain", ("\n".join(lines) + "\n").encode(), path=url or None)
 
 
 def config_digest(out: OutgoingNotice, adapter: Adapter) -> str:

@@ -12,7 +12,8 @@ database.
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -186,8 +187,13 @@ class SentCopy:
     """The notice exactly as the channel sent it: the bytes that left, and where they went.
 
     `media_type`: "message/rfc822" (an email, `message_id` set), "application/json" (a webhook's
-    or an API's body, `path` the endpoint), "text/plain" (a portal guide: the text and fields a
-    person is shown). Kept write-once by `bot.delivery.copies`."""
+    or an API's body, `path` the endpoint, relative to the channel's `base_url`), "text/plain" (a
+    portal guide: the text and fields a person is shown, `path` the portal's address). Kept
+    write-once by `bot.delivery.copies`.
+
+    One copy per notice: every channel files a notice in one request (eBay one report of up to
+    150 items, Mercado Libre one denounce per one-listing notice). A channel that needed several
+    would keep them as one "application/json" copy, an array of `{"path", "body"}`."""
 
     media_type: str
     body: bytes
@@ -221,6 +227,18 @@ class OutgoingAnswer:
     text: str
     files: tuple[AnswerFile, ...] = ()
     in_reply_to: str | None = None  # the Message-ID the notice's email went out with, if kept
+
+
+@contextmanager
+def copy_when_unsure(copy: SentCopy) -> Iterator[None]:
+    """Inside it, an `AmbiguousError` carries `copy`: what may have reached the platform, kept
+    as an uncertain record of the notice."""
+    try:
+        yield
+    except AmbiguousError as exc:
+        if exc.copy is None:
+            exc.copy = copy
+        raise
 
 
 @dataclass(frozen=True, slots=True)

@@ -229,7 +229,7 @@ class WebhookAdapter(Adapter):
 
     async def submit(self, notice: OutgoingNotice) -> Receipt:
         body = json.dumps(notice_payload(notice), ensure_ascii=False).encode()
-        answer = await self._request(
+        answer = await self._request(  # these bytes are signed, sent and kept (`SentCopy`)
             "POST",
             "/notices",
             body=body,
@@ -248,7 +248,12 @@ class WebhookAdapter(Adapter):
         if items is not None and not isinstance(items, list):
             raise UnreadableReceipt(RECEIVER, SENDING, "its listings are not a list")
         decisions = _decisions(notice, items or [])
-        return Receipt(reference=reference, decisions=tuple(decisions), detail={"response": answer})
+        return Receipt(
+            reference=reference,
+            decisions=tuple(decisions),
+            detail={"response": answer},
+            copy=SentCopy("application/json", body, path="/notices"),
+        )
 
     @override
     async def answer(self, notice: OutgoingNotice, answer: OutgoingAnswer) -> Receipt:
