@@ -12,9 +12,11 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery import person as delivery
+from bot.desk import evidence
 from bot.desk.case_list import PAGE_ACTION, list_answer
 from bot.desk.notice_access import PressedNotice, pressed_notice, seal_notice_form
 from bot.runtime import Runtime
+from bot.slack_ui import evidence_form as ef
 from bot.slack_ui import notice_blocks as nb
 from handlers.respond import tell
 
@@ -84,6 +86,24 @@ async def withdraw(
     await tell(client, body, answer)
 
 
+async def open_evidence_form(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, rt: Runtime
+) -> None:
+    """**Add evidence** on a case's parent message: the form with a file input and a note."""
+    await ack()
+    await rt.inflight.quiet()
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id"
+    )
+    view = await evidence.evidence_form(
+        rt,
+        user=_user(body),
+        ref=str(((body.get("actions") or [{}])[0]).get("value") or ""),
+        channel=channel,
+    )
+    await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
 async def turn_page(
     ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, rt: Runtime
 ) -> None:
@@ -104,4 +124,5 @@ def register(app: AsyncApp) -> None:
     app.action(nb.PORTAL_FAILED)(portal_failed)
     app.action(nb.RETRY)(retry)
     app.action(nb.WITHDRAW)(withdraw)
+    app.action(ef.ADD_EVIDENCE)(open_evidence_form)
     app.action(re.compile(rf"^{PAGE_ACTION}:\d+$"))(turn_page)

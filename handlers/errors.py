@@ -22,9 +22,11 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery.person import DeliveryError
+from bot.evidence.files import EvidenceRefused
 from bot.intake.bulk import UrlFileError
 from bot.intake.cases import ReportRejected
 from bot.runtime import Runtime
+from bot.slack_ui import evidence_form as ef
 from bot.slack_ui import notice_blocks as nb
 from bot.slack_ui import report_form
 from bot.slack_ui.access import AccessDenied
@@ -35,7 +37,7 @@ from handlers.respond import say_privately, tell
 
 log = logging.getLogger("takedown.handlers")
 
-REFUSALS = (AccessDenied, DeliveryError, ReportRejected, UrlFileError)
+REFUSALS = (AccessDenied, DeliveryError, ReportRejected, UrlFileError, EvidenceRefused)
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ FORMS = {  # by callback id
     ),
     nb.CONFIRM_VIEW: Form("reference", "Could not save this just now; please try again."),
     nb.DECISION_VIEW: Form("status", "Could not save this just now; please try again."),
+    ef.EVIDENCE_VIEW: Form(ef.FILES_FIELD, "Could not take the files just now; please try again."),
 }
 
 APOLOGIES = {  # by what the person did (a slash command's payload has no type: "command")
@@ -102,6 +105,8 @@ def _form_errors(error: Exception, body: dict[str, Any]) -> BoltResponse | None:
         errors = error.errors
     elif isinstance(error, UrlFileError):
         errors = {FILE_FIELD: str(error)}
+    elif isinstance(error, EvidenceRefused):
+        errors = {ef.FILES_FIELD: str(error)}
     else:
         errors = {form.field: str(error) if isinstance(error, REFUSALS) else form.apology}
     return BoltResponse(status=200, body={"response_action": "errors", "errors": errors})

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from storage.models import utcnow
+from storage.models import Event, utcnow
 from storage.prepared import EVENTS, built
 
 
@@ -48,3 +49,11 @@ async def add_events(session: AsyncSession, events: Sequence[dict[str, Any]]) ->
                 for event in events
             ],
         )
+
+
+async def events_of_case(session: AsyncSession, case_id: int) -> list[Event]:
+    """A case's audit trail, oldest first (its timeline)."""
+    rows = await session.execute(
+        select(Event).where(col(Event.case_id) == case_id).order_by(col(Event.id))
+    )
+    return list(rows.scalars())

@@ -79,6 +79,12 @@ def _export(args: argparse.Namespace) -> int:
     return export(format=args.format, since_text=args.since, output=args.output)
 
 
+def _bundle(args: argparse.Namespace) -> int:
+    from bot.cli.bundle import bundle
+
+    return bundle(case=args.case, output=args.output)
+
+
 def _shell(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -162,6 +168,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--output", "-o", help="write to this file instead of standard output")
     export.set_defaults(func=_export)
+
+    bundle = sub.add_parser(
+        "bundle",
+        help="a case's evidence bundle (ZIP): notices as sent, timeline, evidence, summary PDF",
+    )
+    bundle.add_argument("case", metavar="CASE", help="the case, for example TD-42")
+    bundle.add_argument(
+        "--output", "-o", metavar="FILE", help="default: TD-42-evidence.zip in this folder"
+    )
+    bundle.set_defaults(func=_bundle)
 
     shell = sub.add_parser(
         "shell", help="the bot in this terminal, with a local stand-in for Slack (no workspace)"

@@ -86,6 +86,8 @@ class JobKind(StrEnum):
     NOTIFY = "notify"
     DIGEST = "digest"
     REMIND = "remind"
+    KEEP_FILES = "keep_files"  # files a person added as evidence, fetched from Slack and kept
+    BUNDLE = "bundle"  # a case's evidence bundle, built and uploaded into its thread
 
 
 class JobState(StrEnum):

@@ -21,8 +21,12 @@ from bot.core.states import JobKind
 from bot.delivery.lookup import on_lookup_dead, run_lookup
 from bot.delivery.poll import on_poll_dead, run_poll
 from bot.delivery.submit import on_submit_dead, run_submit
+from bot.evidence.added import on_keep_files_dead, run_keep_files
+from bot.evidence.bundle_thread import on_bundle_dead, run_bundle
 from bot.jobs.notify import run_notify
 from bot.jobs.payloads import (
+    BuildBundle,
+    KeepFiles,
     LookupNotice,
     Notify,
     PollNotice,
@@ -63,6 +67,10 @@ JOB_TYPES: Mapping[JobKind, JobType[Any]] = MappingProxyType(
         JobKind.NOTIFY: JobType(TypeAdapter(Notify), run_notify),
         JobKind.DIGEST: JobType(TypeAdapter(PostDigest), run_digest),
         JobKind.REMIND: JobType(TypeAdapter(SweepReminders), run_remind),
+        JobKind.KEEP_FILES: JobType(
+            TypeAdapter(KeepFiles), run_keep_files, on_dead=on_keep_files_dead
+        ),
+        JobKind.BUNDLE: JobType(TypeAdapter(BuildBundle), run_bundle, on_dead=on_bundle_dead),
     }
 )
 
