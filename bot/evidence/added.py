@@ -71,9 +71,12 @@ async def run_keep_files(rt: Runtime, ctx: JobContext[KeepFiles]) -> None:
     limits = Limits.of(rt.config.evidence)
     async with rt.db.sessions() as session:
         held = await case_bytes(session, args.case_id)
+    fetched: list[tuple[bytes, str]] = []
     try:
-        fetched = [await _fetch(rt, file, limits) for file in args.files]
-        check_case_total(held + sum(len(data) for data, _ in fetched), limits=limits, held=held)
+        for file in args.files:  # the case's room is checked as each arrives, not at the end
+            fetched.append(await _fetch(rt, file, limits))
+            total = held + sum(len(data) for data, _ in fetched)
+            check_case_total(total, limits=limits, held=held)
     except SlackFileError as exc:
         if exc.transient:
             raise RetryLater(str(exc)) from None
