@@ -11,12 +11,14 @@ core font (Latin-1): a character it cannot show becomes `?` (the JSON files keep
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-from fpdf import FPDF
+from typing import TYPE_CHECKING
 
 from bot.config.schema import INFRINGEMENT_TYPES, AppConfig
 from bot.core.platforms import platform_name
 from bot.evidence.case_records import CaseRecords, rights_holder
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 MAX_LISTINGS = 14
 MAX_HASHES = 10
@@ -25,6 +27,8 @@ _WIDTH = 180  # mm between the margins of an A4 page
 
 def summary_pdf(found: CaseRecords, config: AppConfig) -> bytes:
     """The summary page's PDF bytes."""
+    from fpdf import FPDF  # a second and more to import (Pillow): only when a bundle is built
+
     pdf = FPDF(format="A4")
     pdf.set_creation_date(found.case.created_at)
     pdf.set_producer("takedown-bot")
