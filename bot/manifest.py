@@ -22,8 +22,8 @@ BOT_SCOPES = [
     "usergroups:read",  # resolve user groups in access.reporters / approvers / viewers
     "channels:read",  # conversations.info: is the channel a report comes from private?
     "groups:read",  # conversations.members: who may read a case filed in a private channel
-    "files:write",  # the weekly digest's chart, uploaded into the digest's thread
-    "files:read",  # a CSV/TXT of listing URLs uploaded in the report form
+    "files:write",  # the weekly digest's chart, a case's evidence bundle, into their threads
+    "files:read",  # files uploaded in forms: a CSV/TXT of listing URLs, evidence files
 ]
 BOT_EVENTS = ["app_home_opened"]  # the App Home tab: my cases, open cases, the scorecard
 

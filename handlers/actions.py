@@ -15,11 +15,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.delivery import corrections
 from bot.delivery import person as delivery
 from bot.delivery.answers import forms as answers
+from bot.desk import evidence
 from bot.desk.case_list import PAGE_ACTION, list_answer
 from bot.desk.notice_access import PressedNotice, pressed_notice, seal_notice_form
 from bot.desk.notice_view import notice_view, send_file
 from bot.runtime import Runtime
 from bot.slack_ui import answer_form
+from bot.slack_ui import evidence_form as ef
 from bot.slack_ui import notice_blocks as nb
 from bot.slack_ui.access import AccessDenied
 from handlers.respond import tell
@@ -148,6 +150,24 @@ async def answer_passed_on(
     await tell(client, body, said)
 
 
+async def open_evidence_form(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, rt: Runtime
+) -> None:
+    """**Add evidence** on a case's parent message: the form with a file input and a note."""
+    await ack()
+    await rt.inflight.quiet()
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id"
+    )
+    view = await evidence.evidence_form(
+        rt,
+        user=_user(body),
+        ref=str(((body.get("actions") or [{}])[0]).get("value") or ""),
+        channel=channel,
+    )
+    await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
 async def turn_page(
     ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, rt: Runtime
 ) -> None:
@@ -172,4 +192,5 @@ def register(app: AsyncApp) -> None:
     app.action(nb.WITHDRAW)(withdraw)
     app.action(answer_form.ANSWER)(open_answer_form)
     app.action(answer_form.ANSWER_SENT)(answer_passed_on)
+    app.action(ef.ADD_EVIDENCE)(open_evidence_form)
     app.action(re.compile(rf"^{PAGE_ACTION}:\d+$"))(turn_page)

@@ -22,10 +22,12 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery.person import DeliveryError
+from bot.evidence.files import EvidenceRefused
 from bot.intake.bulk import UrlFileError
 from bot.intake.cases import ReportRejected
 from bot.runtime import Runtime
 from bot.slack_ui import corrections as correction_form
+from bot.slack_ui import evidence_form as ef
 from bot.slack_ui import notice_blocks as nb
 from bot.slack_ui import report_form
 from bot.slack_ui.access import AccessDenied
@@ -37,7 +39,7 @@ from handlers.respond import say_privately, tell
 
 log = logging.getLogger("takedown.handlers")
 
-REFUSALS = (AccessDenied, DeliveryError, ReportRejected, UrlFileError)
+REFUSALS = (AccessDenied, DeliveryError, ReportRejected, UrlFileError, EvidenceRefused)
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ FORMS = {  # by callback id
     correction_form.CORRECTION_VIEW: Form(
         correction_form.LISTINGS, "Could not correct this just now; nothing changed. Try again."
     ),
+    ef.EVIDENCE_VIEW: Form(ef.FILES_FIELD, "Could not take the files just now; please try again."),
 }
 
 APOLOGIES = {  # by what the person did (a slash command's payload has no type: "command")
@@ -110,6 +113,8 @@ def _form_errors(error: Exception, body: dict[str, Any]) -> BoltResponse | None:
         errors = error.errors
     elif isinstance(error, UrlFileError):
         errors = {FILE_FIELD: str(error)}
+    elif isinstance(error, EvidenceRefused):
+        errors = {ef.FILES_FIELD: str(error)}
     else:
         field = getattr(error, "field", None) or form.field  # a refusal may name its field
         errors = {field: str(error) if isinstance(error, REFUSALS) else form.apology}

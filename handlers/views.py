@@ -12,11 +12,13 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.delivery import corrections
 from bot.delivery import person as delivery
 from bot.delivery.answers import forms as answers
+from bot.desk import evidence
 from bot.desk.notice_access import submitted_notice
 from bot.desk.report import file_report, report_intake_key
 from bot.intake.cases import FILE_FIELD, ReportDraft
 from bot.runtime import Runtime
 from bot.slack_ui import corrections as correction_form
+from bot.slack_ui import evidence_form as ef
 from bot.slack_ui import notice_blocks as nb
 from bot.slack_ui import report_form
 from bot.slack_ui.answer_form import ANSWER_VIEW, FILES, LINKS, LISTINGS, TEXT
@@ -42,9 +44,9 @@ def draft_from_view(view: dict[str, Any]) -> ReportDraft:
     )
 
 
-def uploaded_files(view: dict[str, Any]) -> list[dict[str, Any]]:
-    """The file objects of the form's file input (Slack puts them in the view's state)."""
-    element = view.get("state", {}).get("values", {}).get(FILE_FIELD, {}).get(FILE_FIELD, {})
+def uploaded_files(view: dict[str, Any], field: str = FILE_FIELD) -> list[dict[str, Any]]:
+    """The file objects of a form's file input (Slack puts them in the view's state)."""
+    element = view.get("state", {}).get("values", {}).get(field, {}).get(field, {})
     return [item for item in element.get("files") or [] if isinstance(item, dict)]
 
 
@@ -78,6 +80,7 @@ async def submit_report(
         rt,
         draft=draft_from_view(view),
         files=uploaded_files(view),
+        evidence_files=uploaded_files(view, ef.FILES_FIELD),
         reporter_id=body["user"]["id"],
         team_id=(body.get("team") or {}).get("id"),
         metadata=view.get("private_metadata") or "",
@@ -183,8 +186,25 @@ async def correct_decision(
     rt.wake_worker()
 
 
+async def add_evidence(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], rt: Runtime
+) -> None:
+    """The **Add evidence** form: its files are checked and queued; the thread lists them."""
+    note = _value(view.get("state", {}).get("values", {}), ef.NOTE_FIELD)
+    ref, count = await evidence.add_evidence(
+        rt,
+        user=str(body["user"]["id"]),
+        metadata=str(view.get("private_metadata") or ""),
+        files=uploaded_files(view, ef.FILES_FIELD),
+        note=note,
+    )
+    await ack(response_action="update", view=ef.accepted_view(ref, count))
+    rt.wake_worker()
+
+
 def register(app: AsyncApp) -> None:
     app.view(report_form.REPORT_CALLBACK)(submit_report)
+    app.view(ef.EVIDENCE_VIEW)(add_evidence)
     app.view(nb.CONFIRM_VIEW)(confirm_submission)
     app.view(nb.DECISION_VIEW)(record_decision)
     app.view(ANSWER_VIEW)(send_answer)

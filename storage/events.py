@@ -67,3 +67,11 @@ async def latest_status_changes(
             assert event.listing_id is not None
             latest[event.listing_id] = event
     return latest
+
+
+async def events_of_case(session: AsyncSession, case_id: int) -> list[Event]:
+    """A case's audit trail, oldest first (its timeline)."""
+    rows = await session.execute(
+        select(Event).where(col(Event.case_id) == case_id).order_by(col(Event.id))
+    )
+    return list(rows.scalars())

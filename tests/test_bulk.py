@@ -35,7 +35,8 @@ from bot.intake.cases import (
     ReportRejected,
     parse_report,
 )
-from bot.intake.upload import MAX_UPLOAD_BYTES, _may_receive_token
+from bot.intake.upload import MAX_UPLOAD_BYTES
+from bot.slack_ui.files import may_receive_token
 from storage.db import Database
 from storage.models import Case, Listing
 
@@ -229,7 +230,7 @@ def test_more_evidence_links_than_a_case_keeps_is_refused() -> None:
     ],
 )
 def test_the_bot_token_goes_only_to_slack_s_file_hosts(url: str, allowed: bool) -> None:
-    assert _may_receive_token(url, "http://127.0.0.1:4000/api/") is allowed
+    assert may_receive_token(url, "http://127.0.0.1:4000/api/") is allowed
 
 
 # -- `takedown-bot report` ------------------------------------------------------------------------

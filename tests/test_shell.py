@@ -100,10 +100,11 @@ def run_shell(
 
 def report_form(*urls: str, right: str = "1") -> list[str]:
     """The lines that answer the report form: URLs (prefilled), brand (the only one), right,
-    type, a description (two lines, ended by an empty line), no evidence, no seller, no file."""
+    type, a description (two lines, ended by an empty line), no evidence, no seller, no URL file,
+    no evidence files."""
     command = " ".join(("/report-listing", *urls))
     description = ["Fake ACME goods sold with our logo", "and our catalogue photos.", ""]
-    return [command, "", "", right, "1", *description, "", "", ""]
+    return [command, "", "", right, "1", *description, "", "", "", ""]
 
 
 # -- sessions -------------------------------------------------------------------------------------
@@ -163,6 +164,7 @@ def test_a_validation_error_is_shown_beside_its_field_and_asked_again(tmp_path: 
         "",
         "",
         "",
+        "",
         EBAY,
         "",
         "quit",
@@ -179,36 +181,38 @@ def test_a_validation_error_is_shown_beside_its_field_and_asked_again(tmp_path: 
 
 
 def test_pressing_a_numbered_button_opens_its_form_and_records_the_answer(tmp_path: Path) -> None:
-    lines = [*report_form(TAOBAO), "wait", "press 1", "ALI-778899", "wait"]
+    # [1] is the parent message's Add evidence; the notice's buttons follow.
+    lines = [*report_form(TAOBAO), "wait", "press 2", "ALI-778899", "wait"]
     result = run_shell(tmp_path, lines)
     out = result.stdout
     assert result.returncode == 0, result.stderr
     assert "📋 File this notice on Alibaba IP Protection Platform" in out
-    assert "[1] Submitted…  [2] Could not submit  [3] View notice" in out
-    assert "(you pressed [1] Submitted…)" in out
+    assert "[1] Add evidence" in out
+    assert "[2] Submitted…  [3] Could not submit  [4] View notice" in out
+    assert "(you pressed [2] Submitted…)" in out
     assert "┌─ Confirm submission" in out
     assert "│ Taobao complaint or report number" in out
     assert "📤 Submitted on Taobao (ref. `ALI-778899`)" in out
-    assert "[4] Record decision…  [5] Withdraw  [6] View notice" in out
+    assert "[5] Record decision…  [6] Withdraw  [7] View notice  [8] Correct decision…" in out
 
 
 def test_a_button_with_a_confirmation_asks_first(tmp_path: Path) -> None:
-    script = ["wait", "press 2", "wait", "press 5", "n", "press 5", "y", "wait", "press 99"]
+    script = ["wait", "press 3", "wait", "press 6", "n", "press 6", "y", "wait", "press 99"]
     result = run_shell(tmp_path, [*report_form(TAOBAO), *script])
     out = result.stdout
     assert result.returncode == 0, result.stderr
-    assert "(you pressed [2] Could not submit)" in out
-    assert "[4] Retry  [5] Withdraw" in out
+    assert "(you pressed [3] Could not submit)" in out
+    assert "[5] Retry  [6] Withdraw" in out
     question = "Withdraw these listings? They stop being tracked in this case."
     assert out.count(question) == 2
     assert "Withdraw? [y/N] n\n(cancelled)" in out
-    assert out.count("(you pressed [5] Withdraw)") == 1
+    assert out.count("(you pressed [6] Withdraw)") == 1
     assert "↩️ Withdrawn on Taobao: taobao:123456789" in out
     assert "There is no button [99]." in out
 
 
 def test_view_notice_shows_the_guide_as_it_was_kept(tmp_path: Path) -> None:
-    result = run_shell(tmp_path, [*report_form(TAOBAO), "wait", "press 3"])
+    result = run_shell(tmp_path, [*report_form(TAOBAO), "wait", "press 4"])
     out = result.stdout
     assert result.returncode == 0, result.stderr
     modal = out[out.index("┌─ Notice as sent") :]
@@ -314,6 +318,7 @@ def test_case_message_renders_header_fields_links_and_context() -> None:
         "IP right: acme-eu-tm (trademark EUIPO 018123456)  ·  Reported by: @jane",
         "Listings: 1  ·  Status: open: 1 in review",
         f"🔍 eBay: {EBAY} — in review",
+        "[1] Add evidence",
         "Opened 2026-05-01 10:00 CEST · updates in this thread",
     ]
     assert lines[-1].style == "dim"

@@ -85,6 +85,12 @@ def _notice(args: argparse.Namespace) -> int:
     return print_notice(case_text=args.case, notice_id=args.notice, raw=args.raw)
 
 
+def _bundle(args: argparse.Namespace) -> int:
+    from bot.cli.bundle import bundle
+
+    return bundle(case=args.case, output=args.output)
+
+
 def _shell(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -184,6 +190,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--raw", action="store_true", help="write the exact bytes as sent (one notice)"
     )
     notice.set_defaults(func=_notice)
+
+    bundle = sub.add_parser(
+        "bundle",
+        help="a case's evidence bundle (ZIP): notices as sent, timeline, evidence, summary PDF",
+    )
+    bundle.add_argument("case", metavar="CASE", help="the case, for example TD-42")
+    bundle.add_argument(
+        "--output", "-o", metavar="FILE", help="default: TD-42-evidence.zip in this folder"
+    )
+    bundle.set_defaults(func=_bundle)
 
     shell = sub.add_parser(
         "shell", help="the bot in this terminal, with a local stand-in for Slack (no workspace)"

@@ -90,6 +90,8 @@ class JobKind(StrEnum):
     MAILBOX = "mailbox"  # reads the team's mailbox (bot.mailbox.reader)
     CAPTURE = "capture"  # a listing's page kept as evidence (bot.evidence.capture)
     EVIDENCE_SWEEP = "evidence_sweep"  # hourly: evidence older than evidence.keep_days deleted
+    KEEP_FILES = "keep_files"  # files a person added as evidence, fetched from Slack and kept
+    BUNDLE = "bundle"  # a case's evidence bundle, built and uploaded into its thread
 
 
 class JobState(StrEnum):

@@ -17,7 +17,11 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.desk.evidence import check_files
 from bot.desk.seal import form_seal
+from bot.evidence.added import queue_files
 from bot.intake.cases import OpenedCase, ReportDraft, follow_short_links, open_case
 from bot.intake.upload import attach_upload
 from bot.runtime import Runtime
@@ -79,17 +83,24 @@ async def file_report(
     draft: ReportDraft,
     files: Sequence[Mapping[str, Any]],
     reporter_id: str,
+    evidence_files: Sequence[Mapping[str, Any]] = (),
     team_id: str | None,
     metadata: str,
     intake_key: str,
 ) -> OpenedCase:
     """Open the case a submitted report form describes: its uploaded file read in, its short links
-    followed. `metadata` is the form's private_metadata as submitted. Raises AccessDenied (or
-    StaleForm, RateLimited), UrlFileError (the file) or ReportRejected (the fields)."""
+    followed, its evidence files queued to be kept with the case. `metadata` is the form's
+    private_metadata as submitted. Raises AccessDenied (or StaleForm, RateLimited), UrlFileError
+    (the URL file), EvidenceRefused (the evidence files) or ReportRejected (the fields)."""
     await rt.access.require_reporter(reporter_id)
     facts = form_seal(rt).open(REPORT_CALLBACK, metadata, user=reporter_id)
     channel = facts.get("channel") if isinstance(facts.get("channel"), str) else None
     await require_report_allowance(rt, reporter_id)
+    check_files(rt, evidence_files)
+
+    async def keep_evidence(session: AsyncSession, case_id: int) -> None:
+        await queue_files(session, case_id=case_id, files=evidence_files, added_by=reporter_id)
+
     draft = await attach_upload(draft, files, http=rt.http, slack=rt.slack)
     draft = await follow_short_links(draft, http=rt.http, policy=rt.short_links)
     return await open_case(
@@ -101,6 +112,7 @@ async def file_report(
         channel_id=channel,
         intake_key=intake_key,
         private_channel=channel if facts.get("private") else None,
+        then=keep_evidence if evidence_files else None,
     )
 
 

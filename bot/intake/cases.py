@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import aiohttp
@@ -45,6 +45,10 @@ MAX_DESCRIPTION = 3000
 MAX_EVIDENCE_LINKS = 20
 MAX_SELLER = 200
 _SHOWN_ERRORS = 5
+
+
+# More of a report stored with its new case, in the same transaction: (session, case id).
+AlsoStore = Callable[[AsyncSession, int], Awaitable[None]]
 
 
 class ReportRejected(Exception):
@@ -323,16 +327,19 @@ async def open_case(
     channel_id: str | None,
     intake_key: str | None,
     private_channel: str | None = None,
+    then: AlsoStore | None = None,
 ) -> OpenedCase:
     """Store a report as a case with its listings, notices and first jobs; one transaction.
 
     Raises ReportRejected for bad input or listings already in an open case. The same
     `intake_key` opens the case once: a second call returns the first case (`created=False`).
     A case filed from a `private_channel` keeps its thread there, not in the report channel.
+    `then` stores more of the report with the new case, in the same transaction (the form's
+    evidence files' job).
     """
     report = parse_report(config, draft)
     intake = _Intake(
-        config, draft, report, reporter_id, team_id, channel_id, intake_key, private_channel
+        config, draft, report, reporter_id, team_id, channel_id, intake_key, private_channel, then
     )
     for attempt in range(2):
         try:
@@ -359,6 +366,7 @@ class _Intake:
     channel_id: str | None
     intake_key: str | None
     private_channel: str | None = None
+    then: AlsoStore | None = None
 
     async def store(self, session: AsyncSession) -> OpenedCase:
         """The case, in the caller's transaction; the earlier one if this intake key opened it."""
@@ -388,6 +396,8 @@ class _Intake:
                 "relisted": len(relisted),
             },
         )
+        if self.then is not None:
+            await self.then(session, case.id)
         return OpenedCase(case.id, len(listings), created=True)
 
     def _case(self) -> Case:

@@ -160,6 +160,25 @@ class SweepEvidence(JobPayload):
     scheduled_at: UtcTime
 
 
+class KeepFiles(JobPayload):
+    """Files a person added as a case's evidence (the report form, **Add evidence**): each a
+    Slack file object, cut to what fetching it needs."""
+
+    kind: ClassVar[JobKind] = JobKind.KEEP_FILES
+    case_id: int
+    added_by: str
+    files: list[dict[str, Any]]
+    note: str = ""
+
+
+class BuildBundle(JobPayload):
+    """A case's evidence bundle, asked for by `requested_by`, uploaded into its thread."""
+
+    kind: ClassVar[JobKind] = JobKind.BUNDLE
+    case_id: int
+    requested_by: str
+
+
 async def enqueue(
     session: AsyncSession,
     payload: JobPayload,

@@ -23,12 +23,16 @@ from bot.delivery.answers.send import on_answer_dead, run_answer
 from bot.delivery.lookup import on_lookup_dead, run_lookup
 from bot.delivery.poll import on_poll_dead, run_poll
 from bot.delivery.submit import on_submit_dead, run_submit
+from bot.evidence.added import on_keep_files_dead, run_keep_files
+from bot.evidence.bundle_thread import on_bundle_dead, run_bundle
 from bot.evidence.capture import run_capture
 from bot.evidence.retention import run_evidence_sweep
 from bot.jobs.notify import run_notify
 from bot.jobs.payloads import (
     AnswerNotice,
+    BuildBundle,
     CaptureListing,
+    KeepFiles,
     LookupNotice,
     Notify,
     PollNotice,
@@ -76,6 +80,10 @@ JOB_TYPES: Mapping[JobKind, JobType[Any]] = MappingProxyType(
         JobKind.MAILBOX: JobType(TypeAdapter(ReadMailbox), run_mailbox),
         JobKind.CAPTURE: JobType(TypeAdapter(CaptureListing), run_capture),
         JobKind.EVIDENCE_SWEEP: JobType(TypeAdapter(SweepEvidence), run_evidence_sweep),
+        JobKind.KEEP_FILES: JobType(
+            TypeAdapter(KeepFiles), run_keep_files, on_dead=on_keep_files_dead
+        ),
+        JobKind.BUNDLE: JobType(TypeAdapter(BuildBundle), run_bundle, on_dead=on_bundle_dead),
     }
 )
 

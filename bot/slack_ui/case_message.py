@@ -11,6 +11,7 @@ from bot.config.schema import INFRINGEMENT_TYPES
 from bot.core.cases import case_state, summarise
 from bot.core.platforms import platform_name
 from bot.core.states import ListingStatus
+from bot.slack_ui.evidence_form import evidence_button
 from bot.slack_ui.mrkdwn import (
     Blocks,
     context,
@@ -85,6 +86,7 @@ def case_message(
         blocks.append({"type": "section", "text": mrkdwn("\n".join(lines) or " ")})
     else:
         blocks.append({"type": "section", "text": mrkdwn("\n".join(_platform_lines(counts)))})
+    blocks.append(evidence_button(ref))
     opened = created_at.astimezone(zone)
     blocks.append(context(f"Opened {opened:%Y-%m-%d %H:%M %Z} · updates in this thread"))
     return text, blocks

@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.config.schema import INFRINGEMENT_TYPES, AppConfig
 from bot.core.cases import MAX_LISTINGS_PER_CASE
+from bot.slack_ui.evidence_form import evidence_file_input, evidence_hint
 from bot.slack_ui.mrkdwn import context, escape, mrkdwn, plain
 
 REPORT_CALLBACK = "report_listing"
@@ -60,6 +61,13 @@ def report_modal(
             _input(SELLER, "Seller (optional)", _text(SELLER, max_length=200), optional=True),
             # Last, so the form keeps its order for those who type URLs.
             _file_input(),
+            # Apart from the URL file: a CSV or TXT there is read as listings, one here is kept
+            # as evidence as it is; the person says which by where they put it.
+            evidence_file_input(
+                label="Evidence files (optional)",
+                optional=True,
+                hint=evidence_hint(config.evidence.file_max_mb, config.evidence.case_max_mb),
+            ),
         ],
     }
 
