@@ -37,6 +37,7 @@ from bot.core.listings import MAX_URL_LENGTH, ListingURLError, excerpt, parse_li
 # bot.core.listings keeps its shortener table and host lookup private for now; only these two are used.
 from bot.core.listings import SHORT_LINK_HOSTS as _LISTINGS_SHORTENERS
 from bot.core.listings import known_domain as _listings_domain_of
+from bot.core.pasted import tidy_link
 
 log = logging.getLogger("takedown.shortlinks")
 
@@ -94,12 +95,10 @@ def _bare(host: str) -> str:
 
 
 def as_url(text: str) -> str:
-    """A line as the reporter pasted it, as a URL: Slack's `<url|label>` wrapping and `&amp;`
-    escapes undone, `https://` added to a bare host (`amzn.to/abc`)."""
-    url = text.strip()
-    if url.startswith("<") and url.endswith(">"):
-        url = url[1:-1].split("|", 1)[0].strip()
-    url = url.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    """A line as the reporter pasted it, as a URL: what surrounds the link taken away
+    (`bot.core.pasted`: quotes, punctuation, invisible marks, Slack's `<url|label>` wrapping and
+    `&amp;` escapes), `https://` added to a bare host (`amzn.to/abc`)."""
+    url = tidy_link(text)
     if "://" not in url and (bare := _SCHEMELESS.match(url)) and "." in bare[1]:
         url = "https://" + url.removeprefix("//")
     return url
