@@ -11,8 +11,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.delivery import person as delivery
 from bot.desk.notice_access import submitted_notice
-from bot.desk.report import file_report, report_intake_key
-from bot.intake.cases import FILE_FIELD, ReportDraft
+from bot.desk.report import file_report, filed_view, report_intake_key, send_bad_lines
+from bot.intake.cases import FILE_FIELD, ReportDraft, ReportRejected
 from bot.runtime import Runtime
 from bot.slack_ui import notice_blocks as nb
 from bot.slack_ui import report_form
@@ -25,6 +25,11 @@ def _value(values: dict[str, Any], block_id: str) -> str:
     return element.get("value") or ""
 
 
+def _ticked(values: dict[str, Any], block_id: str) -> bool:
+    """Whether a checkbox of the block is ticked."""
+    return bool(values.get(block_id, {}).get(block_id, {}).get("selected_options"))
+
+
 def draft_from_view(view: dict[str, Any]) -> ReportDraft:
     values = view.get("state", {}).get("values", {})
     return ReportDraft(
@@ -35,6 +40,7 @@ def draft_from_view(view: dict[str, Any]) -> ReportDraft:
         description=_value(values, report_form.DESCRIPTION),
         evidence_text=_value(values, report_form.EVIDENCE),
         seller=_value(values, report_form.SELLER) or None,
+        skip_invalid=_ticked(values, report_form.SKIP_INVALID),
     )
 
 
@@ -70,20 +76,31 @@ async def submit_report(
 ) -> None:
     # Filing is fast (parsing and one transaction); posting the thread is a job, after the ack.
     # An uploaded file is fetched from Slack first, with a size limit and a short timeout.
-    opened = await file_report(
-        rt,
-        draft=draft_from_view(view),
-        files=uploaded_files(view),
-        reporter_id=body["user"]["id"],
-        team_id=(body.get("team") or {}).get("id"),
-        metadata=view.get("private_metadata") or "",
-        intake_key=_intake_key(body, view),
-    )
-    await ack(
-        response_action="update",
-        view=report_form.case_filed_view(opened.ref, opened.listings, opened.created),
-    )
+    # Lines that cannot be filed and do not all fit in the answer follow it as a file.
+    user = body["user"]["id"]
+    try:
+        opened = await file_report(
+            rt,
+            draft=draft_from_view(view),
+            files=uploaded_files(view),
+            reporter_id=user,
+            team_id=(body.get("team") or {}).get("id"),
+            metadata=view.get("private_metadata") or "",
+            intake_key=_intake_key(body, view),
+        )
+    except ReportRejected as exc:
+        if not exc.unshown:
+            raise  # handlers.errors answers with the form's errors
+        await ack(response_action="errors", errors=exc.errors)
+        await rt.inflight.quiet()
+        await send_bad_lines(rt, user_id=user, lines=exc.bad_lines, good=exc.good)
+        return
+    answer, more = filed_view(opened)
+    await ack(response_action="update", view=answer)
     rt.wake_worker()
+    if more:
+        await rt.inflight.quiet()
+        await send_bad_lines(rt, user_id=user, lines=opened.skipped, filed=opened)
 
 
 async def confirm_submission(

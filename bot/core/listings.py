@@ -353,7 +353,11 @@ def _split(given: str) -> SplitResult:
     url = given
     if (bare := _SCHEMELESS_HOST.match(given)) and _is_supported_host(bare[1].lower()):
         url = "https://" + given.removeprefix("//")
-    elif (bare := _SCHEMELESS_ANY_HOST.match(given)) and _LOOKALIKES.find(bare[1].lower()):
+    elif (
+        not _SCHEME.match(given)
+        and (bare := _SCHEMELESS_ANY_HOST.match(given))
+        and _LOOKALIKES.find(bare[1].lower())
+    ):
         url = "https://" + given.removeprefix("//")  # to be refused as the lookalike it is
     if not (scheme := _SCHEME.match(url)):
         raise not_a_url

@@ -69,6 +69,8 @@ class LookalikeIndex:
 
     def find(self, host: str) -> Lookalike | None:
         """The lookalike `host` is, if it imitates a domain of the index without being it."""
+        if "." not in host:
+            return None
         labels = [_decoded(label) for label in host.lower().removesuffix(".").split(".")]
         skeletons = [_skeleton(label) for label, _ in labels]
         for start in range(len(labels) - 1):

@@ -19,6 +19,8 @@ _OPENING = _QUOTES + "([{*_~"  # before a link: never part of it
 _CLOSING = _QUOTES + ".,;:!?*"  # after a link: sentence punctuation and quotes
 _CLOSERS = {")": "(", "]": "[", "}": "{"}  # kept when the URL opened them itself
 _PAIRED = "_~"  # chat markup a URL may end with: dropped only after one dropped before it
+_BEFORE = frozenset(_OPENING + "<")
+_AFTER = _CLOSING + ">"
 # Slack's wrapping, among what may surround it: "(<https://…|label>)."
 _WRAPPED = re.compile(
     f"[{re.escape(_OPENING)}]*<([^<>|]*)(?:\\|[^<>]*)?>[{re.escape(_CLOSING + ')]}')}]*"
@@ -46,9 +48,9 @@ def tidy_link(text: str) -> str:
 
 def _peel(text: str) -> str:
     start = 0
-    while start < len(text) and text[start] in _OPENING + "<":
+    while start < len(text) and text[start] in _BEFORE:
         start += 1
-    closing = _CLOSING + ">" + "".join(set(text[:start]) & set(_PAIRED))
+    closing = _AFTER + "".join(set(text[:start]) & set(_PAIRED)) if start else _AFTER
     url = text[start:]
     # Counted once, then kept up to date: linear even for ")))…".
     opened = {closer: url.count(opener) for closer, opener in _CLOSERS.items()}
