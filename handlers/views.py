@@ -14,8 +14,8 @@ from bot.delivery import person as delivery
 from bot.delivery.answers import forms as answers
 from bot.desk import evidence
 from bot.desk.notice_access import submitted_notice
-from bot.desk.report import file_report, report_intake_key
-from bot.intake.cases import FILE_FIELD, ReportDraft
+from bot.desk.report import file_report, filed_view, report_intake_key, send_bad_lines
+from bot.intake.cases import FILE_FIELD, ReportDraft, ReportRejected
 from bot.runtime import Runtime
 from bot.slack_ui import corrections as correction_form
 from bot.slack_ui import evidence_form as ef
@@ -31,6 +31,11 @@ def _value(values: dict[str, Any], block_id: str) -> str:
     return element.get("value") or ""
 
 
+def _ticked(values: dict[str, Any], block_id: str) -> bool:
+    """Whether a checkbox of the block is ticked."""
+    return bool(values.get(block_id, {}).get(block_id, {}).get("selected_options"))
+
+
 def draft_from_view(view: dict[str, Any]) -> ReportDraft:
     values = view.get("state", {}).get("values", {})
     return ReportDraft(
@@ -41,6 +46,7 @@ def draft_from_view(view: dict[str, Any]) -> ReportDraft:
         description=_value(values, report_form.DESCRIPTION),
         evidence_text=_value(values, report_form.EVIDENCE),
         seller=_value(values, report_form.SELLER) or None,
+        skip_invalid=_ticked(values, report_form.SKIP_INVALID),
     )
 
 
@@ -76,21 +82,32 @@ async def submit_report(
 ) -> None:
     # Filing is fast (parsing and one transaction); posting the thread is a job, after the ack.
     # An uploaded file is fetched from Slack first, with a size limit and a short timeout.
-    opened = await file_report(
-        rt,
-        draft=draft_from_view(view),
-        files=uploaded_files(view),
-        evidence_files=uploaded_files(view, ef.FILES_FIELD),
-        reporter_id=body["user"]["id"],
-        team_id=(body.get("team") or {}).get("id"),
-        metadata=view.get("private_metadata") or "",
-        intake_key=_intake_key(body, view),
-    )
-    await ack(
-        response_action="update",
-        view=report_form.case_filed_view(opened.ref, opened.listings, opened.created),
-    )
+    # Lines that cannot be filed and do not all fit in the answer follow it as a file.
+    user = body["user"]["id"]
+    try:
+        opened = await file_report(
+            rt,
+            draft=draft_from_view(view),
+            files=uploaded_files(view),
+            evidence_files=uploaded_files(view, ef.FILES_FIELD),
+            reporter_id=user,
+            team_id=(body.get("team") or {}).get("id"),
+            metadata=view.get("private_metadata") or "",
+            intake_key=_intake_key(body, view),
+        )
+    except ReportRejected as exc:
+        if not exc.unshown:
+            raise  # handlers.errors answers with the form's errors
+        await ack(response_action="errors", errors=exc.errors)
+        await rt.inflight.quiet()
+        await send_bad_lines(rt, user_id=user, lines=exc.bad_lines, good=exc.good)
+        return
+    answer, more = filed_view(opened)
+    await ack(response_action="update", view=answer)
     rt.wake_worker()
+    if more:
+        await rt.inflight.quiet()
+        await send_bad_lines(rt, user_id=user, lines=opened.skipped, filed=opened)
 
 
 async def confirm_submission(

@@ -337,6 +337,22 @@ def test_report_skip_invalid_lists_the_bad_lines_and_files_the_rest(
     assert [key for key, _ in stored(cli_env)[1]] == ["ebay:123456789012", "amazon.de:B0ABCDEFGH"]
 
 
+def test_report_trims_pasted_links_and_names_lookalikes_as_the_form_does(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "urls.txt").write_text(
+        f"\u201c{EBAY}\u201d.\n\u200e({AMAZON}),\u200f\nhttps://www.\u0435bay.com/itm/123456789013\n",
+        encoding="utf-8",
+    )
+    result = report(cli_env, "--file", "urls.txt", "--skip-invalid", *REPORT_ARGS, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[1].startswith(
+        "  urls.txt line 3: www.\u0435bay.com looks like eBay (ebay.com) but is not: its name has "
+        "a Cyrillic '\u0435' (U+0435) for 'e'."
+    )
+    assert [key for key, _ in stored(cli_env)[1]] == ["ebay:123456789012", "amazon.de:B0ABCDEFGH"]
+
+
 def test_report_refuses_a_listing_already_in_an_open_case_naming_it(
     cli_env: dict[str, str], tmp_path: Path
 ) -> None:

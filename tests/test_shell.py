@@ -101,10 +101,10 @@ def run_shell(
 def report_form(*urls: str, right: str = "1") -> list[str]:
     """The lines that answer the report form: URLs (prefilled), brand (the only one), right,
     type, a description (two lines, ended by an empty line), no evidence, no seller, no URL file,
-    no evidence files."""
+    no evidence files, no lines to skip."""
     command = " ".join(("/report-listing", *urls))
     description = ["Fake ACME goods sold with our logo", "and our catalogue photos.", ""]
-    return [command, "", "", right, "1", *description, "", "", "", ""]
+    return [command, "", "", right, "1", *description, "", "", "", "", ""]
 
 
 # -- sessions -------------------------------------------------------------------------------------
@@ -161,6 +161,7 @@ def test_a_validation_error_is_shown_beside_its_field_and_asked_again(tmp_path: 
         "1",
         "1",
         *description,
+        "",
         "",
         "",
         "",

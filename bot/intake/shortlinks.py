@@ -34,6 +34,7 @@ from bot.core.listings import MAX_URL_LENGTH, ListingURLError, excerpt, parse_li
 
 # bot.core.listings keeps its shortener table private for now; only this one is used.
 from bot.core.listings import SHORT_LINK_HOSTS as _LISTINGS_SHORTENERS
+from bot.core.pasted import tidy_link
 from bot.intake.guard import (
     Blocked,
     HostPolicy,
@@ -82,12 +83,10 @@ DEFAULT_POLICY = ShortLinkPolicy()
 
 
 def as_url(text: str) -> str:
-    """A line as the reporter pasted it, as a URL: Slack's `<url|label>` wrapping and `&amp;`
-    escapes undone, `https://` added to a bare host (`amzn.to/abc`)."""
-    url = text.strip()
-    if url.startswith("<") and url.endswith(">"):
-        url = url[1:-1].split("|", 1)[0].strip()
-    url = url.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    """A line as the reporter pasted it, as a URL: what surrounds the link taken away
+    (`bot.core.pasted`: quotes, punctuation, invisible marks, Slack's `<url|label>` wrapping and
+    `&amp;` escapes), `https://` added to a bare host (`amzn.to/abc`)."""
+    url = tidy_link(text)
     if "://" not in url and (bare := _SCHEMELESS.match(url)) and "." in bare[1]:
         url = "https://" + url.removeprefix("//")
     return url
