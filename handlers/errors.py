@@ -25,8 +25,8 @@ from bot.delivery.person import DeliveryError
 from bot.intake.bulk import UrlFileError
 from bot.intake.cases import ReportRejected
 from bot.runtime import Runtime
+from bot.slack_ui import mail_blocks, report_form
 from bot.slack_ui import notice_blocks as nb
-from bot.slack_ui import report_form
 from bot.slack_ui.access import AccessDenied
 from bot.slack_ui.help import notice_text
 from bot.slack_ui.report_form import FILE_FIELD
@@ -51,6 +51,12 @@ FORMS = {  # by callback id
     ),
     nb.CONFIRM_VIEW: Form("reference", "Could not save this just now; please try again."),
     nb.DECISION_VIEW: Form("status", "Could not save this just now; please try again."),
+    mail_blocks.CHANGE_VIEW: Form(
+        mail_blocks.NOTE_FIELD, "Could not save this just now; please try again."
+    ),
+    mail_blocks.ATTACH_VIEW: Form(
+        mail_blocks.CASE_FIELD, "Could not save this just now; please try again."
+    ),
 }
 
 APOLOGIES = {  # by what the person did (a slash command's payload has no type: "command")

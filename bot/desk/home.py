@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.core.states import OPEN_LISTING_STATUSES
 from bot.desk.case_list import list_answer
+from bot.desk.inbox import home_section
 from bot.runtime import Runtime
 from bot.slack_ui.case_message import STATUS_EMOJI
 from bot.slack_ui.mrkdwn import Blocks, context_line, mrkdwn, plain
@@ -31,6 +32,7 @@ async def home_view(rt: Runtime, *, user_id: str) -> dict[str, Any]:
         return {"type": "home", "blocks": blocks}
     _, mine = await list_answer(rt, user_id=user_id, what="mine", page=1)
     blocks += [b for b in mine if b.get("type") != "actions"]
+    blocks += await home_section(rt, user_id=user_id)  # platforms' emails to triage (approvers)
     async with rt.db.sessions() as session:
         counts = await open_listing_counts(session)
     blocks.append({"type": "divider"})

@@ -15,7 +15,7 @@ from bot.slack_ui.mrkdwn import Blocks, context, escape
 from storage.cases import get_case
 
 MAX_COMMAND_TEXT = 4000
-SUBCOMMANDS = ("report", "help", "status", "list", "digest", "scorecard", "unknown")
+SUBCOMMANDS = ("report", "help", "status", "list", "digest", "scorecard", "inbox", "unknown")
 _WITH_ARGUMENTS = ("status", "list", "digest", "scorecard")
 
 
@@ -41,6 +41,8 @@ def parse_command(text: str) -> tuple[str, list[str]]:
         return "help", []
     if head in _WITH_ARGUMENTS:
         return head, words[1:]
+    if head == "inbox":
+        return "inbox", []
     if urls:
         return "report", urls
     return "unknown", [words[0]]
@@ -57,6 +59,10 @@ async def answer_command(rt: Runtime, *, text: str, user_id: str) -> Answer:
     if kind == "unknown":
         return Answer(*help_blocks(unknown=args[0]))
     await rt.access.require_viewer(user_id)  # the rest reads cases or their figures
+    if kind == "inbox":  # platforms' emails waiting for triage: approvers (bot.desk.inbox)
+        from bot.desk.inbox import inbox_answer
+
+        return Answer(*await inbox_answer(rt, user_id=user_id))
     if kind == "status":
         return await _status(rt, args, user_id)
     if kind == "list":

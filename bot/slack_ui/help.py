@@ -17,6 +17,7 @@ def help_blocks(*, unknown: str | None = None) -> tuple[str, Blocks]:
         f"`{COMMAND} list {escape('[open|mine|all|<platform>]')}` — cases, newest first",
         f"`{COMMAND} digest` — this week's figures (only you see them)",
         f"`{COMMAND} scorecard [--since 2026-11-01]` — each platform's responsiveness",
+        f"`{COMMAND} inbox` — platforms' emails no case was found for (approvers)",
         f"`{COMMAND} help` — this message",
     ]
     blocks: Blocks = []
