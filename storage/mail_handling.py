@@ -65,6 +65,7 @@ async def move(
         .where(col(MailHandling.state).in_(list(only_from)))
         .values(state=to, updated_at=utcnow(), **values)
         .returning(col(MailHandling.mail_id))
+        .execution_options(synchronize_session=False)  # rows read before stay as they were read
     )
     return changed.first() is not None
 

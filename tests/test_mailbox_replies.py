@@ -22,6 +22,7 @@ from fakes.slack import FakeSlack
 from fakes.smtp import FakeSmtp
 from sqlalchemy import select
 
+from bot.config.environment import Settings
 from bot.config.schema import AppConfig
 from bot.figures.scorecard import build_scorecard
 from bot.slack_ui import mail_blocks as ui
@@ -185,7 +186,9 @@ async def test_an_emailed_reply_is_read_matched_suggested_applied_once_and_never
         [settled] = await slack.wait_for_responses(1)
         assert settled["replace_original"] and ui.APPLY not in json.dumps(settled["blocks"])
         assert "Applied by <@U0LEGAL>" in json.dumps(settled["blocks"])
-        replies = [c.params for c in slack.calls_to("chat.postMessage") if c.params.get("thread_ts")]
+        replies = [
+            c.params for c in slack.calls_to("chat.postMessage") if c.params.get("thread_ts")
+        ]
         assert any("Applied from the email" in json.dumps(r.get("blocks")) for r in replies)
         after = await build_scorecard(db, bot.bot.settings.config, since=None, now=utcnow())
         assert [(s.platform, s.removed, s.decided) for s in after] == [("etsy", 1, 1)]
@@ -239,3 +242,36 @@ async def test_an_unmatched_email_waits_in_the_inbox_and_can_be_attached_to_a_ca
         await bot.command("inbox", user=APPROVER)
         *_, empty = await slack.wait_for_responses(3)
         assert "No platform email waits in the inbox" in empty["text"]
+
+
+async def test_auto_apply_applies_a_reply_to_our_notice_and_only_suggests_the_rest(
+    settings_for: Any, db: Database, slack: FakeSlack, dovecot: Dovecot, smtp: FakeSmtp
+) -> None:
+    settings = settings_for()
+    settings = Settings(config=mail_config(dovecot, smtp, auto_apply=True), env=settings.env)
+    async with held_back_bot(settings, db, slack) as bot:
+        message_id = await emailed_case(bot)
+        await dovecot.deliver(
+            reply("About TD-1", "Your report was rejected."),  # matched by its TD id: suggested
+            removed_reply(message_id),  # an answer to our notice saying one thing: applied
+            folder=FOLDER,
+        )
+        await read_mailbox(bot)
+
+        [listing] = await listings(bot)
+        assert listing.status == "removed"
+        [changed] = [e for e in await events(bot, "status_changed") if e.detail["to"] == "removed"]
+        assert (changed.actor, changed.detail["source"]) == ("mailbox", "mailbox")
+        states = sorted((h.state, h.matched_by) for h in await stored(db, MailHandling))
+        assert states == [("applied", "reply_header"), ("suggested", "case_ref")]
+        replies = json.dumps(
+            [
+                c.params.get("blocks")
+                for c in slack.calls_to("chat.postMessage")
+                if c.params.get("thread_ts")
+            ]
+        )
+        assert (
+            "Applied automatically" in replies and "Applied automatically from the email" in replies
+        )
+        assert len(suggestion_posts(slack)) == 1  # the rejected one waits for a click

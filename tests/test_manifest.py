@@ -121,7 +121,10 @@ def test_the_message_shortcuts_report_listings_and_record_platform_replies(
 
     assert report["type"] == reply["type"] == "message"
     assert report["callback_id"] == "report_listing_message"
-    assert (reply["name"], reply["callback_id"]) == ("Record platform reply", "record_platform_reply")
+    assert (reply["name"], reply["callback_id"]) == (
+        "Record platform reply",
+        "record_platform_reply",
+    )
 
 
 def test_the_bot_asks_only_for_least_privilege_scopes(http_manifest: dict[str, Any]) -> None:

@@ -24,7 +24,7 @@ async def home_view(rt: Runtime, *, user_id: str) -> dict[str, Any]:
     # Imported here so the app starts without the figures' SQL (storage.stats); they load the
     # first time someone opens Home.
     from bot.figures.digest import load_scores
-    from bot.figures.scorecard import scorecard_blocks
+    from bot.figures.scorecard import decision_sources, scorecard_blocks
 
     blocks: Blocks = [{"type": "header", "text": plain("Takedown desk", limit=150)}]
     if not await rt.access.is_viewer(user_id):
@@ -54,7 +54,8 @@ async def home_view(rt: Runtime, *, user_id: str) -> dict[str, Any]:
         )
     blocks.append({"type": "divider"})
     scores = await load_scores(rt.db, rt.config, now=rt.clock())
-    _, score_blocks = scorecard_blocks(scores, since=None)
+    sources = await decision_sources(rt.db, since=None, now=rt.clock())
+    _, score_blocks = scorecard_blocks(scores, since=None, sources=sources)
     blocks += score_blocks
     blocks.append(
         context_line("Report listings with /report-listing; this tab refreshes when you open it.")

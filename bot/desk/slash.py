@@ -80,7 +80,7 @@ async def answer_command(rt: Runtime, *, text: str, user_id: str) -> Answer:
 
 
 async def _scorecard(rt: Runtime, args: list[str]) -> Answer:
-    from bot.figures.scorecard import build_scorecard, scorecard_blocks
+    from bot.figures.scorecard import build_scorecard, decision_sources, scorecard_blocks
 
     since_text = None
     if args[:1] == ["--since"] and len(args) == 2:
@@ -92,7 +92,8 @@ async def _scorecard(rt: Runtime, args: list[str]) -> Answer:
     except BadSince as exc:
         return Answer(*notice_text(escape(str(exc))))
     scores = await build_scorecard(rt.db, rt.config, since=since, now=rt.clock())
-    return Answer(*scorecard_blocks(scores, since=since))
+    sources = await decision_sources(rt.db, since=since, now=rt.clock())
+    return Answer(*scorecard_blocks(scores, since=since, sources=sources))
 
 
 async def _status(rt: Runtime, args: list[str], user_id: str) -> Answer:

@@ -7,7 +7,7 @@ escaped and cut to Slack's limits here. Action ids are read by `handlers.mail`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -273,3 +273,14 @@ def waiting_line(total: int) -> str:
     """`3 platform emails wait in the inbox` (the inbox's head, and the digest's line)."""
     many = total != 1
     return f"{total:,} platform email{'s' if many else ''} wait{'' if many else 's'} in the inbox"
+
+
+def sources_line(sources: Mapping[str, int], *, waiting: int | None = None) -> str:
+    """Where the decisions came from (`storage.stats.sources`), and what waits in the inbox."""
+    line = (
+        f"Decisions: {sources.get('mailbox', 0):,} from the mailbox, "
+        f"{sources.get('api', 0):,} from platforms' APIs, {sources.get('people', 0):,} by people."
+    )
+    if waiting:
+        line += f" {waiting_line(waiting)} (`/report-listing inbox`)."
+    return line
