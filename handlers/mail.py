@@ -5,18 +5,22 @@ what it raises is answered by `handlers.errors`."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.desk.inbox import seal_mail_form, submitted_mail
 from bot.mailbox import suggestions, triage
+from bot.mailbox.suggestions import Settled
 from bot.manifest import REPLY_SHORTCUT
 from bot.runtime import Runtime
 from bot.slack_ui import mail_blocks as ui
 from bot.slack_ui.access import AccessDenied
 from handlers.respond import tell
+
+log = logging.getLogger("takedown.handlers")
 
 
 def _mail_id(body: dict[str, Any]) -> int:
@@ -30,19 +34,26 @@ def _user(body: dict[str, Any]) -> str:
     return str(body["user"]["id"])
 
 
-async def _settle(respond: AsyncRespond, settled: suggestions.Settled) -> None:
-    """The suggestion's message, rewritten without its buttons."""
-    await respond(text=settled.text, blocks=settled.blocks, replace_original=True)
+async def _settle(client: AsyncWebClient, body: dict[str, Any], settled: Settled) -> None:
+    """The suggestion's message, rewritten without its buttons (chat.update: the bot posted it,
+    and unlike a response_url this works however long after it was posted). A message that cannot
+    be rewritten keeps its buttons, which then say what happened."""
+    channel = (body.get("channel") or {}).get("id")
+    ts = (body.get("container") or {}).get("message_ts") or (body.get("message") or {}).get("ts")
+    if not channel or not ts:
+        return
+    try:
+        await client.chat_update(channel=channel, ts=ts, text=settled.text, blocks=settled.blocks)
+    except Exception:
+        log.warning("could not rewrite the email's suggestion", exc_info=True)
 
 
-async def apply(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond, rt: Runtime
-) -> None:
+async def apply(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, rt: Runtime) -> None:
     await ack()
     await rt.inflight.quiet()
     settled = await suggestions.apply(rt, mail_id=_mail_id(body), actor=_user(body))
     rt.wake_worker()
-    await _settle(respond, settled)
+    await _settle(client, body, settled)
     await tell(client, body, settled.answer)
 
 
@@ -58,12 +69,12 @@ async def open_change_form(
 
 
 async def not_about(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond, rt: Runtime
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, rt: Runtime
 ) -> None:
     await ack()
     await rt.inflight.quiet()
     settled = await suggestions.not_about(rt, mail_id=_mail_id(body), actor=_user(body))
-    await _settle(respond, settled)
+    await _settle(client, body, settled)
     await tell(client, body, settled.answer)
 
 

@@ -167,9 +167,8 @@ async def test_an_emailed_reply_is_read_matched_suggested_applied_once_and_never
         assert any("Only approvers" in text for text in told(bot, REPORTER))
         assert [item.status for item in await listings(bot)] == ["submitted"]
 
-        url = slack.response_url("apply")
-        await bot.interact(press(ui.APPLY, mail_id, user=APPROVER, response_url=url))
-        await bot.interact(press(ui.APPLY, mail_id, user=APPROVER, response_url=url))
+        await bot.interact(press(ui.APPLY, mail_id, user=APPROVER))
+        await bot.interact(press(ui.APPLY, mail_id, user=APPROVER))
         await slack.wait_for("chat.postEphemeral", count=3)
         await run_jobs(bot)
 
@@ -183,9 +182,11 @@ async def test_an_emailed_reply_is_read_matched_suggested_applied_once_and_never
         assert changed.detail["mail_sha256"] == kept.sha256
         assert any("Applied to TD-1: 1 listing changed." in t for t in told(bot, APPROVER))
         assert any("was applied already by <@U0LEGAL>" in t for t in told(bot, APPROVER))
-        [settled] = await slack.wait_for_responses(1)
-        assert settled["replace_original"] and ui.APPLY not in json.dumps(settled["blocks"])
-        assert "Applied by <@U0LEGAL>" in json.dumps(settled["blocks"])
+        [settled] = [
+            c.params for c in slack.calls_to("chat.update") if "Applied by" in json.dumps(c.params)
+        ]
+        assert settled["ts"] == "2.2" and ui.APPLY not in json.dumps(settled["blocks"])
+        assert "Applied by <@U0LEGAL>." in json.dumps(settled["blocks"])
         replies = [
             c.params for c in slack.calls_to("chat.postMessage") if c.params.get("thread_ts")
         ]

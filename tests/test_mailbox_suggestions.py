@@ -167,11 +167,11 @@ async def test_change_applies_the_outcomes_chosen_with_a_note_once(bot: SlackDri
 async def test_not_about_this_case_sends_the_email_to_the_inbox(bot: SlackDriver) -> None:
     await record(bot, PASTED)
     mail_id = button(suggestion(bot), ui.NOT_ABOUT)
-    url = bot.slack.response_url("not-about")
-    await bot.interact(
-        press(ui.NOT_ABOUT, mail_id, user=APPROVER, channel="C0CHAT", response_url=url)
-    )
-    [rewritten] = await bot.slack.wait_for_responses(1)
+    await bot.interact(press(ui.NOT_ABOUT, mail_id, user=APPROVER, channel="C0CHAT"))
+    await bot.slack.wait_for("chat.postEphemeral", count=2)
+    [rewritten] = [
+        c.params for c in bot.slack.calls_to("chat.update") if "Not about" in json.dumps(c.params)
+    ]
     assert "Not about TD-1 (<@U0LEGAL>): moved to the inbox" in json.dumps(rewritten["blocks"])
     assert ui.APPLY not in json.dumps(rewritten["blocks"])
     assert [(h.state, h.case_id) for h in await handled(bot)] == [("inbox", None)]
@@ -183,3 +183,22 @@ async def test_not_about_this_case_sends_the_email_to_the_inbox(bot: SlackDriver
         "mail_suggested",
         "mail_not_about",
     ]
+
+
+def test_an_emails_words_are_escaped_and_cut_to_slacks_limits() -> None:
+    card = ui.MailCard(
+        mail_id=7,
+        sender="<!channel> <https://evil.example|click>@x.example",
+        subject="<!here> " + "s" * 5000,
+        excerpt="<@U0BOSS> & " + "w" * 20_000,
+        sha256="a" * 64,
+        matched_by="case_ref",
+        listings=[(f"etsy:{n}", f"https://www.etsy.com/listing/{n}", "removed") for n in range(60)],
+    )
+    _, blocks = ui.suggestion(card)
+    shown = json.dumps(blocks, ensure_ascii=False)
+    assert "<!channel>" not in shown and "<!here>" not in shown and "<@U0BOSS>" not in shown
+    assert "&lt;!channel&gt;" in shown and "&amp;" in shown
+    texts = [b["text"]["text"] for b in blocks if b.get("text")]
+    assert all(len(text) <= 3000 for text in texts) and len(blocks) <= 50
+    assert "… and 40 more" in shown

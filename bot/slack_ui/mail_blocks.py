@@ -43,6 +43,7 @@ _EXCERPT = 600
 _SHOWN_LISTINGS = 20
 _FORM_LISTINGS = 40  # a modal holds 100 blocks; one select each, and room to spare
 _INBOX_SHOWN = 10
+_SECTION_TEXT = 2900  # of a section's 3,000 characters; room for the last line
 
 
 @dataclass(frozen=True)
@@ -91,15 +92,19 @@ def _head(card: MailCard) -> Blocks:
 
 
 def _outcomes(card: MailCard, *, verb: str) -> dict[str, Any]:
-    lines = [
-        f"• {listing_link(url, key[:100])}: *{OUTCOME_LABELS.get(outcome, outcome)}*"
-        for key, url, outcome in card.listings[:_SHOWN_LISTINGS]
-    ]
-    if len(card.listings) > _SHOWN_LISTINGS:
-        lines.append(f"… and {len(card.listings) - _SHOWN_LISTINGS:,} more")
-    if not lines:
-        lines = ["(no open listing to decide)"]
-    return {"type": "section", "text": mrkdwn(f"*{verb}*\n" + "\n".join(lines))}
+    """The decision per listing, as many lines as a section holds, then how many more."""
+    text = f"*{verb}*"
+    shown = 0
+    for key, url, outcome in card.listings[:_SHOWN_LISTINGS]:
+        line = f"\n• {listing_link(url, key[:100])}: *{OUTCOME_LABELS.get(outcome, outcome)}*"
+        if len(text) + len(line) > _SECTION_TEXT:
+            break
+        text, shown = text + line, shown + 1
+    if len(card.listings) > shown:
+        text += f"\n… and {len(card.listings) - shown:,} more"
+    if not card.listings:
+        text += "\n(no open listing to decide)"
+    return {"type": "section", "text": mrkdwn(text)}
 
 
 def suggestion(card: MailCard) -> tuple[str, Blocks]:
