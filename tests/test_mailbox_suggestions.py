@@ -202,3 +202,24 @@ def test_an_emails_words_are_escaped_and_cut_to_slacks_limits() -> None:
     texts = [b["text"]["text"] for b in blocks if b.get("text")]
     assert all(len(text) <= 3000 for text in texts) and len(blocks) <= 50
     assert "… and 40 more" in shown
+
+
+async def test_the_home_tab_shows_approvers_the_inbox_and_where_decisions_came_from(
+    bot: SlackDriver,
+) -> None:
+    await record(bot, "Subject: Hello\n\nWe received your message.")
+
+    async def home(user: str, event_id: str) -> str:
+        event = {"token": "legacy", "team_id": "T1", "api_app_id": "A1", "type": "event_callback",
+                 "event_id": event_id, "event_time": 1,
+                 "event": {"type": "app_home_opened", "user": user, "channel": "D1", "tab": "home"}}  # fmt: skip
+        before = len(bot.slack.calls_to("views.publish"))
+        await bot.post(json.dumps(event), "application/json")
+        calls = await bot.slack.wait_for("views.publish", count=before + 1)
+        return json.dumps(calls[-1].params["view"], ensure_ascii=False)
+
+    approver = await home(APPROVER, "Ev1")
+    assert "1 platform email waits in the inbox" in approver and ui.ATTACH in approver
+    assert "Decisions: 0 from the mailbox, 0 from platforms' APIs, 0 by people." in approver
+    reporter = await home(REPORTER, "Ev2")
+    assert "waits in the inbox" not in reporter and ui.ATTACH not in reporter
