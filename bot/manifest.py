@@ -10,6 +10,7 @@ from typing import Any
 # here, with the rest of what the manifest tells Slack, so that printing it loads no Slack code.
 COMMAND = "/report-listing"
 SHORTCUT = "report_listing_message"
+REPLY_SHORTCUT = "record_platform_reply"  # handlers.mail: an email pasted into Slack
 
 BOT_SCOPES = [
     "commands",  # /report-listing and the message shortcut
@@ -62,7 +63,13 @@ def build_manifest(
                     "type": "message",
                     "callback_id": SHORTCUT,
                     "description": "Report the listings linked in this message",
-                }
+                },
+                {
+                    "name": "Record platform reply",
+                    "type": "message",
+                    "callback_id": REPLY_SHORTCUT,
+                    "description": "Read a platform's email pasted here and suggest its decision",
+                },
             ],
         },
         "oauth_config": {"scopes": {"bot": BOT_SCOPES}},

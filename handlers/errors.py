@@ -28,8 +28,8 @@ from bot.intake.cases import ReportRejected
 from bot.runtime import Runtime
 from bot.slack_ui import corrections as correction_form
 from bot.slack_ui import evidence_form as ef
+from bot.slack_ui import mail_blocks, report_form
 from bot.slack_ui import notice_blocks as nb
-from bot.slack_ui import report_form
 from bot.slack_ui.access import AccessDenied
 from bot.slack_ui.answer_form import ANSWER_VIEW, TEXT
 from bot.slack_ui.help import notice_text
@@ -62,6 +62,12 @@ FORMS = {  # by callback id
         correction_form.LISTINGS, "Could not correct this just now; nothing changed. Try again."
     ),
     ef.EVIDENCE_VIEW: Form(ef.FILES_FIELD, "Could not take the files just now; please try again."),
+    mail_blocks.CHANGE_VIEW: Form(
+        mail_blocks.NOTE_FIELD, "Could not save this just now; please try again."
+    ),
+    mail_blocks.ATTACH_VIEW: Form(
+        mail_blocks.CASE_FIELD, "Could not save this just now; please try again."
+    ),
 }
 
 APOLOGIES = {  # by what the person did (a slash command's payload has no type: "command")

@@ -82,8 +82,8 @@ async def is_kept(session: AsyncSession, sha256: str) -> bool:
     return found.first() is not None
 
 
-async def keep(session: AsyncSession, new: NewMessage) -> bool:
-    """Store a message unless one with its SHA-256 is kept; True if this call stored it."""
+async def keep(session: AsyncSession, new: NewMessage) -> int | None:
+    """Store a message unless one with its SHA-256 is kept; its id if this call stored it."""
     values = {
         "sha256": new.sha256,
         "raw": new.raw,
@@ -112,8 +112,8 @@ async def keep(session: AsyncSession, new: NewMessage) -> bool:
         .on_conflict_do_nothing(index_elements=["sha256"])
         .returning(col(MailMessage.id))
     )
-    stored = await session.execute(statement)
-    return stored.first() is not None
+    stored = (await session.execute(statement)).scalar()
+    return None if stored is None else int(stored)
 
 
 async def messages(session: AsyncSession, *, state: str | None = None) -> list[MailMessage]:
@@ -213,3 +213,8 @@ async def listings_of(
 async def case_exists(session: AsyncSession, case_id: int) -> bool:
     found = await session.execute(select(col(Case.id)).where(col(Case.id) == case_id))
     return found.first() is not None
+
+
+async def message_by_sha256(session: AsyncSession, sha256: str) -> MailMessage | None:
+    found = await session.execute(select(MailMessage).where(col(MailMessage.sha256) == sha256))
+    return found.scalars().first()

@@ -10,7 +10,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, LargeBinary, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    text,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -360,3 +370,30 @@ class MailMessage(SQLModel, table=True):
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
     created_at: datetime = _when(nullable=False)
+
+
+class MailHandling(SQLModel, table=True):
+    """What became of a message from the mailbox (`storage.mail_handling`), beside the write-once
+    `mail_messages` row: `suggested` in case `case_id`'s thread, `applied` (by `actor`; `mailbox`
+    when applied automatically), `inbox` (waiting for triage), or `dismissed`. `suggestions` are
+    the outcomes per listing now proposed for the case; `source` is `mailbox` or `slack` (the
+    Record platform reply shortcut). Changed only by guarded writes, so a press acts once."""
+
+    __tablename__ = "mail_handling"
+
+    mail_id: int = Field(
+        sa_column=Column(
+            _BIGINT, ForeignKey("mail_messages.id"), primary_key=True, autoincrement=False
+        )
+    )
+    state: str = Field(index=True)  # suggested | applied | inbox | dismissed
+    source: str  # mailbox | slack
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    notice_id: int | None = Field(default=None, foreign_key="notices.id")
+    matched_by: str | None = None  # as in mail_messages, or `person` when attached from triage
+    suggestions: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    actor: str | None = None
+    created_at: datetime = _when(nullable=False)
+    updated_at: datetime = _when(nullable=False)

@@ -75,6 +75,7 @@ async def apply_decisions(
     announce: bool = True,
     extra_blocks: Sequence[dict[str, object]] = (),
     events: Sequence[dict[str, Any]] = (),
+    detail: dict[str, Any] | None = None,
 ) -> list[Change]:
     """Record the decisions that change something; announce them in the thread. Returns the changes.
 
@@ -82,13 +83,16 @@ async def apply_decisions(
     on the status read: a listing someone else changed meanwhile is left alone (and not announced),
     so no read is repeated here and no change is lost or doubled. Set-based: one update per
     (from, to, reason, reference) group and one insert for these events and the caller's `events`
-    (a notice of 150 listings costs a handful of statements).
+    (a notice of 150 listings costs a handful of statements). `detail` is added to each change's
+    event (where a decision came from: `{"source": "mailbox", "mail_sha256": …}`).
     """
     assert case.id is not None
     wanted = _wanted(case.id, listings, decisions, by_person=by_person)
     moved = await _move(session, wanted, by_person=by_person)
     changes = [change for change in wanted if change.listing.id in moved]
-    await add_events(session, [*events, *_change_events(case.id, changes, actor=actor)])
+    await add_events(
+        session, [*events, *_change_events(case.id, changes, actor=actor, detail=detail)]
+    )
     if not changes:
         return changes
     if announce:
@@ -155,7 +159,9 @@ async def _move(session: AsyncSession, wanted: Sequence[Change], *, by_person: b
     return moved
 
 
-def _change_events(case_id: int, changes: Sequence[Change], *, actor: str) -> list[dict[str, Any]]:
+def _change_events(
+    case_id: int, changes: Sequence[Change], *, actor: str, detail: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     return [
         {
             "case_id": case_id,
@@ -168,6 +174,7 @@ def _change_events(case_id: int, changes: Sequence[Change], *, actor: str) -> li
                 "to": change.new,
                 "reason": change.reason,
                 "reference": change.reference,
+                **(detail or {}),
             },
         }
         for change in changes
@@ -199,7 +206,9 @@ def describe_changes(
     if any(change.new in MENTION_ON for change in changes):
         lines.insert(0, f"<@{reporter_id}>")
     by = (
-        "" if actor in ("bot", "platform") or actor.startswith("platform:") else f" · by <@{actor}>"
+        ""
+        if actor in ("bot", "platform", "mailbox") or actor.startswith("platform:")
+        else f" · by <@{actor}>"
     )
     footer = f"{escape_cut(context, 500)}{by}" if context or by else ""
     blocks: list[dict[str, object]] = [

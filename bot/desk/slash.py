@@ -16,7 +16,17 @@ from bot.slack_ui.mrkdwn import Blocks, context, escape
 from storage.cases import get_case
 
 MAX_COMMAND_TEXT = 4000
-SUBCOMMANDS = ("report", "help", "status", "list", "digest", "scorecard", "bundle", "unknown")
+SUBCOMMANDS = (
+    "report",
+    "help",
+    "status",
+    "list",
+    "digest",
+    "scorecard",
+    "bundle",
+    "inbox",
+    "unknown",
+)
 _WITH_ARGUMENTS = ("status", "list", "digest", "scorecard", "bundle")
 
 
@@ -42,6 +52,8 @@ def parse_command(text: str) -> tuple[str, list[str]]:
         return "help", []
     if head in _WITH_ARGUMENTS:
         return head, words[1:]
+    if head == "inbox":
+        return "inbox", []
     if urls:
         return "report", urls
     return "unknown", [words[0]]
@@ -58,6 +70,10 @@ async def answer_command(rt: Runtime, *, text: str, user_id: str) -> Answer:
     if kind == "unknown":
         return Answer(*help_blocks(unknown=args[0]))
     await rt.access.require_viewer(user_id)  # the rest reads cases or their figures
+    if kind == "inbox":  # platforms' emails waiting for triage: approvers (bot.desk.inbox)
+        from bot.desk.inbox import inbox_answer
+
+        return Answer(*await inbox_answer(rt, user_id=user_id))
     if kind == "status":
         return await _status(rt, args, user_id)
     if kind == "bundle":
@@ -77,7 +93,7 @@ async def answer_command(rt: Runtime, *, text: str, user_id: str) -> Answer:
 
 
 async def _scorecard(rt: Runtime, args: list[str]) -> Answer:
-    from bot.figures.scorecard import build_scorecard, scorecard_blocks
+    from bot.figures.scorecard import build_scorecard, decision_sources, scorecard_blocks
 
     since_text = None
     if args[:1] == ["--since"] and len(args) == 2:
@@ -89,7 +105,8 @@ async def _scorecard(rt: Runtime, args: list[str]) -> Answer:
     except BadSince as exc:
         return Answer(*notice_text(escape(str(exc))))
     scores = await build_scorecard(rt.db, rt.config, since=since, now=rt.clock())
-    return Answer(*scorecard_blocks(scores, since=since))
+    sources = await decision_sources(rt.db, since=since, now=rt.clock())
+    return Answer(*scorecard_blocks(scores, since=since, sources=sources))
 
 
 async def _bundle(rt: Runtime, args: list[str], user_id: str) -> Answer:

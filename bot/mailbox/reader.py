@@ -16,17 +16,17 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config.schema import MailboxConfig
 from bot.jobs.payloads import ReadMailbox
 from bot.jobs.worker import JobContext
-from bot.mailbox.classify import Named, mentions_of, outcome_of, per_listing
+from bot.mailbox.classify import outcome_of
 from bot.mailbox.imap import READ_ERRORS, ImapSession
-from bot.mailbox.matching import Match, match_message
+from bot.mailbox.matching import match_message
 from bot.mailbox.message import ReadMessage, read_message
+from bot.mailbox.suggestions import Kept, after_kept, suggest_for
 from bot.runtime import Runtime
 from storage import mailbox as store
 from storage.db import Database
@@ -71,7 +71,8 @@ async def read_folder(db: Database, config: MailboxConfig) -> Summary:
             summary.seen += 1
             async with db.transaction() as session:
                 state = await keep_message(session, raw, folder=config.folder,
-                                           uidvalidity=folder.uidvalidity, uid=uid)  # fmt: skip
+                                           uidvalidity=folder.uidvalidity, uid=uid,
+                                           auto_apply=config.auto_apply)  # fmt: skip
                 await store.advance(session, folder=config.folder,
                                     uidvalidity=folder.uidvalidity, last_uid=uid)  # fmt: skip
             if state is not None:
@@ -82,9 +83,18 @@ async def read_folder(db: Database, config: MailboxConfig) -> Summary:
 
 
 async def keep_message(
-    session: AsyncSession, raw: bytes, *, folder: str, uidvalidity: int, uid: int
+    session: AsyncSession,
+    raw: bytes,
+    *,
+    folder: str,
+    uidvalidity: int,
+    uid: int,
+    auto_apply: bool = False,
+    source: str = "mailbox",
 ) -> str | None:
-    """Store `raw` once with what the reader makes of it; its state, or None if already kept."""
+    """Store `raw` once with what the reader makes of it, and suggest its decision in its case's
+    thread (`bot.mailbox.suggestions`) or put it in the triage inbox; its state, or None if it
+    was kept already (then nothing else happens)."""
     sha256 = hashlib.sha256(raw).hexdigest()
     if await store.is_kept(session, sha256):
         return None
@@ -106,7 +116,25 @@ async def keep_message(
         new = replace(read, state=state, note=message.skip)
     else:
         new = await _understood(session, message, read)
-    return new.state if await store.keep(session, new) else None
+    mail_id = await store.keep(session, new)
+    if mail_id is None:
+        return None
+    if new.state in (MailState.MATCHED, MailState.UNMATCHED):
+        kept = Kept(
+            mail_id=mail_id,
+            sha256=sha256,
+            sender=new.sender,
+            subject=new.subject,
+            text=message.text,
+            source=source,
+            case_id=new.case_id,
+            notice_id=new.notice_id,
+            platform=new.platform,
+            matched_by=new.matched_by,
+            suggestions=new.suggestions,
+        )
+        await after_kept(session, kept, auto_apply=auto_apply)
+    return new.state
 
 
 async def _understood(
@@ -116,7 +144,8 @@ async def _understood(
         match = await match_message(session, message)
         if match is None:
             return replace(read, outcome=str(outcome_of(message.text)))
-        suggestions = await _suggestions(session, message, match)
+        suggestions = await suggest_for(session, message, case_id=match.case_id,
+                                        notice_id=match.notice_id, platform=match.platform)  # fmt: skip
     except Exception as exc:
         log.exception("mailbox: could not match a message; stored and skipped")
         return replace(read, state=MailState.SKIPPED,
@@ -131,19 +160,6 @@ async def _understood(
         outcome=str(outcome_of(message.text, platform=match.platform)),
         suggestions=suggestions,
     )
-
-
-async def _suggestions(
-    session: AsyncSession, message: ReadMessage, match: Match
-) -> list[dict[str, Any]]:
-    listings = await store.listings_of(session, case_id=match.case_id, notice_id=match.notice_id)
-    named = [
-        Named(listing.id, mentions_of(key=listing.key, url=listing.url))
-        for listing in listings
-        if listing.id is not None
-    ]
-    outcomes = per_listing(message.text, named, platform=match.platform)
-    return [{"listing_id": lid, "outcome": str(outcome)} for lid, outcome in outcomes.items()]
 
 
 async def run_mailbox(rt: Runtime, ctx: JobContext[ReadMailbox]) -> None:

@@ -18,6 +18,7 @@ def help_blocks(*, unknown: str | None = None) -> tuple[str, Blocks]:
         f"`{COMMAND} digest` — this week's figures (only you see them)",
         f"`{COMMAND} scorecard [--since 2026-11-01]` — each platform's responsiveness",
         f"`{COMMAND} bundle TD-42` — a case's evidence bundle (ZIP), uploaded in its thread",
+        f"`{COMMAND} inbox` — platforms' emails no case was found for (approvers)",
         f"`{COMMAND} help` — this message",
     ]
     blocks: Blocks = []

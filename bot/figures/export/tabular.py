@@ -143,6 +143,8 @@ def _timeline_entry(event: Event) -> str:
         parts.append(f"{detail.get('from')}→{detail.get('to')}")
         if detail.get("reason"):
             parts.append(f"({clean_line(str(detail['reason']))[:200]})")
+    elif event.kind.startswith("mail_") and detail.get("mail_sha256"):
+        parts.append(f"email {str(detail['mail_sha256'])[:12]}")  # bot.mailbox.suggestions
     elif event.notice_id is not None and event.listing_id is None:
         parts.append(f"notice {event.notice_id}")
     parts.append(f"by {event.actor}")
