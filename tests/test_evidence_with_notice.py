@@ -1,0 +1,190 @@
+"""Evidence goes with the notice (issue 15, part 5), through the real bot: an emailed notice
+carries the case's files as attachments up to `evidence.attach_max_mb` and links the rest; the
+links are served by the bot's own `GET /evidence/{sha256}` (signed, expiring); a webhook body
+lists the items with their links; a portal guide names the files to upload and links each; the
+kept notice records which evidence went with it."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+from app_yaml import build_config
+from conftest import HOOK_SECRET, SlackDriver
+from delivery_kit import run_jobs
+from fakes.slack import FakeSlack
+from fakes.smtp import FakeSmtp
+from fakes.webhook import FakeWebhookReceiver
+from sqlalchemy import select
+
+from bot.app import create_app
+from bot.evidence.links import EvidenceLinks, evidence_links
+from storage.db import Database
+from storage.evidence import add_item
+from storage.models import EvidenceItem, Listing, NoticeRecord
+
+REPO = Path(__file__).resolve().parent.parent
+KEY = "mYkcH9S7aV6-1Wcq3pQ9m7z8K3TQk2p1e9dQ5mZ0bXk="  # a Fernet key (TAKEDOWN_SECRET_KEY)
+ETSY = "https://www.etsy.com/listing/1234567890/acme-bag"
+TAOBAO = "https://item.taobao.com/item.htm?id=612345678901"
+PHOTO = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 2  # 520 bytes: fits in 1 KB
+INVOICE = b"%PDF-1.4\n" + b"invoice line\n" * 200  # 2.5 KB: over the budget, linked
+SCREENSHOT = b"\x89PNG\r\n\x1a\n" + b"screen" * 50  # 308 bytes, of a capture showing the listing
+CAPTCHA_WARC = b"WARC/1.0 captcha page"  # a capture that is not the listing: never sent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def mailbox() -> Iterator[FakeSmtp]:
+    with FakeSmtp() as smtp:
+        yield smtp
+
+
+def email_platform(mailbox: FakeSmtp) -> dict[str, Any]:
+    return {"adapter": "email", "to": "ip-notices@etsy.example", "host": "127.0.0.1",
+            "port": mailbox.port, "security": "none"}  # fmt: skip
+
+
+@asynccontextmanager
+async def linked_bot(
+    settings_for: Any, db: Database, slack: FakeSlack, tmp_path: Path, *, public: bool = True
+) -> AsyncIterator[SlackDriver]:
+    """The bot on a known port with PUBLIC_URL naming it (unless not `public`), its worker held
+    back so a test can add evidence before the notice is sent."""
+    port = free_port()
+    env = {"EVIDENCE_URL": f"file://{tmp_path}/evidence", "TAKEDOWN_SECRET_KEY": KEY}
+    if public:
+        env["PUBLIC_URL"] = f"http://127.0.0.1:{port}/"
+    app = create_app(settings_for(**env), db=db, run_worker=False, worker_poll_interval=0.05)
+    server = TestServer(app.web_app(), host="127.0.0.1", port=port)
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as http:
+            yield SlackDriver(http=http, url=f"http://127.0.0.1:{port}", slack=slack, bot=app)
+    finally:
+        await server.close()
+
+
+async def add_evidence(bot: SlackDriver) -> None:
+    """Case 1's evidence: two files people added, a screenshot of the listing, and a capture
+    that found a captcha page."""
+    store = bot.bot.runtime.evidence
+    async with bot.bot.db.transaction() as session:
+        [listing] = (await session.execute(select(Listing))).scalars()
+        assert listing.id is not None
+        for kind, name, media, data, verdict, listing_id in (
+            ("file", "listing photo.png", "image/png", PHOTO, None, None),
+            ("file", "invoice.pdf", "application/pdf", INVOICE, None, None),
+            ("screenshot", "page.png", "image/png", SCREENSHOT, "listing", listing.id),
+            ("capture", "page.warc.gz", "application/warc", CAPTCHA_WARC, "captcha", listing.id),
+        ):
+            kept = await store.put(data)
+            await add_item(session, EvidenceItem(case_id=listing.case_id, listing_id=listing_id,
+                                                 kind=kind, sha256=kept.sha256, media_type=media,
+                                                 size=kept.size, name=name, verdict=verdict))  # fmt: skip
+
+
+async def kept_records(bot: SlackDriver) -> list[NoticeRecord]:
+    async with bot.bot.db.sessions() as session:
+        return list((await session.execute(select(NoticeRecord))).scalars())
+
+
+def links_in(text: str) -> list[str]:
+    return re.findall(r"http://127\.0\.0\.1:\d+/evidence/[0-9a-f]{64}\?exp=\d+&sig=[0-9a-f]{64}", text)
+
+
+async def download(bot: SlackDriver, url: str) -> tuple[int, bytes, Any]:
+    async with bot.http.get(url) as response:
+        return response.status, await response.read(), response.headers
+
+
+@pytest.fixture
+def config(mailbox: FakeSmtp) -> Any:
+    return build_config(
+        platforms={"etsy": email_platform(mailbox)}, evidence={"attach_max_mb": 0.001}
+    )
+
+
+async def test_an_email_attaches_what_fits_links_the_rest_and_keeps_what_the_server_got(
+    settings_for: Any, db: Database, slack: FakeSlack, tmp_path: Path, mailbox: FakeSmtp
+) -> None:
+    async with linked_bot(settings_for, db, slack, tmp_path) as bot:
+        await bot.submit_report(urls=ETSY)
+        await add_evidence(bot)
+        await run_jobs(bot)
+
+        [received] = mailbox.received
+        attached = {
+            part.get_filename(): part.get_content() for part in received.message.iter_attachments()
+        }
+        assert attached == {"listing photo.png": PHOTO, "page.png": SCREENSHOT}
+        body = received.message.get_body(("plain",))
+        assert body is not None
+        text = body.get_content()
+        assert "EVIDENCE FILES (3)" in text and "captcha" not in text.lower()
+        assert "listing photo.png (image/png, 520 bytes, SHA-256" in text
+        [link] = links_in(text)
+        assert "invoice.pdf (application/pdf, 2.5 KB" in text
+
+        [record] = await kept_records(bot)
+        assert record.body == received.content  # the kept bytes are what the server received
+        assert [(item["name"], item["attached"]) for item in record.facts["evidence_items"]] == [
+            ("listing photo.png", True),
+            ("invoice.pdf", False),
+            ("page.png", True),
+        ]
+
+        status, data, headers = await download(bot, link)
+        assert (status, data) == (200, INVOICE)
+        assert headers["Content-Type"] == "application/pdf"
+        assert headers["Content-Disposition"] == 'attachment; filename="invoice.pdf"'
+
+
+async def test_a_link_that_is_altered_expired_or_names_no_evidence_is_refused_without_detail(
+    settings_for: Any, db: Database, slack: FakeSlack, tmp_path: Path, mailbox: FakeSmtp
+) -> None:
+    async with linked_bot(settings_for, db, slack, tmp_path) as bot:
+        await bot.submit_report(urls=ETSY)
+        await add_evidence(bot)
+        await run_jobs(bot)
+        body = mailbox.received[0].message.get_body(("plain",))
+        assert body is not None
+        [link] = links_in(body.get_content())
+        sha = link.split("/evidence/")[1][:64]
+        links = evidence_links(bot.bot.settings.env, days=30)
+        now = datetime.now(UTC)
+        expired = links.link(sha, now=now - timedelta(days=31))
+        unknown = links.link("ab" * 32, now=now)
+        foreign = EvidenceLinks(links.base_url, (b"another key",)).link(sha, now=now)
+        assert expired and unknown and foreign
+        flipped = "0" if link[-1] != "0" else "1"
+        refused = [
+            link[:-1] + flipped,  # the signature altered
+            link.replace("exp=", "exp=1"),  # the expiry moved
+            link.split("?")[0],  # no signature
+            expired[0],
+            foreign[0],  # signed with a key that is not the bot's
+        ]
+        for url in refused:
+            status, data, _ = await download(bot, url)
+            assert (status, data) == (403, b"this link is not valid\n"), url
+        status, data, _ = await download(bot, unknown[0])  # well signed, no such evidence
+        assert (status, data) == (404, b"not found\n")
+        status, data, _ = await download(bot, link.replace(sha, sha.upper()))
+        assert status == 404
