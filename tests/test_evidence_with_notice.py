@@ -86,7 +86,8 @@ async def add_evidence(bot: SlackDriver) -> None:
     that found a captcha page."""
     store = bot.bot.runtime.evidence
     async with bot.bot.db.transaction() as session:
-        [listing] = (await session.execute(select(Listing))).scalars()
+        listing = (await session.execute(select(Listing).order_by(Listing.id))).scalars().first()
+        assert listing is not None
         assert listing.id is not None
         for kind, name, media, data, verdict, listing_id in (
             ("file", "listing photo.png", "image/png", PHOTO, None, None),
@@ -106,7 +107,9 @@ async def kept_records(bot: SlackDriver) -> list[NoticeRecord]:
 
 
 def links_in(text: str) -> list[str]:
-    return re.findall(r"http://127\.0\.0\.1:\d+/evidence/[0-9a-f]{64}\?exp=\d+&sig=[0-9a-f]{64}", text)
+    return re.findall(
+        r"http://127\.0\.0\.1:\d+/evidence/[0-9a-f]{64}\?exp=\d+&sig=[0-9a-f]{64}", text
+    )
 
 
 async def download(bot: SlackDriver, url: str) -> tuple[int, bytes, Any]:
@@ -188,3 +191,120 @@ async def test_a_link_that_is_altered_expired_or_names_no_evidence_is_refused_wi
         assert (status, data) == (404, b"not found\n")
         status, data, _ = await download(bot, link.replace(sha, sha.upper()))
         assert status == 404
+
+
+@asynccontextmanager
+async def bot_with(
+    settings_for: Any, db: Database, slack: FakeSlack, tmp_path: Path, config: Any, **kw: Any
+) -> AsyncIterator[SlackDriver]:
+    """`linked_bot` with another configuration."""
+    from bot.config.environment import Settings
+
+    def with_config(**env: str) -> Settings:
+        return Settings(config=config, env=settings_for(**env).env)
+
+    async with linked_bot(with_config, db, slack, tmp_path, **kw) as bot:
+        yield bot
+
+
+async def test_a_webhook_body_lists_the_evidence_with_links_that_download_the_exact_bytes(
+    settings_for: Any, db: Database, slack: FakeSlack, tmp_path: Path, hook: FakeWebhookReceiver
+) -> None:
+    vendor = {"adapter": "webhook", "serves": ["etsy"], "base_url": hook.base_url,
+              "secret": HOOK_SECRET}  # fmt: skip
+    config = build_config(platforms={"vendor": vendor})
+    async with bot_with(settings_for, db, slack, tmp_path, config) as bot:
+        await bot.submit_report(urls=ETSY)
+        await add_evidence(bot)
+        await run_jobs(bot)
+
+        [request] = [r for r in hook.requests if r.path == "/hooks/notices"]
+        assert request.signature_ok  # the list is inside the signed body
+        items = request.json["evidence_items"]
+        assert [(i["name"], i["media_type"], i["size"]) for i in items] == [
+            ("listing photo.png", "image/png", len(PHOTO)),
+            ("invoice.pdf", "application/pdf", len(INVOICE)),
+            ("page.png", "image/png", len(SCREENSHOT)),
+        ]
+        for item, data in zip(items, (PHOTO, INVOICE, SCREENSHOT), strict=True):
+            assert datetime.fromisoformat(item["expires_at"]) > datetime.now(UTC) + timedelta(
+                days=29
+            )
+            status, got, _ = await download(bot, item["url"])
+            assert (status, got) == (200, data)
+            assert item["sha256"] in item["url"]
+        [record] = await kept_records(bot)
+        assert record.body == request.body
+        assert [i["attached"] for i in record.facts["evidence_items"]] == [False] * 3
+
+
+def _guide(bot: SlackDriver) -> str:
+    posts = [
+        json.dumps(call.params.get("blocks")) for call in bot.slack.calls_to("chat.postMessage")
+    ]
+    [guide] = [post for post in posts if "File this notice on" in post]
+    return guide
+
+
+async def test_a_portal_guide_names_the_files_to_upload_and_links_each(
+    settings_for: Any, db: Database, slack: FakeSlack, tmp_path: Path, mailbox: FakeSmtp
+) -> None:
+    config = build_config()
+    async with bot_with(settings_for, db, slack, tmp_path, config) as bot:
+        await bot.submit_report(urls=TAOBAO)
+        await add_evidence(bot)
+        await run_jobs(bot)
+
+        guide = _guide(bot)
+        assert "Upload these files to the form" in guide
+        for name in ("listing photo.png", "invoice.pdf", "page.png"):
+            assert re.search(
+                r"<http://127\.0\.0\.1:\d+/evidence/[0-9a-f]{64}\?exp=\d+&sig=[0-9a-f]{64}\|"
+                + re.escape(name)
+                + ">",
+                guide,
+            ), name
+        [record] = await kept_records(bot)
+        kept = record.body.decode()
+        assert "Files to upload:" in kept and len(links_in(kept)) == 3
+        status, data, _ = await download(bot, links_in(kept)[1])
+        assert (status, data) == (200, INVOICE)
+
+
+async def test_without_a_public_url_the_notice_and_guide_say_no_link_can_be_made(
+    settings_for: Any, db: Database, slack: FakeSlack, tmp_path: Path, mailbox: FakeSmtp
+) -> None:
+    config = build_config(platforms={"etsy": email_platform(mailbox)},
+                          evidence={"attach_max_mb": 0.001})  # fmt: skip
+    async with bot_with(settings_for, db, slack, tmp_path, config, public=False) as bot:
+        await bot.submit_report(urls=f"{ETSY}\n{TAOBAO}")
+        await add_evidence(bot)
+        await run_jobs(bot)
+
+        body = mailbox.received[0].message.get_body(("plain",))
+        assert body is not None
+        text = body.get_content()
+        assert "invoice.pdf" in text and "no download link" in text and "PUBLIC_URL" in text
+        assert not links_in(text)
+        assert "no PUBLIC_URL" in _guide(bot)
+
+
+def test_check_config_says_whether_evidence_links_can_be_made(tmp_path: Path) -> None:
+    base = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "SLACK_BOT_TOKEN": "xoxb-1",
+            "SLACK_SIGNING_SECRET": "s", "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/x.db"}  # fmt: skip
+
+    def check(**env: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", "check-config"],
+            env={**base, "PYTHONPATH": str(REPO), **env},
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    assert "evidence links: none (PUBLIC_URL and TAKEDOWN_SECRET_KEY not set)" in check()
+    said = check(PUBLIC_URL="https://takedown.example.com", TAKEDOWN_SECRET_KEY=KEY)
+    assert "evidence links: https://takedown.example.com/evidence/…, valid 30 days" in said
