@@ -6,11 +6,14 @@ kept notice records which evidence went with it."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import re
 import socket
 import subprocess
 import sys
+import zipfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -22,17 +25,19 @@ import pytest
 from aiohttp.test_utils import TestServer
 from app_yaml import build_config
 from conftest import HOOK_SECRET, SlackDriver
-from delivery_kit import run_jobs
+from delivery_kit import APPROVER, REPORTER, run_jobs
 from fakes.slack import FakeSlack
 from fakes.smtp import FakeSmtp
 from fakes.webhook import FakeWebhookReceiver
 from sqlalchemy import select
+from test_mailbox_suggestions import PASTED, record
 
 from bot.app import create_app
+from bot.evidence.bundle import build_bundle
 from bot.evidence.links import EvidenceLinks, evidence_links
 from storage.db import Database
 from storage.evidence import add_item
-from storage.models import EvidenceItem, Listing, NoticeRecord
+from storage.models import EvidenceItem, Listing, MailMessage, NoticeRecord
 
 REPO = Path(__file__).resolve().parent.parent
 KEY = "mYkcH9S7aV6-1Wcq3pQ9m7z8K3TQk2p1e9dQ5mZ0bXk="  # a Fernet key (TAKEDOWN_SECRET_KEY)
@@ -308,3 +313,36 @@ def test_check_config_says_whether_evidence_links_can_be_made(tmp_path: Path) ->
     assert "evidence links: none (PUBLIC_URL and TAKEDOWN_SECRET_KEY not set)" in check()
     said = check(PUBLIC_URL="https://takedown.example.com", TAKEDOWN_SECRET_KEY=KEY)
     assert "evidence links: https://takedown.example.com/evidence/…, valid 30 days" in said
+
+
+async def test_the_bundle_holds_the_platforms_emails_and_what_evidence_went_with_each_notice(
+    settings_for: Any, db: Database, slack: FakeSlack, tmp_path: Path, mailbox: FakeSmtp
+) -> None:
+    config = build_config(platforms={"etsy": email_platform(mailbox)},
+                          evidence={"attach_max_mb": 0.001},
+                          access={"approvers": [APPROVER], "reporters": [REPORTER]})  # fmt: skip
+    async with bot_with(settings_for, db, slack, tmp_path, config) as bot:
+        await bot.submit_report(urls=ETSY)
+        await add_evidence(bot)
+        await run_jobs(bot)
+        assert (await record(bot, PASTED)).startswith("Matched to TD-1")
+        async with bot.bot.db.sessions() as session:
+            [mail] = (await session.execute(select(MailMessage))).scalars()
+        bundle = await build_bundle(bot.bot.db, bot.bot.runtime.evidence, config, case_id=1)
+
+    archive = zipfile.ZipFile(io.BytesIO(bundle.data))
+    assert archive.read("mail/0001.eml") == mail.raw
+    manifest = archive.read("MANIFEST.sha256").decode()
+    assert f"{hashlib.sha256(mail.raw).hexdigest()}  mail/0001.eml" in manifest
+    [row] = json.loads(archive.read("mail.json"))
+    assert (row["file"], row["sha256"], row["sender"]) == (
+        "mail/0001.eml",
+        mail.sha256,
+        "legal@etsy.com",
+    )
+    [notice] = json.loads(archive.read("notices.json"))
+    assert [(i["name"], i["attached"]) for i in notice["evidence_items"]] == [
+        ("listing photo.png", True),
+        ("invoice.pdf", False),
+        ("page.png", True),
+    ]
