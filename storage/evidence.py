@@ -127,3 +127,43 @@ async def capture_count(session: AsyncSession, case_id: int) -> int:
         .where(col(EvidenceItem.kind) == "capture")
     )
     return int(count or 0)
+
+
+# -- what goes with a notice (bot.delivery.sent_evidence), and what the bot serves ---------------
+
+# Kinds a platform may be sent: files people added, and a capture's screenshot, PDF and WARC.
+SENDABLE_KINDS = ("file", "screenshot", "page_pdf", "capture")
+
+
+async def items_for_notice(
+    session: AsyncSession, case_id: int, listing_ids: Sequence[int]
+) -> list[EvidenceItem]:
+    """The case's items that may go with a notice on `listing_ids`: the files people added to
+    the case, and the captures of those listings that show the listing (verdict `listing`; a
+    captcha, login or home page is never sent as the listing)."""
+    rows = await session.execute(
+        select(EvidenceItem)
+        .where(col(EvidenceItem.case_id) == case_id)
+        .where(col(EvidenceItem.kind).in_(SENDABLE_KINDS))
+        .where(
+            (col(EvidenceItem.kind) == "file")
+            | (
+                col(EvidenceItem.listing_id).in_(list(listing_ids))
+                & (col(EvidenceItem.verdict) == "listing")
+            )
+        )
+        .order_by(col(EvidenceItem.id))
+    )
+    return list(rows.scalars())
+
+
+async def item_by_sha256(session: AsyncSession, sha256: str) -> EvidenceItem | None:
+    """The first item whose bytes are `sha256` (any case's), or None: only these are served."""
+    rows = await session.execute(
+        select(EvidenceItem)
+        .where(col(EvidenceItem.sha256) == sha256)
+        .where(col(EvidenceItem.kind).in_(SENDABLE_KINDS))
+        .order_by(col(EvidenceItem.id))
+        .limit(1)
+    )
+    return rows.scalars().first()
