@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from storage.models import Case, EvidenceItem, Listing
+from storage.models import EvidenceItem, Listing
 
 
 async def add_item(session: AsyncSession, item: EvidenceItem) -> EvidenceItem:
@@ -70,11 +70,21 @@ async def still_used(session: AsyncSession, digests: Sequence[str]) -> set[str]:
 # -- captures (bot.evidence.capture) --------------------------------------------------------------
 
 
+CAPTURE_LOCK_SPACE = 0x7C  # advisory-lock namespace (first key) of a case's capture results
+
+
 async def lock_case_captures(session: AsyncSession, case_id: int) -> None:
-    """Lock the case's row until the caller's transaction ends, so the captures of one case record
-    their results one at a time and exactly one of them sees the last (and says so in the thread).
-    SQLite runs one write transaction at a time anyway (each begins IMMEDIATE)."""
-    await session.execute(select(col(Case.id)).where(col(Case.id) == case_id).with_for_update())
+    """PostgreSQL: the captures of one case record their results one at a time, until this
+    transaction ends, so exactly one of them sees the last (and says so in the thread).
+
+    An advisory lock of its own, not a lock on the case's row: a row lock conflicts with what
+    other transactions take on that row without asking (an insert referencing the case takes a
+    key-share lock), and one of those holding a thread's serial-key lock while it waits for the
+    case row, against a capture holding the row while it waits for that serial key, deadlocked.
+    Nothing else takes this lock. SQLite runs one write transaction at a time anyway (each begins
+    IMMEDIATE)."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(CAPTURE_LOCK_SPACE, case_id)))
 
 
 async def listing_at(session: AsyncSession, case_id: int, position: int) -> Listing | None:
