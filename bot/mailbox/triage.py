@@ -2,21 +2,18 @@
 about the case they were matched to). An approver attaches one to a case, which then suggests
 its decision in that case's thread as if it had been matched, or dismisses it.
 
-And the **Record platform reply** shortcut: an email pasted or forwarded into Slack is kept like
-one read from the mailbox (source `slack`) and goes the same way.
+The **Record platform reply** shortcut, which feeds the same path from Slack, is
+`bot.mailbox.recorded`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
 from dataclasses import replace
 from typing import Any
 
 from bot.core.cases import case_ref, parse_case_ref
 from bot.mailbox.classify import platforms_of_sender
 from bot.mailbox.message import read_message
-from bot.mailbox.reader import MailState, keep_message
 from bot.mailbox.suggestions import (
     MailRefused,
     kept_of,
@@ -32,7 +29,6 @@ from storage.cases import get_case
 from storage.models import MailHandling, MailMessage
 
 INBOX_SHOWN = 10
-SLACK_FOLDER = "slack"  # where a message recorded from Slack says it came from
 _EXCERPT = 400
 
 
@@ -119,55 +115,3 @@ async def attach(rt: Runtime, *, mail_id: int, case_text: str, actor: str) -> st
         await post_suggestion(session, attached, actor=actor, kind="mail_attached")
     rt.wake_worker()
     return f"Attached to {case_ref(case_id)}: its suggested decision is in the case's thread."
-
-
-# --- Record platform reply (a message shortcut) -----------------------------------------------------
-
-_SLACK_LINK = re.compile(r"<(mailto:)?([^<>|]+)(?:\|([^<>]*))?>")
-_HEADER = re.compile(r"^[A-Za-z][A-Za-z0-9-]*:[ \t]")
-
-
-def _plain(text: str) -> str:
-    """Slack's message text as typed: links and mail addresses unwrapped, escapes undone."""
-
-    def unwrap(found: re.Match[str]) -> str:
-        return (found.group(3) or found.group(2)) if found.group(1) else found.group(2)
-
-    text = _SLACK_LINK.sub(unwrap, text)
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
-def as_email(text: str) -> bytes:
-    """A pasted email as RFC 5322 bytes: kept as pasted when it starts with its headers (From:,
-    Subject: …), else as the text of a message with none."""
-    text = _plain(text).replace("\r\n", "\n").strip("\n")
-    head = text.split("\n\n", 1)[0].split("\n")
-    if not (head and all(_HEADER.match(line) or line[:1] in " \t" for line in head)):
-        text = "Subject: (pasted in Slack)\nMIME-Version: 1.0\n" \
-               "Content-Type: text/plain; charset=utf-8\n\n" + text  # fmt: skip
-    return text.replace("\n", "\r\n").encode("utf-8", errors="replace")
-
-
-async def record_pasted(rt: Runtime, *, text: str, actor: str) -> str:
-    """An email pasted or forwarded into Slack: kept like a read one, matched and read; what the
-    person is told."""
-    if not await rt.access.is_approver(actor):
-        await rt.access.require_reporter(actor)
-    if not text.strip():
-        raise MailRefused("This message has no text: paste the platform's email into it first.")
-    raw = as_email(text)
-    sha256 = hashlib.sha256(raw).hexdigest()
-    async with rt.db.transaction() as session:
-        state = await keep_message(session, raw, folder=SLACK_FOLDER, uidvalidity=0, uid=0,
-                                   source="slack")  # fmt: skip
-        mail = await store.message_by_sha256(session, sha256)
-    rt.wake_worker()
-    if state is None:
-        return "This email was recorded already; nothing changed."
-    assert mail is not None
-    if state == MailState.MATCHED:
-        ref = case_ref(mail.case_id or 0)
-        return f"Matched to {ref} ({ui.MATCHED_BY.get(mail.matched_by or '', '')}): its suggested decision is in {ref}'s thread."
-    if state == MailState.UNMATCHED:
-        return "No case matched: it is in the inbox (`/report-listing inbox`)."
-    return f"Kept, but not read: {mail.note or 'it could not be read'}."
