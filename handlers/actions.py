@@ -58,11 +58,15 @@ async def open_decision_form(
     await client.views_open(trigger_id=body["trigger_id"], view=seal_notice_form(rt, view, pressed))
 
 
-async def portal_failed(ack: AsyncAck, body: dict[str, Any], rt: Runtime) -> None:
+async def open_not_filed_form(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, rt: Runtime
+) -> None:
+    """The button Could not submit (in a portal guide): the form asking why."""
     await ack()
     await rt.inflight.quiet()
-    await delivery.not_submitted(rt, notice_id=await _notice_id(rt, body), actor=_user(body))
-    rt.wake_worker()
+    pressed = await _pressed(rt, body)
+    view = await delivery.not_submitted_form(rt, notice_id=pressed.notice_id, actor=_user(body))
+    await client.views_open(trigger_id=body["trigger_id"], view=seal_notice_form(rt, view, pressed))
 
 
 async def retry(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, rt: Runtime) -> None:
@@ -101,7 +105,7 @@ def register(app: AsyncApp) -> None:
     app.action(nb.PORTAL_SUBMITTED)(open_confirm_form)
     app.action(nb.HELD_SENT)(open_confirm_form)
     app.action(nb.DECIDE)(open_decision_form)
-    app.action(nb.PORTAL_FAILED)(portal_failed)
+    app.action(nb.PORTAL_FAILED)(open_not_filed_form)
     app.action(nb.RETRY)(retry)
     app.action(nb.WITHDRAW)(withdraw)
     app.action(re.compile(rf"^{PAGE_ACTION}:\d+$"))(turn_page)

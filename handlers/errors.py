@@ -51,6 +51,7 @@ FORMS = {  # by callback id
     ),
     nb.CONFIRM_VIEW: Form("reference", "Could not save this just now; please try again."),
     nb.DECISION_VIEW: Form("status", "Could not save this just now; please try again."),
+    nb.NOT_FILED_VIEW: Form("reason", "Could not save this just now; please try again."),
 }
 
 APOLOGIES = {  # by what the person did (a slash command's payload has no type: "command")

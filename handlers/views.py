@@ -1,5 +1,5 @@
 """Form submissions: the report form, and the notice forms a thread's buttons open (the
-platform's reference, a decision). A submission's answer carries the form's errors, so these
+platform's reference, a decision, why a portal notice could not be filed). A submission's answer carries the form's errors, so these
 validate and do their (fast) work before the ack; `handlers.errors` turns what they raise into
 errors beside a field."""
 
@@ -105,6 +105,23 @@ async def confirm_submission(
     rt.wake_worker()
 
 
+async def not_submitted(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], rt: Runtime
+) -> None:
+    """Why a portal notice could not be filed on the platform's form (required)."""
+    opened = nb.confirm_form_notice(view["private_metadata"])
+    await delivery.not_submitted(
+        rt,
+        notice_id=await _submitted_notice(rt, body, view),
+        reason=_value(view["state"]["values"], "reason"),
+        actor=body["user"]["id"],
+        opened_for=opened.state,
+        sends=opened.sends,
+    )
+    await ack()
+    rt.wake_worker()
+
+
 async def record_decision(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], rt: Runtime
 ) -> None:
@@ -135,3 +152,4 @@ def register(app: AsyncApp) -> None:
     app.view(report_form.REPORT_CALLBACK)(submit_report)
     app.view(nb.CONFIRM_VIEW)(confirm_submission)
     app.view(nb.DECISION_VIEW)(record_decision)
+    app.view(nb.NOT_FILED_VIEW)(not_submitted)
