@@ -83,6 +83,22 @@ async def home(bot: SlackDriver, user: str = REPORTER) -> str:
     return json.dumps(calls[-1].params["view"], ensure_ascii=False)
 
 
+def _cli(database_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`takedown-bot <args>` in its own process, on the test's database."""
+    (tmp_path / "app.yaml").write_text(config_yaml())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    env.update(DATABASE_URL=database_url, TAKEDOWN_CONFIG=str(tmp_path / "app.yaml"))
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        check=False,
+    )
+
+
 async def _filed_portal_and_ebay(bot: SlackDriver) -> None:
     """A case with a Taobao listing (a portal: its guide waits for a person) and an eBay one
     (sent by the bot)."""
@@ -179,23 +195,28 @@ async def test_a_past_week_counts_those_awaiting_a_person_at_its_end(
         assert (now.total.awaiting_you, now.total.open) == (0, 2)
 
 
+async def test_the_cli_report_run_again_says_awaiting_you(
+    settings_for: Any, db: Database, slack: FakeSlack, database_url: str, tmp_path: Path
+) -> None:
+    args = ("report", TAOBAO, "--brand", "Acme", "--right", "acme-eu-tm", "--type", "counterfeit")
+    args += ("--description", "Fake ACME backpacks.", "--reporter", REPORTER)
+    first = _cli(database_url, tmp_path, *args)
+    assert first.returncode == 0, first.stderr
+    async with held_back_bot(settings_for(), db, slack) as bot:
+        await run_jobs(bot)  # the guide is posted: now it waits for a person
+        assert "Awaiting you: file this notice" in thread(bot)
+    again = _cli(database_url, tmp_path, *args)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("TD-1 was filed already by this same report")
+    assert "1  1 awaiting you" in again.stdout
+
+
 async def test_the_cli_digest_counts_awaiting_you(
     settings_for: Any, db: Database, slack: FakeSlack, database_url: str, tmp_path: Path
 ) -> None:
     async with held_back_bot(settings_for(), db, slack) as bot:
         await _filed_portal_and_ebay(bot)
-    (tmp_path / "app.yaml").write_text(config_yaml())
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    env.update(DATABASE_URL=database_url, TAKEDOWN_CONFIG=str(tmp_path / "app.yaml"))
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "digest", "--dry-run"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-        check=False,
-    )
+    done = _cli(database_url, tmp_path, "digest", "--dry-run")
     assert done.returncode == 0, done.stderr
     assert "Awaiting you: 1   ▲ 1 vs last week" in done.stdout, done.stdout
     assert (
