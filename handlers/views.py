@@ -1,7 +1,7 @@
 """Form submissions: the report form, and the notice forms a thread's buttons open (the
-platform's reference, a decision, why a portal notice could not be filed). A submission's answer carries the form's errors, so these
-validate and do their (fast) work before the ack; `handlers.errors` turns what they raise into
-errors beside a field."""
+platform's reference, a decision, why a portal notice could not be filed). A submission's answer
+carries the form's errors, so these validate and do their (fast) work before the ack;
+`handlers.errors` turns what they raise into errors beside a field."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage.case_details import BulkDetails, bulk_details, last_acts
-from storage.listings import awaiting_you, listings_of, shown_status
+from storage.listings import awaiting_you, shown_status
 from storage.models import OPEN_STATUSES, Case, Event, Listing, Notice, utcnow
 from storage.prepared import CASES, LISTINGS, NOTICES, built, by_ids, few
 
@@ -219,8 +219,7 @@ async def case_summaries(
     ids = few(case_ids)
     counts = await _shown_counts(session, ids)
     small = [case_id for case_id, by in counts.items() if sum(by.values()) <= preview]
-    listings = await listings_of(session, "case_id", small) if small else {}
-    notices = await _notice_states(session, small)
+    listings, notices = await _listings_and_notices(session, small)
     acts = await last_acts(session, ids)
     bulk = await bulk_details(session, [case_id for case_id in ids if case_id not in small])
     return {
@@ -255,19 +254,26 @@ async def _shown_counts(
     return counts
 
 
-async def _notice_states(session: AsyncSession, case_ids: list[int]) -> dict[int, dict[int, str]]:
-    """Case → its notices' states (few per small case)."""
+async def _listings_and_notices(
+    session: AsyncSession, case_ids: list[int]
+) -> tuple[dict[int, list[Listing]], dict[int, dict[int, str]]]:
+    """Small cases' listings in position order, and the states of their notices (one
+    statement)."""
     if not case_ids:
-        return {}
+        return {}, {}
     statement = built(
-        "case_notice_states",
-        lambda: select(NOTICES.c.case_id, NOTICES.c.id, NOTICES.c.status).where(
-            NOTICES.c.case_id.in_(bindparam("ids", expanding=True))
+        "case_listings_and_notices",
+        lambda: (
+            select(Listing, NOTICES.c.status)
+            .outerjoin(NOTICES, NOTICES.c.id == LISTINGS.c.notice_id)
+            .where(LISTINGS.c.case_id.in_(bindparam("ids", expanding=True)))
+            .order_by(LISTINGS.c.case_id, LISTINGS.c.position, LISTINGS.c.id)
         ),
     )
-    found: dict[int, dict[int, str]] = {}
-    for case_id, notice_id, status in await (await session.connection()).execute(
-        statement, {"ids": case_ids}
-    ):
-        found.setdefault(case_id, {})[notice_id] = status
-    return found
+    listings: dict[int, list[Listing]] = {case_id: [] for case_id in case_ids}
+    notices: dict[int, dict[int, str]] = {case_id: {} for case_id in case_ids}
+    for listing, notice_status in (await session.execute(statement, {"ids": case_ids})).all():
+        listings[listing.case_id].append(listing)
+        if listing.notice_id is not None and notice_status is not None:
+            notices[listing.case_id][listing.notice_id] = notice_status
+    return listings, notices

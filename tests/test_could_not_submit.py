@@ -144,3 +144,14 @@ async def test_only_its_reporter_or_an_approver_may_say_it_could_not_be_filed(
         assert refusal.params["user"] == "U0SOMEONE" and told(bot, "U0SOMEONE")
         assert bot.slack.calls_to("views.open") == []
         assert (await only_notice(bot)).status == "awaiting_person"
+
+
+async def test_a_why_form_comes_back_only_from_the_person_who_opened_it(
+    settings_for: Any, db: Database, slack: FakeSlack
+) -> None:
+    async with held_back_bot(settings_for(), db, slack) as bot:
+        notice_id = await _portal_notice(bot)
+        form = await _why_form(bot, notice_id)
+        answer = await _save(bot, form, REASON, user="U0SOMEONE")
+        assert "opened by someone else" in answer["errors"]["reason"]
+        assert (await only_notice(bot)).status == "awaiting_person"

@@ -16,6 +16,7 @@ def listing_lines(summary: CaseSummary) -> list[ListingLine]:
 
 
 def case_details(case: Case, summary: CaseSummary) -> CaseDetails:
+    """The case's evidence, seller and last act; for a bulk case its latest notes and sellers."""
     act = summary.last_act
     return CaseDetails(
         evidence=tuple(case.evidence or ()),
@@ -34,7 +35,6 @@ def _line(item: Listing, notices: dict[int, str]) -> ListingLine:
         platform=item.platform,
         url=item.url,
         status=shown_status(item.status, notice),
-        key=item.key,
         seller=item.seller,
         note=item.status_reason,
     )

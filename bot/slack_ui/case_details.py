@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,7 +42,6 @@ class ListingLine:
     platform: str
     url: str
     status: str
-    key: str = ""
     seller: str | None = None
     note: str | None = None  # the reason of its last status change
 
@@ -69,7 +68,7 @@ class CaseDetails:
     last_act: LastAct | None = None
     notes: Sequence[ListingLine] = ()
     noted: int = 0
-    sellers: Sequence[tuple[str, int]] = field(default_factory=tuple)
+    sellers: Sequence[tuple[str, int]] = ()
     seller_count: int = 0
 
 

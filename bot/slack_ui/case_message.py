@@ -141,7 +141,7 @@ def _notes(details: CaseDetails) -> list[str]:
     head = "*Latest notes*"
     if details.noted > shown:
         head += f" ({shown} of {details.noted:,} listings with one; every note is in the thread)"
-    lines = [_listing_line(item) for item in details.notes]
+    lines = [_listing_line(item, case_seller=details.seller) for item in details.notes]
     return packed([head, *lines], most=MAX_NOTE_SECTIONS)
 
 
