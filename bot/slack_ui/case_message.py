@@ -66,7 +66,7 @@ def case_message(
 
     `counts` is (platform, shown status) → number; `listings` the first few. A bulk case shows a
     summary per platform and status instead of every URL, with its sellers and latest notes.
-    Within Slack's limits whatever the case holds (at most about 25 blocks).
+    Within Slack's limits whatever the case holds (at most 16 blocks).
     """
     details = details or CaseDetails()
     total = sum(counts.values())
