@@ -111,7 +111,11 @@ class TakedownBot:
             ),
             adapters=self._build_adapters(),
             clock=clock,
-            secrets=[*configured_secrets(settings), *env.own_secrets()],
+            secrets=[
+                *configured_secrets(settings),
+                *env.own_secrets(),
+                *([settings.config.mailbox.password] if settings.config.mailbox else []),
+            ],
         )
         redact_also(self.runtime.secrets)  # every secret of this configuration, not only Slack's
         for adapter in self.runtime.adapters.values():

@@ -10,6 +10,7 @@ from typing import Any
 # here, with the rest of what the manifest tells Slack, so that printing it loads no Slack code.
 COMMAND = "/report-listing"
 SHORTCUT = "report_listing_message"
+REPLY_SHORTCUT = "record_platform_reply"  # handlers.mail: an email pasted into Slack
 
 BOT_SCOPES = [
     "commands",  # /report-listing and the message shortcut
@@ -22,8 +23,8 @@ BOT_SCOPES = [
     "usergroups:read",  # resolve user groups in access.reporters / approvers / viewers
     "channels:read",  # conversations.info: is the channel a report comes from private?
     "groups:read",  # conversations.members: who may read a case filed in a private channel
-    "files:write",  # the weekly digest's chart, uploaded into the digest's thread
-    "files:read",  # a CSV/TXT of listing URLs uploaded in the report form
+    "files:write",  # the weekly digest's chart, a case's evidence bundle, into their threads
+    "files:read",  # files uploaded in forms: a CSV/TXT of listing URLs, evidence files
 ]
 BOT_EVENTS = ["app_home_opened"]  # the App Home tab: my cases, open cases, the scorecard
 
@@ -62,7 +63,13 @@ def build_manifest(
                     "type": "message",
                     "callback_id": SHORTCUT,
                     "description": "Report the listings linked in this message",
-                }
+                },
+                {
+                    "name": "Record platform reply",
+                    "type": "message",
+                    "callback_id": REPLY_SHORTCUT,
+                    "description": "Read a platform's email pasted here and suggest its decision",
+                },
             ],
         },
         "oauth_config": {"scopes": {"bot": BOT_SCOPES}},

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import actions, commands, errors, home, shortcuts, views
+from handlers import actions, commands, errors, home, mail, shortcuts, views
 
 
 def register(app: AsyncApp) -> None:
@@ -19,3 +19,4 @@ def register(app: AsyncApp) -> None:
     views.register(app)
     actions.register(app)
     home.register(app)
+    mail.register(app)

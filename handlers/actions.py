@@ -1,6 +1,7 @@
-"""Buttons: the ones in status threads (confirm, decide, retry, withdraw a notice) and the case
-list's pages. Each acks, waits for every pending ack (bot.inflight), calls bot/ and answers; what
-it raises is answered by `handlers.errors`."""
+"""Buttons: the ones in status threads (confirm, decide, retry, withdraw, view a notice, correct
+a decision, answer a platform's request for information) and the case list's pages. Each acks,
+waits for every pending ack (bot.inflight), calls bot/ and answers; what it raises is answered by
+`handlers.errors`."""
 
 from __future__ import annotations
 
@@ -11,21 +12,33 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.delivery import corrections
 from bot.delivery import person as delivery
+from bot.delivery.answers import forms as answers
+from bot.desk import evidence
 from bot.desk.case_list import PAGE_ACTION, list_answer
 from bot.desk.notice_access import PressedNotice, pressed_notice, seal_notice_form
+from bot.desk.notice_view import notice_view, send_file
 from bot.runtime import Runtime
+from bot.slack_ui import answer_form
+from bot.slack_ui import evidence_form as ef
 from bot.slack_ui import notice_blocks as nb
+from bot.slack_ui.access import AccessDenied
 from handlers.respond import tell
 
 
-async def _pressed(rt: Runtime, body: dict[str, Any]) -> PressedNotice:
-    """The button's notice, once the person may act on it from here (bot.desk.notice_access)."""
+def _value(body: dict[str, Any]) -> str:
+    return str(((body.get("actions") or [{}])[0]).get("value") or "")
+
+
+async def _pressed(rt: Runtime, body: dict[str, Any], value: str | None = None) -> PressedNotice:
+    """The button's notice (its value, or `value`), once the person may act on it from here
+    (bot.desk.notice_access)."""
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
         "channel_id"
     )
-    value = str(((body.get("actions") or [{}])[0]).get("value") or "")
-    return await pressed_notice(rt, user=_user(body), value=value, channel=channel)
+    named = _value(body) if value is None else value
+    return await pressed_notice(rt, user=_user(body), value=named, channel=channel)
 
 
 async def _notice_id(rt: Runtime, body: dict[str, Any]) -> int:
@@ -58,6 +71,31 @@ async def open_decision_form(
     await client.views_open(trigger_id=body["trigger_id"], view=seal_notice_form(rt, view, pressed))
 
 
+async def open_correction_form(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, rt: Runtime
+) -> None:
+    """Correct decision…: the form to correct a decision recorded by mistake (approvers)."""
+    await ack()
+    await rt.inflight.quiet()
+    pressed = await _pressed(rt, body)
+    view = await corrections.correction_form(rt, notice_id=pressed.notice_id, actor=_user(body))
+    await client.views_open(trigger_id=body["trigger_id"], view=seal_notice_form(rt, view, pressed))
+
+
+async def view_notice(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, rt: Runtime
+) -> None:
+    """View notice: the notice as it was sent, in a modal; a long one also as a file in the
+    person's direct messages with the bot."""
+    await ack()
+    await rt.inflight.quiet()
+    pressed = await _pressed(rt, body)
+    shown = await notice_view(rt, pressed=pressed)
+    await client.views_open(trigger_id=body["trigger_id"], view=shown.view)
+    if shown.file is not None:
+        await send_file(client, user=pressed.user, file=shown.file)
+
+
 async def open_not_filed_form(
     ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, rt: Runtime
 ) -> None:
@@ -88,6 +126,52 @@ async def withdraw(
     await tell(client, body, answer)
 
 
+async def open_answer_form(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, rt: Runtime
+) -> None:
+    """Answer the platform…: the form for the answer to a platform's request for information."""
+    await ack()
+    await rt.inflight.quiet()
+    pressed = await _pressed(rt, body)
+    view = await answers.answer_form(rt, notice_id=pressed.notice_id, actor=_user(body))
+    await client.views_open(trigger_id=body["trigger_id"], view=seal_notice_form(rt, view, pressed))
+
+
+async def answer_passed_on(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, rt: Runtime
+) -> None:
+    """I sent it: a person passed a guided answer on to the platform."""
+    await ack()
+    await rt.inflight.quiet()
+    try:
+        notice, answer_id = answer_form.parse_sent_value(_value(body))
+    except ValueError:
+        raise AccessDenied("This button names no answer.") from None
+    pressed = await _pressed(rt, body, notice)
+    said = await answers.confirm_passed_on(
+        rt, notice_id=pressed.notice_id, answer_id=answer_id, actor=_user(body)
+    )
+    await tell(client, body, said)
+
+
+async def open_evidence_form(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, rt: Runtime
+) -> None:
+    """**Add evidence** on a case's parent message: the form with a file input and a note."""
+    await ack()
+    await rt.inflight.quiet()
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id"
+    )
+    view = await evidence.evidence_form(
+        rt,
+        user=_user(body),
+        ref=str(((body.get("actions") or [{}])[0]).get("value") or ""),
+        channel=channel,
+    )
+    await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
 async def turn_page(
     ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, rt: Runtime
 ) -> None:
@@ -105,7 +189,12 @@ def register(app: AsyncApp) -> None:
     app.action(nb.PORTAL_SUBMITTED)(open_confirm_form)
     app.action(nb.HELD_SENT)(open_confirm_form)
     app.action(nb.DECIDE)(open_decision_form)
+    app.action(nb.VIEW_NOTICE)(view_notice)
+    app.action(nb.CORRECT)(open_correction_form)
     app.action(nb.PORTAL_FAILED)(open_not_filed_form)
     app.action(nb.RETRY)(retry)
     app.action(nb.WITHDRAW)(withdraw)
+    app.action(answer_form.ANSWER)(open_answer_form)
+    app.action(answer_form.ANSWER_SENT)(answer_passed_on)
+    app.action(ef.ADD_EVIDENCE)(open_evidence_form)
     app.action(re.compile(rf"^{PAGE_ACTION}:\d+$"))(turn_page)

@@ -22,12 +22,16 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery.person import DeliveryError
+from bot.evidence.files import EvidenceRefused
 from bot.intake.bulk import UrlFileError
 from bot.intake.cases import ReportRejected
 from bot.runtime import Runtime
+from bot.slack_ui import corrections as correction_form
+from bot.slack_ui import evidence_form as ef
+from bot.slack_ui import mail_blocks, report_form
 from bot.slack_ui import notice_blocks as nb
-from bot.slack_ui import report_form
 from bot.slack_ui.access import AccessDenied
+from bot.slack_ui.answer_form import ANSWER_VIEW, TEXT
 from bot.slack_ui.help import notice_text
 from bot.slack_ui.report_form import FILE_FIELD
 from handlers.context import RUNTIME
@@ -35,7 +39,7 @@ from handlers.respond import say_privately, tell
 
 log = logging.getLogger("takedown.handlers")
 
-REFUSALS = (AccessDenied, DeliveryError, ReportRejected, UrlFileError)
+REFUSALS = (AccessDenied, DeliveryError, ReportRejected, UrlFileError, EvidenceRefused)
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,19 @@ FORMS = {  # by callback id
     nb.CONFIRM_VIEW: Form("reference", "Could not save this just now; please try again."),
     nb.DECISION_VIEW: Form("status", "Could not save this just now; please try again."),
     nb.NOT_FILED_VIEW: Form("reason", "Could not save this just now; please try again."),
+    ANSWER_VIEW: Form(
+        TEXT, "Could not save the answer just now; nothing was sent. Please try again."
+    ),
+    correction_form.CORRECTION_VIEW: Form(
+        correction_form.LISTINGS, "Could not correct this just now; nothing changed. Try again."
+    ),
+    ef.EVIDENCE_VIEW: Form(ef.FILES_FIELD, "Could not take the files just now; please try again."),
+    mail_blocks.CHANGE_VIEW: Form(
+        mail_blocks.NOTE_FIELD, "Could not save this just now; please try again."
+    ),
+    mail_blocks.ATTACH_VIEW: Form(
+        mail_blocks.CASE_FIELD, "Could not save this just now; please try again."
+    ),
 }
 
 APOLOGIES = {  # by what the person did (a slash command's payload has no type: "command")
@@ -103,8 +120,11 @@ def _form_errors(error: Exception, body: dict[str, Any]) -> BoltResponse | None:
         errors = error.errors
     elif isinstance(error, UrlFileError):
         errors = {FILE_FIELD: str(error)}
+    elif isinstance(error, EvidenceRefused):
+        errors = {ef.FILES_FIELD: str(error)}
     else:
-        errors = {form.field: str(error) if isinstance(error, REFUSALS) else form.apology}
+        field = getattr(error, "field", None) or form.field  # a refusal may name its field
+        errors = {field: str(error) if isinstance(error, REFUSALS) else form.apology}
     return BoltResponse(status=200, body={"response_action": "errors", "errors": errors})
 
 

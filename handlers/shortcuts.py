@@ -1,4 +1,5 @@
-"""Message shortcut "Report listing": the report form, prefilled with the message's URLs."""
+"""Message shortcut "Report listing": the report form, prefilled with the message's marketplace
+links (saying which others it left out)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.listings import find_urls
-from bot.desk.report import report_form
+from bot.desk.report import message_form
 from bot.manifest import SHORTCUT
 from bot.runtime import Runtime
 
@@ -18,10 +18,10 @@ async def report_from_message(
 ) -> None:
     await ack()
     await rt.inflight.quiet()  # every pending ack first (bot.inflight)
-    view = await report_form(
+    view = await message_form(
         rt,
         user_id=body["user"]["id"],
-        urls=find_urls((body.get("message") or {}).get("text", "")),
+        text=(body.get("message") or {}).get("text", ""),
         channel_id=(body.get("channel") or {}).get("id"),
     )
     await client.views_open(trigger_id=body["trigger_id"], view=view)

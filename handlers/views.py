@@ -1,7 +1,7 @@
 """Form submissions: the report form, and the notice forms a thread's buttons open (the
-platform's reference, a decision, why a portal notice could not be filed). A submission's answer
-carries the form's errors, so these validate and do their (fast) work before the ack;
-`handlers.errors` turns what they raise into errors beside a field."""
+platform's reference, a decision, an answer to the platform, why a portal notice could not be
+filed). A submission's answer carries the form's errors, so these validate and do their (fast)
+work before the ack; `handlers.errors` turns what they raise into errors beside a field."""
 
 from __future__ import annotations
 
@@ -9,13 +9,19 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
+from bot.delivery import corrections
 from bot.delivery import person as delivery
+from bot.delivery.answers import forms as answers
+from bot.desk import evidence
 from bot.desk.notice_access import submitted_notice
-from bot.desk.report import file_report, report_intake_key
-from bot.intake.cases import FILE_FIELD, ReportDraft
+from bot.desk.report import file_report, filed_view, report_intake_key, send_bad_lines
+from bot.intake.cases import FILE_FIELD, ReportDraft, ReportRejected
 from bot.runtime import Runtime
+from bot.slack_ui import corrections as correction_form
+from bot.slack_ui import evidence_form as ef
 from bot.slack_ui import notice_blocks as nb
 from bot.slack_ui import report_form
+from bot.slack_ui.answer_form import ANSWER_VIEW, FILES, LINKS, LISTINGS, TEXT
 
 
 def _value(values: dict[str, Any], block_id: str) -> str:
@@ -23,6 +29,11 @@ def _value(values: dict[str, Any], block_id: str) -> str:
     if element.get("type") == "static_select":
         return ((element.get("selected_option") or {}).get("value")) or ""
     return element.get("value") or ""
+
+
+def _ticked(values: dict[str, Any], block_id: str) -> bool:
+    """Whether a checkbox of the block is ticked."""
+    return bool(values.get(block_id, {}).get(block_id, {}).get("selected_options"))
 
 
 def draft_from_view(view: dict[str, Any]) -> ReportDraft:
@@ -35,12 +46,13 @@ def draft_from_view(view: dict[str, Any]) -> ReportDraft:
         description=_value(values, report_form.DESCRIPTION),
         evidence_text=_value(values, report_form.EVIDENCE),
         seller=_value(values, report_form.SELLER) or None,
+        skip_invalid=_ticked(values, report_form.SKIP_INVALID),
     )
 
 
-def uploaded_files(view: dict[str, Any]) -> list[dict[str, Any]]:
-    """The file objects of the form's file input (Slack puts them in the view's state)."""
-    element = view.get("state", {}).get("values", {}).get(FILE_FIELD, {}).get(FILE_FIELD, {})
+def uploaded_files(view: dict[str, Any], field: str = FILE_FIELD) -> list[dict[str, Any]]:
+    """The file objects of a form's file input (Slack puts them in the view's state)."""
+    element = view.get("state", {}).get("values", {}).get(field, {}).get(field, {})
     return [item for item in element.get("files") or [] if isinstance(item, dict)]
 
 
@@ -70,20 +82,32 @@ async def submit_report(
 ) -> None:
     # Filing is fast (parsing and one transaction); posting the thread is a job, after the ack.
     # An uploaded file is fetched from Slack first, with a size limit and a short timeout.
-    opened = await file_report(
-        rt,
-        draft=draft_from_view(view),
-        files=uploaded_files(view),
-        reporter_id=body["user"]["id"],
-        team_id=(body.get("team") or {}).get("id"),
-        metadata=view.get("private_metadata") or "",
-        intake_key=_intake_key(body, view),
-    )
-    await ack(
-        response_action="update",
-        view=report_form.case_filed_view(opened.ref, opened.listings, opened.created),
-    )
+    # Lines that cannot be filed and do not all fit in the answer follow it as a file.
+    user = body["user"]["id"]
+    try:
+        opened = await file_report(
+            rt,
+            draft=draft_from_view(view),
+            files=uploaded_files(view),
+            evidence_files=uploaded_files(view, ef.FILES_FIELD),
+            reporter_id=user,
+            team_id=(body.get("team") or {}).get("id"),
+            metadata=view.get("private_metadata") or "",
+            intake_key=_intake_key(body, view),
+        )
+    except ReportRejected as exc:
+        if not exc.unshown:
+            raise  # handlers.errors answers with the form's errors
+        await ack(response_action="errors", errors=exc.errors)
+        await rt.inflight.quiet()
+        await send_bad_lines(rt, user_id=user, lines=exc.bad_lines, good=exc.good)
+        return
+    answer, more = filed_view(opened)
+    await ack(response_action="update", view=answer)
     rt.wake_worker()
+    if more:
+        await rt.inflight.quiet()
+        await send_bad_lines(rt, user_id=user, lines=opened.skipped, filed=opened)
 
 
 async def confirm_submission(
@@ -148,8 +172,75 @@ async def record_decision(
     rt.wake_worker()
 
 
+async def send_answer(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], rt: Runtime
+) -> None:
+    """The answer to a platform's request for information: kept and queued (the thread says when
+    it went); a field that cannot be sent is answered beside it."""
+    values = view["state"]["values"]
+    chosen = values.get(LISTINGS, {}).get(LISTINGS, {})
+    files = values.get(FILES, {}).get(FILES, {}).get("files") or []
+    try:
+        await answers.request_answer(
+            rt,
+            notice_id=await _submitted_notice(rt, body, view),
+            actor=body["user"]["id"],
+            message=_value(values, TEXT),
+            links_text=_value(values, LINKS),
+            listing_ids=[
+                int(option["value"])
+                for option in chosen.get("selected_options") or []
+                if str(option.get("value", "")).isdigit()
+            ],
+            files=[item for item in files if isinstance(item, dict)],
+        )
+    except answers.AnswerRejected as exc:
+        await ack(response_action="errors", errors=exc.errors)
+        return
+    await ack()
+
+
+async def correct_decision(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], rt: Runtime
+) -> None:
+    """A decision recorded by mistake, corrected with a reason; refusals go beside the field."""
+    values = view["state"]["values"]
+    form = correction_form
+    chosen = values.get(form.LISTINGS, {}).get(form.LISTINGS, {}).get("selected_options") or []
+    await corrections.correct_decision(
+        rt,
+        notice_id=await _submitted_notice(rt, body, view),
+        listing_ids=[int(option["value"]) for option in chosen],
+        to=_value(values, form.STATUS),
+        reason=_value(values, form.REASON),
+        actor=body["user"]["id"],
+        opened_with=form.opened_with(view["private_metadata"]),
+    )
+    await ack()
+    rt.wake_worker()
+
+
+async def add_evidence(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], rt: Runtime
+) -> None:
+    """The **Add evidence** form: its files are checked and queued; the thread lists them."""
+    note = _value(view.get("state", {}).get("values", {}), ef.NOTE_FIELD)
+    ref, count = await evidence.add_evidence(
+        rt,
+        user=str(body["user"]["id"]),
+        metadata=str(view.get("private_metadata") or ""),
+        files=uploaded_files(view, ef.FILES_FIELD),
+        note=note,
+    )
+    await ack(response_action="update", view=ef.accepted_view(ref, count))
+    rt.wake_worker()
+
+
 def register(app: AsyncApp) -> None:
     app.view(report_form.REPORT_CALLBACK)(submit_report)
+    app.view(ef.EVIDENCE_VIEW)(add_evidence)
     app.view(nb.CONFIRM_VIEW)(confirm_submission)
     app.view(nb.DECISION_VIEW)(record_decision)
+    app.view(ANSWER_VIEW)(send_answer)
+    app.view(correction_form.CORRECTION_VIEW)(correct_decision)
     app.view(nb.NOT_FILED_VIEW)(not_submitted)

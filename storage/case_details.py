@@ -15,8 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import Event, Listing
 from storage.prepared import EVENTS, LISTINGS, built
 
-# Events that say where the thread is or how checking goes: no one acted on the case.
-QUIET_KINDS = ("thread_started", "thread_moved", "checks_failing", "checks_resumed")
+# Events that say where the thread is, how checking goes, or that a bundle of the case was made:
+# no one acted on the case.
+QUIET_KINDS = (
+    "thread_started",
+    "thread_moved",
+    "checks_failing",
+    "checks_resumed",
+    "bundle_built",
+)
 NOTES_SHOWN = 10  # a bulk case's latest platform notes
 SELLERS_SHOWN = 5  # a bulk case's most reported sellers
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from storage.models import utcnow
-from storage.prepared import EVENTS, built
+from storage.models import Event, utcnow
+from storage.prepared import EVENTS, built, chunks
 
 
 async def add_event(
@@ -48,3 +49,29 @@ async def add_events(session: AsyncSession, events: Sequence[dict[str, Any]]) ->
                 for event in events
             ],
         )
+
+
+async def latest_status_changes(
+    session: AsyncSession, listing_ids: Sequence[int]
+) -> dict[int, Event]:
+    """Listing id → its latest `status_changed` event: who moved it to where it stands, and when
+    (a listing with none is left out)."""
+    latest: dict[int, Event] = {}
+    for chunk in chunks(listing_ids):
+        rows = await session.execute(
+            select(Event)
+            .where(col(Event.listing_id).in_(chunk), col(Event.kind) == "status_changed")
+            .order_by(col(Event.id))
+        )
+        for event in rows.scalars():
+            assert event.listing_id is not None
+            latest[event.listing_id] = event
+    return latest
+
+
+async def events_of_case(session: AsyncSession, case_id: int) -> list[Event]:
+    """A case's audit trail, oldest first (its timeline)."""
+    rows = await session.execute(
+        select(Event).where(col(Event.case_id) == case_id).order_by(col(Event.id))
+    )
+    return list(rows.scalars())

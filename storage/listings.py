@@ -22,6 +22,7 @@ from storage.models import (
     AWAITING_STATUSES,
     AWAITING_YOU,
     CLOSED_STATUSES,
+    LISTING_STATUSES,
     OPEN_STATUSES,
     Case,
     Listing,
@@ -31,11 +32,14 @@ from storage.models import (
 from storage.prepared import LISTINGS, built, chunks
 
 # What a status move stamps besides the status. Reaching the platform starts the SLA clock
-# (`submitted_at`, kept from the first time); a decision records its time. Relisting is not a
-# decision: the removal's reason and time stay, for the figures that count it as a removal.
+# (`submitted_at`, kept from the first time); a decision records its time, and a move back to
+# an undecided status (a decision corrected back to in review, needs info answered) clears it.
+# Relisting is not a decision: the removal's reason and time stay, for the figures that count it
+# as a removal.
 STARTS_SLA_CLOCK = ("submitted", "in_review")
 DECIDED = (*(s for s in CLOSED_STATUSES if s != "relisted"), "needs_info")
 KEEPS_REASON = ("relisted",)
+UNDECIDED = tuple(s for s in LISTING_STATUSES if s not in (*DECIDED, *KEEPS_REASON))
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,16 +152,23 @@ async def set_listings_status(
     reason: str | None = None,
     reference: str | None = None,
     when: datetime | None = None,
+    keep_decided_at: bool = False,
 ) -> set[int]:
     """Move the listings still in one of `sources` to `status`, stamping submission and decision
-    times (see DECIDED); returns the ids moved. Others are left alone: another writer moved them
-    since the caller read them. One statement per 900 listings."""
+    times (see DECIDED; `keep_decided_at`: a decision corrected into another keeps its time);
+    returns the ids moved. Others are left alone: another writer moved them since the caller read
+    them. One statement per 900 listings."""
     if not sources:
         return set()
+    decided = "keep"
+    if status in DECIDED and not keep_decided_at:
+        decided = "stamp"
+    elif status in UNDECIDED:
+        decided = "clear"
     stamps = (
         reference is not None,
         status in STARTS_SLA_CLOCK,
-        status in DECIDED,
+        decided,
         status not in KEEPS_REASON,
     )
     statement = built(("set_listings_status", stamps), lambda: _move_listings(*stamps))
@@ -176,7 +187,7 @@ async def set_listings_status(
     return moved
 
 
-def _move_listings(referenced: bool, submitted: bool, decided: bool, reasoned: bool) -> Any:
+def _move_listings(referenced: bool, submitted: bool, decided: str, reasoned: bool) -> Any:
     c = LISTINGS.c
     when = bindparam("v_when", type_=c.updated_at.type)
     values: dict[str, Any] = {"status": bindparam("v_status"), "updated_at": when}
@@ -186,8 +197,10 @@ def _move_listings(referenced: bool, submitted: bool, decided: bool, reasoned: b
         values["reference"] = bindparam("v_reference")
     if submitted:
         values["submitted_at"] = func.coalesce(c.submitted_at, when)
-    if decided:
+    if decided == "stamp":
         values["decided_at"] = when
+    elif decided == "clear":
+        values["decided_at"] = None
     return (
         update(LISTINGS)
         .where(

@@ -10,7 +10,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    text,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -165,6 +175,69 @@ class Notice(SQLModel, table=True):
     reminded_at: datetime | None = _when(nullable=True)  # a portal notice not confirmed in 24 h
 
 
+class NoticeRecord(SQLModel, table=True):
+    """What went to a platform, kept exactly as it went: write-once (`storage.notice_records`).
+
+    One row per delivery that reached, or may have reached, the platform: the notice itself
+    (`kind` "notice") and a person's later answers to it (`kind` "answer"). `body` is the bytes as
+    sent: an email's RFC 5322 message, a webhook's or API's JSON body, a portal guide's text and
+    fields. `sha256` is of `body`; `config_sha256` of the configuration the notice was built from;
+    `facts` are the notice's parts (rights holder, right, listings...) as they were, which exports
+    read instead of today's app.yaml. The database refuses an UPDATE (a trigger, migration 0007).
+    """
+
+    __tablename__ = "notice_records"
+
+    id: int | None = Field(
+        default=None, sa_column=Column(_BIGINT, primary_key=True, autoincrement=True)
+    )
+    notice_id: int = Field(foreign_key="notices.id", index=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    kind: str = "notice"  # notice | answer
+    # sent | awaiting_person (a portal guide shown) | uncertain (the send's outcome is unknown)
+    outcome: str
+    adapter: str
+    channel: str
+    media_type: str  # message/rfc822 | application/json | text/plain
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    sha256: str
+    message_id: str | None = None  # an email's Message-ID
+    in_reply_to: str | None = None  # an answer's: the Message-ID it answers
+    path: str | None = None  # where it went: an API path, a webhook path, a portal's URL
+    facts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    config_sha256: str
+    actor: str = "bot"
+    created_at: datetime = _when(nullable=False)
+
+
+class EvidenceItem(SQLModel, table=True):
+    """One piece of a case's evidence: a capture of a listing's page, a screenshot, a file a
+    person added. The bytes are in the evidence store under `sha256` (`bot.evidence.store`);
+    this row says what they are and whose they are. Rows are only ever inserted (a retention
+    sweep deletes them with their bytes)."""
+
+    __tablename__ = "evidence"
+
+    id: int | None = Field(
+        default=None, sa_column=Column(_BIGINT, primary_key=True, autoincrement=True)
+    )
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    listing_id: int | None = Field(default=None, foreign_key="listings.id", index=True)
+    # capture (a WARC record of the page) | screenshot (PNG) | page_pdf | file (from a person)
+    kind: str
+    sha256: str = Field(index=True)
+    media_type: str
+    size: int
+    name: str  # a file's name as given, or one the bot made (ebay-123456789012.warc.gz)
+    source_url: str | None = None  # the page captured, or the Slack file it came from
+    # What a capture found: listing | captcha | login | home_redirect | not_found | error;
+    # None for files. Anything but `listing` is never shown as the listing.
+    verdict: str | None = None
+    note: str | None = None  # why a capture is not the listing, a file's comment
+    added_by: str = "bot"  # a Slack user id, or "bot"
+    created_at: datetime = _when(nullable=False)
+
+
 class Event(SQLModel, table=True):
     """The audit trail. Rows are only ever inserted."""
 
@@ -248,4 +321,81 @@ class OAuthToken(SQLModel, table=True):
     refresh_token: str | None = None
     access_token: str | None = None
     good_until: datetime | None = _when(nullable=True)
+    updated_at: datetime = _when(nullable=False)
+
+
+class MailboxCursor(SQLModel, table=True):
+    """How far the mailbox reader got in one IMAP folder (`storage.mailbox`): the last UID it
+    stored under the folder's UIDVALIDITY. A new UIDVALIDITY means the UIDs were renumbered: the
+    folder is read again from the start, and the messages' SHA-256 keeps each stored once."""
+
+    __tablename__ = "mailbox_cursors"
+
+    folder: str = Field(primary_key=True)
+    uidvalidity: int = Field(sa_column=Column(BigInteger, nullable=False))
+    last_uid: int = Field(sa_column=Column(BigInteger, nullable=False))
+    updated_at: datetime = _when(nullable=False)
+
+
+class MailMessage(SQLModel, table=True):
+    """A message read from the team's mailbox, kept once as its raw RFC 5322 bytes, write-once
+    like `notice_records` (an UPDATE is refused by a trigger, migration 0009).
+
+    `state` says what the reader made of it: `matched` (to `case_id`, and `notice_id` when known,
+    by `matched_by`), `unmatched` (for triage), `skipped` (a message the reader would not read:
+    `note` says why), `loop` (one of our own notices come back). `suggestions` are the outcome
+    read per listing, `[{"listing_id": 7, "outcome": "removed"}]`.
+    """
+
+    __tablename__ = "mail_messages"
+
+    id: int | None = Field(
+        default=None, sa_column=Column(_BIGINT, primary_key=True, autoincrement=True)
+    )
+    sha256: str = Field(unique=True)
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    size: int
+    folder: str
+    uidvalidity: int = Field(sa_column=Column(BigInteger, nullable=False))
+    uid: int = Field(sa_column=Column(BigInteger, nullable=False))
+    message_id: str | None = Field(default=None, index=True)
+    sender: str | None = None
+    subject: str | None = None
+    state: str = Field(index=True)  # matched | unmatched | skipped | loop
+    note: str | None = None
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    notice_id: int | None = Field(default=None, foreign_key="notices.id")
+    platform: str | None = None
+    matched_by: str | None = None  # reply_header | case_ref | complaint_number | listing | sender
+    outcome: str | None = None  # the message's outcome as a whole
+    suggestions: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    created_at: datetime = _when(nullable=False)
+
+
+class MailHandling(SQLModel, table=True):
+    """What became of a message from the mailbox (`storage.mail_handling`), beside the write-once
+    `mail_messages` row: `suggested` in case `case_id`'s thread, `applied` (by `actor`; `mailbox`
+    when applied automatically), `inbox` (waiting for triage), or `dismissed`. `suggestions` are
+    the outcomes per listing now proposed for the case; `source` is `mailbox` or `slack` (the
+    Record platform reply shortcut). Changed only by guarded writes, so a press acts once."""
+
+    __tablename__ = "mail_handling"
+
+    mail_id: int = Field(
+        sa_column=Column(
+            _BIGINT, ForeignKey("mail_messages.id"), primary_key=True, autoincrement=False
+        )
+    )
+    state: str = Field(index=True)  # suggested | applied | inbox | dismissed
+    source: str  # mailbox | slack
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    notice_id: int | None = Field(default=None, foreign_key="notices.id")
+    matched_by: str | None = None  # as in mail_messages, or `person` when attached from triage
+    suggestions: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    actor: str | None = None
+    created_at: datetime = _when(nullable=False)
     updated_at: datetime = _when(nullable=False)

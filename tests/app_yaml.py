@@ -71,6 +71,9 @@ _BASE: dict[str, Any] = {
         },
     ],
     "platforms": {"taobao": {"adapter": "portal", "sla_days": 3}},
+    # Tests that capture listings turn this on with a fake marketplace (tests/test_capture.py);
+    # the others would otherwise send each listing's capture to the real marketplace.
+    "evidence": {"capture": False},
 }
 
 

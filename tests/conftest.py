@@ -46,7 +46,7 @@ PG_ADMIN_URL = os.environ.get(
     "TAKEDOWN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 REQUIRE_PG = os.environ.get("TAKEDOWN_REQUIRE_POSTGRES") == "1"
-TABLES = ("events", "listings", "notices", "jobs", "cases", "oauth_tokens")
+TABLES = ("events", "listings", "notices", "jobs", "cases", "oauth_tokens", "mailbox_cursors")
 
 
 # -- databases ------------------------------------------------------------------------------------
@@ -263,10 +263,11 @@ class SlackDriver:
         channel: str = "C0TEAM",
         headers: dict[str, str] | None = None,
         metadata: str | None = None,
+        skip_invalid: bool = False,
     ) -> tuple[aiohttp.ClientResponse, dict[str, Any]]:
         """Submit the report form as Slack would; returns the response and its JSON (or {}).
         `metadata`: the form's private_metadata as the bot set it (by default, a form opened in
-        `channel` by `user`)."""
+        `channel` by `user`); `skip_invalid`: "Skip the lines that cannot be filed" ticked."""
 
         def select(value: str) -> dict[str, Any]:
             option = (
@@ -285,6 +286,12 @@ class SlackDriver:
             "description": {"description": typed(description)},
             "evidence": {"evidence": typed(evidence)},
             "seller": {"seller": typed(seller)},
+            "skip_invalid": {
+                "skip_invalid": {
+                    "type": "checkboxes",
+                    "selected_options": [{"value": "skip"}] if skip_invalid else [],
+                }
+            },
         }
         payload = {
             "type": "view_submission",

@@ -79,6 +79,16 @@ async def test_submit_answers_a_reference_with_the_time_and_a_hash_of_the_key(
     assert receipt.detail["simulated"] is True
 
 
+async def test_submit_keeps_the_notice_a_platform_would_have_been_sent(
+    http: aiohttp.ClientSession,
+) -> None:
+    notice = make_notice()
+    receipt = await sandbox(http, Clock(T0)).submit(notice)
+
+    assert receipt.copy is not None and receipt.copy.media_type == "text/plain"
+    assert receipt.copy.body.decode() == f"Subject: {notice.subject}\n\n{notice.text}"
+
+
 async def test_submit_puts_every_listing_in_review(http: aiohttp.ClientSession) -> None:
     receipt = await sandbox(http, Clock(T0)).submit(make_notice())
 

@@ -35,7 +35,8 @@ from bot.intake.cases import (
     ReportRejected,
     parse_report,
 )
-from bot.intake.upload import MAX_UPLOAD_BYTES, _may_receive_token
+from bot.intake.upload import MAX_UPLOAD_BYTES
+from bot.slack_ui.files import may_receive_token
 from storage.db import Database
 from storage.models import Case, Listing
 
@@ -229,7 +230,7 @@ def test_more_evidence_links_than_a_case_keeps_is_refused() -> None:
     ],
 )
 def test_the_bot_token_goes_only_to_slack_s_file_hosts(url: str, allowed: bool) -> None:
-    assert _may_receive_token(url, "http://127.0.0.1:4000/api/") is allowed
+    assert may_receive_token(url, "http://127.0.0.1:4000/api/") is allowed
 
 
 # -- `takedown-bot report` ------------------------------------------------------------------------
@@ -333,6 +334,22 @@ def test_report_skip_invalid_lists_the_bad_lines_and_files_the_rest(
         "  urls.txt line 2: Not a URL: 'not a link'; paste the listing's link, starting with https://.",
     ]
     assert result.stdout.startswith("TD-1: 2 listings filed\n")
+    assert [key for key, _ in stored(cli_env)[1]] == ["ebay:123456789012", "amazon.de:B0ABCDEFGH"]
+
+
+def test_report_trims_pasted_links_and_names_lookalikes_as_the_form_does(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "urls.txt").write_text(
+        f"\u201c{EBAY}\u201d.\n\u200e({AMAZON}),\u200f\nhttps://www.\u0435bay.com/itm/123456789013\n",
+        encoding="utf-8",
+    )
+    result = report(cli_env, "--file", "urls.txt", "--skip-invalid", *REPORT_ARGS, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[1].startswith(
+        "  urls.txt line 3: www.\u0435bay.com looks like eBay (ebay.com) but is not: its name has "
+        "a Cyrillic '\u0435' (U+0435) for 'e'."
+    )
     assert [key for key, _ in stored(cli_env)[1]] == ["ebay:123456789012", "amazon.de:B0ABCDEFGH"]
 
 

@@ -7,7 +7,9 @@ uploaded as a CSV in the report form."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import SlackDriver, press, view_submission
@@ -30,6 +32,7 @@ from slack_sdk.models.blocks import Block
 from bot.config.schema import AppConfig
 from bot.intake.cases import FILE_FIELD
 from bot.slack_ui import notice_blocks as nb
+from bot.slack_ui.case_details import LastAct, last_act_text
 from storage.db import Database
 
 SELLER = "Shady <Deals> & Co"
@@ -187,3 +190,27 @@ async def test_a_case_of_50_listings_stays_within_slacks_limits(
             assert "*Latest notes* (10 of 50 listings with one" in shown
             assert "*Evidence*" in shown and "… and " in shown  # as many links as fit
             assert "&lt;Seller 0" in shown and "<Seller" not in shown
+
+
+def test_the_last_action_reads_as_who_did_what() -> None:
+    """Each kind of act in words; whatever a person or platform wrote, escaped."""
+    at = datetime(2026, 6, 8, 8, 0, tzinfo=UTC)
+    berlin = ZoneInfo("Europe/Berlin")
+
+    def said(actor: str, kind: str, **detail: Any) -> str:
+        return last_act_text(LastAct(actor, kind, detail, at), berlin)
+
+    assert said("U0LEGAL", "status_changed", to="removed") == (
+        "<@U0LEGAL> recorded Removed · 2026-06-08 10:00 CEST"
+    )
+    assert said("platform:ebay", "status_changed", to="needs_info", reference="1").startswith(
+        "eBay (poll) said Needs information (ref. `1`)"
+    )
+    assert said("bot", "portal_guide_posted", portal="Temu <IP>").startswith(
+        "the bot posted the guide to file a notice on Temu &lt;IP&gt;"
+    )
+    assert said("U0LEGAL", "decision_corrected", to="rejected", reason="<@U1> wrong").startswith(
+        "<@U0LEGAL> corrected a decision to Rejected: &lt;@U1&gt; wrong"
+    )
+    assert said("mailbox", "mail_suggested").startswith("the mailbox found a platform's email")
+    assert said("<!here>", "some_new_kind").startswith("&lt;!here&gt; some new kind ·")

@@ -39,14 +39,14 @@ from bot.desk.case_list import list_answer
 from bot.desk.home import home_view
 from bot.figures.digest import digest_blocks
 from bot.figures.scorecard import scorecard_blocks
-from bot.intake.cases import ParsedLine, ReportDraft, duplicate_message, open_case
+from bot.intake.cases import ParsedLine, ReportDraft, duplicate_lines, open_case
 from bot.jobs import reminders
 from bot.slack_ui import notice_blocks
 from bot.slack_ui.case_details import CaseDetails, LastAct, ListingLine
 from bot.slack_ui.case_message import case_message
 from bot.slack_ui.help import help_blocks
 from bot.slack_ui.mrkdwn import context_line, escape, link_url
-from bot.slack_ui.report_form import case_filed_view, report_modal
+from bot.slack_ui.report_form import LeftOut, case_filed_view, report_modal
 from storage.cases import list_cases
 from storage.listings import OpenListing
 from storage.models import Case, Listing
@@ -552,6 +552,25 @@ def test_case_filed_view(hostile: str) -> None:
 
 
 @pytest.mark.parametrize("hostile", HOSTILE)
+def test_case_filed_view_with_many_skipped_lines(hostile: str) -> None:
+    skipped = [f"line {n}: {hostile} is not a marketplace" for n in range(1, 501)]
+    view = case_filed_view(hostile, 3, True, skipped=skipped)
+    assert_modal_safe(view, hostile=hostile)
+    assert "… and " in json.dumps(view, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_report_modal_saying_which_links_of_a_message_it_left_out(hostile: str) -> None:
+    left_out = [LeftOut(f"https://shop.example/{hostile}`{n}", hostile) for n in range(40)]
+    view = report_modal(
+        _config(hostile), urls=[EBAY] * 100, left_out=left_out, metadata={"channel": "C0TEAM"}
+    )
+    assert_modal_safe(view, hostile=hostile)
+    assert view["blocks"][0]["type"] == "context"
+    assert "no room in the field" in json.dumps(view)
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
 def test_context_line(hostile: str) -> None:
     assert_safe(None, [context_line(hostile)], hostile=hostile)
 
@@ -569,7 +588,7 @@ def test_duplicate_message_is_plain_and_names_the_open_case(hostile: str) -> Non
         ),
         "amazon.de:B0ABCDEFGH": OpenListing("amazon.de:B0ABCDEFGH", 5, None, None, "queued"),
     }
-    message = duplicate_message(lines, hits)
+    message = "\n".join(map(str, duplicate_lines(lines, hits)))
     assert "TD-4" in message and "TD-5" in message
     assert thread_link("C0REPORTS", "1700000001.000100") in message
     assert "<" not in message and ">" not in message

@@ -344,9 +344,9 @@ INVALID = [
     ),
     ("https://www.myebay.com/itm/123456789012", "not a marketplace the bot knows"),
     ("https://xn--bay-tpd.com/itm/123456789012", "not a marketplace the bot knows"),
-    ("https://www.xn--amazn-mye.com/dp/B0ABCDEFGH", "not a marketplace the bot knows"),
+    ("https://www.xn--amazn-mye.com/dp/B0ABCDEFGH", "looks like Amazon (amazon.com) but is not"),
     # a Cyrillic letter in place of the Latin "e"
-    ("https://www.\u0435bay.com/itm/123456789012", "not a marketplace the bot knows"),
+    ("https://www.\u0435bay.com/itm/123456789012", "looks like eBay (ebay.com) but is not"),
     ("https://evil.example\\www.ebay.com/itm/123456789012", "not a marketplace the bot knows"),
     ("https://www.example.com/dp/B0ABCDEFGH", "supported: Taobao, Tmall, 1688.com, AliExpress"),
     ("https://www.amazon.com/s?k=acme+backpack", "is an Amazon page but not a listing"),

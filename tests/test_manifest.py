@@ -114,11 +114,17 @@ def test_http_manifest_is_not_in_socket_mode(http_manifest: dict[str, Any]) -> N
     assert http_manifest["settings"]["socket_mode_enabled"] is False
 
 
-def test_the_message_shortcut_reports_listings(http_manifest: dict[str, Any]) -> None:
-    [shortcut] = http_manifest["features"]["shortcuts"]
+def test_the_message_shortcuts_report_listings_and_record_platform_replies(
+    http_manifest: dict[str, Any],
+) -> None:
+    report, reply = http_manifest["features"]["shortcuts"]
 
-    assert shortcut["type"] == "message"
-    assert shortcut["callback_id"] == "report_listing_message"
+    assert report["type"] == reply["type"] == "message"
+    assert report["callback_id"] == "report_listing_message"
+    assert (reply["name"], reply["callback_id"]) == (
+        "Record platform reply",
+        "record_platform_reply",
+    )
 
 
 def test_the_bot_asks_only_for_least_privilege_scopes(http_manifest: dict[str, Any]) -> None:

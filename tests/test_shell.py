@@ -60,6 +60,8 @@ brands:
         kind: copyright
         work: Acme 2026 catalogue product photographs
         url: https://acme.example/catalogue
+evidence:
+  capture: false  # the shell's listings are real marketplace URLs; no test asks them
 platforms:
   ebay:
     adapter: sandbox
@@ -99,10 +101,11 @@ def run_shell(
 
 def report_form(*urls: str, right: str = "1") -> list[str]:
     """The lines that answer the report form: URLs (prefilled), brand (the only one), right,
-    type, a description (two lines, ended by an empty line), no evidence, no seller, no file."""
+    type, a description (two lines, ended by an empty line), no evidence, no seller, no URL file,
+    no evidence files, no lines to skip."""
     command = " ".join(("/report-listing", *urls))
     description = ["Fake ACME goods sold with our logo", "and our catalogue photos.", ""]
-    return [command, "", "", right, "1", *description, "", "", ""]
+    return [command, "", "", right, "1", *description, "", "", "", "", ""]
 
 
 # -- sessions -------------------------------------------------------------------------------------
@@ -162,6 +165,8 @@ def test_a_validation_error_is_shown_beside_its_field_and_asked_again(tmp_path: 
         "",
         "",
         "",
+        "",
+        "",
         EBAY,
         "",
         "quit",
@@ -178,29 +183,31 @@ def test_a_validation_error_is_shown_beside_its_field_and_asked_again(tmp_path: 
 
 
 def test_pressing_a_numbered_button_opens_its_form_and_records_the_answer(tmp_path: Path) -> None:
-    lines = [*report_form(TAOBAO), "wait", "press 1", "ALI-778899", "wait"]
+    # [1] is the parent message's Add evidence; the notice's buttons follow.
+    lines = [*report_form(TAOBAO), "wait", "press 2", "ALI-778899", "wait"]
     result = run_shell(tmp_path, lines)
     out = result.stdout
     assert result.returncode == 0, result.stderr
     assert "📋 Awaiting you: file this notice on Alibaba IP Protection Platform" in out
-    assert "[1] Submitted…  [2] Could not submit" in out
-    assert "(you pressed [1] Submitted…)" in out
+    assert "[1] Add evidence" in out
+    assert "[2] Submitted…  [3] Could not submit  [4] View notice" in out
+    assert "(you pressed [2] Submitted…)" in out
     assert "┌─ Confirm submission" in out
     assert "│ Taobao complaint or report number" in out
     assert "📤 Submitted on Taobao (ref. `ALI-778899`)" in out
-    assert "[3] Record decision…  [4] Withdraw" in out
+    assert "[5] Record decision…  [6] Withdraw  [7] View notice  [8] Correct decision…" in out
 
 
 def test_a_button_with_a_confirmation_asks_first(tmp_path: Path) -> None:
     reason = ["The form rejects the registration number", ""]  # Could not submit asks why
     script = [
         "wait",
-        "press 2",
+        "press 3",
         *reason,
         "wait",
-        "press 4",
+        "press 6",
         "n",
-        "press 4",
+        "press 6",
         "y",
         "wait",
         "press 99",
@@ -208,16 +215,26 @@ def test_a_button_with_a_confirmation_asks_first(tmp_path: Path) -> None:
     result = run_shell(tmp_path, [*report_form(TAOBAO), *script])
     out = result.stdout
     assert result.returncode == 0, result.stderr
-    assert "(you pressed [2] Could not submit)" in out
+    assert "(you pressed [3] Could not submit)" in out
     assert "│ Why could it not be filed on Taobao?" in out
     assert "▎ The form rejects the registration number" in out
-    assert "[3] Retry  [4] Withdraw" in out
+    assert "[5] Retry  [6] Withdraw" in out
     question = "Withdraw these listings? They stop being tracked in this case."
     assert out.count(question) == 2
     assert "Withdraw? [y/N] n\n(cancelled)" in out
-    assert out.count("(you pressed [4] Withdraw)") == 1
+    assert out.count("(you pressed [6] Withdraw)") == 1
     assert "↩️ Withdrawn on Taobao: taobao:123456789" in out
     assert "There is no button [99]." in out
+
+
+def test_view_notice_shows_the_guide_as_it_was_kept(tmp_path: Path) -> None:
+    result = run_shell(tmp_path, [*report_form(TAOBAO), "wait", "press 4"])
+    out = result.stdout
+    assert result.returncode == 0, result.stderr
+    modal = out[out.index("┌─ Notice as sent") :]
+    assert "│ Adapter: `portal`" in modal and "│ SHA-256: `" in modal
+    assert "│     Rights holder: Acme Outdoor GmbH" in modal
+    assert f"│     Listing URLs: {TAOBAO}" in modal
 
 
 def test_help_answers_privately_and_secrets_never_show(tmp_path: Path) -> None:
@@ -317,6 +334,7 @@ def test_case_message_renders_header_fields_links_and_context() -> None:
         "IP right: acme-eu-tm (trademark EUIPO 018123456)  ·  Reported by: @jane",
         "Listings: 1  ·  Status: open: 1 in review",
         f"🔍 eBay: {EBAY} — in review",
+        "[1] Add evidence",
         "Opened 2026-05-01 10:00 CEST · updates in this thread",
     ]
     assert lines[-1].style == "dim"

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
 from bot.core.states import (
+    CORRECTION_TARGETS,
+    LISTING_CORRECTIONS,
     LISTING_TRANSITIONS,
     LISTING_TRANSITIONS_BY_PERSON,
     NOTICE_TRANSITIONS,
@@ -94,15 +97,20 @@ def test_every_status_has_a_row_and_every_target_is_a_status() -> None:
         (NOTICE_TRANSITIONS, set(NoticeState)),
         (LISTING_TRANSITIONS, set(ListingStatus)),
         (LISTING_TRANSITIONS_BY_PERSON, set(ListingStatus)),
+        (LISTING_CORRECTIONS, set(ListingStatus)),
     ):
         assert set(table) == members
         assert all(targets <= members for targets in table.values())
 
 
-def test_a_person_may_correct_a_decision_but_not_a_closed_withdrawal() -> None:
-    assert allowed(LISTING_TRANSITIONS_BY_PERSON, "removed", "in_review")
+def test_a_closed_decision_is_left_only_by_a_correction() -> None:
+    assert allowed(LISTING_TRANSITIONS_BY_PERSON, "in_review", "submitted")
+    assert not allowed(LISTING_TRANSITIONS_BY_PERSON, "removed", "in_review")
     assert not allowed(LISTING_TRANSITIONS, "removed", "in_review")
-    assert not allowed(LISTING_TRANSITIONS_BY_PERSON, "withdrawn", "removed")
+    for source in ("removed", "rejected", "needs_info"):
+        assert {*LISTING_CORRECTIONS[L(source)], L(source)} == set(CORRECTION_TARGETS)
+    for source in ("withdrawn", "relisted", "failed", "queued", "submitted", "in_review"):
+        assert not LISTING_CORRECTIONS[L(source)], source
     assert sources(NOTICE_TRANSITIONS, N.SENDING) == {N.PENDING, N.SENDING}
 
 
@@ -121,18 +129,56 @@ async def test_a_notice_moves_only_where_the_table_allows(db: Database) -> None:
 
 
 async def test_a_listing_moves_only_where_the_table_allows(db: Database) -> None:
-    pairs = list(itertools.product(ListingStatus, ListingStatus, (False, True)))
+    tables = {
+        "platform": LISTING_TRANSITIONS,
+        "person": LISTING_TRANSITIONS_BY_PERSON,
+        "correction": LISTING_CORRECTIONS,
+    }
+    pairs = list(itertools.product(ListingStatus, ListingStatus, tables))
     ids = await _listings(db, [source for source, _, _ in pairs])
     moved: set[int] = set()
     async with db.transaction() as session:
-        for listing_id, (_, target, by_person) in zip(ids, pairs, strict=True):
-            moved |= await move_listings(session, [listing_id], target, by_person=by_person)
+        for listing_id, (_, target, by) in zip(ids, pairs, strict=True):
+            moved |= await move_listings(
+                session,
+                [listing_id],
+                target,
+                by_person=by == "person",
+                correcting=by == "correction",
+            )
     after = await _statuses(db, Listing, ids)
-    for listing_id, (source, target, by_person), status in zip(ids, pairs, after, strict=True):
-        table = LISTING_TRANSITIONS_BY_PERSON if by_person else LISTING_TRANSITIONS
-        may = target in table[source]
-        assert (listing_id in moved) is may, (source, target, by_person)
-        assert status == (target if may else source), (source, target, by_person)
+    for listing_id, (source, target, by), status in zip(ids, pairs, after, strict=True):
+        may = target in tables[by][source]
+        assert (listing_id in moved) is may, (source, target, by)
+        assert status == (target if may else source), (source, target, by)
+
+
+async def test_a_decision_time_is_stamped_kept_by_a_correction_and_cleared_by_a_reopen(
+    db: Database,
+) -> None:
+    rejected, removed, needs_info = await _listings(db, [L.SUBMITTED, L.SUBMITTED, L.SUBMITTED])
+    async with db.transaction() as session:
+        await move_listings(session, [rejected, removed, needs_info], L.REJECTED)
+    first = await _decided_at(db, [rejected, removed, needs_info])
+    assert None not in first
+    async with db.transaction() as session:
+        assert await move_listings(session, [removed], L.REMOVED, correcting=True)
+        assert await move_listings(session, [needs_info], L.NEEDS_INFO, correcting=True)
+        assert await move_listings(session, [rejected], L.IN_REVIEW, correcting=True)
+    assert await _decided_at(db, [rejected, removed, needs_info]) == [None, first[1], first[2]]
+    async with db.transaction() as session:  # in review again: the next decision is stamped
+        assert await move_listings(session, [rejected], L.REMOVED)
+    [again] = await _decided_at(db, [rejected])
+    assert again is not None and again >= first[0]
+
+
+async def _decided_at(db: Database, ids: list[int]) -> list[Any]:
+    async with db.sessions() as session:
+        rows = await session.execute(
+            select(Listing.id, Listing.decided_at).where(Listing.id.in_(ids))
+        )
+        found = dict(rows.all())
+    return [found[item] for item in ids]
 
 
 async def test_a_batch_move_reports_the_notices_it_moved(db: Database) -> None:

@@ -79,6 +79,18 @@ def _export(args: argparse.Namespace) -> int:
     return export(format=args.format, since_text=args.since, output=args.output)
 
 
+def _notice(args: argparse.Namespace) -> int:
+    from bot.cli.notice import print_notice
+
+    return print_notice(case_text=args.case, notice_id=args.notice, raw=args.raw)
+
+
+def _bundle(args: argparse.Namespace) -> int:
+    from bot.cli.bundle import bundle
+
+    return bundle(case=args.case, output=args.output)
+
+
 def _shell(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -162,6 +174,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--output", "-o", help="write to this file instead of standard output")
     export.set_defaults(func=_export)
+
+    notice = sub.add_parser(
+        "notice",
+        help="print a case's notices exactly as they were sent",
+        description=(
+            "Print each kept notice of the case: a header (notice, platform, adapter, outcome, "
+            "time, SHA-256, Message-ID or path), then its content. With --raw, the exact bytes "
+            "of one notice's latest record (its SHA-256 is of these bytes)."
+        ),
+    )
+    notice.add_argument("case", metavar="CASE", help="the case, e.g. TD-42")
+    notice.add_argument("--notice", type=int, metavar="N", help="only this notice of the case")
+    notice.add_argument(
+        "--raw", action="store_true", help="write the exact bytes as sent (one notice)"
+    )
+    notice.set_defaults(func=_notice)
+
+    bundle = sub.add_parser(
+        "bundle",
+        help="a case's evidence bundle (ZIP): notices as sent, timeline, evidence, summary PDF",
+    )
+    bundle.add_argument("case", metavar="CASE", help="the case, for example TD-42")
+    bundle.add_argument(
+        "--output", "-o", metavar="FILE", help="default: TD-42-evidence.zip in this folder"
+    )
+    bundle.set_defaults(func=_bundle)
 
     shell = sub.add_parser(
         "shell", help="the bot in this terminal, with a local stand-in for Slack (no workspace)"

@@ -377,10 +377,28 @@ async def _file(
                 intake_key=key,
             )
     except ReportRejected as exc:
-        for name, message in exc.errors.items():
-            where = url_file.name if name == FILE_FIELD and url_file else _FLAGS.get(name, name)
-            print(f"takedown-bot: {where}: {message}", file=err)
+        _print_rejected(err, exc, url_file)
         return None
+
+
+def _print_rejected(err: TextIO, exc: ReportRejected, url_file: UrlFile | None) -> None:
+    """A refusal of `open_case`: each of its bad lines (the form's errors show only some), then
+    the errors of the other fields."""
+    name = url_file.name if url_file is not None else "file"
+    bad = [
+        BadLine(
+            f"{name} line {line.line}" if line.in_file else f"command-line URL {line.line}",
+            line.reason,
+        )
+        for line in exc.bad_lines
+    ]
+    if bad:
+        _print_bad(err, bad, f"{_count(len(bad), 'bad line')}; nothing was filed")
+    for field, message in exc.errors.items():
+        if bad and field in ("urls", FILE_FIELD):
+            continue
+        where = url_file.name if field == FILE_FIELD and url_file else _FLAGS.get(field, field)
+        print(f"takedown-bot: {where}: {message}", file=err)
 
 
 def _count(number: int, noun: str) -> str:

@@ -14,6 +14,7 @@ import yaml
 from bot.cli.errors import EXIT_OK, CliError
 from bot.config.environment import Environment
 from bot.config.loading import load_config
+from bot.config.schema import AppConfig
 from bot.manifest import build_manifest
 
 if TYPE_CHECKING:
@@ -44,9 +45,26 @@ def check_config(path: str | None) -> int:
     reporters = ", ".join(config.access.reporters) or "everyone"
     approvers = ", ".join(config.access.approvers) or "everyone"
     print(f"  reporters: {reporters}; approvers: {approvers}")
+    for line in evidence_summary(env, config):
+        print(f"  {line}")
     for line in tokens:
         print(f"  {line}")
     return EXIT_OK
+
+
+def evidence_summary(env: Environment, config: AppConfig) -> list[str]:
+    """What check-config says of evidence: where it is kept, whether listings are captured, and
+    whether the Chromium that screenshots need is there."""
+    from bot.evidence.screenshot import chromium_status
+
+    evidence = config.evidence
+    off = [name for name, entry in config.platforms.items() if not entry.capture]
+    captures = "on" + (f" (off for {', '.join(off)})" if off else "") if evidence.capture else "off"
+    kept = f"{evidence.keep_days} days" if evidence.keep_days else "as long as the case"
+    lines = [f"evidence: {env.evidence_url}; captures {captures}; kept {kept}"]
+    if evidence.screenshot:
+        lines.append(chromium_status())
+    return lines
 
 
 def kept_tokens_summary(env: Environment) -> list[str]:

@@ -25,6 +25,7 @@ DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/takedown.db"
 DEFAULT_CONFIG_PATH = "./app.yaml"
 DEFAULT_METRICS_BIND = "127.0.0.1"
+DEFAULT_EVIDENCE_URL = "file://./data/evidence"
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,10 @@ class Environment:
     # TAKEDOWN_SECRET_KEY: Fernet keys, comma-separated; the first encrypts what the bot stores
     # (OAuth tokens), every one decrypts (a rotation).
     secret_keys: tuple[SecretStr, ...] = ()
+    # EVIDENCE_URL: where captures and files are kept, content-addressed (bot.evidence.store).
+    evidence_url: str = DEFAULT_EVIDENCE_URL
+    # EVIDENCE_S3_ENDPOINT: the S3-compatible service of an s3:// EVIDENCE_URL, when not AWS.
+    evidence_s3_endpoint: str | None = None
 
     def database(self) -> Database:
         """The database this environment names, with its pool settings."""
@@ -98,6 +103,8 @@ class Environment:
             metrics_port=metrics_port,
             metrics_bind=env.get("METRICS_BIND", "").strip() or DEFAULT_METRICS_BIND,
             secret_keys=_secret_keys(env.get("TAKEDOWN_SECRET_KEY", "")),
+            evidence_url=env.get("EVIDENCE_URL", "").strip() or DEFAULT_EVIDENCE_URL,
+            evidence_s3_endpoint=env.get("EVIDENCE_S3_ENDPOINT", "").strip() or None,
         )
 
     def own_secrets(self) -> list[str]:

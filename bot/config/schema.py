@@ -8,6 +8,7 @@ environment: app.yaml names them, the loaded settings hold them, nothing prints 
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -194,6 +195,17 @@ class LimitsConfig(_Strict):
     commands_per_minute: int = Field(default=30, ge=1, le=100_000)
 
 
+class EvidenceConfig(_Strict):
+    """`evidence:`: what the bot captures and keeps as proof (README "Evidence")."""
+
+    capture: bool = True  # false: no listing page is captured (whatever platforms' capture: says)
+    screenshot: bool = False  # a headless Chromium's full-page PNG and PDF of each listing
+    keep_days: int | None = Field(default=None, ge=1)  # None: kept as long as the case
+    file_max_mb: float = Field(default=20, gt=0, le=1024)  # a file a person adds
+    case_max_mb: float = Field(default=100, gt=0, le=10240)  # all files a case holds
+    attach_max_mb: float = Field(default=10, gt=0, le=100)  # attached to an emailed notice
+
+
 class DeliveryConfig(_Strict):
     """Durable retry schedule across job runs; the last step is followed by the dead-letter."""
 
@@ -242,6 +254,7 @@ class PlatformConfig(BaseModel):
     poll_every: timedelta = timedelta(hours=6)
     max_concurrency: int = Field(default=4, ge=1, le=100)
     rate_per_minute: int | None = Field(default=None, ge=1)
+    capture: bool = True  # capture each listing's page at report time (evidence)
 
     @field_validator("serves", mode="before")
     @classmethod
@@ -261,6 +274,42 @@ class PlatformConfig(BaseModel):
         return dict(self.model_extra or {})
 
 
+class MailboxConfig(_Strict):
+    """The team's mailbox, where platforms answer (`bot.mailbox`): an IMAP account read every
+    `every`. TLS from the first byte (`tls`, port 993) or STARTTLS (port 143); certificates are
+    verified, against `ca_file` when given, else the system's trust store."""
+
+    host: str = Field(min_length=1)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    security: Literal["tls", "starttls"] = "tls"
+    user: str = Field(min_length=1)
+    password: str = Field(min_length=1)
+    folder: str = Field(default="INBOX", min_length=1)
+    move_to: str | None = Field(default=None, min_length=1)
+    every: timedelta = timedelta(minutes=5)
+    ca_file: str | None = None
+    auto_apply: bool = False
+
+    @field_validator("every", mode="before")
+    @classmethod
+    def _every(cls, value: Any) -> timedelta:
+        every = parse_duration(value)
+        if every < timedelta(minutes=1) or every > timedelta(days=1):
+            raise ValueError(f"expected between 1m and 1d, got {value!r}")
+        return every
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file(cls, value: str | None) -> str | None:
+        if value is not None and not os.path.isfile(value):
+            raise ValueError(f"{value!r} is not a readable file of CA certificates (PEM)")
+        return value
+
+    @property
+    def imap_port(self) -> int:
+        return self.port or (993 if self.security == "tls" else 143)
+
+
 class AppConfig(_Strict):
     team: TeamConfig = Field(default_factory=TeamConfig)
     rights_holder: RightsHolder
@@ -269,6 +318,8 @@ class AppConfig(_Strict):
     access: AccessConfig = Field(default_factory=AccessConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
+    mailbox: MailboxConfig | None = None
 
     @field_validator("brands")
     @classmethod
@@ -299,6 +350,10 @@ class AppConfig(_Strict):
             if platform in entry.serves:
                 return name, entry
         return platform, PlatformConfig()
+
+    def captures(self, platform: str) -> bool:
+        """Whether listings on `platform` are captured as evidence at report time."""
+        return self.evidence.capture and self.channel_for(platform)[1].capture
 
     def sla_days(self, platform: str) -> int:
         return self.channel_for(platform)[1].sla_days

@@ -28,11 +28,14 @@ so the canonical host follows the id's prefix (``produto.mercadolivre.com.br`` f
 catalogue pages (``/p/``) group many sellers and are refused; a product page (``/up/``) counts
 only when its query pins one listing (``pdp_filters=item_id:…`` or ``wid=…``).
 
-Input rules: surrounding whitespace, Slack's ``<url|label>`` / ``<url>`` wrapping and Slack's
-``&amp;``/``&lt;``/``&gt;`` escapes are undone. Text without a scheme is accepted only when it
-starts with a supported marketplace host (``www.ebay.com/itm/…`` becomes ``https://…``). Hosts are
-matched by exact registrable domain, any subdomain of it belonging to the platform; never by
-substring. Short links (amzn.to, ebay.us…) are refused: resolving them needs the network.
+Input rules: what surrounds a pasted link is taken away first (`bot.core.pasted`: whitespace,
+quotes, punctuation, invisible direction marks, Slack's ``<url|label>`` wrapping and escapes).
+Text without a scheme is accepted only when it starts with a supported marketplace host
+(``www.ebay.com/itm/…`` becomes ``https://…``). Hosts are matched by exact registrable domain, any
+subdomain of it belonging to the platform; never by substring. A host made to look like a
+marketplace's (a Cyrillic U+0435 for the 'e' of ebay.com, ``xn--…``, ``ebay.c0m``) is refused as
+the lookalike it is (`bot.core.lookalikes`). Short links (amzn.to, ebay.us…) are refused:
+resolving them needs the network.
 """
 
 import re
@@ -40,6 +43,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 
+from bot.core.lookalikes import LookalikeIndex, mixed_scripts, shown_host
+from bot.core.pasted import strip_invisible, tidy_link, unescape_slack
 from bot.core.platforms import PLATFORMS, platform_name
 
 MAX_URL_LENGTH = 2048
@@ -104,6 +109,10 @@ _SHORT_LINKS: dict[str, str] = {
 }  # fmt: skip
 
 
+# What a host that is not a marketplace's may be made to look like.
+_LOOKALIKES = LookalikeIndex([*_DOMAINS, *_SHORT_LINKS])
+
+
 def _rx(pattern: str) -> re.Pattern[str]:
     # ASCII: \d and case folding must not accept other scripts' digits or the Kelvin sign.
     return re.compile(pattern, re.IGNORECASE | re.ASCII)
@@ -111,6 +120,7 @@ def _rx(pattern: str) -> re.Pattern[str]:
 
 _SCHEME = _rx(r"([a-z][a-z0-9+.\-]*):(?![0-9])")
 _SCHEMELESS_HOST = _rx(r"(?://)?([a-z0-9.\-]+)(?=[:/?#]|$)")
+_SCHEMELESS_ANY_HOST = re.compile(r"(?://)?([^\s:/?#@\\]+)(?=[:/?#]|$)")  # lookalikes' too
 _HOST = re.compile(r"[a-z0-9\-]+(?:\.[a-z0-9\-]+)+", re.ASCII)
 _NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*", re.ASCII)  # browsers read these hosts as IPv4
 
@@ -309,11 +319,6 @@ def _a(name: str) -> str:
     return f"an {name}" if name[0] in "AEIOUaeiou" else f"a {name}"
 
 
-def _unescape_slack(text: str) -> str:
-    # Slack escapes these three in all message text; &amp; last so "&amp;lt;" stays "&lt;".
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
 def _domain_of(host: str) -> str | None:
     """The supported registrable domain a host belongs to: exact labels, never a substring."""
     labels = host.split(".")
@@ -326,13 +331,6 @@ def _domain_of(host: str) -> str | None:
 def _is_supported_host(host: str) -> bool:
     host = host.removesuffix(".")
     return host.removeprefix("www.") in _SHORT_LINKS or _domain_of(host) is not None
-
-
-def _unwrap(text: str) -> str:
-    url = text.strip()
-    if url.startswith("<") and url.endswith(">"):
-        url = url[1:-1].split("|", 1)[0].strip()
-    return _unescape_slack(url)
 
 
 def _split(given: str) -> SplitResult:
@@ -355,6 +353,12 @@ def _split(given: str) -> SplitResult:
     url = given
     if (bare := _SCHEMELESS_HOST.match(given)) and _is_supported_host(bare[1].lower()):
         url = "https://" + given.removeprefix("//")
+    elif (
+        not _SCHEME.match(given)
+        and (bare := _SCHEMELESS_ANY_HOST.match(given))
+        and _LOOKALIKES.find(bare[1].lower())
+    ):
+        url = "https://" + given.removeprefix("//")  # to be refused as the lookalike it is
     if not (scheme := _SCHEME.match(url)):
         raise not_a_url
     if scheme[1].lower() not in ("http", "https"):
@@ -398,11 +402,7 @@ def _supported_domain(parts: SplitResult, given: str) -> str:
     # The character check keeps "evil.example\www.ebay.com" (a browser's host: evil.example)
     # from matching on its last labels.
     if not _HOST.fullmatch(host) or (domain := _domain_of(host)) is None:
-        raise ListingURLError(
-            f"{excerpt(host, 60)} is not a marketplace the bot knows; "
-            f"supported: {', '.join(PLATFORMS.values())}.",
-            given,
-        )
+        raise _unknown_host(host, given)
     try:
         port = parts.port
     except ValueError:
@@ -416,13 +416,35 @@ def _supported_domain(parts: SplitResult, given: str) -> str:
     return domain
 
 
+def _unknown_host(host: str, given: str) -> ListingURLError:
+    """Why a host that is no marketplace's is refused: the marketplace it imitates, if any."""
+    if (fake := _LOOKALIKES.find(host)) is not None:
+        platform = _DOMAINS.get(fake.domain) or _SHORT_LINKS[fake.domain]
+        name = platform_name(platform)
+        return ListingURLError(
+            f"{excerpt(host, 60)} looks like {name} ({fake.domain}) but is not: {fake.how()}. "
+            f"Only links on {fake.domain} itself are {name} links; copy the listing's link "
+            f"from {name}'s own page.",
+            given,
+        )
+    shown = excerpt(host, 60)
+    if (decoded := shown_host(host)) != host:
+        shown += f" ({excerpt(decoded, 60)})"
+    if scripts := mixed_scripts(host):
+        shown += f", whose name mixes {' and '.join(scripts)} letters,"
+    return ListingURLError(
+        f"{shown} is not a marketplace the bot knows; supported: {', '.join(PLATFORMS.values())}.",
+        given,
+    )
+
+
 def parse_listing_url(text: str) -> ParsedListing:
     """Recognise a listing URL: its platform, listing key and canonical URL.
 
     Raises ListingURLError, and nothing else, for any text that is not a supported listing;
     its ``reason`` is one sentence the reporter can act on.
     """
-    given = _unwrap(text)
+    given = tidy_link(text)
     parts = _split(given)
     domain = _supported_domain(parts, given)
     platform = _DOMAINS[domain]
@@ -435,37 +457,23 @@ def parse_listing_url(text: str) -> ParsedListing:
     return ParsedListing(platform=platform, key=key, canonical_url=canonical_url)
 
 
-_FIND = _rx(r"<(https?://[^\s<>|]+)(?:\|[^<>]*)?>|(https?://[^\s<>\"]+)")
-_TRAILING = ".,;:!?'\"*>"
-_CLOSERS = {")": "(", "]": "[", "}": "{"}
-
-
-def _trim(url: str) -> str:
-    # Strip sentence punctuation after a bare URL, but keep a closing bracket the URL opened
-    # itself (https://en.wikipedia.org/wiki/Foo_(bar)). Counted once: linear even for ")))…".
-    opened = {closer: url.count(opener) for closer, opener in _CLOSERS.items()}
-    closed = {closer: url.count(closer) for closer in _CLOSERS}
-    end = len(url)
-    while end:
-        last = url[end - 1]
-        if last in _CLOSERS and closed[last] > opened[last]:
-            closed[last] -= 1
-        elif last not in _TRAILING:
-            break
-        end -= 1
-    return url[:end]
+# A bare URL ends at any space (no-break and ideographic ones too).
+_FIND = _rx(
+    r"<(https?://[^\s<>|]+)(?:\|[^<>]*)?>"
+    r"|(https?://[^\s<>\"\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+)"
+)
 
 
 def find_urls(text: str) -> list[str]:
     """Every http(s) URL in free text, in order of appearance, each once.
 
     Understands Slack's ``<url|label>`` and ``<url>`` forms and ``&amp;`` escapes, and drops
-    punctuation that ends a sentence rather than the URL.
+    punctuation and quotes that end a sentence rather than the URL, and invisible marks.
     """
     found: dict[str, None] = {}
     for match in _FIND.finditer(text):
         wrapped, bare = match.groups()
-        url = _unescape_slack(wrapped) if wrapped else _trim(_unescape_slack(bare))
+        url = strip_invisible(unescape_slack(wrapped)) if wrapped else tidy_link(bare)
         if url.split("://", 1)[1]:
             found.setdefault(url)
     return list(found)

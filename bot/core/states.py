@@ -97,9 +97,15 @@ class JobKind(StrEnum):
     SUBMIT = "submit"
     POLL = "poll"
     LOOKUP = "lookup"  # asks a platform, slowly, whether a held notice arrived
+    ANSWER = "answer"  # sends a person's answer to a platform's request for information
     NOTIFY = "notify"
     DIGEST = "digest"
     REMIND = "remind"
+    MAILBOX = "mailbox"  # reads the team's mailbox (bot.mailbox.reader)
+    CAPTURE = "capture"  # a listing's page kept as evidence (bot.evidence.capture)
+    EVIDENCE_SWEEP = "evidence_sweep"  # hourly: evidence older than evidence.keep_days deleted
+    KEEP_FILES = "keep_files"  # files a person added as evidence, fetched from Slack and kept
+    BUNDLE = "bundle"  # a case's evidence bundle, built and uploaded into its thread
 
 
 class JobState(StrEnum):
@@ -131,10 +137,22 @@ LISTING_TRANSITIONS: Mapping[ListingStatus, frozenset[ListingStatus]] = {
     L.RELISTED: frozenset(),
 }
 
-# A person (an approver) may also correct a recorded decision: from any decision to another.
+# A person (an approver) recording a decision may also move an open listing from one decision to
+# another (in review back to submitted). A closed decision is left only by a correction (below).
 LISTING_TRANSITIONS_BY_PERSON: Mapping[ListingStatus, frozenset[ListingStatus]] = {
-    source: targets | (DECISIONS - {source} if source in DECISIONS else frozenset())
+    source: targets
+    | (DECISIONS - {source} if source in DECISIONS and source.is_open else frozenset())
     for source, targets in LISTING_TRANSITIONS.items()
+}
+
+# A correction: an approver, giving a reason, puts a recorded decision back in review or records
+# another decision instead. Removed and rejected listings become open again this way (only this
+# way); relisted (reported again: its new case tracks it), withdrawn and failed are not decisions.
+CORRECTABLE = (L.REMOVED, L.REJECTED, L.NEEDS_INFO)
+CORRECTION_TARGETS = (L.IN_REVIEW, *CORRECTABLE)
+LISTING_CORRECTIONS: Mapping[ListingStatus, frozenset[ListingStatus]] = {
+    source: frozenset(CORRECTION_TARGETS) - {source} if source in CORRECTABLE else frozenset()
+    for source in ListingStatus
 }
 
 # Where a notice may go from each state, each arrow a write the code makes:

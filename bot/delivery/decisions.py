@@ -25,6 +25,7 @@ from bot.core.states import allowed as table_allows
 from bot.delivery.adapters.base import ListingDecision
 from bot.delivery.states import move_listings
 from bot.jobs.notify import enqueue_parent_update, enqueue_thread_reply
+from bot.slack_ui.answer_form import answer_button
 from bot.slack_ui.case_message import STATUS_EMOJI
 from bot.slack_ui.mrkdwn import escape_cut, listing_link, mrkdwn
 from storage.events import add_events
@@ -74,6 +75,7 @@ async def apply_decisions(
     announce: bool = True,
     extra_blocks: Sequence[dict[str, object]] = (),
     events: Sequence[dict[str, Any]] = (),
+    detail: dict[str, Any] | None = None,
 ) -> list[Change]:
     """Record the decisions that change something; announce them in the thread. Returns the changes.
 
@@ -81,25 +83,30 @@ async def apply_decisions(
     on the status read: a listing someone else changed meanwhile is left alone (and not announced),
     so no read is repeated here and no change is lost or doubled. Set-based: one update per
     (from, to, reason, reference) group and one insert for these events and the caller's `events`
-    (a notice of 150 listings costs a handful of statements).
+    (a notice of 150 listings costs a handful of statements). `detail` is added to each change's
+    event (where a decision came from: `{"source": "mailbox", "mail_sha256": …}`).
     """
     assert case.id is not None
     wanted = _wanted(case.id, listings, decisions, by_person=by_person)
     moved = await _move(session, wanted, by_person=by_person)
     changes = [change for change in wanted if change.listing.id in moved]
-    await add_events(session, [*events, *_change_events(case.id, changes, actor=actor)])
+    await add_events(
+        session, [*events, *_change_events(case.id, changes, actor=actor, detail=detail)]
+    )
     if not changes:
         return changes
     if announce:
         text, blocks = describe_changes(
             changes, reporter_id=case.reporter_id, actor=actor, context=context
         )
+        # A platform that needs information gets an answer from the thread.
+        asked = sorted({n for c in changes if c.new == L.NEEDS_INFO and (n := c.listing.notice_id)})
         # One job posts the reply and then refreshes the parent message's summary.
         await enqueue_thread_reply(
             session,
             case_id=case.id,
             text=text,
-            blocks=[*blocks, *extra_blocks],
+            blocks=[*blocks, *extra_blocks, *(answer_button(n) for n in asked)],
             refresh_parent=True,
         )
     else:
@@ -152,7 +159,9 @@ async def _move(session: AsyncSession, wanted: Sequence[Change], *, by_person: b
     return moved
 
 
-def _change_events(case_id: int, changes: Sequence[Change], *, actor: str) -> list[dict[str, Any]]:
+def _change_events(
+    case_id: int, changes: Sequence[Change], *, actor: str, detail: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     return [
         {
             "case_id": case_id,
@@ -165,6 +174,7 @@ def _change_events(case_id: int, changes: Sequence[Change], *, actor: str) -> li
                 "to": change.new,
                 "reason": change.reason,
                 "reference": change.reference,
+                **(detail or {}),
             },
         }
         for change in changes
@@ -196,7 +206,9 @@ def describe_changes(
     if any(change.new in MENTION_ON for change in changes):
         lines.insert(0, f"<@{reporter_id}>")
     by = (
-        "" if actor in ("bot", "platform") or actor.startswith("platform:") else f" · by <@{actor}>"
+        ""
+        if actor in ("bot", "platform", "mailbox") or actor.startswith("platform:")
+        else f" · by <@{actor}>"
     )
     footer = f"{escape_cut(context, 500)}{by}" if context or by else ""
     blocks: list[dict[str, object]] = [

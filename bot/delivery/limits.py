@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from bot.config.schema import AppConfig
+from bot.config.schema import AppConfig, PlatformConfig
 
 
 @dataclass
@@ -53,9 +53,10 @@ class ChannelLimits:
     _buckets: dict[str, _TokenBucket] = field(default_factory=dict)
 
     @asynccontextmanager
-    async def slot(self, channel: str) -> AsyncIterator[None]:
-        """Hold one of the channel's concurrent slots, after waiting for its rate limit."""
-        entry = self.config.platforms.get(channel)
+    async def slot(self, channel: str, entry: PlatformConfig | None = None) -> AsyncIterator[None]:
+        """Hold one of the channel's concurrent slots, after waiting for its rate limit. `entry`:
+        the limits to use when app.yaml has none for `channel` (the evidence capture's defaults)."""
+        entry = self.config.platforms.get(channel) or entry
         if entry is None:
             yield
             return

@@ -415,7 +415,10 @@ async def decision_form(rt: Runtime, *, notice_id: int, actor: str) -> dict[str,
     await rt.access.require_approver(actor)
     choices = [(item.id or 0, item.key) for item in listings if _open(item)]
     if not choices:
-        raise DeliveryError("Every listing of this notice is already decided.")
+        raise DeliveryError(
+            "Every listing of this notice is already decided. To change a decision recorded by "
+            "mistake, press Correct decision…"
+        )
     return decision_view(notice_id=notice_id, platform=notice.platform, listings=choices)
 
 

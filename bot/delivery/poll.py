@@ -22,6 +22,7 @@ from bot.config.schema import AppConfig, format_duration
 from bot.core.platforms import platform_name
 from bot.core.states import ListingStatus, NoticeState
 from bot.delivery.adapters.base import ListingDecision, TransientError
+from bot.delivery.answers.record import drop_answered
 from bot.delivery.channel import adapter_for, call_channel, outgoing
 from bot.delivery.decisions import apply_decisions
 from bot.delivery.plan import enqueue_poll
@@ -80,6 +81,7 @@ async def run_poll(rt: Runtime, ctx: JobContext[PollNotice]) -> None:
             await ctx.complete(session)
             return
         await _checks_work(session, notice)
+        decisions = await drop_answered(session, notice, listings, decisions)
         changes = await apply_decisions(
             session,
             case=case,

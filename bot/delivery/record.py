@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.states import ListingStatus, NoticeState
 from bot.delivery.adapters.base import Adapter, ListingDecision, OutgoingNotice, Receipt
+from bot.delivery.copies import guide_copy, keep_sent
 from bot.delivery.decisions import apply_decisions
 from bot.delivery.notices import notice_fields
 from bot.delivery.plan import LOOKUP_EVERY, enqueue_lookup, enqueue_poll
@@ -157,10 +158,10 @@ def _sent_decisions(listings: list[Listing], receipt: Receipt) -> list[ListingDe
 
 
 async def record_awaiting_person(
-    session: AsyncSession, notice: Notice, out: OutgoingNotice, receipt: Receipt
+    session: AsyncSession, notice: Notice, out: OutgoingNotice, receipt: Receipt, adapter: Adapter
 ) -> bool:
-    """A portal: the thread gets the guide a person files the notice with (or, if its withdrawal
-    was asked meanwhile, the notice is withdrawn and no guide is posted)."""
+    """A portal: the thread gets the guide a person files the notice with, kept as it is shown
+    (or, if its withdrawal was asked meanwhile, the notice is withdrawn and no guide is posted)."""
     assert notice.id is not None
     if not await move_notice(
         session, notice.id, N.AWAITING_PERSON, only_from={N.SENDING}, last_error=None
@@ -175,17 +176,27 @@ async def record_awaiting_person(
         )
         return True
     portal = str(receipt.detail.get("portal") or notice.platform)
+    url = str(receipt.detail.get("url") or "")
+    fields = notice_fields(out)  # one reading for the guide and its kept copy
     text, guide = portal_guide(
         notice_id=out.notice_id,
         platform=out.platform,
         listings=len(out.listings),
-        fields=notice_fields(out),
+        fields=fields,
         portal=portal,
-        url=str(receipt.detail.get("url") or ""),
+        url=url,
     )
     # The parent message then shows its listings as awaiting you.
     await enqueue_thread_reply(
         session, case_id=case.id, text=text, blocks=guide, refresh_parent=True
+    )
+    await keep_sent(
+        session,
+        case_id=case.id,
+        out=out,
+        adapter=adapter,
+        copy=guide_copy(out, fields, portal=portal, url=url),
+        outcome=N.AWAITING_PERSON,
     )
     await add_event(
         session,

@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.states import (
+    LISTING_CORRECTIONS,
     LISTING_TRANSITIONS,
     LISTING_TRANSITIONS_BY_PERSON,
     NOTICE_TRANSITIONS,
@@ -88,13 +89,22 @@ async def move_listings(
     to: ListingStatus,
     *,
     by_person: bool = False,
+    correcting: bool = False,
     only_from: Collection[ListingStatus] | None = None,
     reason: str | None = None,
     reference: str | None = None,
 ) -> set[int]:
-    """Move the listings that may go `to` from where they stand now (a person may also correct a
-    decision); returns the ids moved."""
-    table = LISTING_TRANSITIONS_BY_PERSON if by_person else LISTING_TRANSITIONS
+    """Move the listings that may go `to` from where they stand now (a person may also move an
+    open listing from one decision to another); returns the ids moved.
+
+    `correcting`: an approver's correction of a recorded decision (`LISTING_CORRECTIONS`), the
+    only move out of removed or rejected back to an open status. A correction from one decision
+    to another keeps the time the decision was recorded (the platform decided then; what was
+    recorded was wrong); one back to in review clears it."""
+    if correcting:
+        table = LISTING_CORRECTIONS
+    else:
+        table = LISTING_TRANSITIONS_BY_PERSON if by_person else LISTING_TRANSITIONS
     return await set_listings_status(
         session,
         listing_ids=listing_ids,
@@ -102,4 +112,5 @@ async def move_listings(
         sources=_guard(sources(table, to), to, only_from),
         reason=reason,
         reference=reference,
+        keep_decided_at=correcting,
     )

@@ -12,23 +12,27 @@ Nothing is lost or sent twice:
   the last attempt a notice that never left is `failed` (the thread offers a Retry button), and
   one that may have arrived (the platform could not be asked) is *held*: people are shown it may
   have arrived, and the platform is asked again slowly (`bot.delivery.lookup`);
-- the result, its events, its thread replies and the job's completion commit together
-  (`bot.delivery.record`).
+- the result, its events, its thread replies, the notice as sent (`bot.delivery.copies`) and the
+  job's completion commit together (`bot.delivery.record`); what may have reached a platform when
+  the outcome is unknown is kept first, as uncertain.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from bot.core.states import NOTICE_TRANSITIONS, NoticeState, sources
 from bot.delivery.adapters.base import (
     Adapter,
+    AmbiguousError,
     OutgoingNotice,
     PermanentError,
     Receipt,
     TransientError,
 )
 from bot.delivery.channel import adapter_for, call_channel, outgoing
+from bot.delivery.copies import UNCERTAIN, keep_sent
 from bot.delivery.elements import MissingElementError
 from bot.delivery.record import (
     fail_notice,
@@ -178,6 +182,7 @@ async def _after_ambiguous(
             raise _Settled from None
         raise RetryLater(f"{notice.platform}: {exc}") from None
     log.warning("notice %s: outcome unknown (%s)", notice.id, exc)
+    await _keep_uncertain(rt, notice, out, adapter, exc)
     try:
         receipt = await call_channel(rt, notice, lambda: adapter.find_existing(out))
     except Exception as reconcile_error:
@@ -191,7 +196,22 @@ async def _after_ambiguous(
         raise RetryLater(
             f"{notice.platform}: {exc}; not received, sending again", delay=5
         ) from None
-    return receipt
+    return replace(receipt, copy=None)  # what arrived is the uncertain copy, kept already
+
+
+async def _keep_uncertain(
+    rt: Runtime, notice: Notice, out: OutgoingNotice, adapter: Adapter, exc: Exception
+) -> None:
+    """Keep what may have reached the platform, before it is asked about: the record of a send
+    whose outcome nobody knows yet. Settled as arrived, this record is what arrived; sent again,
+    that send keeps its own."""
+    copy = exc.copy if isinstance(exc, AmbiguousError) else None
+    if copy is None:
+        return
+    async with rt.db.transaction() as session:
+        await keep_sent(
+            session, case_id=notice.case_id, out=out, adapter=adapter, copy=copy, outcome=UNCERTAIN
+        )
 
 
 async def _record_receipt(
@@ -207,7 +227,7 @@ async def _record_receipt(
     async with rt.db.transaction() as session:
         rt.metrics.submissions.labels(notice.platform, outcome).inc()
         if receipt.awaiting_person:
-            recorded = await record_awaiting_person(session, notice, out, receipt)
+            recorded = await record_awaiting_person(session, notice, out, receipt, adapter)
         else:
             recorded = await record_sent(
                 rt,
@@ -223,6 +243,15 @@ async def _record_receipt(
                 "notice %s: the channel has it (reference %s) but another writer moved it meanwhile",
                 notice.id,
                 receipt.reference,
+            )
+        if receipt.copy is not None:  # kept even when another writer moved it: it did go out
+            await keep_sent(
+                session,
+                case_id=notice.case_id,
+                out=out,
+                adapter=adapter,
+                copy=receipt.copy,
+                outcome=outcome,
             )
         await ctx.complete(session)
 

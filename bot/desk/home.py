@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.core.states import SHOWN_OPEN_STATUSES
 from bot.desk.case_list import list_answer
+from bot.desk.inbox import home_section
 from bot.runtime import Runtime
 from bot.slack_ui.case_message import STATUS_EMOJI
 from bot.slack_ui.mrkdwn import Blocks, context_line, mrkdwn, plain
@@ -24,7 +25,7 @@ async def home_view(rt: Runtime, *, user_id: str) -> dict[str, Any]:
     # Imported here so the app starts without the figures' SQL (storage.stats); they load the
     # first time someone opens Home.
     from bot.figures.digest import load_scores
-    from bot.figures.scorecard import scorecard_blocks
+    from bot.figures.scorecard import decision_sources, scorecard_blocks
 
     blocks: Blocks = [{"type": "header", "text": plain("Takedown desk", limit=150)}]
     if not await rt.access.is_viewer(user_id):
@@ -32,6 +33,7 @@ async def home_view(rt: Runtime, *, user_id: str) -> dict[str, Any]:
         return {"type": "home", "blocks": blocks}
     _, mine = await list_answer(rt, user_id=user_id, what="mine", page=1)
     blocks += [b for b in mine if b.get("type") != "actions"]
+    blocks += await home_section(rt, user_id=user_id)  # platforms' emails to triage (approvers)
     async with rt.db.sessions() as session:
         counts = await open_listing_counts(session)
     blocks.append({"type": "divider"})
@@ -53,7 +55,8 @@ async def home_view(rt: Runtime, *, user_id: str) -> dict[str, Any]:
         )
     blocks.append({"type": "divider"})
     scores = await load_scores(rt.db, rt.config, now=rt.clock())
-    _, score_blocks = scorecard_blocks(scores, since=None)
+    sources = await decision_sources(rt.db, since=None, now=rt.clock())
+    _, score_blocks = scorecard_blocks(scores, since=None, sources=sources)
     blocks += score_blocks
     blocks.append(
         context_line("Report listings with /report-listing; this tab refreshes when you open it.")

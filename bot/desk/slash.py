@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from bot.core.cases import case_ref, parse_case_ref, thread_link
 from bot.core.listings import find_urls
 from bot.desk.case_list import ListFilterError, list_answer, parse_filter
+from bot.evidence.bundle_thread import queue_bundle
 from bot.figures.since import BadSince, read_since
 from bot.jobs.notify import parent_message
 from bot.runtime import Runtime
@@ -15,8 +16,18 @@ from bot.slack_ui.mrkdwn import Blocks, context, escape
 from storage.cases import get_case
 
 MAX_COMMAND_TEXT = 4000
-SUBCOMMANDS = ("report", "help", "status", "list", "digest", "scorecard", "unknown")
-_WITH_ARGUMENTS = ("status", "list", "digest", "scorecard")
+SUBCOMMANDS = (
+    "report",
+    "help",
+    "status",
+    "list",
+    "digest",
+    "scorecard",
+    "bundle",
+    "inbox",
+    "unknown",
+)
+_WITH_ARGUMENTS = ("status", "list", "digest", "scorecard", "bundle")
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,8 @@ def parse_command(text: str) -> tuple[str, list[str]]:
         return "help", []
     if head in _WITH_ARGUMENTS:
         return head, words[1:]
+    if head == "inbox":
+        return "inbox", []
     if urls:
         return "report", urls
     return "unknown", [words[0]]
@@ -57,8 +70,14 @@ async def answer_command(rt: Runtime, *, text: str, user_id: str) -> Answer:
     if kind == "unknown":
         return Answer(*help_blocks(unknown=args[0]))
     await rt.access.require_viewer(user_id)  # the rest reads cases or their figures
+    if kind == "inbox":  # platforms' emails waiting for triage: approvers (bot.desk.inbox)
+        from bot.desk.inbox import inbox_answer
+
+        return Answer(*await inbox_answer(rt, user_id=user_id))
     if kind == "status":
         return await _status(rt, args, user_id)
+    if kind == "bundle":
+        return await _bundle(rt, args, user_id)
     if kind == "list":
         try:
             what, page = parse_filter(args)
@@ -74,7 +93,7 @@ async def answer_command(rt: Runtime, *, text: str, user_id: str) -> Answer:
 
 
 async def _scorecard(rt: Runtime, args: list[str]) -> Answer:
-    from bot.figures.scorecard import build_scorecard, scorecard_blocks
+    from bot.figures.scorecard import build_scorecard, decision_sources, scorecard_blocks
 
     since_text = None
     if args[:1] == ["--since"] and len(args) == 2:
@@ -86,7 +105,34 @@ async def _scorecard(rt: Runtime, args: list[str]) -> Answer:
     except BadSince as exc:
         return Answer(*notice_text(escape(str(exc))))
     scores = await build_scorecard(rt.db, rt.config, since=since, now=rt.clock())
-    return Answer(*scorecard_blocks(scores, since=since))
+    sources = await decision_sources(rt.db, since=since, now=rt.clock())
+    return Answer(*scorecard_blocks(scores, since=since, sources=sources))
+
+
+async def _bundle(rt: Runtime, args: list[str], user_id: str) -> Answer:
+    """Queue the case's evidence bundle (built by a job, uploaded into its thread)."""
+    if len(args) != 1 or (case_id := parse_case_ref(args[0])) is None:
+        return Answer(*notice_text("Which case? For example: `/report-listing bundle TD-42`"))
+    async with rt.db.sessions() as session:
+        case = await get_case(session, case_id)
+    if case is None:
+        return Answer(*notice_text(f"There is no case {case_ref(case_id)}."))
+    ref = case_ref(case_id)
+    await rt.access.require_reader(user_id, ref=ref, private_channel=case.private_channel)
+    async with rt.db.transaction() as session:
+        await queue_bundle(session, case_id=case_id, requested_by=user_id)
+    rt.wake_worker()
+    where = (
+        f" (<{thread_link(case.channel_id, case.thread_ts)}|its thread>)"
+        if (case.channel_id and case.thread_ts)
+        else ""
+    )
+    return Answer(
+        *notice_text(
+            f"Building {ref}'s evidence bundle: it will be uploaded in {ref}'s thread{where} "
+            "with its SHA-256."
+        )
+    )
 
 
 async def _status(rt: Runtime, args: list[str], user_id: str) -> Answer:

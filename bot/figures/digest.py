@@ -35,10 +35,13 @@ from bot.figures.scorecard import (
     sla_days_by_platform,
     table,
 )
+from bot.slack_ui.mail_blocks import sources_line
 from bot.slack_ui.mrkdwn import Blocks, context, cut, escape, link_url, mrkdwn, plain
 from storage.db import Database
+from storage.mail_handling import waiting_count
 from storage.stats.period import OldListing, PeriodFigures, PlatformFigures, period_figures
 from storage.stats.scorecard import PlatformScore
+from storage.stats.sources import decisions_by_source
 
 DIGEST_DAYS = 7
 MAX_TABLE_ROWS = 20
@@ -99,8 +102,14 @@ async def build_digest(
             sla=sla,
             default_sla=DEFAULT_SLA_DAYS,
         )
+        sources = await decisions_by_source(session, since=start, until=end)
+        waiting = await waiting_count(session)
     png = await asyncio.to_thread(render_chart, current, zone=zone) if chart else None
     text, blocks = digest_blocks(current, previous, zone=zone, sla=sla, chart=png is not None)
+    # Where this week's decisions came from, and the platforms' emails no case was found for.
+    blocks.insert(
+        len(blocks) - 1, {"type": "section", "text": mrkdwn(sources_line(sources, waiting=waiting))}
+    )
     return Digest(
         text=text,
         blocks=blocks,

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from bot.config.schema import AppConfig, PlatformConfig
 from bot.core.platforms import PLATFORMS, platform_name
+from bot.slack_ui.mail_blocks import sources_line
 from bot.slack_ui.mrkdwn import Blocks, context, cut, escape, escape_cut, mrkdwn, plain
 from storage.db import Database
 from storage.stats.scorecard import PlatformScore, scorecard
+from storage.stats.sources import decisions_by_source
 
 MAX_TABLE_ROWS = 25  # keeps a preformatted table well inside a section's 3,000 characters
 MAX_TABLE_TEXT = 3000  # a section's text
@@ -56,6 +58,14 @@ async def build_scorecard(
             sla=sla_days_by_platform(config),
             default_sla=DEFAULT_SLA_DAYS,
         )
+
+
+async def decision_sources(
+    db: Database, *, since: datetime | None, now: datetime
+) -> dict[str, int]:
+    """How many decisions since `since` came from the mailbox, from platforms' APIs, from people."""
+    async with db.sessions() as session:
+        return await decisions_by_source(session, since=since, until=now)
 
 
 # -- formatting shared with the digest ------------------------------------------------------------
@@ -120,9 +130,13 @@ def short_name(platform: str) -> str:
 
 
 def scorecard_blocks(
-    scores: Sequence[PlatformScore], *, since: datetime | None
+    scores: Sequence[PlatformScore],
+    *,
+    since: datetime | None,
+    sources: Mapping[str, int] | None = None,
 ) -> tuple[str, Blocks]:
-    """The scorecard as one message: a table of every platform (most listings first)."""
+    """The scorecard as one message: a table of every platform (most listings first); with
+    `sources`, a line saying where the decisions came from (`decision_sources`)."""
     scope = f"since {since:%Y-%m-%d}" if since is not None else "all time"
     blocks: Blocks = [
         {"type": "header", "text": plain(f"Platform scorecard ({scope})", limit=150)},
@@ -159,6 +173,8 @@ def scorecard_blocks(
             "asked more information about."
         )
     )
+    if sources is not None:
+        blocks.append(context(sources_line(sources)))
     summary = "; ".join(
         f"{escape_cut(platform_label(score.platform), 40)} {format_rate(score.takedown_rate)} "
         "taken down, "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import aiohttp
@@ -19,13 +19,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config.schema import INFRINGEMENT_TYPES, RIGHT_KIND_FOR, AppConfig, Right
 from bot.core.cases import MAX_LISTINGS_PER_CASE, case_ref, thread_link
 from bot.core.listings import ListingURLError, ParsedListing, parse_listing_url
+from bot.core.pasted import strip_invisible
 from bot.core.states import ListingStatus
 from bot.delivery.adapters.base import NoticeListing
 from bot.delivery.elements import applies_eu, missing_elements
 from bot.delivery.plan import plan_notices
 from bot.delivery.states import move_listings
+from bot.intake.bad_lines import BadLine, form_errors
 from bot.intake.shortlinks import ShortLinkPolicy, resolve_short_links
+from bot.jobs import payloads
 from bot.jobs.notify import enqueue_parent_post
+from bot.jobs.payloads import CaptureListing
 from bot.slack_ui.report_form import FILE_FIELD
 from storage.cases import case_by_intake_key, hold_intake_lock, insert_case
 from storage.db import Database
@@ -42,15 +46,31 @@ from storage.models import Case
 MAX_DESCRIPTION = 3000
 MAX_EVIDENCE_LINKS = 20
 MAX_SELLER = 200
-_SHOWN_ERRORS = 5
+
+
+# More of a report stored with its new case, in the same transaction: (session, case id).
+AlsoStore = Callable[[AsyncSession, int], Awaitable[None]]
 
 
 class ReportRejected(Exception):
-    """The report cannot become a case; `errors` maps a form field to the message to show beside it."""
+    """The report cannot become a case; `errors` maps a form field to the message to show beside it.
 
-    def __init__(self, errors: Mapping[str, str]) -> None:
+    Its lines that cannot be filed are `bad_lines`, all of them; the messages show all but
+    `unshown` of them, and `good` lines could be filed without them."""
+
+    def __init__(
+        self,
+        errors: Mapping[str, str],
+        *,
+        bad_lines: Sequence[BadLine] = (),
+        unshown: int = 0,
+        good: int = 0,
+    ) -> None:
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = dict(errors)
+        self.bad_lines = tuple(bad_lines)
+        self.unshown = unshown
+        self.good = good
 
 
 @dataclass(frozen=True)
@@ -76,6 +96,7 @@ class ReportDraft:
     evidence_text: str = ""
     seller: str | None = None
     sellers: Mapping[int, str] = field(default_factory=dict)  # line number → seller (CSV input)
+    skip_invalid: bool = False  # file the good lines, skipping those that cannot be filed
     file_lines: Sequence[FileLine] = ()  # listings from a file, besides those typed in urls_text
     # Short links already followed (bot.intake.shortlinks): the pasted text → its listing URL, or why not.
     resolved: Mapping[str, str | ListingURLError] = field(default_factory=dict)
@@ -98,6 +119,7 @@ class ParsedLine:
 class ParsedReport:
     listings: list[ParsedLine]
     evidence: list[str]
+    skipped: list[BadLine] = field(default_factory=list)  # with `skip_invalid`
 
 
 @dataclass(frozen=True)
@@ -105,19 +127,11 @@ class OpenedCase:
     case_id: int
     listings: int
     created: bool  # False: this intake key had already opened the case (redelivery, double submit)
+    skipped: tuple[BadLine, ...] = ()  # the lines left out (`skip_invalid`)
 
     @property
     def ref(self) -> str:
         return case_ref(self.case_id)
-
-
-def _line_errors(
-    problems: Sequence[tuple[int, str]], total_lines: int, *, label: str = "line"
-) -> str:
-    shown = [f"{label} {line}: {reason}" for line, reason in problems[:_SHOWN_ERRORS]]
-    if len(problems) > _SHOWN_ERRORS:
-        shown.append(f"… and {len(problems) - _SHOWN_ERRORS} more bad lines of {total_lines}")
-    return "\n".join(shown)
 
 
 async def follow_short_links(
@@ -137,10 +151,12 @@ async def follow_short_links(
 
 
 def parse_report(config: AppConfig, draft: ReportDraft) -> ParsedReport:
-    """Check every field; raise ReportRejected naming each bad field (and each bad line)."""
+    """Check every field; raise ReportRejected naming each bad field (and each bad line). With
+    `skip_invalid`, lines that cannot be filed are skipped, when at least one other line can be."""
     errors, right = _citation_errors(config, draft)
-    listings, listing_errors = _parse_listings(draft)
+    listings, listing_errors, bad = _parse_listings(draft)
     errors.update(listing_errors)
+    skipped = bad if draft.skip_invalid and listings else []
     if len(draft.description) > MAX_DESCRIPTION:
         errors["description"] = (
             f"at most {MAX_DESCRIPTION:,} characters (this one has {len(draft.description):,})"
@@ -152,9 +168,16 @@ def parse_report(config: AppConfig, draft: ReportDraft) -> ParsedReport:
         errors["seller"] = f"at most {MAX_SELLER} characters"
     if not errors and right is not None:
         errors.update(_missing_from_report(config, right, draft, listings))
-    if errors:
-        raise ReportRejected(errors)
-    return ParsedReport(listings=listings, evidence=evidence)
+    if errors or (bad and not skipped):
+        raise _rejected(errors, [] if skipped else bad, good=len(listings))
+    return ParsedReport(listings=listings, evidence=evidence, skipped=skipped)
+
+
+def _rejected(errors: Mapping[str, str], bad: Sequence[BadLine], *, good: int) -> ReportRejected:
+    """The refusal of a report with these field `errors` and `bad` lines (shown beside their
+    fields, as many as fit), of which `good` could be filed without the bad ones."""
+    lines, unshown = form_errors(bad, good=good)
+    return ReportRejected({**errors, **lines}, bad_lines=bad, unshown=unshown, good=good)
 
 
 def _citation_errors(config: AppConfig, draft: ReportDraft) -> tuple[dict[str, str], Right | None]:
@@ -182,8 +205,9 @@ def _citation_errors(config: AppConfig, draft: ReportDraft) -> tuple[dict[str, s
     return errors, found[1] if found is not None else None
 
 
-def _parse_listings(draft: ReportDraft) -> tuple[list[ParsedLine], dict[str, str]]:
-    """The listings typed and in the file, and the errors of their lines (or of their number)."""
+def _parse_listings(draft: ReportDraft) -> tuple[list[ParsedLine], dict[str, str], list[BadLine]]:
+    """The listings typed and in the file, the errors of their number, and the lines that cannot
+    be filed."""
     lines = draft.urls_text.splitlines()
     typed = (FileLine(n, raw, draft.sellers.get(n)) for n, raw in enumerate(lines, start=1))
     seen: set[str] = set()
@@ -192,20 +216,17 @@ def _parse_listings(draft: ReportDraft) -> tuple[list[ParsedLine], dict[str, str
         draft.file_lines, seen=seen, seller=draft.seller, in_file=True, resolved=draft.resolved
     )
     listings += from_file
+    file_text = {item.line: item.text for item in draft.file_lines}
+    bad = [BadLine(n, lines[n - 1], why) for n, why in problems]
+    bad += [BadLine(n, file_text.get(n, ""), why, in_file=True) for n, why in file_problems]
     errors: dict[str, str] = {}
-    if problems:
-        errors["urls"] = _line_errors(problems, len(lines))
-    if file_problems:
-        errors[FILE_FIELD] = _line_errors(file_problems, len(draft.file_lines), label="file line")
-    if problems or file_problems:
-        pass  # the bad lines are the message
-    elif not listings:
+    if not listings and not bad:
         errors["urls"] = "add at least one listing URL, one per line"
     elif len(listings) > MAX_LISTINGS_PER_CASE:
         errors[FILE_FIELD if draft.file_lines else "urls"] = (
             f"{len(listings):,} listings; one case holds at most {MAX_LISTINGS_PER_CASE:,}"
         )
-    return listings, errors
+    return listings, errors, bad
 
 
 def _parse_evidence(text: str) -> tuple[list[str], str | None]:
@@ -239,7 +260,7 @@ def parse_lines(
             problems.append((item.line, item.problem))
             continue
         text = item.text.strip()
-        if not text:
+        if not strip_invisible(text).strip():
             continue
         # A short link is recorded as pasted; its listing is the URL it led to.
         target = (resolved or {}).get(text, text)
@@ -281,34 +302,20 @@ def _missing_from_report(
     return {"description": "Required: " + "; ".join(wanted)} if wanted else {}
 
 
-def duplicate_errors(
+def duplicate_lines(
     lines: Sequence[ParsedLine], open_listings: Mapping[str, OpenListing]
-) -> dict[str, str]:
-    """Form errors for listings already in an open case: typed lines beside the URL field, a file's
-    lines beside the file input."""
-    errors: dict[str, str] = {}
-    typed = [item for item in lines if not item.in_file]
-    if message := duplicate_message(typed, open_listings):
-        errors["urls"] = message
-    in_file = [item for item in lines if item.in_file]
-    if message := duplicate_message(in_file, open_listings, label="file line"):
-        errors[FILE_FIELD] = message
-    return errors
-
-
-def duplicate_message(
-    lines: Sequence[ParsedLine], open_listings: Mapping[str, OpenListing], *, label: str = "line"
-) -> str:
-    problems = []
+) -> list[BadLine]:
+    """The lines whose listing is already in an open case, each naming that case (and its
+    thread); plain text: the form shows it beside a field."""
+    found = []
     for item in lines:
         if (hit := open_listings.get(item.listing.key)) is not None:
             where = case_ref(hit.case_id)
             if hit.channel_id and hit.thread_ts:
                 where += f" ({thread_link(hit.channel_id, hit.thread_ts)})"
-            problems.append(
-                (item.line, f"{item.listing.key} is already reported in open case {where}")
-            )
-    return _line_errors(problems, len(lines), label=label)
+            reason = f"{item.listing.key} is already reported in open case {where}"
+            found.append(BadLine(item.line, item.text, reason, in_file=item.in_file))
+    return found
 
 
 async def open_case(
@@ -321,16 +328,19 @@ async def open_case(
     channel_id: str | None,
     intake_key: str | None,
     private_channel: str | None = None,
+    then: AlsoStore | None = None,
 ) -> OpenedCase:
     """Store a report as a case with its listings, notices and first jobs; one transaction.
 
     Raises ReportRejected for bad input or listings already in an open case. The same
     `intake_key` opens the case once: a second call returns the first case (`created=False`).
     A case filed from a `private_channel` keeps its thread there, not in the report channel.
+    `then` stores more of the report with the new case, in the same transaction (the form's
+    evidence files' job).
     """
     report = parse_report(config, draft)
     intake = _Intake(
-        config, draft, report, reporter_id, team_id, channel_id, intake_key, private_channel
+        config, draft, report, reporter_id, team_id, channel_id, intake_key, private_channel, then
     )
     for attempt in range(2):
         try:
@@ -357,6 +367,7 @@ class _Intake:
     channel_id: str | None
     intake_key: str | None
     private_channel: str | None = None
+    then: AlsoStore | None = None
 
     async def store(self, session: AsyncSession) -> OpenedCase:
         """The case, in the caller's transaction; the earlier one if this intake key opened it."""
@@ -364,17 +375,18 @@ class _Intake:
         if self.intake_key and (existing := await case_by_intake_key(session, self.intake_key)):
             assert existing.id is not None
             return OpenedCase(existing.id, 0, created=False)
-        listings = self.report.listings
+        listings, skipped = self.report.listings, self.report.skipped
         keys = [item.listing.key for item in listings]
         open_listings = await find_open_listings(session, keys)
         if open_listings:
-            raise ReportRejected(duplicate_errors(listings, open_listings))
+            listings, skipped = self._without_open(open_listings)
+            keys = [item.listing.key for item in listings]
         relisted = await find_removed_listings(session, keys)
         case = await insert_case(session, self._case())
         assert case.id is not None
         # The parent message's job first: it runs before the notices' submits.
         await enqueue_parent_post(session, case_id=case.id)
-        await self._insert_listings(session, case.id, relisted)
+        await self._insert_listings(session, case.id, listings, relisted)
         await add_event(
             session,
             case_id=case.id,
@@ -386,7 +398,22 @@ class _Intake:
                 "relisted": len(relisted),
             },
         )
-        return OpenedCase(case.id, len(listings), created=True)
+        if self.then is not None:
+            await self.then(session, case.id)
+        skipped = sorted(skipped, key=lambda line: (line.in_file, line.line))
+        return OpenedCase(case.id, len(listings), created=True, skipped=tuple(skipped))
+
+    def _without_open(
+        self, open_listings: Mapping[str, OpenListing]
+    ) -> tuple[list[ParsedLine], list[BadLine]]:
+        """The listings in no open case, and the lines skipped with those that are; raises
+        ReportRejected unless the report skips what cannot be filed and a listing remains."""
+        listings = self.report.listings
+        taken = duplicate_lines(listings, open_listings)
+        rest = [item for item in listings if item.listing.key not in open_listings]
+        if not self.draft.skip_invalid or not rest:
+            raise _rejected({}, taken, good=len(rest))
+        return rest, [*self.report.skipped, *taken]
 
     def _case(self) -> Case:
         draft = self.draft
@@ -405,11 +432,14 @@ class _Intake:
         )
 
     async def _insert_listings(
-        self, session: AsyncSession, case_id: int, relisted: dict[str, int]
+        self,
+        session: AsyncSession,
+        case_id: int,
+        listings: Sequence[ParsedLine],
+        relisted: dict[str, int],
     ) -> None:
         """The listings with their notices (planned first), and the removed ones they report
         again marked `relisted`."""
-        listings = self.report.listings
         notice_ids = await plan_notices(
             session,
             config=self.config,
@@ -433,3 +463,15 @@ class _Intake:
             relisted=relisted,
         )
         await move_listings(session, list(relisted.values()), ListingStatus.RELISTED)
+        # Evidence: each listing's page captured once, after its notice's submit job.
+        await payloads.enqueue_many(
+            session,
+            [
+                (
+                    CaptureListing(case_id=case_id, position=position),
+                    f"capture:{case_id}:{position}",
+                )
+                for position, item in enumerate(listings)
+                if self.config.captures(item.listing.platform)
+            ],
+        )

@@ -20,13 +20,11 @@ serve short links from loopback without DNS or the internet.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import re
-import socket
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from urllib.parse import SplitResult, urljoin, urlsplit
 
 import aiohttp
@@ -34,14 +32,22 @@ from yarl import URL
 
 from bot.core.listings import MAX_URL_LENGTH, ListingURLError, excerpt, parse_listing_url
 
-# bot.core.listings keeps its shortener table and host lookup private for now; only these two are used.
+# bot.core.listings keeps its shortener table private for now; only this one is used.
 from bot.core.listings import SHORT_LINK_HOSTS as _LISTINGS_SHORTENERS
-from bot.core.listings import known_domain as _listings_domain_of
+from bot.core.pasted import tidy_link
+from bot.intake.guard import (
+    Blocked,
+    HostPolicy,
+    Resolver,
+    bare_host,
+    check_url,
+    is_platform_host,
+    pinned_url,
+)
 
 log = logging.getLogger("takedown.shortlinks")
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
+__all__ = ["Resolver", "ShortLinkPolicy", "is_platform_host"]  # Resolver: tests type resolvers
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 DEFAULT_TIMEOUT = 3.0
@@ -49,57 +55,38 @@ DEFAULT_MAX_REDIRECTS = 5
 DEFAULT_CONCURRENCY = 8
 USER_AGENT = "takedown-bot (short-link check)"
 
-_HOST = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*")
-_NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")  # browsers read hosts ending so as IPv4
 _SCHEMELESS = re.compile(r"^(?://)?([A-Za-z0-9.-]+)(?=[/?#]|$)")
-
-
-def is_platform_host(host: str) -> bool:
-    """Whether `host` belongs to a marketplace the bot supports (exact labels, never substrings)."""
-    return _listings_domain_of(host) is not None
 
 
 SHORTENER_HOSTS: frozenset[str] = frozenset(_LISTINGS_SHORTENERS)
 
 
 @dataclass(frozen=True)
-class ShortLinkPolicy:
+class ShortLinkPolicy(HostPolicy):
     """Which hosts a short link may start on and pass through.
 
     `shorteners` are the hosts whose links are followed; a hop may also land on any host for which
-    `is_target` is true (the supported marketplaces). The rest is for tests only:
-    `rewrite` sends requests for a host to another origin (`{"amzn.to": "http://127.0.0.1:8080"}`)
-    without resolving or checking it, `resolver` replaces the event loop's getaddrinfo, and
-    `allow_private` accepts private and loopback addresses from the resolver.
+    `is_target` is true (the supported marketplaces). `rewrite`, `resolver` and `allow_private`
+    are for tests only (`bot.intake.guard.HostPolicy`).
     """
 
     shorteners: frozenset[str] = SHORTENER_HOSTS
-    is_target: Callable[[str], bool] = is_platform_host
-    allow_private: bool = False
-    rewrite: Mapping[str, str] = field(default_factory=dict)
-    resolver: Resolver | None = None
 
     def is_shortener(self, host: str) -> bool:
-        return _bare(host) in self.shorteners
+        return bare_host(host) in self.shorteners
 
     def allows_hop(self, host: str) -> bool:
-        return self.is_shortener(host) or self.is_target(_bare(host))
+        return self.is_shortener(host) or self.allows(host)
 
 
 DEFAULT_POLICY = ShortLinkPolicy()
 
 
-def _bare(host: str) -> str:
-    return host.lower().removesuffix(".").removeprefix("www.")
-
-
 def as_url(text: str) -> str:
-    """A line as the reporter pasted it, as a URL: Slack's `<url|label>` wrapping and `&amp;`
-    escapes undone, `https://` added to a bare host (`amzn.to/abc`)."""
-    url = text.strip()
-    if url.startswith("<") and url.endswith(">"):
-        url = url[1:-1].split("|", 1)[0].strip()
-    url = url.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    """A line as the reporter pasted it, as a URL: what surrounds the link taken away
+    (`bot.core.pasted`: quotes, punctuation, invisible marks, Slack's `<url|label>` wrapping and
+    `&amp;` escapes), `https://` added to a bare host (`amzn.to/abc`)."""
+    url = tidy_link(text)
     if "://" not in url and (bare := _SCHEMELESS.match(url)) and "." in bare[1]:
         url = "https://" + url.removeprefix("//")
     return url
@@ -118,36 +105,11 @@ def short_link_host(text: str, *, hosts: ShortLinkPolicy | None = None) -> str |
         return None
     if parts.scheme.lower() not in ("http", "https") or not policy.is_shortener(host):
         return None
-    return _bare(host)
+    return bare_host(host)
 
 
 class _Refused(Exception):
     """Why the chain stops; becomes a ListingURLError naming the short link the reporter gave."""
-
-
-def _is_forbidden(address: IPAddress) -> bool:
-    """Private, loopback, link-local, reserved, multicast, unspecified, or not globally routed."""
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour or (address.teredo or (None, None))[1]
-        if embedded is not None and _is_forbidden(embedded):
-            return True
-    return (
-        address.is_private
-        or address.is_loopback
-        or address.is_link_local
-        or address.is_reserved
-        or address.is_multicast
-        or address.is_unspecified
-        or not address.is_global
-    )
-
-
-def _ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return ":" in host or bool(_NUMERIC_LABEL.fullmatch(host.rsplit(".", 1)[-1]))
-    return True
 
 
 _NOT_A_LISTING = "short link did not lead to a listing on a supported platform"
@@ -155,64 +117,36 @@ _NOT_A_LISTING = "short link did not lead to a listing on a supported platform"
 
 def _check_hop(url: str, policy: ShortLinkPolicy) -> SplitResult:
     """The parts of a hop's URL, or _Refused when the bot must not request it."""
-    if len(url) > MAX_URL_LENGTH:
-        raise _Refused(f"{_NOT_A_LISTING} (a redirect was too long)")
     try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise _Refused(f"{_NOT_A_LISTING} (a redirect was malformed)") from None
-    if parts.scheme.lower() not in ("http", "https"):
-        raise _Refused(f"{_NOT_A_LISTING} (it redirects to a '{excerpt(parts.scheme, 20)}:' link)")
-    if "@" in parts.netloc:
-        raise _Refused(f"{_NOT_A_LISTING} (a redirect hides its host behind '@')")
-    host = (parts.hostname or "").removesuffix(".")
-    if not host:
-        raise _Refused(f"{_NOT_A_LISTING} (a redirect has no host)")
-    if _ip_literal(host):
-        raise _Refused(
-            f"short link redirects to an IP address ({excerpt(host, 40)}), not to a marketplace"
-        )
-    if not _HOST.fullmatch(host) or not policy.allows_hop(host):
-        raise _Refused(f"{_NOT_A_LISTING} (it redirects to {excerpt(host, 60)})")
-    if port not in (None, 80, 443):
-        raise _Refused(f"{_NOT_A_LISTING} (it redirects to port {port} of {excerpt(host, 60)})")
-    return parts
+        return check_url(url, policy.allows_hop)
+    except Blocked as blocked:
+        raise _Refused(_refusal(blocked)) from None
 
 
-async def _system_resolver(host: str, port: int) -> list[str]:
-    loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
-    return [str(info[4][0]) for info in infos]
+def _refusal(blocked: Blocked) -> str:
+    """What the reporter is told about a hop the guard refused."""
+    subject = excerpt(blocked.subject, 60)
+    return {
+        "too_long": f"{_NOT_A_LISTING} (a redirect was too long)",
+        "malformed": f"{_NOT_A_LISTING} (a redirect was malformed)",
+        "scheme": f"{_NOT_A_LISTING} (it redirects to a '{excerpt(blocked.subject, 20)}:' link)",
+        "userinfo": f"{_NOT_A_LISTING} (a redirect hides its host behind '@')",
+        "no_host": f"{_NOT_A_LISTING} (a redirect has no host)",
+        "ip": f"short link redirects to an IP address ({excerpt(blocked.subject, 40)}), "
+        "not to a marketplace",
+        "host": f"{_NOT_A_LISTING} (it redirects to {subject})",
+        "port": f"{_NOT_A_LISTING} (it redirects to port {subject})",
+        "not_found": f"could not follow the short link ({subject} was not found)",
+        "private": f"short link leads to {subject}, which has a private or local network address",
+    }[blocked.problem]
 
 
 async def _connect_url(url: str, parts: SplitResult, policy: ShortLinkPolicy) -> URL:
     """Where to send the request for `url`: a checked address of its host (or the test origin)."""
-    host = (parts.hostname or "").removesuffix(".")
-    target = URL(url, encoded=True)
-    if (origin := policy.rewrite.get(host) or policy.rewrite.get(_bare(host))) is not None:
-        return URL(origin.rstrip("/") + target.raw_path_qs, encoded=True)
-    port = target.port or (443 if parts.scheme.lower() == "https" else 80)
-    resolve = policy.resolver or _system_resolver
     try:
-        found = list(await resolve(host, port))
-    except OSError:
-        raise _Refused(
-            f"could not follow the short link ({excerpt(host, 60)} was not found)"
-        ) from None
-    addresses: list[IPAddress] = []
-    for text in found:
-        try:
-            addresses.append(ipaddress.ip_address(text.split("%", 1)[0]))
-        except ValueError:
-            continue
-    if not addresses:
-        raise _Refused(f"could not follow the short link ({excerpt(host, 60)} was not found)")
-    if not policy.allow_private and any(_is_forbidden(address) for address in addresses):
-        raise _Refused(
-            f"short link leads to {excerpt(host, 60)}, which has a private or local network address"
-        )
-    return target.with_host(str(addresses[0]))
+        return await pinned_url(url, parts, policy)
+    except Blocked as blocked:
+        raise _Refused(_refusal(blocked)) from None
 
 
 async def _ask(

@@ -70,6 +70,16 @@ class LookupNotice(JobPayload):
     attempt: int
 
 
+class AnswerNotice(JobPayload):
+    """Send a person's answer to the platform's request for information on a notice; the answer
+    itself (text, links, files, listings, who) is its `answer_requested` event, `answer_id`."""
+
+    kind: ClassVar[JobKind] = JobKind.ANSWER
+    notice_id: int
+    case_id: int
+    answer_id: int
+
+
 class ThreadReply(JobPayload):
     """A reply in the case's thread (rendered when it was queued: it is history); with
     `refresh_parent`, the parent message's summary is then updated too."""
@@ -126,6 +136,47 @@ class SweepReminders(JobPayload):
 
     kind: ClassVar[JobKind] = JobKind.REMIND
     scheduled_at: UtcTime
+
+
+class ReadMailbox(JobPayload):
+    """One period's read of the team's mailbox."""
+
+    kind: ClassVar[JobKind] = JobKind.MAILBOX
+    scheduled_at: UtcTime
+
+
+class CaptureListing(JobPayload):
+    """Fetch one listing's page (the case's listing at `position`) and keep it as evidence."""
+
+    kind: ClassVar[JobKind] = JobKind.CAPTURE
+    case_id: int
+    position: int
+
+
+class SweepEvidence(JobPayload):
+    """The hourly retention sweep of evidence (`evidence.keep_days`)."""
+
+    kind: ClassVar[JobKind] = JobKind.EVIDENCE_SWEEP
+    scheduled_at: UtcTime
+
+
+class KeepFiles(JobPayload):
+    """Files a person added as a case's evidence (the report form, **Add evidence**): each a
+    Slack file object, cut to what fetching it needs."""
+
+    kind: ClassVar[JobKind] = JobKind.KEEP_FILES
+    case_id: int
+    added_by: str
+    files: list[dict[str, Any]]
+    note: str = ""
+
+
+class BuildBundle(JobPayload):
+    """A case's evidence bundle, asked for by `requested_by`, uploaded into its thread."""
+
+    kind: ClassVar[JobKind] = JobKind.BUNDLE
+    case_id: int
+    requested_by: str
 
 
 async def enqueue(

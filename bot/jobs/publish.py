@@ -19,7 +19,16 @@ from storage.jobs import JobQueue
 
 # Finished ones are deleted after keep_done_jobs.
 PURGED_KINDS = tuple(
-    str(kind) for kind in (JobKind.SUBMIT, JobKind.POLL, JobKind.LOOKUP, JobKind.NOTIFY)
+    str(kind)
+    for kind in (
+        JobKind.SUBMIT,
+        JobKind.POLL,
+        JobKind.LOOKUP,
+        JobKind.ANSWER,
+        JobKind.NOTIFY,
+        JobKind.MAILBOX,
+        JobKind.CAPTURE,
+    )
 )
 
 log = logging.getLogger("takedown.publish")

@@ -1,6 +1,7 @@
 """The job registry: every `JobKind` with the model its payload is read with, its runner, and who
-is told when one of its jobs is dead-lettered. The kinds that act for a notice (submit, poll) each
-have a dead-letter handler, so neither dies without a word in the case's thread.
+is told when one of its jobs is dead-lettered. The kinds that act for a notice (submit, poll,
+lookup, answer) each have a dead-letter handler, so none dies without a word in the case's
+thread.
 
 The bot's worker runs exactly these kinds (`bound_to`), each bound to the bot's runtime. A new
 kind of job is a `JobKind` member, a payload model in `bot.jobs.payloads`, a runner, and a line
@@ -18,20 +19,32 @@ from typing import Any, Generic, TypeVar
 from pydantic import TypeAdapter
 
 from bot.core.states import JobKind
+from bot.delivery.answers.send import on_answer_dead, run_answer
 from bot.delivery.lookup import on_lookup_dead, run_lookup
 from bot.delivery.poll import on_poll_dead, run_poll
 from bot.delivery.submit import on_submit_dead, run_submit
+from bot.evidence.added import on_keep_files_dead, run_keep_files
+from bot.evidence.bundle_thread import on_bundle_dead, run_bundle
+from bot.evidence.capture import run_capture
+from bot.evidence.retention import run_evidence_sweep
 from bot.jobs.notify import run_notify
 from bot.jobs.payloads import (
+    AnswerNotice,
+    BuildBundle,
+    CaptureListing,
+    KeepFiles,
     LookupNotice,
     Notify,
     PollNotice,
     PostDigest,
+    ReadMailbox,
     SubmitNotice,
+    SweepEvidence,
     SweepReminders,
 )
 from bot.jobs.publish import run_digest, run_remind
 from bot.jobs.worker import JobContext, JobHandler
+from bot.mailbox.reader import run_mailbox
 from bot.runtime import Runtime
 from storage.jobs import ClaimedJob
 
@@ -60,9 +73,17 @@ JOB_TYPES: Mapping[JobKind, JobType[Any]] = MappingProxyType(
         JobKind.SUBMIT: JobType(TypeAdapter(SubmitNotice), run_submit, on_dead=on_submit_dead),
         JobKind.POLL: JobType(TypeAdapter(PollNotice), run_poll, on_dead=on_poll_dead),
         JobKind.LOOKUP: JobType(TypeAdapter(LookupNotice), run_lookup, on_dead=on_lookup_dead),
+        JobKind.ANSWER: JobType(TypeAdapter(AnswerNotice), run_answer, on_dead=on_answer_dead),
         JobKind.NOTIFY: JobType(TypeAdapter(Notify), run_notify),
         JobKind.DIGEST: JobType(TypeAdapter(PostDigest), run_digest),
         JobKind.REMIND: JobType(TypeAdapter(SweepReminders), run_remind),
+        JobKind.MAILBOX: JobType(TypeAdapter(ReadMailbox), run_mailbox),
+        JobKind.CAPTURE: JobType(TypeAdapter(CaptureListing), run_capture),
+        JobKind.EVIDENCE_SWEEP: JobType(TypeAdapter(SweepEvidence), run_evidence_sweep),
+        JobKind.KEEP_FILES: JobType(
+            TypeAdapter(KeepFiles), run_keep_files, on_dead=on_keep_files_dead
+        ),
+        JobKind.BUNDLE: JobType(TypeAdapter(BuildBundle), run_bundle, on_dead=on_bundle_dead),
     }
 )
 

@@ -1,4 +1,5 @@
-"""Periodic work, exactly once however many workers run: the weekly digest and the hourly SLA sweep.
+"""Periodic work, exactly once however many workers run: the weekly digest, the hourly SLA sweep
+and the mailbox read (every `mailbox.every`, run key `mailbox:<period start in UTC>`).
 
 Every worker runs a `Scheduler`. On each tick it works out the latest scheduled moment of each
 schedule (cron in `team.timezone`, DST-correct through zoneinfo) and enqueues that run's job with
@@ -19,9 +20,10 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config.schema import AppConfig
-from bot.jobs.payloads import PostDigest, SweepReminders, enqueue
+from bot.jobs.payloads import PostDigest, ReadMailbox, SweepEvidence, SweepReminders, enqueue
 from storage.db import Database
 from storage.models import utcnow
 
@@ -74,10 +76,33 @@ class Scheduler:
                 dedupe_key=f"remind:{hour.astimezone(UTC).isoformat()}",
             )
             new += job is not None
+            new += await self._mailbox(session, now)
+            if self.config.evidence.keep_days:
+                job = await enqueue(
+                    session,
+                    SweepEvidence(scheduled_at=hour),
+                    dedupe_key=f"evidence_sweep:{hour.astimezone(UTC).isoformat()}",
+                )
+                new += job is not None
         if new:
             log.info("scheduled %s periodic job(s)", new)
             self.wake_worker()
         return new
+
+    async def _mailbox(self, session: AsyncSession, now: datetime) -> int:
+        """This period's mailbox read, once: periods are counted from the epoch in UTC."""
+        mailbox = self.config.mailbox
+        if mailbox is None:
+            return 0
+        every = mailbox.every.total_seconds()
+        slot = datetime.fromtimestamp(now.timestamp() // every * every, UTC)
+        job = await enqueue(
+            session,
+            ReadMailbox(scheduled_at=slot),
+            dedupe_key=f"mailbox:{slot.isoformat()}",
+            serial_key="mailbox",  # one read at a time, however many workers
+        )
+        return int(job is not None)
 
     def stop(self) -> None:
         self._stop.set()

@@ -40,6 +40,7 @@ EMOJI = {
     "no_entry": "⛔",
     "hourglass": "⌛",
     "chart_with_upwards_trend": "📈",
+    "speech_balloon": "💬",
 }
 
 _TOKEN = re.compile(r"<([^<>\n]+)>")

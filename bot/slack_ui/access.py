@@ -134,13 +134,30 @@ class AccessControl:
     async def is_approver(self, user_id: str) -> bool:
         return await self._allowed(user_id, self.approvers)
 
-    async def require_approver(self, user_id: str, *, reporter_id: str | None = None) -> None:
-        """Approvers may act on any case; `reporter_id`, when given, may act on their own."""
+    async def require_approver(
+        self,
+        user_id: str,
+        *,
+        reporter_id: str | None = None,
+        doing: str = "change a case's status",
+    ) -> None:
+        """Approvers may act on any case; `reporter_id`, when given, may act on their own.
+        `doing` names the action in the refusal."""
         if user_id == reporter_id or await self.is_approver(user_id):
             return
         raise AccessDenied(
-            f"Only approvers can change a case's status. Ask {_who(self.approvers)} "
+            f"Only approvers can {doing}. Ask {_who(self.approvers)} "
             "(listed in `access.approvers`)."
+        )
+
+    async def require_answerer(self, user_id: str, *, reporter_id: str, doing: str) -> None:
+        """The case's reporter or an approver: who may `doing` (answer a platform's request for
+        information on the case)."""
+        if user_id == reporter_id or await self.is_approver(user_id):
+            return
+        raise AccessDenied(
+            f"Only the case's reporter (<@{reporter_id}>) or an approver can {doing}. Ask them, "
+            f"or {_who(self.approvers)} (listed in `access.approvers`)."
         )
 
     # -- reading ----------------------------------------------------------------------------------

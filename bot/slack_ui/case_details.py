@@ -78,8 +78,8 @@ def who(actor: str) -> str:
         return f"<@{actor}>"
     if actor.startswith("platform:"):
         return f"{escape_cut(platform_name(actor.removeprefix('platform:')), 100)} (poll)"
-    if actor == "bot":
-        return "the bot"
+    if actor in ("bot", "mailbox"):
+        return f"the {actor}"
     return escape_cut(actor, 50)
 
 
@@ -116,6 +116,10 @@ def _what(act: LastAct) -> str:
         )
     if kind == "note":
         return f"added a note: {_text(detail, 'note', 150)}"
+    if kind == "decision_corrected":
+        to = str(detail.get("to") or "")
+        changed = escape_cut(CHANGED_TO.get(to, to.replace("_", " ")), 50)
+        return f"corrected a decision to {changed}: {_text(detail, 'reason', 150)}"
     simple = {
         "opened": "reported the case",
         "notice_sent": "sent a notice",
@@ -126,6 +130,13 @@ def _what(act: LastAct) -> str:
         "notice_held": "held a notice whose fate is unknown",
         "notice_arrived_after_withdrawal": "learnt a withdrawn notice had arrived",
         "lookup_answered": "heard back about a held notice",
+        "evidence_added": "added evidence",
+        "answer_requested": "answered the platform",
+        "answer_sent": "sent an answer to the platform",
+        "answer_guided": "passed an answer on to the platform",
+        "answer_failed": "could not send an answer to the platform",
+        "mail_suggested": "found a platform's email about the case",
+        "mail_attached": "attached a platform's email to the case",
     }
     return simple.get(kind, escape_cut(kind.replace("_", " "), 60)) + _ref(detail)
 

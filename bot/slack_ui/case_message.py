@@ -18,6 +18,7 @@ from bot.slack_ui.case_details import (
     last_act_text,
     sellers_text,
 )
+from bot.slack_ui.evidence_form import evidence_button
 from bot.slack_ui.mrkdwn import (
     Blocks,
     context,
@@ -66,7 +67,7 @@ def case_message(
 
     `counts` is (platform, shown status) → number; `listings` the first few. A bulk case shows a
     summary per platform and status instead of every URL, with its sellers and latest notes.
-    Within Slack's limits whatever the case holds (at most 16 blocks).
+    Within Slack's limits whatever the case holds (at most 17 blocks).
     """
     details = details or CaseDetails()
     total = sum(counts.values())
@@ -111,6 +112,7 @@ def case_message(
                 }
             )
         blocks += _sections(_notes(details))
+    blocks.append(evidence_button(ref))
     opened = created_at.astimezone(zone)
     blocks.append(context(f"Opened {opened:%Y-%m-%d %H:%M %Z} · updates in this thread"))
     return text, blocks

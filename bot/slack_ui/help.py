@@ -17,6 +17,8 @@ def help_blocks(*, unknown: str | None = None) -> tuple[str, Blocks]:
         f"`{COMMAND} list {escape('[open|mine|all|<platform>]')}` — cases, newest first",
         f"`{COMMAND} digest` — this week's figures (only you see them)",
         f"`{COMMAND} scorecard [--since 2026-11-01]` — each platform's responsiveness",
+        f"`{COMMAND} bundle TD-42` — a case's evidence bundle (ZIP), uploaded in its thread",
+        f"`{COMMAND} inbox` — platforms' emails no case was found for (approvers)",
         f"`{COMMAND} help` — this message",
     ]
     blocks: Blocks = []
@@ -35,7 +37,7 @@ def help_blocks(*, unknown: str | None = None) -> tuple[str, Blocks]:
     text = f"I did not understand `{escape(unknown[:100])}`. " if unknown else ""
     return (
         text
-        + f"Usage: {COMMAND} [help | status TD-42 | list | digest | scorecard | {escape('<url>')} …]",
+        + f"Usage: {COMMAND} [help | status TD-42 | list | digest | scorecard | bundle TD-42 | {escape('<url>')} …]",
         blocks,
     )
 

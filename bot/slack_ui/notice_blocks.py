@@ -19,7 +19,9 @@ PORTAL_FAILED = "portal_failed"
 RETRY = "notice_retry"
 DECIDE = "notice_decide"
 WITHDRAW = "notice_withdraw"
+CORRECT = "notice_correct"  # opens bot.slack_ui.corrections' form
 HELD_SENT = "held_sent"
+VIEW_NOTICE = "notice_view_open"  # the notice as sent (bot.desk.notice_view)
 CONFIRM_VIEW = "notice_confirm"
 DECISION_VIEW = "notice_decision"
 NOT_FILED_VIEW = "notice_not_filed"
@@ -122,6 +124,7 @@ def portal_guide(
             "elements": [
                 _button("Submitted…", PORTAL_SUBMITTED, value, style="primary"),
                 _button("Could not submit", PORTAL_FAILED, value),
+                _view(notice_id),
             ],
         }
     )
@@ -243,12 +246,22 @@ def _withdraw(notice_id: int) -> dict[str, Any]:
 
 
 def tracking_buttons(notice_id: int) -> dict[str, Any]:
-    """Buttons under a sent notice: record the platform's decision, withdraw."""
+    """Buttons under a sent notice: record the platform's decision, withdraw, view it as sent, and
+    correct a decision recorded by mistake (last: the rare one)."""
     return {
         "type": "actions",
         "block_id": f"track:{notice_id}",
-        "elements": [_button("Record decision…", DECIDE, str(notice_id)), _withdraw(notice_id)],
+        "elements": [
+            _button("Record decision…", DECIDE, str(notice_id)),
+            _withdraw(notice_id),
+            _view(notice_id),
+            _button("Correct decision…", CORRECT, str(notice_id)),
+        ],
     }
+
+
+def _view(notice_id: int) -> dict[str, Any]:
+    return _button("View notice", VIEW_NOTICE, str(notice_id))
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,16 @@ Definitions shared by both reports:
 - **Relisted counts as removed.** A `relisted` listing was removed and later reported again, so
   for every takedown figure (removed, takedown rate, time to removal) it is a removal.
 - **Takedown rate** — removed / (removed + rejected); None when nothing was decided.
-- **Time to removal** — from `submitted_at` to `decided_at` of removed listings, in whole seconds
+- **Corrections count as the final decision.** A decision an approver corrected is replaced by
+  the correction (a listing is one row, counted once, by its status now): a removal corrected away
+  is no removal. A correction to another decision keeps `decided_at` (when the corrected decision
+  was recorded: the platform decided then); one back to in review clears it, and the next decision
+  sets it. A needs-info decision corrected away (a `decision_corrected` event whose `corrects`
+  names its `status_changed` event) was never asked, for the scorecard's "needed info". For a
+  past `now`, a corrected listing is seen as it stands now: reopened, as undecided; corrected into
+  another decision, as that one since the first was recorded.
+- **Time to removal** — from `submitted_at` (the first submission, kept through corrections) to
+  `decided_at` of removed listings (the final removal's, see above), in whole seconds
   (each timestamp truncated to the second: `strftime('%s', …)` on SQLite, which stores naive UTC
   text, and `floor(date_part('epoch', …))` on PostgreSQL), reported in hours. Whole seconds
   rather than `julianday()` differences: julianday is a float of days with millisecond

@@ -9,8 +9,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Text, and_, cast, func, or_, select
+from sqlalchemy import String, Text, and_, cast, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
@@ -69,7 +70,8 @@ async def scorecard(
 
     SLA breaches: listings removed or rejected more than SLA days after their clock started
     (submission, else report), plus those still awaiting the platform past their SLA at `now`.
-    Needed info: listings with a `status_changed` event to `needs_info`, or in that state now.
+    Needed info: listings with a `status_changed` event to `needs_info` that no correction undid,
+    or in that state now.
     """
     await no_jit(session)
     where = [col(Listing.created_at) < timestamp(now)]
@@ -118,11 +120,25 @@ async def _listing_counts(
     # `IN (subquery)` rather than a correlated EXISTS: both databases evaluate it once (a hashed
     # subplan, an ephemeral index) instead of once per listing. The LIKE on the stored JSON text
     # is a cheap pre-filter (no JSON parsing for the many other events); the JSON test decides.
+    # A needs-info decision corrected away (recorded by mistake) was never asked: its correction
+    # names it (`corrects`). Looked up per needs-info event, by listing (an indexed column).
+    correction = aliased(Event)
+    corrected = (
+        select(literal(1))
+        .where(
+            col(correction.listing_id) == col(Event.listing_id),
+            col(correction.kind) == "decision_corrected",
+            json_text(correction.detail, "corrects") == cast(col(Event.id), String),
+            col(correction.created_at) < timestamp(now),
+        )
+        .exists()
+    )
     asked = select(col(Event.listing_id)).where(
         col(Event.kind) == "status_changed",
         cast(col(Event.detail), Text).like("%needs_info%"),
         json_text(Event.detail, "to") == "needs_info",
         col(Event.created_at) < timestamp(now),
+        ~corrected,
     )
     asked_for_info = or_(outcome_in(now, NEEDS_INFO), col(Listing.id).in_(asked))
     rows = await session.execute(

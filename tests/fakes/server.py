@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Generic, Self, TypeVar
@@ -91,21 +92,24 @@ class RecordedRequest:
     query: dict[str, str]
     headers: dict[str, str]
     json: Any  # the parsed body, its text when it is not JSON, or None without a body
+    body: bytes = b""  # the body's bytes as they arrived
 
 
 async def recorded_request(request: web.Request) -> RecordedRequest:
+    raw = await request.read() if request.can_read_body else b""
     body: Any = None
-    if request.can_read_body:
+    if raw:
         try:
-            body = await request.json()
-        except ValueError:
-            body = await request.text()
+            body = json.loads(raw)
+        except ValueError:  # UnicodeDecodeError too
+            body = raw.decode("utf-8", "replace")
     return RecordedRequest(
         method=request.method,
         path=request.path,
         query=dict(request.query),
         headers=dict(request.headers),
         json=body,
+        body=raw,
     )
 
 

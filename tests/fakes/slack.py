@@ -46,6 +46,9 @@ class FakeSlack(FakeServer[Call]):
         # not listed is a public channel when it starts with C, else one the bot cannot see.
         self.channels: dict[str, dict[str, Any]] = {}
         self.uploads: dict[str, bytes] = {}  # file id → bytes uploaded to its upload URL
+        self._upload_names: dict[
+            str, str
+        ] = {}  # file id → the filename its upload URL was asked for
         self.files: dict[str, tuple[dict[str, Any], bytes]] = {}  # file id → (file object, bytes)
         self.downloads: list[dict[str, str]] = []  # each file download: its path and Authorization
         self._scripted: dict[str, list[Scripted]] = {}
@@ -119,6 +122,15 @@ class FakeSlack(FakeServer[Call]):
     # -- reading --------------------------------------------------------------------------------
     def calls_to(self, method: str) -> list[Call]:
         return [call for call in self.calls if call.method == method]
+
+    def uploaded(self, completed: Call) -> list[tuple[str, bytes]]:
+        """The files a `files.completeUploadExternal` call shared (files_upload_v2's last step):
+        each one's name, as given to `files.getUploadURLExternal`, and the bytes uploaded."""
+        files = completed.params.get("files")
+        files = json.loads(files) if isinstance(files, str) else files or []
+        return [
+            (self._upload_names.get(f["id"], ""), self.uploads.get(f["id"], b"")) for f in files
+        ]
 
     async def wait_for(self, method: str, *, count: int = 1, timeout: float = 10.0) -> list[Call]:
         """Wait until `method` has been called (successfully answered or not) `count` times."""
@@ -223,6 +235,7 @@ class FakeSlack(FakeServer[Call]):
             return {"ok": True, "view": {"id": f"V{next(self._ts)}", **(params.get("view") or {})}}
         if method == "files.getUploadURLExternal":
             file_id = f"F{next(self._ts)}"
+            self._upload_names[file_id] = str(params.get("filename") or "")
             return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
         if method == "files.completeUploadExternal":
             files = params.get("files")

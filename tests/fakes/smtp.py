@@ -37,6 +37,7 @@ class Received:
     message: EmailMessage
     login: bytes | None  # the user name it logged in with
     tls: bool
+    content: bytes = b""  # the message's bytes as the server received them
 
 
 class FakeSmtp:
@@ -125,6 +126,8 @@ class FakeSmtp:
         login = session.auth_data.login if isinstance(session.auth_data, LoginPassword) else None
         tls = server.transport.get_extra_info("ssl_object") is not None
         self.received.append(
-            Received(envelope.mail_from, list(envelope.rcpt_tos), message, login, tls)
+            Received(
+                envelope.mail_from, list(envelope.rcpt_tos), message, login, tls, envelope.content
+            )
         )
         return "250 2.0.0 queued as 4242"

@@ -14,6 +14,7 @@
         fake.requests[-1].json                      # what the adapter sent
         fake.notices[reference]                     # the notice filed under a reference
         fake.duplicates                             # idempotency keys that arrived again
+        fake.messages[reference]                    # answers filed under a notice (POST …/messages)
 
 Every request's v2 signature (method, path with query, timestamp, body) is verified with
 `bot.delivery.adapters.webhook.verify_request`; a bad, missing or stale one is answered 401
@@ -64,7 +65,8 @@ class FakeNotice:
 
 
 class FakeWebhookReceiver(FakePlatform[RecordedRequest]):
-    """`POST /notices` and `GET /notices/{reference}`, scriptable, with per-listing decisions."""
+    """`POST /notices`, `GET /notices/{reference}` and `POST /notices/{reference}/messages`,
+    scriptable, with per-listing decisions."""
 
     def __init__(self, *, secret: str, tolerance: float = 300) -> None:
         super().__init__()
@@ -73,6 +75,9 @@ class FakeWebhookReceiver(FakePlatform[RecordedRequest]):
         self.notices: dict[str, FakeNotice] = {}  # reference -> notice
         self.by_key: dict[str, str] = {}  # idempotency key -> reference
         self.duplicates: list[str] = []  # idempotency keys received again
+        # reference -> the answers (messages) filed under that notice, each once per key
+        self.messages: dict[str, list[dict[str, Any]]] = {}
+        self.message_keys: dict[str, str] = {}  # a message's idempotency key -> its reference
         self.decisions: dict[str, tuple[str, str | None]] = {}  # listing key -> (status, reason)
         self._ids = itertools.count(1)
 
@@ -83,6 +88,7 @@ class FakeWebhookReceiver(FakePlatform[RecordedRequest]):
     def add_routes(self, router: web.UrlDispatcher) -> None:
         router.add_post("/hooks/notices", self._create)
         router.add_get("/hooks/notices/{reference}", self._read)
+        router.add_post("/hooks/notices/{reference}/messages", self._message)
 
     # --- scripting ---------------------------------------------------------------------------
 
@@ -186,6 +192,34 @@ class FakeWebhookReceiver(FakePlatform[RecordedRequest]):
             status = 200
         notice = self.notices[reference]
         body = {"reference": reference, "listings": self._listings(notice)}
+        return await self._answer(request, scripted, web.json_response(body, status=status))
+
+    async def _message(self, request: web.Request) -> web.StreamResponse:
+        """`POST /notices/{reference}/messages`: an answer to the receiver's request for
+        information, filed once per `Idempotency-Key`."""
+        recorded = await self._record(request)
+        refusal, scripted = self._refuse_first(recorded)
+        if refusal is not None:
+            return refusal
+        key = request.headers.get(IDEMPOTENCY_HEADER, "")
+        if not key:
+            return web.json_response({"error": "Idempotency-Key header is required"}, status=400)
+        notice = self.notices.get(request.match_info["reference"])
+        if notice is None:
+            return web.json_response({"error": "no such notice"}, status=404)
+        if not isinstance(recorded.json, dict) or not recorded.json.get("message"):
+            return web.json_response({"error": "a message needs its text"}, status=422)
+        reference = self.message_keys.get(key)
+        status = 200
+        if reference is None:
+            filed = self.messages.setdefault(notice.reference, [])
+            reference = f"{notice.reference}-M{len(filed) + 1}"
+            self.message_keys[key] = reference
+            filed.append(recorded.json)
+            status = 201
+        else:
+            self.duplicates.append(key)
+        body = {"reference": reference}
         return await self._answer(request, scripted, web.json_response(body, status=status))
 
     async def _read(self, request: web.Request) -> web.StreamResponse:

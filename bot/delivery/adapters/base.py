@@ -2,7 +2,8 @@
 
 An adapter declares what it is with class attributes and does two things: `submit` a notice and
 `check` the platform's decisions on it (`ListingDecision`: a listing's status, one of
-`bot.core.states.DECISIONS`). It raises one of three typed errors, which the delivery layer
+`bot.core.states.DECISIONS`); where the channel allows, a third: `answer` a platform's request for
+information (`can_answer`). It raises one of three typed errors, which the delivery layer
 (`bot.delivery.submit`) turns into retries, failures or a hold for a person; an answer it cannot
 read is an `UnreadableAnswer`, typed by what it means for the call (see there). It also knows the
 shape of the platform's references (`parse_reference`). Adapters never touch Slack or the
@@ -11,7 +12,8 @@ database.
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -60,7 +62,14 @@ class PermanentError(AdapterError):
 
 
 class AmbiguousError(AdapterError):
-    """The request may have reached the platform; on a non-idempotent channel never resend blindly."""
+    """The request may have reached the platform; on a non-idempotent channel never resend blindly.
+
+    `copy` is what may have reached it, when the adapter got as far as building it: kept as an
+    uncertain record of the notice."""
+
+    def __init__(self, message: str, *, copy: SentCopy | None = None) -> None:
+        super().__init__(message)
+        self.copy = copy
 
 
 class UnreadableAnswer(AdapterError):
@@ -174,8 +183,67 @@ class ListingDecision:
 
 
 @dataclass(frozen=True, slots=True)
+class SentCopy:
+    """The notice exactly as the channel sent it: the bytes that left, and where they went.
+
+    `media_type`: "message/rfc822" (an email, `message_id` set), "application/json" (a webhook's
+    or an API's body, `path` the endpoint, relative to the channel's `base_url`), "text/plain" (a
+    portal guide: the text and fields a person is shown, `path` the portal's address). Kept
+    write-once by `bot.delivery.copies`.
+
+    One copy per notice: every channel files a notice in one request (eBay one report of up to
+    150 items, Mercado Libre one denounce per one-listing notice). A channel that needed several
+    would keep them as one "application/json" copy, an array of `{"path", "body"}`."""
+
+    media_type: str
+    body: bytes
+    message_id: str | None = None
+    path: str | None = None
+    in_reply_to: str | None = None  # an emailed answer's: the Message-ID it replies to
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerFile:
+    """A file a person attached to an answer, fetched from Slack."""
+
+    name: str
+    media_type: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingAnswer:
+    """A person's answer to a platform's request for information on a notice; built by
+    `bot.delivery.answers.outgoing`. `text` is the whole answer as plain text (the person's words,
+    the evidence links, the listings it concerns, the case); `message` the person's words alone."""
+
+    answer_id: int
+    idempotency_key: str  # stable for this answer: every attempt carries the same
+    case_ref: str
+    message: str
+    evidence: tuple[str, ...]
+    listings: tuple[NoticeListing, ...]
+    subject: str  # the notice's subject as it was sent
+    text: str
+    files: tuple[AnswerFile, ...] = ()
+    in_reply_to: str | None = None  # the Message-ID the notice's email went out with, if kept
+
+
+@contextmanager
+def copy_when_unsure(copy: SentCopy) -> Iterator[None]:
+    """Inside it, an `AmbiguousError` carries `copy`: what may have reached the platform, kept
+    as an uncertain record of the notice."""
+    try:
+        yield
+    except AmbiguousError as exc:
+        if exc.copy is None:
+            exc.copy = copy
+        raise
+
+
+@dataclass(frozen=True, slots=True)
 class Receipt:
-    """What a channel answered to a submission."""
+    """What a channel answered to a submission, and what it sent (`copy`)."""
 
     reference: str | None
     decisions: tuple[ListingDecision, ...] = ()
@@ -183,6 +251,7 @@ class Receipt:
         False  # portal: a person files it and confirms with the complaint number
     )
     detail: dict[str, Any] = field(default_factory=dict)
+    copy: SentCopy | None = None
 
 
 class Adapter:
@@ -195,6 +264,9 @@ class Adapter:
         False  # may a submission be resent without creating a second notice?
     )
     can_check: ClassVar[bool] = False  # can it ask the platform for decisions (poll)?
+    # can it send a person's answer to the platform's request for information (`answer`)? If
+    # not, the thread shows the answer for a person to pass on (bot.delivery.answers).
+    can_answer: ClassVar[bool] = False
     Options: ClassVar[type[AdapterOptions]] = AdapterOptions
 
     # Where OAuth tokens that change with each refresh are kept for every process (the
@@ -227,6 +299,16 @@ class Adapter:
     async def check(self, notice: OutgoingNotice) -> list[ListingDecision]:  # noqa: ARG002
         """The platform's current decision for each listing of a submitted notice."""
         return []
+
+    async def answer(
+        self,
+        notice: OutgoingNotice,  # noqa: ARG002
+        answer: OutgoingAnswer,  # noqa: ARG002
+    ) -> Receipt:
+        """Send a person's answer to the platform's request for information on a sent notice;
+        the receipt's `copy` is what left. Raises like `submit` (an `AmbiguousError` when the
+        answer may have arrived). Only called when `can_answer`."""
+        raise PermanentError(f"the {self.name} adapter cannot send answers")
 
     async def find_existing(self, notice: OutgoingNotice) -> Receipt | None:  # noqa: ARG002
         """After an ambiguous submission: the receipt if the platform did get it, None if it did not.

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
@@ -30,12 +30,14 @@ from bot.delivery.adapters.base import (
     OutgoingNotice,
     PermanentError,
     Receipt,
+    SentCopy,
     TransientError,
     UnreadableAnswer,
     UnreadableReceipt,
+    copy_when_unsure,
     entered_reference,
 )
-from bot.delivery.adapters.http import Reply, codes_by_type, path_part, refusal
+from bot.delivery.adapters.http import Reply, codes_by_type, json_body, path_part, refusal
 from bot.delivery.adapters.oauth import OAuthAdapter, OAuthApiOptions, OAuthGrant
 from bot.delivery.adapters.wording import clip, right_words
 
@@ -250,8 +252,17 @@ class EbayVeroAdapter(OAuthAdapter):
             raise PermanentError("the notice has no listings to report")
         if len(notice.listings) > MAX_ITEMS_PER_REPORT:
             raise PermanentError(f"eBay takes at most {MAX_ITEMS_PER_REPORT} items per report")
-        body = _report_body(notice, self.settings)
-        reply = await self._call("POST", "/vero_report", body=body, action="creating a report")
+        path = "/vero_report"
+        copy = SentCopy(
+            "application/json", json_body(_report_body(notice, self.settings)), path=path
+        )
+        with copy_when_unsure(copy):
+            receipt = await self._create(notice, path, copy.body)
+        return replace(receipt, copy=copy)
+
+    async def _create(self, notice: OutgoingNotice, path: str, body: bytes) -> Receipt:
+        """createVeroReport with `body` as serialised; the new report's id as the reference."""
+        reply = await self._call("POST", path, body=body, action="creating a report")
         if not 200 <= reply.status < 300:
             raise _refusal(reply, "creating a report")
         report_id = _parse_created(reply.json(), reply.headers.get("Location"))

@@ -9,6 +9,9 @@ moment that matters: once the message content has been handed to the server, a l
 or a timeout may hide a delivered message. That is an `AmbiguousError`, held for a person rather
 than resent. Before it (connecting, authenticating, the envelope) trouble is transient; a 5xx
 reply is the server's final word and a `PermanentError` carrying its message.
+
+A person's answer to the platform's request for information (`answer`) is a reply in the notice's
+thread, sent the same way and typed the same way.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import hashlib
 import logging
 import re
 import ssl
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -34,9 +38,11 @@ from bot.delivery.adapters.base import (
     Adapter,
     AdapterOptions,
     AmbiguousError,
+    OutgoingAnswer,
     OutgoingNotice,
     PermanentError,
     Receipt,
+    SentCopy,
     TransientError,
 )
 from bot.delivery.cleaning import clean_line
@@ -111,6 +117,7 @@ class EmailAdapter(Adapter):
     max_batch = 200
     idempotent = False  # a resent email is a second email
     can_check = False
+    can_answer = True  # a reply in the notice's email thread
     Options: ClassVar[type[AdapterOptions]] = EmailOptions
 
     @property
@@ -144,9 +151,22 @@ class EmailAdapter(Adapter):
     async def submit(self, notice: OutgoingNotice) -> Receipt:
         opts = self.settings
         message = self.build_message(notice)
+        reference = str(message["Message-ID"])
+        refused, reply, content = await self._send(notice, message)
+        log.info("email notice %s sent to %s as %s", notice.notice_id, opts.to, reference)
+        return Receipt(
+            reference=reference,
+            detail={"to": opts.to, "cc": list(opts.cc), "refused": refused, "server_reply": reply},
+            copy=SentCopy("message/rfc822", content, message_id=reference),
+        )
+
+    async def _send(
+        self, notice: OutgoingNotice, message: EmailMessage
+    ) -> tuple[dict[str, str], str, bytes]:
+        """One SMTP transaction: the refused copies, the server's reply and the bytes sent."""
+        opts = self.settings
         sender = opts.from_address or notice.rights_holder.email
         recipients = [opts.to, *opts.cc]
-        reference = str(message["Message-ID"])
         # Loading the system's CA store reads files: keep it off the event loop.
         tls_context = (
             None if opts.security == "none" else await asyncio.to_thread(self._tls_context)
@@ -163,20 +183,66 @@ class EmailAdapter(Adapter):
         )
         try:
             await self._connect(smtp)
-            refused, reply = await self._transfer(smtp, sender, recipients, message)
+            return await self._transfer(smtp, sender, recipients, message)
         finally:
             await _close(smtp)
-        log.info("email notice %s sent to %s as %s", notice.notice_id, opts.to, reference)
-        return Receipt(
-            reference=reference,
-            detail={"to": opts.to, "cc": list(opts.cc), "refused": refused, "server_reply": reply},
-        )
 
     @override
     async def find_existing(self, notice: OutgoingNotice) -> Receipt | None:
         raise AmbiguousError(
             "the mail server may have accepted the notice before the connection was lost; "
             f"email cannot be asked, so check with {self.settings.to} before resending"
+        )
+
+    def build_answer(
+        self, notice: OutgoingNotice, answer: OutgoingAnswer, *, now: datetime | None = None
+    ) -> EmailMessage:
+        """The reply to a notice's email carrying a person's answer: the notice's From, To and Cc,
+        `Re:` its subject, threaded under it (`In-Reply-To`, `References`: the Message-ID it went
+        out with, else the one derived from its key, which is what it was sent with), its own
+        stable Message-ID, the answer's files attached."""
+        message = self.build_message(notice, now=now)
+        original = answer.in_reply_to or message_id(notice.idempotency_key)
+        subject = clean_line(answer.subject or notice.subject)
+        del message["Subject"], message["Message-ID"]
+        message["Subject"] = subject if subject.lower().startswith("re:") else f"Re: {subject}"
+        message["Message-ID"] = message_id(answer.idempotency_key)
+        message["In-Reply-To"] = original
+        message["References"] = original
+        message["X-Takedown-Answer"] = str(answer.answer_id)
+        body = answer.text
+        plain = body.isascii() and all(len(line) <= 998 for line in body.splitlines())
+        message.set_content(body, charset="utf-8", cte="7bit" if plain else "quoted-printable")
+        for file in answer.files:
+            maintype, _, subtype = file.media_type.partition("/")
+            if not subtype or maintype == "multipart":
+                maintype, subtype = "application", "octet-stream"
+            message.add_attachment(
+                file.data, maintype=maintype, subtype=subtype, filename=clean_line(file.name)
+            )
+        return message
+
+    @override
+    async def answer(self, notice: OutgoingNotice, answer: OutgoingAnswer) -> Receipt:
+        message = self.build_answer(notice, answer)
+        original = str(message["In-Reply-To"])
+        reference = str(message["Message-ID"])
+        try:
+            refused, reply, content = await self._send(notice, message)
+        except AmbiguousError as exc:
+            copy = replace(exc.copy, in_reply_to=original) if exc.copy else None
+            raise AmbiguousError(
+                "the connection to the mail server was lost while the answer was being sent; "
+                "it may have been delivered",
+                copy=copy,
+            ) from exc
+        log.info(
+            "email answer %s to notice %s sent as %s", answer.answer_id, notice.notice_id, reference
+        )
+        return Receipt(
+            reference=reference,
+            detail={"refused": refused, "server_reply": reply},
+            copy=SentCopy("message/rfc822", content, message_id=reference, in_reply_to=original),
         )
 
     def _tls_context(self) -> ssl.SSLContext:
@@ -208,8 +274,9 @@ class EmailAdapter(Adapter):
 
     async def _transfer(
         self, smtp: aiosmtplib.SMTP, sender: str, recipients: list[str], message: EmailMessage
-    ) -> tuple[dict[str, str], str]:
-        """MAIL, RCPT, DATA. Until DATA starts, nothing can have been delivered."""
+    ) -> tuple[dict[str, str], str, bytes]:
+        """MAIL, RCPT, DATA: the refused copies, the server's reply and the bytes sent. Until
+        DATA starts, nothing can have been delivered."""
         addresses = [sender, *recipients]
         utf8 = not all(address.isascii() for address in addresses)
         if utf8 and not smtp.supports_extension("smtputf8"):
@@ -239,9 +306,10 @@ class EmailAdapter(Adapter):
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise AmbiguousError(
                 "the connection to the mail server was lost while the notice was being sent; "
-                "it may have been delivered"
+                "it may have been delivered",
+                copy=SentCopy("message/rfc822", content, message_id=str(message["Message-ID"])),
             ) from exc
-        return refused, reply.message
+        return refused, reply.message, content
 
 
 def _by_code(exc: aiosmtplib.SMTPResponseException, what: str) -> TransientError | PermanentError:

@@ -106,6 +106,11 @@ class Reply:
             return None
 
 
+def json_body(value: Any) -> bytes:
+    """A request's JSON body, serialised once: these bytes are sent and kept (`SentCopy`)."""
+    return json.dumps(value, ensure_ascii=False).encode()
+
+
 def retry_after(value: str | None) -> float | None:
     """Retry-After as seconds to wait, from 0 to MAX_RETRY_AFTER: a number of seconds or an HTTP
     date (one in the past is 0). None when the header is missing or neither: a sign, an exponent,
@@ -191,25 +196,26 @@ async def request(
     created: str,
     headers: Mapping[str, str],
     timeout: float,  # noqa: ASYNC109 (each platform's own per-request limit, from app.yaml)
-    body: dict[str, Any] | None = None,
+    body: bytes | None = None,
     form: Mapping[str, str] | None = None,
     params: Mapping[str, str] | None = None,
     idempotent: bool = False,
 ) -> Reply:
-    """One request; transport failures become typed errors. `body` is sent as JSON, `form` as a
-    form. `created` names what a POST makes ("the report"), for the message when its outcome is
-    unknown; an `idempotent` POST (asking again does no harm) is transient then. A successful
-    answer over MAX_ANSWER_BYTES raises `too_large`; a refusal's is dropped (its status says
-    enough)."""
+    """One request; transport failures become typed errors. `body` is JSON already serialised
+    (`json_body`), sent exactly as given, so the bytes a notice keeps are the bytes that left;
+    `form` is sent as a form. `created` names what a POST makes ("the report"), for the message
+    when its outcome is unknown; an `idempotent` POST (asking again does no harm) is transient
+    then. A successful answer over MAX_ANSWER_BYTES raises `too_large`; a refusal's is dropped
+    (its status says enough)."""
     ambiguous = method == "POST" and not idempotent
     after_send: type[AdapterError] = AmbiguousError if ambiguous else TransientError
     suffix = f"; {created} may have been created" if ambiguous else ""
+    headers = {**headers, "Content-Type": "application/json"} if body is not None else headers
     try:
         async with http.request(
             method,
             url,
-            json=body,
-            data=dict(form) if form is not None else None,
+            data=body if body is not None else (dict(form) if form is not None else None),
             params=params,
             headers=dict(headers),
             timeout=aiohttp.ClientTimeout(total=timeout),

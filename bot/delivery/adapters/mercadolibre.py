@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr, field_validator
@@ -29,11 +30,13 @@ from bot.delivery.adapters.base import (
     OutgoingNotice,
     PermanentError,
     Receipt,
+    SentCopy,
     UnreadableAnswer,
     UnreadableReceipt,
+    copy_when_unsure,
     entered_reference,
 )
-from bot.delivery.adapters.http import Reply, codes_by_type, path_part, refusal
+from bot.delivery.adapters.http import Reply, codes_by_type, json_body, path_part, refusal
 from bot.delivery.adapters.oauth import OAuthAdapter, OAuthApiOptions, OAuthGrant
 from bot.delivery.adapters.wording import clip, right_words
 
@@ -214,16 +217,20 @@ class MercadoLibreAdapter(OAuthAdapter):
                 "a Mercado Libre denounce covers exactly one listing, "
                 f"this notice has {len(notice.listings)}"
             )
+        item_id = _item_id(notice.listings[0])
+        path = f"/moderations/pppi/denounces/items/{path_part(item_id)}"
+        body = json_body(_denounce_body(notice, self.settings))
+        copy = SentCopy("application/json", body, path=path)
+        with copy_when_unsure(copy):
+            receipt = await self._denounce(notice, path, body)
+        return replace(receipt, copy=copy)
+
+    async def _denounce(self, notice: OutgoingNotice, path: str, body: bytes) -> Receipt:
+        """The create-denounce call with `body` as serialised; the denounce id as the reference."""
         listing = notice.listings[0]
         item_id = _item_id(listing)
-        body = _denounce_body(notice, self.settings)
         action = f"denouncing {item_id}"
-        reply = await self._call(
-            "POST",
-            f"/moderations/pppi/denounces/items/{path_part(item_id)}",
-            body=body,
-            action=action,
-        )
+        reply = await self._call("POST", path, body=body, action=action)
         if not 200 <= reply.status < 300:
             raise _refusal(reply, action)
         denounce_id = _parse_created(reply.json())

@@ -433,12 +433,12 @@ class OAuthAdapter(Adapter):
         path: str,
         *,
         action: str,
-        body: dict[str, Any] | None = None,
+        body: bytes | None = None,
         params: dict[str, str] | None = None,
     ) -> Reply:
-        """One request to `base_url` + `path`; transport failures become typed errors (ambiguous
-        for a POST once sent). With `oauth`, an access token the platform refuses (401) is
-        renewed and the request sent once more: a refused request did nothing."""
+        """One request to `base_url` + `path` (`body`: JSON bytes, `json_body`); transport failures
+        become typed errors (ambiguous for a POST once sent). With `oauth`, an access token the
+        platform refuses (401) is renewed and the request sent again: a refused one did nothing."""
         options = self.options
         assert isinstance(options, OAuthApiOptions)
 

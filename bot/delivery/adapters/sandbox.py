@@ -28,6 +28,7 @@ from bot.delivery.adapters.base import (
     OutgoingNotice,
     PermanentError,
     Receipt,
+    SentCopy,
 )
 
 if TYPE_CHECKING:
@@ -101,6 +102,8 @@ class SandboxAdapter(Adapter):
             reference=reference,
             decisions=decisions,
             detail={"simulated": True, "decide_at": decide_at.isoformat(timespec="seconds")},
+            # Nothing leaves the bot: what is kept is the notice a platform would have been sent.
+            copy=SentCopy("text/plain", f"Subject: {notice.subject}\n\n{notice.text}".encode()),
         )
 
     async def check(self, notice: OutgoingNotice) -> list[ListingDecision]:

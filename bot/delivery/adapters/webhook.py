@@ -1,7 +1,8 @@
 """The `webhook` channel: the notice as signed JSON to an enforcement vendor or in-house system.
 
 `POST {base_url}/notices` files a notice; `GET {base_url}/notices/{reference}` asks for the
-decisions. Every request is signed (`X-Takedown-Signature: v2=<hex HMAC-SHA256>` over the
+decisions; `POST {base_url}/notices/{reference}/messages` carries a person's answer to the
+receiver's request for information. Every request is signed (`X-Takedown-Signature: v2=<hex HMAC-SHA256>` over the
 timestamp, the method, the path with its query and the body; the deprecated v1, over timestamp and
 body only, beside it until V1_SENT_UNTIL) and every submission carries an `Idempotency-Key`: the receiver keeps
 one notice per key and answers a repeat with the same reference. That contract is what makes
@@ -30,15 +31,18 @@ from bot.delivery.adapters.base import (
     AdapterOptions,
     InvalidReference,
     ListingDecision,
+    OutgoingAnswer,
     OutgoingNotice,
     PermanentError,
     Receipt,
+    SentCopy,
     TransientError,
     UnreadableAnswer,
     UnreadableReceipt,
 )
 from bot.delivery.adapters.http import path_part, read_answer, too_large
 from bot.delivery.adapters.http import retry_after as retry_after_seconds
+from bot.delivery.adapters.webhook_answer import answer_payload
 from bot.delivery.cleaning import clean_line
 
 log = logging.getLogger(__name__)
@@ -215,6 +219,7 @@ class WebhookAdapter(Adapter):
     max_batch = 500
     idempotent = True  # the receiver dedupes by Idempotency-Key
     can_check = True
+    can_answer = True  # POST /notices/{reference}/messages
     Options: ClassVar[type[AdapterOptions]] = WebhookOptions
 
     @property
@@ -224,7 +229,7 @@ class WebhookAdapter(Adapter):
 
     async def submit(self, notice: OutgoingNotice) -> Receipt:
         body = json.dumps(notice_payload(notice), ensure_ascii=False).encode()
-        answer = await self._request(
+        answer = await self._request(  # these bytes are signed, sent and kept (`SentCopy`)
             "POST",
             "/notices",
             body=body,
@@ -243,7 +248,34 @@ class WebhookAdapter(Adapter):
         if items is not None and not isinstance(items, list):
             raise UnreadableReceipt(RECEIVER, SENDING, "its listings are not a list")
         decisions = _decisions(notice, items or [])
-        return Receipt(reference=reference, decisions=tuple(decisions), detail={"response": answer})
+        return Receipt(
+            reference=reference,
+            decisions=tuple(decisions),
+            detail={"response": answer},
+            copy=SentCopy("application/json", body, path="/notices"),
+        )
+
+    @override
+    async def answer(self, notice: OutgoingNotice, answer: OutgoingAnswer) -> Receipt:
+        """`POST /notices/{reference}/messages`: the answer, under its own `Idempotency-Key`."""
+        if not notice.reference:
+            raise PermanentError("this notice has no webhook reference to answer under")
+        path = f"/notices/{path_part(notice.reference)}/messages"
+        body = json.dumps(answer_payload(notice, answer), ensure_ascii=False).encode()
+        reply = await self._request(
+            "POST",
+            path,
+            body=body,
+            extra={IDEMPOTENCY_HEADER: answer.idempotency_key, "Content-Type": "application/json"},
+        )
+        given = reply.get("reference")
+        reference = given if isinstance(given, str) and 0 < len(given) <= 200 else None
+        target = URL(self.settings.base_url + path).raw_path
+        return Receipt(
+            reference=reference,
+            detail={"response": reply},
+            copy=SentCopy("application/json", body, path=target),
+        )
 
     async def check(self, notice: OutgoingNotice) -> list[ListingDecision]:
         if not notice.reference:

@@ -3,9 +3,10 @@
 The formats are documented in docs/export.md. In short:
 
 - `csv` — one row per listing, with its case's fields and a compact `timeline` column;
-- `json` — one document, cases → listings → events (plus each case's notices and case-level
-  events), one case per line;
-- `lumen` — a JSON array with one entry per sent notice, each the request body Lumen's API takes.
+- `json` — one document, cases → listings → events (plus each case's notices, each with the
+  notice as it was sent, and case-level events), one case per line;
+- `lumen` — a JSON array with one entry per sent notice, each the request body Lumen's API takes,
+  built from the notice as it was sent (its kept record), beside that record's identity.
 
 `csv` and `json` are built by `tabular`, `lumen` by `lumen`; `records` reads the database.
 `since` keeps the cases reported at or after that moment. Timestamps are UTC, ISO 8601 with `Z`.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -12,18 +12,21 @@ from sqlmodel import col
 
 from bot.core.cases import case_ref
 from storage.db import Database
-from storage.models import Case, Event, Listing, Notice
+from storage.models import Case, Event, Listing, Notice, NoticeRecord
+from storage.notice_records import latest_notices
 
 
 @dataclass(frozen=True)
 class CaseRecord:
     """One case and everything that belongs to it: listings in their order within the case,
-    notices by id, events oldest first."""
+    notices by id, events oldest first, and each notice as it was sent (`kept`, by notice id: its
+    latest kept record; none for a notice never sent, or sent before notices were kept)."""
 
     case: Case
     listings: list[Listing]
     notices: list[Notice]
     events: list[Event]
+    kept: dict[int, NoticeRecord] = field(default_factory=dict)
 
     @property
     def id(self) -> int:
@@ -76,8 +79,17 @@ async def read_records(
                 )
             ).scalars():
                 events[event.case_id].append(event)
+            kept = await latest_notices(
+                session, [row_id(notice) for found in notices.values() for notice in found]
+            )
         for case, case_id in zip(cases, ids, strict=True):
-            yield CaseRecord(case, listings[case_id], notices[case_id], events[case_id])
+            yield CaseRecord(
+                case,
+                listings[case_id],
+                notices[case_id],
+                events[case_id],
+                {row_id(n): kept[row_id(n)] for n in notices[case_id] if row_id(n) in kept},
+            )
         last_id = ids[-1]
 
 

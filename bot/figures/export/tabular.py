@@ -1,6 +1,6 @@
 """The team's own record: CSV (one row per listing, with a compact timeline) and JSON (cases →
-listings → events, with each case's notices and case-level events). docs/export.md has every
-column and key."""
+listings → events, with each case's notices, each as it was sent, and case-level events).
+docs/export.md has every column and key."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from typing import Any
 
 from bot.core.cases import case_state, thread_link
 from bot.delivery.cleaning import clean_line
+from bot.figures.export.as_sent import as_sent
 from bot.figures.export.records import CaseRecord, iso, row_id
-from storage.models import Case, Event
+from storage.models import Case, Event, NoticeRecord
 
 JSON_VERSION = 1
 CSV_COLUMNS = (
@@ -45,6 +46,10 @@ CSV_COLUMNS = (
     "submitted_at",
     "decided_at",
     "timeline",
+    "notice_kept_at",
+    "notice_sha256",
+    "notice_message_id",
+    "notice_path",
 )
 _SPREADSHEET_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -117,9 +122,17 @@ def csv_rows(record: CaseRecord) -> list[list[Any]]:
                 iso(listing.submitted_at),
                 iso(listing.decided_at),
                 "; ".join(_timeline_entry(event) for event in timeline),
+                *_kept_cells(record.kept.get(listing.notice_id or 0)),
             ]
         )
     return rows
+
+
+def _kept_cells(kept: NoticeRecord | None) -> list[Any]:
+    """The listing's notice as sent: when it was kept, its SHA-256, its Message-ID, its path."""
+    if kept is None:
+        return [None, None, None, None]
+    return [iso(kept.created_at), kept.sha256, kept.message_id, kept.path]
 
 
 def _timeline_entry(event: Event) -> str:
@@ -130,6 +143,8 @@ def _timeline_entry(event: Event) -> str:
         parts.append(f"{detail.get('from')}→{detail.get('to')}")
         if detail.get("reason"):
             parts.append(f"({clean_line(str(detail['reason']))[:200]})")
+    elif event.kind.startswith("mail_") and detail.get("mail_sha256"):
+        parts.append(f"email {str(detail['mail_sha256'])[:12]}")  # bot.mailbox.suggestions
     elif event.notice_id is not None and event.listing_id is None:
         parts.append(f"notice {event.notice_id}")
     parts.append(f"by {event.actor}")
@@ -190,6 +205,7 @@ def case_json(record: CaseRecord) -> dict[str, Any]:
                 "last_error": notice.last_error,
                 "created_at": iso(notice.created_at),
                 "sent_at": iso(notice.sent_at),
+                "as_sent": as_sent(record.kept.get(row_id(notice)), content=True),
             }
             for notice in record.notices
         ],
