@@ -26,6 +26,7 @@ from bot.config.secret_key import token_cipher
 from bot.delivery.adapters import adapter_class, configured_secrets, parse_adapter_options
 from bot.delivery.adapters.base import Adapter
 from bot.delivery.adapters.oauth import AccessTokens
+from bot.evidence.serve import serve_evidence
 from bot.jobs import registry
 from bot.jobs.schedule import Scheduler
 from bot.jobs.worker import Worker
@@ -42,6 +43,7 @@ log = logging.getLogger("takedown.app")
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 METRICS_PATH = "/metrics"
+EVIDENCE_PATH = "/evidence/{sha256}"  # signed download links sent with notices
 EVERYWHERE = "0.0.0.0"  # noqa: S104 (Slack's requests come from anywhere)
 
 
@@ -62,11 +64,11 @@ def listeners(env: Environment, *, socket_mode: bool) -> list[Listener]:
     inside = (HEALTH_PATH, METRICS_PATH)
     if socket_mode:
         port = env.metrics_port if env.metrics_port is not None else env.port
-        return [Listener(env.metrics_bind, port, inside)]
+        return [Listener(env.metrics_bind, port, (*inside, EVIDENCE_PATH))]
     if env.metrics_port is None:
-        return [Listener(EVERYWHERE, env.port, (EVENTS_PATH, *inside))]
+        return [Listener(EVERYWHERE, env.port, (EVENTS_PATH, *inside, EVIDENCE_PATH))]
     return [
-        Listener(EVERYWHERE, env.port, (EVENTS_PATH, HEALTH_PATH)),
+        Listener(EVERYWHERE, env.port, (EVENTS_PATH, HEALTH_PATH, EVIDENCE_PATH)),
         Listener(env.metrics_bind, env.metrics_port, inside),
     ]
 
@@ -227,6 +229,9 @@ class TakedownBot:
             return web.Response(status=503, text=f"metrics unavailable: {type(exc).__name__}\n")
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
+    async def handle_evidence(self, request: web.Request) -> web.StreamResponse:
+        return await serve_evidence(self.runtime, request)
+
     async def handle_health(self, _request: web.Request) -> web.Response:
         checks: dict[str, Any] = {}
         try:
@@ -244,11 +249,12 @@ class TakedownBot:
 
     def web_app(
         self,
-        paths: Sequence[str] = (EVENTS_PATH, HEALTH_PATH, METRICS_PATH),
+        paths: Sequence[str] = (EVENTS_PATH, HEALTH_PATH, METRICS_PATH, EVIDENCE_PATH),
         *,
         lifecycle: bool = True,
     ) -> web.Application:
-        """The HTTP app serving `paths` (`POST /slack/events`, `GET /healthz`, `GET /metrics`);
+        """The HTTP app serving `paths` (`POST /slack/events`, `GET /healthz`, `GET /metrics`,
+        `GET /evidence/{sha256}`);
         with `lifecycle`, it starts and stops the bot with it."""
         app = web.Application(client_max_size=2 * 1024 * 1024)
         if EVENTS_PATH in paths:
@@ -257,6 +263,8 @@ class TakedownBot:
             app.router.add_get(HEALTH_PATH, self.handle_health)
         if METRICS_PATH in paths:
             app.router.add_get(METRICS_PATH, self.handle_metrics)
+        if EVIDENCE_PATH in paths:
+            app.router.add_get(EVIDENCE_PATH, self.handle_evidence)
         if lifecycle:
             app.cleanup_ctx.append(self._lifecycle)
         return app

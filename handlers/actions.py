@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -49,37 +50,35 @@ def _user(body: dict[str, Any]) -> str:
     return str(body["user"]["id"])
 
 
-async def open_confirm_form(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, rt: Runtime
-) -> None:
-    """The buttons Submitted… (in a portal) and It arrived… (a held notice): the form asking
-    for the platform's reference."""
-    await ack()
-    await rt.inflight.quiet()
-    pressed = await _pressed(rt, body)
-    view = await delivery.confirm_form(rt, notice_id=pressed.notice_id, actor=_user(body))
-    await client.views_open(trigger_id=body["trigger_id"], view=seal_notice_form(rt, view, pressed))
+FormBuilder = Callable[..., Awaitable[dict[str, Any]]]
 
 
-async def open_decision_form(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, rt: Runtime
-) -> None:
-    await ack()
-    await rt.inflight.quiet()
-    pressed = await _pressed(rt, body)
-    view = await delivery.decision_form(rt, notice_id=pressed.notice_id, actor=_user(body))
-    await client.views_open(trigger_id=body["trigger_id"], view=seal_notice_form(rt, view, pressed))
+def _notice_form(build: FormBuilder) -> Callable[..., Awaitable[None]]:
+    """The listener of a button that opens a notice's form: ack, check the person may act on the
+    notice from here, build the form with `build(rt, notice_id=…, actor=…)` and open it sealed."""
+
+    async def open_form(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, rt: Runtime
+    ) -> None:
+        await ack()
+        await rt.inflight.quiet()
+        pressed = await _pressed(rt, body)
+        view = await build(rt, notice_id=pressed.notice_id, actor=_user(body))
+        await client.views_open(
+            trigger_id=body["trigger_id"], view=seal_notice_form(rt, view, pressed)
+        )
+
+    return open_form
 
 
-async def open_correction_form(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, rt: Runtime
-) -> None:
-    """Correct decision…: the form to correct a decision recorded by mistake (approvers)."""
-    await ack()
-    await rt.inflight.quiet()
-    pressed = await _pressed(rt, body)
-    view = await corrections.correction_form(rt, notice_id=pressed.notice_id, actor=_user(body))
-    await client.views_open(trigger_id=body["trigger_id"], view=seal_notice_form(rt, view, pressed))
+# Submitted… (a portal) and It arrived… (a held notice) ask for the platform's reference;
+# Could not submit (a portal) asks why; Record decision…, Correct decision… (approvers), Answer the
+# platform… (a request for information).
+open_confirm_form = _notice_form(delivery.confirm_form)
+open_not_filed_form = _notice_form(delivery.not_submitted_form)
+open_decision_form = _notice_form(delivery.decision_form)
+open_correction_form = _notice_form(corrections.correction_form)
+open_answer_form = _notice_form(answers.answer_form)
 
 
 async def view_notice(
@@ -94,17 +93,6 @@ async def view_notice(
     await client.views_open(trigger_id=body["trigger_id"], view=shown.view)
     if shown.file is not None:
         await send_file(client, user=pressed.user, file=shown.file)
-
-
-async def open_not_filed_form(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, rt: Runtime
-) -> None:
-    """The button Could not submit (in a portal guide): the form asking why."""
-    await ack()
-    await rt.inflight.quiet()
-    pressed = await _pressed(rt, body)
-    view = await delivery.not_submitted_form(rt, notice_id=pressed.notice_id, actor=_user(body))
-    await client.views_open(trigger_id=body["trigger_id"], view=seal_notice_form(rt, view, pressed))
 
 
 async def retry(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, rt: Runtime) -> None:
@@ -124,17 +112,6 @@ async def withdraw(
     answer = await delivery.withdraw(rt, notice_id=await _notice_id(rt, body), actor=_user(body))
     rt.wake_worker()
     await tell(client, body, answer)
-
-
-async def open_answer_form(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, rt: Runtime
-) -> None:
-    """Answer the platform…: the form for the answer to a platform's request for information."""
-    await ack()
-    await rt.inflight.quiet()
-    pressed = await _pressed(rt, body)
-    view = await answers.answer_form(rt, notice_id=pressed.notice_id, actor=_user(body))
-    await client.views_open(trigger_id=body["trigger_id"], view=seal_notice_form(rt, view, pressed))
 
 
 async def answer_passed_on(

@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from storage.models import Case, EvidenceItem, Listing
+from storage.models import EvidenceItem, Listing
 
 
 async def add_item(session: AsyncSession, item: EvidenceItem) -> EvidenceItem:
@@ -70,11 +70,21 @@ async def still_used(session: AsyncSession, digests: Sequence[str]) -> set[str]:
 # -- captures (bot.evidence.capture) --------------------------------------------------------------
 
 
+CAPTURE_LOCK_SPACE = 0x7C  # advisory-lock namespace (first key) of a case's capture results
+
+
 async def lock_case_captures(session: AsyncSession, case_id: int) -> None:
-    """Lock the case's row until the caller's transaction ends, so the captures of one case record
-    their results one at a time and exactly one of them sees the last (and says so in the thread).
-    SQLite runs one write transaction at a time anyway (each begins IMMEDIATE)."""
-    await session.execute(select(col(Case.id)).where(col(Case.id) == case_id).with_for_update())
+    """PostgreSQL: the captures of one case record their results one at a time, until this
+    transaction ends, so exactly one of them sees the last (and says so in the thread).
+
+    An advisory lock of its own, not a lock on the case's row: a row lock conflicts with what
+    other transactions take on that row without asking (an insert referencing the case takes a
+    key-share lock), and one of those holding a thread's serial-key lock while it waits for the
+    case row, against a capture holding the row while it waits for that serial key, deadlocked.
+    Nothing else takes this lock. SQLite runs one write transaction at a time anyway (each begins
+    IMMEDIATE)."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(CAPTURE_LOCK_SPACE, case_id)))
 
 
 async def listing_at(session: AsyncSession, case_id: int, position: int) -> Listing | None:
@@ -127,3 +137,43 @@ async def capture_count(session: AsyncSession, case_id: int) -> int:
         .where(col(EvidenceItem.kind) == "capture")
     )
     return int(count or 0)
+
+
+# -- what goes with a notice (bot.delivery.sent_evidence), and what the bot serves ---------------
+
+# Kinds a platform may be sent: files people added, and a capture's screenshot, PDF and WARC.
+SENDABLE_KINDS = ("file", "screenshot", "page_pdf", "capture")
+
+
+async def items_for_notice(
+    session: AsyncSession, case_id: int, listing_ids: Sequence[int]
+) -> list[EvidenceItem]:
+    """The case's items that may go with a notice on `listing_ids`: the files people added to
+    the case, and the captures of those listings that show the listing (verdict `listing`; a
+    captcha, login or home page is never sent as the listing)."""
+    rows = await session.execute(
+        select(EvidenceItem)
+        .where(col(EvidenceItem.case_id) == case_id)
+        .where(col(EvidenceItem.kind).in_(SENDABLE_KINDS))
+        .where(
+            (col(EvidenceItem.kind) == "file")
+            | (
+                col(EvidenceItem.listing_id).in_(list(listing_ids))
+                & (col(EvidenceItem.verdict) == "listing")
+            )
+        )
+        .order_by(col(EvidenceItem.id))
+    )
+    return list(rows.scalars())
+
+
+async def item_by_sha256(session: AsyncSession, sha256: str) -> EvidenceItem | None:
+    """The first item whose bytes are `sha256` (any case's), or None: only these are served."""
+    rows = await session.execute(
+        select(EvidenceItem)
+        .where(col(EvidenceItem.sha256) == sha256)
+        .where(col(EvidenceItem.kind).in_(SENDABLE_KINDS))
+        .order_by(col(EvidenceItem.id))
+        .limit(1)
+    )
+    return rows.scalars().first()

@@ -64,7 +64,24 @@ def evidence_summary(env: Environment, config: AppConfig) -> list[str]:
     lines = [f"evidence: {env.evidence_url}; captures {captures}; kept {kept}"]
     if evidence.screenshot:
         lines.append(chromium_status())
+    lines.append(_links_line(env, config))
     return lines
+
+
+def _links_line(env: Environment, config: AppConfig) -> str:
+    from bot.evidence.links import evidence_links
+
+    missing = evidence_links(env, days=config.evidence.link_days).missing
+    attach = f"emails attach up to {config.evidence.attach_max_mb:g} MB of evidence"
+    if missing:
+        return (
+            f"evidence links: none ({' and '.join(missing)} not set): notices name their evidence "
+            f"files without a download link; {attach}"
+        )
+    return (
+        f"evidence links: {env.public_url}/evidence/…, valid {config.evidence.link_days} days; "
+        f"{attach}, the rest linked"
+    )
 
 
 def kept_tokens_summary(env: Environment) -> list[str]:

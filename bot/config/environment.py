@@ -59,6 +59,9 @@ class Environment:
     evidence_url: str = DEFAULT_EVIDENCE_URL
     # EVIDENCE_S3_ENDPOINT: the S3-compatible service of an s3:// EVIDENCE_URL, when not AWS.
     evidence_s3_endpoint: str | None = None
+    # PUBLIC_URL: the bot's address as platforms reach it (https://takedown.example.com); evidence
+    # download links (`GET /evidence/…`) are made from it. None: no links can be made.
+    public_url: str | None = None
 
     def database(self) -> Database:
         """The database this environment names, with its pool settings."""
@@ -105,6 +108,7 @@ class Environment:
             secret_keys=_secret_keys(env.get("TAKEDOWN_SECRET_KEY", "")),
             evidence_url=env.get("EVIDENCE_URL", "").strip() or DEFAULT_EVIDENCE_URL,
             evidence_s3_endpoint=env.get("EVIDENCE_S3_ENDPOINT", "").strip() or None,
+            public_url=_public_url(env.get("PUBLIC_URL", "")),
         )
 
     def own_secrets(self) -> list[str]:
@@ -134,6 +138,20 @@ class Environment:
             )
             if value is None
         ]
+
+
+def _public_url(text: str) -> str | None:
+    text = text.strip().rstrip("/")
+    if not text:
+        return None
+    if not text.startswith(("https://", "http://")) or "?" in text or "#" in text:
+        raise ConfigError(
+            [
+                f"PUBLIC_URL: expected the bot's address, such as https://takedown.example.com, "
+                f"got {text!r}"
+            ]
+        )
+    return text
 
 
 def _port(env: Mapping[str, str], name: str, default: str) -> int:

@@ -204,6 +204,7 @@ class EvidenceConfig(_Strict):
     file_max_mb: float = Field(default=20, gt=0, le=1024)  # a file a person adds
     case_max_mb: float = Field(default=100, gt=0, le=10240)  # all files a case holds
     attach_max_mb: float = Field(default=10, gt=0, le=100)  # attached to an emailed notice
+    link_days: int = Field(default=30, ge=1, le=365)  # how long an evidence download link works
 
 
 class DeliveryConfig(_Strict):

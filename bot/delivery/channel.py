@@ -3,7 +3,7 @@ the channel's concurrency and rate limits."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import TypeVar
 
@@ -12,6 +12,7 @@ from bot.delivery.adapters import adapter_class
 from bot.delivery.adapters.base import (
     Adapter,
     AdapterError,
+    EvidenceRef,
     NoticeListing,
     OutgoingNotice,
     PermanentError,
@@ -32,8 +33,16 @@ def adapter_for(rt: Runtime, notice: Notice) -> Adapter:
     return cls(cls.Options(), platform=notice.platform, http=rt.http)
 
 
-def outgoing(rt: Runtime, notice: Notice, case: Case, listings: list[Listing]) -> OutgoingNotice:
-    """The notice as the channel receives it (raises MissingElementError, PermanentError)."""
+def outgoing(
+    rt: Runtime,
+    notice: Notice,
+    case: Case,
+    listings: list[Listing],
+    *,
+    evidence_items: Sequence[EvidenceRef] = (),
+) -> OutgoingNotice:
+    """The notice as the channel receives it (raises MissingElementError, PermanentError), with
+    the evidence items that go with it when it is sent (`bot.delivery.sent_evidence`)."""
     assert notice.id is not None and case.id is not None
     found = rt.config.right(case.right_id)
     if found is None:
@@ -63,6 +72,7 @@ def outgoing(rt: Runtime, notice: Notice, case: Case, listings: list[Listing]) -
             )
             for item in listings
         ],
+        evidence_items=evidence_items,
     )
     return replace(built, reference=notice.reference)
 

@@ -44,6 +44,16 @@ def notice_facts(out: OutgoingNotice) -> dict[str, Any]:
         "infringement": out.infringement,
         "description": out.description,
         "evidence": list(out.evidence),
+        "evidence_items": [
+            {
+                "sha256": item.sha256,
+                "name": item.name,
+                "size": item.size,
+                "media_type": item.media_type,
+                "attached": item.attached,
+            }
+            for item in out.evidence_items
+        ],
         "listings": [asdict(item) for item in out.listings],
         "subject": out.subject,
         "text": out.text,

@@ -20,9 +20,10 @@ from datetime import UTC, datetime
 
 from bot.config.schema import INFRINGEMENT_TYPES, Right, RightsHolder
 from bot.core.platforms import platform_name
-from bot.delivery.adapters.base import NoticeListing, OutgoingNotice
+from bot.delivery.adapters.base import EvidenceRef, NoticeListing, OutgoingNotice
 from bot.delivery.cleaning import clean_line, clean_text
 from bot.delivery.elements import MissingElementError, applies_eu, missing_elements
+from bot.delivery.evidence_text import evidence_files_section
 
 GOOD_FAITH_COPYRIGHT = (
     "I have a good-faith belief that the use of the copyrighted work described above, in the "
@@ -73,6 +74,7 @@ def build_notice(
     listings: Sequence[NoticeListing],
     reporter: str | None = None,
     now: datetime | None = None,
+    evidence_items: Sequence[EvidenceRef] = (),
 ) -> OutgoingNotice:
     """The notice for one platform's listings of a case, subject and text filled in.
 
@@ -108,6 +110,7 @@ def build_notice(
         subject=_subject(case_ref, infringement, brand, platform, len(listings)),
         text="",
         eu=eu,
+        evidence_items=tuple(evidence_items),
     )
     return replace(draft, text=_render(draft, reporter=clean_line(reporter), when=when))
 
@@ -284,6 +287,7 @@ def _render(notice: OutgoingNotice, *, reporter: str, when: datetime) -> str:
         lines += ["", "WHY THE LISTINGS INFRINGE", notice.description]
     if notice.evidence:
         lines += ["", "EVIDENCE", *(f"- {item}" for item in notice.evidence)]
+    lines += evidence_files_section(notice.evidence_items)
     lines += ["", "STATEMENTS", *(f"- {item}" for item in statements(notice))]
     lines += ["", "SIGNATURE"]
     signatory = clean_line(holder.signatory)

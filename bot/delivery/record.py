@@ -26,6 +26,7 @@ from bot.core.states import ListingStatus, NoticeState
 from bot.delivery.adapters.base import Adapter, ListingDecision, OutgoingNotice, Receipt
 from bot.delivery.copies import guide_copy, keep_sent
 from bot.delivery.decisions import apply_decisions
+from bot.delivery.evidence_text import upload_field, upload_files
 from bot.delivery.notices import notice_fields
 from bot.delivery.plan import LOOKUP_EVERY, enqueue_lookup, enqueue_poll
 from bot.delivery.states import move_notice
@@ -40,6 +41,7 @@ from bot.slack_ui.notice_blocks import (
     tracking_buttons,
 )
 from bot.slack_ui.notice_outcomes import arrived_after_withdrawal, withdrawn_unsent
+from bot.slack_ui.upload_blocks import files_to_upload
 from storage.events import add_event
 from storage.models import Case, Listing, Notice
 from storage.notices import NoticeBundle, notice_bundles
@@ -186,6 +188,8 @@ async def record_awaiting_person(
         portal=portal,
         url=url,
     )
+    guide = guide[:-1] + files_to_upload(upload_files(out)) + guide[-1:]  # before the buttons
+    fields = fields + upload_field(out.evidence_items)
     # The parent message then shows its listings as awaiting you.
     await enqueue_thread_reply(
         session, case_id=case.id, text=text, blocks=guide, refresh_parent=True

@@ -44,6 +44,7 @@ from bot.delivery.record import (
     withdraw_unsent,
     withdrawal_asked,
 )
+from bot.delivery.sent_evidence import evidence_for
 from bot.delivery.states import move_notices
 from bot.jobs.coalesce import Missing
 from bot.jobs.payloads import SubmitNotice
@@ -78,8 +79,10 @@ async def run_submit(rt: Runtime, ctx: JobContext[SubmitNotice]) -> None:
     if notice.status not in SENDABLE:
         return  # already delivered, held, failed or withdrawn: a duplicate job has nothing to do
     adapter = adapter_for(rt, notice)
+    assert case.id is not None
+    items = await evidence_for(rt, case_id=case.id, listings=listings, adapter=adapter)
     try:
-        out = outgoing(rt, notice, case, listings)
+        out = outgoing(rt, notice, case, listings, evidence_items=items)
     except (MissingElementError, PermanentError) as exc:
         await fail_notice(rt, ctx, notice, str(exc), only_from=SENDABLE)
         return

@@ -2,8 +2,9 @@
 
 It holds every notice as sent and every answer to one (`notice_records`, the bytes as they went,
 `.eml` / `.json` / `.txt` by media type), the platforms' decisions and every other event (the
-timeline, as CSV and JSON), the case and its listings (`case.json`), the captures and files
-(`evidence/`, the bytes from the evidence store, each checked against its SHA-256), a one-page
+timeline, as CSV and JSON), which evidence went with each notice (`notices.json`), the case and its listings (`case.json`), the captures and files
+(`evidence/`, the bytes from the evidence store, each checked against its SHA-256), the platforms'
+emails about the case as they arrived (`mail/*.eml`, listed in `mail.json`), a one-page
 summary (`summary.pdf`, `bot.evidence.summary_pdf`), and `MANIFEST.sha256`: the SHA-256 of every
 other file, in `sha256sum` format (`sha256sum -c MANIFEST.sha256` checks them).
 
@@ -31,7 +32,7 @@ from bot.evidence.case_records import BundleError, CaseRecords, read_case, right
 from bot.evidence.store import EvidenceStore, EvidenceStoreError
 from bot.evidence.summary_pdf import summary_pdf
 from storage.db import Database
-from storage.models import Event, EvidenceItem, NoticeRecord
+from storage.models import Event, EvidenceItem, MailHandling, MailMessage, NoticeRecord
 
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a ZIP can say: no build time in the bytes
 MANIFEST = "MANIFEST.sha256"
@@ -83,6 +84,9 @@ def case_files(found: CaseRecords, config: AppConfig) -> dict[str, bytes]:
     files["evidence.json"] = _json(
         [_item_row(item, path, listing_keys) for path, item in evidence_paths(found.items).items()]
     )
+    for message, _ in found.mails:
+        files[mail_path(message)] = message.raw
+    files["mail.json"] = _json([_mail_row(message, handling) for message, handling in found.mails])
     files["case.json"] = _json(_case_row(found, config))
     files["summary.pdf"] = summary_pdf(found, config)
     return files
@@ -91,6 +95,10 @@ def case_files(found: CaseRecords, config: AppConfig) -> dict[str, bytes]:
 def notice_path(record: NoticeRecord) -> str:
     extension = EXTENSIONS.get(record.media_type, "bin")
     return f"notices/{record.id:04d}-{record.kind}-notice{record.notice_id}-{record.channel}.{extension}"
+
+
+def mail_path(message: MailMessage) -> str:
+    return f"mail/{message.id or 0:04d}.eml"
 
 
 def evidence_paths(items: Sequence[EvidenceItem]) -> dict[str, EvidenceItem]:
@@ -149,6 +157,22 @@ def _record_row(record: NoticeRecord) -> dict[str, Any]:
         "config_sha256": record.config_sha256,
         "actor": record.actor,
         "at": _when(record.created_at),
+        # what evidence went with it: attached, or linked (`attached: false`)
+        "evidence_items": record.facts.get("evidence_items", []),
+    }
+
+
+def _mail_row(message: MailMessage, handling: MailHandling) -> dict[str, Any]:
+    return {
+        "file": mail_path(message),
+        "sha256": message.sha256,
+        "message_id": message.message_id,
+        "sender": message.sender,
+        "subject": message.subject,
+        "notice_id": handling.notice_id,
+        "state": handling.state,
+        "source": handling.source,
+        "suggestions": handling.suggestions,
     }
 
 

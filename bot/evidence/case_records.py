@@ -13,7 +13,16 @@ from storage.db import Database
 from storage.events import events_of_case
 from storage.evidence import items_of_case
 from storage.listings import listings_of
-from storage.models import Case, Event, EvidenceItem, Listing, NoticeRecord
+from storage.mail_handling import of_case as mails_of_case
+from storage.models import (
+    Case,
+    Event,
+    EvidenceItem,
+    Listing,
+    MailHandling,
+    MailMessage,
+    NoticeRecord,
+)
 from storage.notice_records import records_of_case
 
 
@@ -30,6 +39,9 @@ class CaseRecords:
     records: Sequence[NoticeRecord]
     events: Sequence[Event]
     items: Sequence[EvidenceItem]
+    # The platforms' emails about the case (suggested or applied there; not those dismissed as
+    # not about it), as kept from the mailbox.
+    mails: Sequence[tuple[MailMessage, MailHandling]] = ()
 
     @property
     def ref(self) -> str:
@@ -46,7 +58,12 @@ async def read_case(db: Database, case_id: int) -> CaseRecords:
         records = await records_of_case(session, case_id)
         events = await events_of_case(session, case_id)
         items = await items_of_case(session, case_id)
-    return CaseRecords(case, listings, records, events, items)
+        mails = [
+            (message, handling)
+            for message, handling in await mails_of_case(session, case_id)
+            if handling.state != "dismissed"
+        ]
+    return CaseRecords(case, listings, records, events, items, mails)
 
 
 def rights_holder(found: CaseRecords, config: AppConfig) -> dict[str, Any]:

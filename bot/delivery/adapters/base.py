@@ -23,6 +23,7 @@ from bot.core.states import ListingStatus
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from datetime import datetime
 
     import aiohttp
 
@@ -153,6 +154,28 @@ class NoticeListing:
 
 
 @dataclass(frozen=True, slots=True)
+class EvidenceRef:
+    """An evidence item that goes with a notice (`bot.delivery.sent_evidence`): a file a person
+    added, or a capture of one of its listings that shows the listing. `data` holds its bytes
+    when the channel attaches it (an email, within `evidence.attach_max_mb`); `url` is a signed
+    download link the bot serves until `expires_at`, None when the bot cannot make links (no
+    PUBLIC_URL or TAKEDOWN_SECRET_KEY)."""
+
+    sha256: str
+    name: str
+    media_type: str
+    size: int
+    kind: str  # file | screenshot | page_pdf | capture (a WARC record: linked, never attached)
+    url: str | None = None
+    expires_at: datetime | None = None
+    data: bytes | None = field(default=None, repr=False)
+
+    @property
+    def attached(self) -> bool:
+        return self.data is not None
+
+
+@dataclass(frozen=True, slots=True)
 class OutgoingNotice:
     """Everything a channel needs to file one notice; built once by `bot.delivery.notices`."""
 
@@ -172,6 +195,8 @@ class OutgoingNotice:
     text: str
     eu: bool = False
     reference: str | None = None  # set once submitted, for `check`
+    # The case's evidence items that go with it (`evidence` is the links people pasted).
+    evidence_items: tuple[EvidenceRef, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +292,8 @@ class Adapter:
     # can it send a person's answer to the platform's request for information (`answer`)? If
     # not, the thread shows the answer for a person to pass on (bot.delivery.answers).
     can_answer: ClassVar[bool] = False
+    # does it carry evidence files themselves (an email's attachments)? Others get signed links.
+    attaches_files: ClassVar[bool] = False
     Options: ClassVar[type[AdapterOptions]] = AdapterOptions
 
     # Where OAuth tokens that change with each refresh are kept for every process (the

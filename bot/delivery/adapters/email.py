@@ -118,6 +118,7 @@ class EmailAdapter(Adapter):
     idempotent = False  # a resent email is a second email
     can_check = False
     can_answer = True  # a reply in the notice's email thread
+    attaches_files = True  # evidence files within evidence.attach_max_mb; the rest linked
     Options: ClassVar[type[AdapterOptions]] = EmailOptions
 
     @property
@@ -146,6 +147,9 @@ class EmailAdapter(Adapter):
         body = notice.text
         plain = body.isascii() and all(len(line) <= 998 for line in body.splitlines())
         message.set_content(body, charset="utf-8", cte="7bit" if plain else "quoted-printable")
+        for item in notice.evidence_items:
+            if item.data is not None:
+                _attach(message, item.name, item.media_type, item.data)
         return message
 
     async def submit(self, notice: OutgoingNotice) -> Receipt:
@@ -212,14 +216,10 @@ class EmailAdapter(Adapter):
         message["X-Takedown-Answer"] = str(answer.answer_id)
         body = answer.text
         plain = body.isascii() and all(len(line) <= 998 for line in body.splitlines())
+        message.clear_content()  # the notice's own body and attachments: the answer has its own
         message.set_content(body, charset="utf-8", cte="7bit" if plain else "quoted-printable")
         for file in answer.files:
-            maintype, _, subtype = file.media_type.partition("/")
-            if not subtype or maintype == "multipart":
-                maintype, subtype = "application", "octet-stream"
-            message.add_attachment(
-                file.data, maintype=maintype, subtype=subtype, filename=clean_line(file.name)
-            )
+            _attach(message, file.name, file.media_type, file.data)
         return message
 
     @override
@@ -310,6 +310,13 @@ class EmailAdapter(Adapter):
                 copy=SentCopy("message/rfc822", content, message_id=str(message["Message-ID"])),
             ) from exc
         return refused, reply.message, content
+
+
+def _attach(message: EmailMessage, name: str, media_type: str, data: bytes) -> None:
+    maintype, _, subtype = media_type.partition("/")
+    if not subtype or maintype == "multipart":
+        maintype, subtype = "application", "octet-stream"
+    message.add_attachment(data, maintype=maintype, subtype=subtype, filename=clean_line(name))
 
 
 def _by_code(exc: aiosmtplib.SMTPResponseException, what: str) -> TransientError | PermanentError:

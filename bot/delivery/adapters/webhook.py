@@ -390,6 +390,17 @@ def notice_payload(notice: OutgoingNotice) -> dict[str, Any]:
         "infringement": notice.infringement,
         "description": notice.description,
         "evidence": list(notice.evidence),
+        "evidence_items": [
+            {
+                "sha256": item.sha256,
+                "media_type": item.media_type,
+                "size": item.size,
+                "name": item.name,
+                "url": item.url,
+                "expires_at": item.expires_at.isoformat() if item.expires_at else None,
+            }
+            for item in notice.evidence_items
+        ],
         "listings": [
             {"listing_id": item.listing_id, "key": item.key, "url": item.url, "seller": item.seller}
             for item in notice.listings
