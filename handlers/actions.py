@@ -72,8 +72,10 @@ def _notice_form(build: FormBuilder) -> Callable[..., Awaitable[None]]:
 
 
 # Submitted… (a portal) and It arrived… (a held notice) ask for the platform's reference;
-# Record decision…, Correct decision… (approvers), Answer the platform… (a request for information).
+# Could not submit (a portal) asks why; Record decision…, Correct decision… (approvers), Answer the
+# platform… (a request for information).
 open_confirm_form = _notice_form(delivery.confirm_form)
+open_not_filed_form = _notice_form(delivery.not_submitted_form)
 open_decision_form = _notice_form(delivery.decision_form)
 open_correction_form = _notice_form(corrections.correction_form)
 open_answer_form = _notice_form(answers.answer_form)
@@ -91,13 +93,6 @@ async def view_notice(
     await client.views_open(trigger_id=body["trigger_id"], view=shown.view)
     if shown.file is not None:
         await send_file(client, user=pressed.user, file=shown.file)
-
-
-async def portal_failed(ack: AsyncAck, body: dict[str, Any], rt: Runtime) -> None:
-    await ack()
-    await rt.inflight.quiet()
-    await delivery.not_submitted(rt, notice_id=await _notice_id(rt, body), actor=_user(body))
-    rt.wake_worker()
 
 
 async def retry(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, rt: Runtime) -> None:
@@ -173,7 +168,7 @@ def register(app: AsyncApp) -> None:
     app.action(nb.DECIDE)(open_decision_form)
     app.action(nb.VIEW_NOTICE)(view_notice)
     app.action(nb.CORRECT)(open_correction_form)
-    app.action(nb.PORTAL_FAILED)(portal_failed)
+    app.action(nb.PORTAL_FAILED)(open_not_filed_form)
     app.action(nb.RETRY)(retry)
     app.action(nb.WITHDRAW)(withdraw)
     app.action(answer_form.ANSWER)(open_answer_form)

@@ -55,6 +55,7 @@ FORMS = {  # by callback id
     ),
     nb.CONFIRM_VIEW: Form("reference", "Could not save this just now; please try again."),
     nb.DECISION_VIEW: Form("status", "Could not save this just now; please try again."),
+    nb.NOT_FILED_VIEW: Form("reason", "Could not save this just now; please try again."),
     ANSWER_VIEW: Form(
         TEXT, "Could not save the answer just now; nothing was sent. Please try again."
     ),

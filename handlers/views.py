@@ -1,7 +1,7 @@
 """Form submissions: the report form, and the notice forms a thread's buttons open (the
-platform's reference, a decision, an answer to the platform). A submission's answer carries the
-form's errors, so these validate and do their (fast) work before the ack; `handlers.errors` turns
-what they raise into errors beside a field."""
+platform's reference, a decision, an answer to the platform, why a portal notice could not be
+filed). A submission's answer carries the form's errors, so these validate and do their (fast)
+work before the ack; `handlers.errors` turns what they raise into errors beside a field."""
 
 from __future__ import annotations
 
@@ -129,6 +129,23 @@ async def confirm_submission(
     rt.wake_worker()
 
 
+async def not_submitted(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], rt: Runtime
+) -> None:
+    """Why a portal notice could not be filed on the platform's form (required)."""
+    opened = nb.confirm_form_notice(view["private_metadata"])
+    await delivery.not_submitted(
+        rt,
+        notice_id=await _submitted_notice(rt, body, view),
+        reason=_value(view["state"]["values"], "reason"),
+        actor=body["user"]["id"],
+        opened_for=opened.state,
+        sends=opened.sends,
+    )
+    await ack()
+    rt.wake_worker()
+
+
 async def record_decision(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], rt: Runtime
 ) -> None:
@@ -226,3 +243,4 @@ def register(app: AsyncApp) -> None:
     app.view(nb.DECISION_VIEW)(record_decision)
     app.view(ANSWER_VIEW)(send_answer)
     app.view(correction_form.CORRECTION_VIEW)(correct_decision)
+    app.view(nb.NOT_FILED_VIEW)(not_submitted)

@@ -7,17 +7,19 @@ case, its listings, its first event and its first jobs land together or not at a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from storage.listings import listings_of
-from storage.models import OPEN_STATUSES, Case, Listing, Notice, utcnow
-from storage.prepared import CASES, LISTINGS, built, by_ids, few
+from storage.case_details import BulkDetails, bulk_details, last_acts
+from storage.listings import awaiting_you, shown_status
+from storage.models import OPEN_STATUSES, Case, Event, Listing, Notice, utcnow
+from storage.prepared import CASES, LISTINGS, NOTICES, built, by_ids, few
 
 INTAKE_LOCK_SPACE = 0x7F  # advisory-lock namespace (first key) of the intake lock
 
@@ -120,11 +122,15 @@ async def set_thread(
 
 
 async def status_counts(session: AsyncSession, case_id: int) -> dict[tuple[str, str], int]:
-    """(platform, status) → number of the case's listings, computed by the database (bulk cases)."""
+    """(platform, shown status) → number of the case's listings, computed by the database (bulk
+    cases). Shown statuses: `awaiting_you` for queued listings a person must file on a portal."""
+    shown = shown_status(col(Listing.status), col(Notice.status))
     rows = await session.execute(
-        select(col(Listing.platform), col(Listing.status), func.count())
+        select(col(Listing.platform), shown, func.count())
+        .select_from(Listing)
+        .outerjoin(Notice, col(Notice.id) == col(Listing.notice_id))
         .where(col(Listing.case_id) == case_id)
-        .group_by(col(Listing.platform), col(Listing.status))
+        .group_by(col(Listing.platform), shown)
     )
     return {(platform, status): count for platform, status, count in rows.all()}
 
@@ -140,6 +146,7 @@ class CaseRow:
     thread_ts: str | None
     listings: int
     open_listings: int
+    awaiting_you: int = 0  # open listings a person must file on a portal
 
 
 async def list_cases(
@@ -155,6 +162,8 @@ async def list_cases(
     """Cases newest first with their listing counts, and how many match in all (for paging).
     With `private_channels`, only cases filed outside private channels or in one of those."""
     open_count = func.sum(sql_case((col(Listing.status).in_(OPEN_STATUSES), 1), else_=0))
+    awaiting = awaiting_you(col(Listing.status), col(Notice.status))
+    awaiting_count = func.sum(sql_case((awaiting, 1), else_=0))
     query = (
         select(
             col(Case.id),
@@ -166,8 +175,10 @@ async def list_cases(
             col(Case.thread_ts),
             func.count(col(Listing.id)),
             open_count,
+            awaiting_count,
         )
         .join(Listing, col(Listing.case_id) == col(Case.id))
+        .outerjoin(Notice, col(Notice.id) == col(Listing.notice_id))
         .group_by(col(Case.id))
     )
     if reporter_id is not None:
@@ -188,30 +199,81 @@ async def list_cases(
 
 @dataclass(frozen=True, slots=True)
 class CaseSummary:
-    """What a case's parent message shows: counts by (platform, status), and its listings when
-    there are at most `preview` of them."""
+    """What a case's parent message shows: counts by (platform, shown status), and its listings
+    with their notices' states when there are at most `preview` of them (else `bulk`: its notes
+    and sellers); the latest event someone or something did to it."""
 
     counts: dict[tuple[str, str], int]
     listings: list[Listing]
+    notices: dict[int, str] = field(default_factory=dict)  # the listings' notices: id → status
+    last_act: Event | None = None
+    bulk: BulkDetails = field(default_factory=BulkDetails)
 
 
 async def case_summaries(
     session: AsyncSession, case_ids: Sequence[int], *, preview: int
 ) -> dict[int, CaseSummary]:
-    """Summaries of many cases: one counting statement, and one for the small cases' listings."""
+    """Summaries of many cases: one counting statement, one for the cases' last acts, and for the
+    small cases one for their listings and one for their notices' states (bulk cases: two for
+    their notes and sellers)."""
     ids = few(case_ids)
+    counts = await _shown_counts(session, ids)
+    small = [case_id for case_id, by in counts.items() if sum(by.values()) <= preview]
+    listings, notices = await _listings_and_notices(session, small)
+    acts = await last_acts(session, ids)
+    bulk = await bulk_details(session, [case_id for case_id in ids if case_id not in small])
+    return {
+        case_id: CaseSummary(
+            counts[case_id],
+            listings.get(case_id, []),
+            notices.get(case_id, {}),
+            acts.get(case_id),
+            bulk.get(case_id, BulkDetails()),
+        )
+        for case_id in ids
+    }
+
+
+async def _shown_counts(
+    session: AsyncSession, ids: list[int]
+) -> dict[int, dict[tuple[str, str], int]]:
     counts: dict[int, dict[tuple[str, str], int]] = {case_id: {} for case_id in ids}
-    counting = built(
-        "case_counts",
-        lambda: (
-            select(LISTINGS.c.case_id, LISTINGS.c.platform, LISTINGS.c.status, func.count())
+
+    def build() -> Any:
+        shown = shown_status(LISTINGS.c.status, NOTICES.c.status)
+        return (
+            select(LISTINGS.c.case_id, LISTINGS.c.platform, shown, func.count())
+            .select_from(LISTINGS.outerjoin(NOTICES, NOTICES.c.id == LISTINGS.c.notice_id))
             .where(LISTINGS.c.case_id.in_(bindparam("ids", expanding=True)))
-            .group_by(LISTINGS.c.case_id, LISTINGS.c.platform, LISTINGS.c.status)
-        ),
-    )
-    rows = await (await session.connection()).execute(counting, {"ids": ids})
+            .group_by(LISTINGS.c.case_id, LISTINGS.c.platform, shown)
+        )
+
+    rows = await (await session.connection()).execute(built("case_counts", build), {"ids": ids})
     for case_id, platform, status, count in rows:
         counts[case_id][(platform, status)] = count
-    small = [case_id for case_id, by in counts.items() if sum(by.values()) <= preview]
-    listings = await listings_of(session, "case_id", small) if small else {}
-    return {case_id: CaseSummary(counts[case_id], listings.get(case_id, [])) for case_id in ids}
+    return counts
+
+
+async def _listings_and_notices(
+    session: AsyncSession, case_ids: list[int]
+) -> tuple[dict[int, list[Listing]], dict[int, dict[int, str]]]:
+    """Small cases' listings in position order, and the states of their notices (one
+    statement)."""
+    if not case_ids:
+        return {}, {}
+    statement = built(
+        "case_listings_and_notices",
+        lambda: (
+            select(Listing, NOTICES.c.status)
+            .outerjoin(NOTICES, NOTICES.c.id == LISTINGS.c.notice_id)
+            .where(LISTINGS.c.case_id.in_(bindparam("ids", expanding=True)))
+            .order_by(LISTINGS.c.case_id, LISTINGS.c.position, LISTINGS.c.id)
+        ),
+    )
+    listings: dict[int, list[Listing]] = {case_id: [] for case_id in case_ids}
+    notices: dict[int, dict[int, str]] = {case_id: {} for case_id in case_ids}
+    for listing, notice_status in (await session.execute(statement, {"ids": case_ids})).all():
+        listings[listing.case_id].append(listing)
+        if listing.notice_id is not None and notice_status is not None:
+            notices[listing.case_id][listing.notice_id] = notice_status
+    return listings, notices

@@ -12,18 +12,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, any_, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, String, and_, any_, bindparam, func, insert, select, update
+from sqlalchemy import case as sql_case
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage.models import (
     AWAITING_STATUSES,
+    AWAITING_YOU,
     CLOSED_STATUSES,
     LISTING_STATUSES,
     OPEN_STATUSES,
     Case,
     Listing,
+    Notice,
     utcnow,
 )
 from storage.prepared import LISTINGS, built, chunks
@@ -278,11 +281,28 @@ async def listings_of(
     return grouped
 
 
+def awaiting_you(listing_status: Any, notice_status: Any) -> ColumnElement[bool]:
+    """A queued listing whose notice waits for a person to file it on a portal."""
+    return and_(listing_status == "queued", notice_status == "awaiting_person")
+
+
+def shown_status(listing_status: Any, notice_status: Any) -> ColumnElement[str]:
+    """A listing's status as people see it (`bot.core.states.shown_status`): `awaiting_you`
+    while its notice waits for a person, else the stored status. The statement must join the
+    listing's notice (an outer join: a listing may have none)."""
+    return sql_case(
+        (awaiting_you(listing_status, notice_status), AWAITING_YOU), else_=listing_status
+    )
+
+
 async def open_listing_counts(session: AsyncSession) -> dict[str, int]:
-    """Open listings by status, across all cases."""
+    """Open listings by shown status (queued, awaiting you, submitted, …), across all cases."""
+    shown = shown_status(col(Listing.status), col(Notice.status))
     rows = await session.execute(
-        select(col(Listing.status), func.count())
+        select(shown, func.count())
+        .select_from(Listing)
+        .outerjoin(Notice, col(Notice.id) == col(Listing.notice_id))
         .where(col(Listing.status).in_(OPEN_STATUSES))
-        .group_by(col(Listing.status))
+        .group_by(shown)
     )
     return {status: count for status, count in rows.all()}

@@ -46,6 +46,8 @@ OPEN_STATUSES = tuple(s for s in LISTING_STATUSES if s not in CLOSED_STATUSES)
 # Awaiting the platform: open, but not failed, which is ours to fix (SLA reminders, figures).
 AWAITING_STATUSES = tuple(s for s in OPEN_STATUSES if s != "failed")
 NOTICE_STATES = ("pending", "sending", "sent", "awaiting_person", "held", "failed", "withdrawn")
+# Shown, never stored: a queued listing whose notice awaits a person (`storage.listings.shown_status`).
+AWAITING_YOU = "awaiting_you"
 
 _NEEDS_INFO_SQLITE = "kind = 'status_changed' AND json_extract(detail, '$.to') = 'needs_info'"
 _NEEDS_INFO_POSTGRES = "kind = 'status_changed' AND (detail ->> 'to') = 'needs_info'"

@@ -321,6 +321,10 @@ async def test_could_not_submit_on_portal_fails_with_retry(bot: SlackDriver) -> 
     await eventually(lambda: _async(any("portal_failed" in t for t in _thread_texts(bot))))
     [notice] = await _notices(bot)
     await bot.interact(press("portal_failed", str(notice.id)))
+    [opened] = await bot.slack.wait_for("views.open")  # it asks why
+    reason = {"reason": {"reason": {"type": "plain_text_input", "value": "Form is down"}}}
+    metadata = opened.params["view"]["private_metadata"]
+    await bot.interact(view_submission("notice_not_filed", metadata, reason))
     await eventually(lambda: _async(any("notice_retry" in t for t in _thread_texts(bot))))
     assert (await _statuses(bot))["taobao:612345678901"] == "failed"
 

@@ -323,13 +323,15 @@ async def test_digest_message_on_the_seeded_week(db: Database, config: AppConfig
     blocks = digest.blocks
     _limits(blocks)
     assert blocks[0]["text"]["text"] == "Takedown digest · 8 Jun – 15 Jun 2026"
-    fields = {f["text"].split("\n")[0]: f["text"].split("\n")[1] for f in blocks[2]["fields"]}
+    headline = [*blocks[2]["fields"], *blocks[3]["fields"]]
+    fields = {f["text"].split("\n")[0]: f["text"].split("\n")[1] for f in headline}
     assert fields == {
         "*Cases reported*": "18   ▲ 13 vs last week",
         "*Listings reported*": "200   ▲ 160 vs last week",
         "*Removed*": "100   ▲ 75 vs last week",
         "*Rejected*": "45   ▲ 30 vs last week",
         "*Needs info*": "15   ▲ 15 vs last week",
+        "*Awaiting you*": "0   ±0 vs last week",  # no portal notice waits (see test_awaiting_you)
         "*Still open*": "35   ▲ 35 vs last week",
         # 100/145 = 69.0% against 25/40 = 62.5%
         "*Takedown rate*": "69%   ▲ 6.5 pp vs last week",
@@ -338,7 +340,7 @@ async def test_digest_message_on_the_seeded_week(db: Database, config: AppConfig
         "*Past SLA*": "15   ▲ 10 vs last week",
         "*Relisted*": "4   ▲ 4 vs last week",
     }
-    table = blocks[3]["text"]["text"].splitlines()
+    table = blocks[4]["text"]["text"].splitlines()
     assert table[0] == "*By platform*"
     assert table[2].split() == [
         "Platform",
@@ -346,6 +348,7 @@ async def test_digest_message_on_the_seeded_week(db: Database, config: AppConfig
         "Rem",
         "Rej",
         "Info",
+        "You",
         "Open",
         "Rate",
         "Median",
@@ -358,6 +361,7 @@ async def test_digest_message_on_the_seeded_week(db: Database, config: AppConfig
         "40",
         "10",
         "5",
+        "0",
         "5",
         "80%",
         "▲30",
@@ -366,13 +370,15 @@ async def test_digest_message_on_the_seeded_week(db: Database, config: AppConfig
         "36",
         "h",
     ]
-    assert table[7].split() == ["AliExpress", "20", "▲20", "0", "10", "0", "10", "0%", "—", "—"]
+    assert table[7].split() == [
+        "AliExpress", "20", "▲20", "0", "10", "0", "0", "10", "0%", "—", "—"
+    ]  # fmt: skip
 
-    sla = blocks[4]["text"]["text"]
+    sla = blocks[5]["text"]["text"]
     assert sla.startswith(":alarm_clock: *15 listings past their SLA*")
     assert "Taobao 11 (3 d SLA) · eBay 2 (7 d SLA)" in sla
 
-    oldest = blocks[5]["text"]["text"].splitlines()
+    oldest = blocks[6]["text"]["text"].splitlines()
     assert oldest[0] == "*Oldest open listings*"
     case_id = seeded.cases["o1"][0]
     assert oldest[1].startswith(
@@ -381,7 +387,7 @@ async def test_digest_message_on_the_seeded_week(db: Database, config: AppConfig
     assert "— in review, reported 1 Apr 2026 (74 days ago)" in oldest[1]
     assert len(oldest) == 6
 
-    sellers = blocks[6]["text"]["text"]
+    sellers = blocks[7]["text"]["text"]
     assert "3. &lt;!channel&gt; Outlet — 10" in sellers
     assert "<!channel>" not in json.dumps(blocks)
     assert blocks[-1]["type"] == "context"

@@ -42,9 +42,10 @@ from bot.figures.scorecard import scorecard_blocks
 from bot.intake.cases import ParsedLine, ReportDraft, duplicate_lines, open_case
 from bot.jobs import reminders
 from bot.slack_ui import notice_blocks
+from bot.slack_ui.case_details import CaseDetails, LastAct, ListingLine
 from bot.slack_ui.case_message import case_message
 from bot.slack_ui.help import help_blocks
-from bot.slack_ui.mrkdwn import context_line, escape
+from bot.slack_ui.mrkdwn import context_line, escape, link_url
 from bot.slack_ui.report_form import LeftOut, case_filed_view, report_modal
 from storage.cases import list_cases
 from storage.listings import OpenListing
@@ -271,6 +272,29 @@ def _when() -> datetime:
     return datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
 
+def _details(hostile: str, **more: Any) -> CaseDetails:
+    """Every detail a parent message shows, written by the hostile text: evidence (one a real
+    address, one not), the seller, and a last act whose actor, kind and words are hostile."""
+    return CaseDetails(
+        evidence=[EVIDENCE, f"https://evil.example/{hostile}", hostile],
+        seller=hostile,
+        last_act=LastAct(
+            hostile, "notice_failed", {"reason": hostile, "reference": hostile}, _when()
+        ),
+        **more,
+    )
+
+
+EVIDENCE = "https://acme.example/testbuy?a=1&b=<2>|3"
+EVIDENCE_LINK = "https://acme.example/testbuy?a=1&amp;b=%3C2%3E%7C3"  # as the link holds it
+
+
+def _evidence_links(hostile: str) -> list[str]:
+    """The evidence links a parent message may hold: a link's address is the person's (encoded
+    so that it cannot end the link early), its label escaped."""
+    return [EVIDENCE_LINK, escape(link_url(f"https://evil.example/{hostile}"))]
+
+
 @pytest.mark.parametrize("hostile", HOSTILE)
 def test_case_message(hostile: str) -> None:
     text, built = case_message(
@@ -283,19 +307,22 @@ def test_case_message(hostile: str) -> None:
         zone=ZoneInfo("Europe/Berlin"),
         counts={("ebay", "queued"): 1, ("amazon", "removed"): 1, (hostile, "failed"): 1},
         listings=[
-            ("ebay", EBAY, "queued"),
-            ("amazon", AMAZON, "removed"),
-            (hostile, hostile, "failed"),
+            ListingLine("ebay", EBAY, "awaiting_you", seller=hostile, note=hostile),
+            ListingLine("amazon", AMAZON, "removed", note=hostile * 3),
+            ListingLine(hostile, hostile, "failed", seller=hostile, note=hostile),
         ],
         description=hostile,
+        details=_details(hostile),
     )
-    assert_safe(text, built, hostile=hostile)
+    assert_safe(text, built, hostile=hostile, links=_evidence_links(hostile))
     assert f"<{AMAZON}|" in json.dumps(built)  # real listings stay links
+    assert f"<{EVIDENCE_LINK}|" in json.dumps(built)  # and evidence links too
 
 
 @pytest.mark.parametrize("hostile", HOSTILE)
 def test_bulk_case_message(hostile: str) -> None:
     counts = {("ebay", "queued"): 40, (hostile, "submitted"): 30, ("taobao", "removed"): 5}
+    notes = [ListingLine("ebay", EBAY, "needs_info", seller=hostile, note=hostile)] * 10
     text, built = case_message(
         ref="TD-8",
         brand=hostile,
@@ -307,8 +334,20 @@ def test_bulk_case_message(hostile: str) -> None:
         counts=counts,
         listings=[],
         description=hostile,
+        details=_details(
+            hostile, notes=notes, noted=40, sellers=[(hostile, 30)] * 5, seller_count=12
+        ),
     )
-    assert_safe(text, built, hostile=hostile)
+    assert_safe(text, built, hostile=hostile, links=_evidence_links(hostile))
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_not_filed_form_and_reply(hostile: str) -> None:
+    assert_modal_safe(notice_blocks.not_filed_view(notice_id=3, platform=hostile), hostile=hostile)
+    text, built = notice_blocks.portal_not_filed(
+        notice_id=3, platform=hostile, actor="U0LEGAL", reason=hostile, reporter_id=REPORTER
+    )
+    assert_safe(text, built, hostile=hostile, mentions=(REPORTER, "U0LEGAL"))
 
 
 @pytest.mark.parametrize("hostile", HOSTILE)

@@ -359,6 +359,7 @@ def test_notice_fields_follow_the_order_a_web_form_asks() -> None:
         "Evidence",
         "Statements",
         "Signature",
+        "Our reference",
     ]
     values = dict(fields)
     assert values["IP right"] == "Trademark: Acme USPTO 5123456"

@@ -29,6 +29,7 @@ from bot.shell.render import (
 )
 from bot.shell.slack import sign_request
 from bot.slack_ui import notice_blocks
+from bot.slack_ui.case_details import ListingLine
 from bot.slack_ui.case_message import case_message
 from bot.slack_ui.help import help_blocks
 from bot.slack_ui.mrkdwn import escape
@@ -187,7 +188,7 @@ def test_pressing_a_numbered_button_opens_its_form_and_records_the_answer(tmp_pa
     result = run_shell(tmp_path, lines)
     out = result.stdout
     assert result.returncode == 0, result.stderr
-    assert "📋 File this notice on Alibaba IP Protection Platform" in out
+    assert "📋 Awaiting you: file this notice on Alibaba IP Protection Platform" in out
     assert "[1] Add evidence" in out
     assert "[2] Submitted…  [3] Could not submit  [4] View notice" in out
     assert "(you pressed [2] Submitted…)" in out
@@ -198,11 +199,25 @@ def test_pressing_a_numbered_button_opens_its_form_and_records_the_answer(tmp_pa
 
 
 def test_a_button_with_a_confirmation_asks_first(tmp_path: Path) -> None:
-    script = ["wait", "press 3", "wait", "press 6", "n", "press 6", "y", "wait", "press 99"]
+    reason = ["The form rejects the registration number", ""]  # Could not submit asks why
+    script = [
+        "wait",
+        "press 3",
+        *reason,
+        "wait",
+        "press 6",
+        "n",
+        "press 6",
+        "y",
+        "wait",
+        "press 99",
+    ]
     result = run_shell(tmp_path, [*report_form(TAOBAO), *script])
     out = result.stdout
     assert result.returncode == 0, result.stderr
     assert "(you pressed [3] Could not submit)" in out
+    assert "│ Why could it not be filed on Taobao?" in out
+    assert "▎ The form rejects the registration number" in out
     assert "[5] Retry  [6] Withdraw" in out
     question = "Withdraw these listings? They stop being tracked in this case."
     assert out.count(question) == 2
@@ -311,7 +326,7 @@ def test_case_message_renders_header_fields_links_and_context() -> None:
         created_at=datetime(2026, 5, 1, 8, 0, tzinfo=UTC),
         zone=ZoneInfo("Europe/Berlin"),
         counts={("ebay", "in_review"): 1},
-        listings=[("ebay", EBAY, "in_review")],
+        listings=[ListingLine("ebay", EBAY, "in_review")],
     )
     lines = render_message(text, blocks, users={"U1": "jane"})
     assert lines[0] == Line("TD-7 · Acme & Co · Counterfeit goods", "bold")

@@ -76,7 +76,7 @@ async def test_a_channel_refusing_the_bot_moves_the_thread_to_the_reporters_dm(
     assert "TD-1" in json.dumps(parent["blocks"])
 
     async def guide() -> list[Call]:
-        return [c for c in _replies(bot, case) if "File this notice on" in _text(c)]
+        return [c for c in _replies(bot, case) if "file this notice on" in _text(c)]
 
     await eventually(guide)  # the portal guide reaches the person who files it
     [told] = [c for c in _replies(bot, case) if "C0TEAM" in _text(c)]

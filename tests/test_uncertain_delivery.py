@@ -179,8 +179,15 @@ async def test_a_confirm_form_for_a_notice_that_moved_on_is_refused(
         # The reporter files portal notices, so may confirm them: they open the form…
         await bot.interact(press(nb.PORTAL_SUBMITTED, str(notice.id), user=REPORTER))
         [opened] = await slack.wait_for("views.open")
-        # …then say they could not file it after all, and the notice fails.
+        # …then say they could not file it after all, and why, and the notice fails.
         await bot.interact(press(nb.PORTAL_FAILED, str(notice.id), user=REPORTER))
+        [_, why] = await slack.wait_for("views.open", count=2)
+        reason = {"reason": {"reason": {"type": "plain_text_input", "value": "Form is down"}}}
+        await bot.interact(
+            view_submission(
+                nb.NOT_FILED_VIEW, why.params["view"]["private_metadata"], reason, user=REPORTER
+            )
+        )
 
         async def failed() -> bool:
             return (await only_notice(bot)).status == "failed"

@@ -9,18 +9,21 @@ from pathlib import Path
 
 from bot.config.schema import INFRINGEMENT_TYPES, RIGHT_KIND_FOR, RIGHT_KINDS
 from bot.core.states import (
+    AWAITING_YOU,
     CLOSED_LISTING_STATUSES,
     OPEN_LISTING_STATUSES,
+    SHOWN_IN_ORDER,
     JobState,
     ListingStatus,
     NoticeState,
+    shown_status,
 )
 from storage import listings as stored_listings
 from storage import models
 from storage.stats import outcomes
 
 STORAGE = Path(models.__file__).parent
-STATUSES = {*ListingStatus, *NoticeState}
+STATUSES = {*ListingStatus, *NoticeState, AWAITING_YOU}
 _QUOTED = re.compile(r"'(\w+)'")
 
 
@@ -33,6 +36,16 @@ def test_listing_statuses_are_the_enum_values_in_lifecycle_order() -> None:
 
 def test_notice_states_are_the_enum_values() -> None:
     assert tuple(NoticeState) == models.NOTICE_STATES
+
+
+def test_awaiting_you_is_shown_never_stored_and_storage_says_it_the_same_way() -> None:
+    assert models.AWAITING_YOU == AWAITING_YOU
+    assert AWAITING_YOU not in models.LISTING_STATUSES
+    assert set(SHOWN_IN_ORDER) == {*ListingStatus, AWAITING_YOU}
+    assert SHOWN_IN_ORDER.index(AWAITING_YOU) == SHOWN_IN_ORDER.index(ListingStatus.QUEUED) + 1
+    assert shown_status("queued", "awaiting_person") == AWAITING_YOU
+    assert shown_status("queued", "pending") == "queued"
+    assert shown_status("failed", "awaiting_person") == "failed"
 
 
 def test_the_open_listing_index_excludes_exactly_the_closed_statuses() -> None:

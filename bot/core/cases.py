@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from bot.core.states import CLOSED_IN_ORDER, OPEN_LISTING_STATUSES, CaseState
+from bot.core.states import SHOWN_IN_ORDER, SHOWN_OPEN_STATUSES, CaseState
 
 MAX_LISTINGS_PER_CASE = 10_000
 _CASE_REF = re.compile(r"^(?:TD-?)?(\d{1,12})$", re.IGNORECASE)
@@ -27,12 +27,13 @@ def thread_link(channel_id: str, ts: str) -> str:
 
 
 def summarise(counts: Mapping[str, int]) -> str:
-    """`2 queued · 1 removed` in lifecycle order."""
-    order = (*OPEN_LISTING_STATUSES, *CLOSED_IN_ORDER)
-    return " · ".join(f"{counts[s]:,} {s.replace('_', ' ')}" for s in order if counts.get(s))
+    """`2 queued · 1 awaiting you · 1 removed` in lifecycle order (shown statuses)."""
+    return " · ".join(
+        f"{counts[s]:,} {s.replace('_', ' ')}" for s in SHOWN_IN_ORDER if counts.get(s)
+    )
 
 
 def case_state(counts: Mapping[str, int]) -> str:
     """A case's status, derived from its listings: `open` while any listing is, else `closed`."""
-    open_ = any(counts.get(s) for s in OPEN_LISTING_STATUSES)
+    open_ = any(counts.get(s) for s in SHOWN_OPEN_STATUSES)
     return CaseState.OPEN if open_ else CaseState.CLOSED

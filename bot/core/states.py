@@ -58,6 +58,20 @@ DECISIONS = frozenset(
 )
 
 
+# Shown, never stored: a `queued` listing whose notice is `awaiting_person` (its portal guide is
+# posted and nobody has confirmed filing it) waits for a person, not for the bot, and every surface
+# says so. Derived where it is shown (`shown_status`; in SQL, `storage.listings.shown_status`), so
+# the stored statuses and their transitions stay as they are.
+AWAITING_YOU = "awaiting_you"
+# Open listing statuses as people see them, in lifecycle order.
+SHOWN_OPEN_STATUSES: tuple[str, ...] = (
+    ListingStatus.QUEUED,
+    AWAITING_YOU,
+    *(s for s in OPEN_LISTING_STATUSES if s != ListingStatus.QUEUED),
+)
+SHOWN_IN_ORDER: tuple[str, ...] = (*SHOWN_OPEN_STATUSES, *CLOSED_IN_ORDER)
+
+
 class NoticeState(StrEnum):
     """Where one notice (one submission to one channel) stands."""
 
@@ -178,3 +192,11 @@ def in_order(statuses: Iterable[str]) -> list[ListingStatus]:
     """Listing statuses in lifecycle order, open ones first."""
     given = set(statuses)
     return [s for s in (*OPEN_LISTING_STATUSES, *CLOSED_IN_ORDER) if s in given]
+
+
+def shown_status(listing_status: str, notice_status: str | None) -> str:
+    """A listing's status as people see it: `awaiting_you` while its portal notice waits for a
+    person to file it, else its stored status."""
+    if listing_status == ListingStatus.QUEUED and notice_status == NoticeState.AWAITING_PERSON:
+        return AWAITING_YOU
+    return listing_status

@@ -199,7 +199,9 @@ def _listing_line(listing: NoticeListing) -> str:
 def notice_fields(notice: OutgoingNotice) -> list[tuple[str, str]]:
     """The notice as labelled fields, in the order a platform's web form asks for them.
 
-    The portal guide shows these ready to paste; empty fields are left out.
+    The portal guide shows these ready to paste; empty fields are left out. They carry every
+    value the notice's text (an email's body) carries but its greeting and dates:
+    tests/test_portal_guide.py compares the two.
     """
     holder = notice.rights_holder
     fields: list[tuple[str, str]] = [
@@ -216,12 +218,27 @@ def notice_fields(notice: OutgoingNotice) -> list[tuple[str, str]]:
     fields += [
         ("Infringement type", INFRINGEMENT_TYPES.get(notice.infringement, notice.infringement)),
         ("Listing URLs", "\n".join(clean_line(listing.url) for listing in notice.listings)),
+        ("Seller", _sellers(notice)),
         ("Description", notice.description),
         ("Evidence", "\n".join(notice.evidence)),
         ("Statements", "\n".join(statements(notice))),
         ("Signature", clean_line(holder.signatory)),
+        ("Our reference", f"{notice.case_ref} (notice {notice.notice_id})"),
     ]
     return [(label, value) for label, value in fields if value]
+
+
+def _sellers(notice: OutgoingNotice) -> str:
+    """The listings' sellers: one name when they all share it, else each with its listing."""
+    named = [
+        (clean_line(listing.seller), clean_line(listing.url))
+        for listing in notice.listings
+        if listing.seller and clean_line(listing.seller)
+    ]
+    names = list(dict.fromkeys(name for name, _ in named))
+    if len(names) == 1 and len(named) == len(notice.listings):
+        return names[0]
+    return "\n".join(f"{name}: {url}" for name, url in named)
 
 
 def _right_summary(notice: OutgoingNotice) -> str:

@@ -21,11 +21,17 @@ from bot.delivery.adapters.portal import PortalAdapter
 from bot.delivery.channel import adapter_for
 from bot.delivery.decisions import allowed, apply_decisions
 from bot.delivery.plan import enqueue_poll, enqueue_submit
-from bot.delivery.record import fail_notice, withdrawal_asked
+from bot.delivery.record import NotFiled, fail_in, withdrawal_asked
 from bot.delivery.states import move_notice
 from bot.jobs.notify import enqueue_thread_reply
 from bot.runtime import Runtime
-from bot.slack_ui.notice_blocks import confirm_view, decision_view, tracking_buttons
+from bot.slack_ui.notice_blocks import (
+    MAX_REASON,
+    confirm_view,
+    decision_view,
+    not_filed_view,
+    tracking_buttons,
+)
 from bot.slack_ui.notice_outcomes import (
     PERSON_STATUSES,
     arrived_after_withdrawal,
@@ -164,16 +170,55 @@ async def confirm_submission(
         return case_ref(case.id)
 
 
-async def not_submitted(rt: Runtime, *, notice_id: int, actor: str) -> None:
-    """The reporter could not file the notice on the portal."""
+async def not_submitted(
+    rt: Runtime,
+    *,
+    notice_id: int,
+    actor: str,
+    reason: str,
+    opened_for: str | None = None,
+    sends: int | None = None,
+) -> None:
+    """A person could not file the portal notice on the platform's form, and says why: the
+    notice and its listings fail, keeping the reason, and the thread says it with a Retry
+    button. A form opened for a state the notice has left, or for an earlier guide, is refused."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise DeliveryError(
+            "Say why it could not be filed, e.g. the form rejects the registration number."
+        )
+    if len(reason) > MAX_REASON:
+        raise DeliveryError(f"At most {MAX_REASON:,} characters, please.")
+    async with rt.db.sessions() as session:  # who may act: before the lock (it may ask Slack)
+        notice, case, _ = await _load(session, notice_id)
+    await rt.access.require_approver(actor, reporter_id=case.reporter_id)
+    async with rt.db.transaction() as session:
+        notice, case, _ = await _locked(session, notice_id)
+        if notice.status != N.AWAITING_PERSON or sends not in (None, notice.attempts):
+            raise _stale(notice, opened_for or N.AWAITING_PERSON)
+        reason = rt.scrub(reason)
+        not_filed = NotFiled(actor=actor, reason=reason)
+        error = f"Not filed on the platform's form: {reason}"
+        if not await fail_in(
+            rt, session, notice, error, only_from={N.AWAITING_PERSON}, not_filed=not_filed
+        ):
+            raise _moved()
+
+
+async def not_submitted_form(rt: Runtime, *, notice_id: int, actor: str) -> dict[str, Any]:
+    """The form asking why a portal notice could not be filed; it remembers the guide it was
+    opened for."""
     async with rt.db.sessions() as session:
         notice, case, _ = await _load(session, notice_id)
     await rt.access.require_approver(actor, reporter_id=case.reporter_id)
     if notice.status != N.AWAITING_PERSON:
         raise _already(notice)
-    error = "the reporter could not file it on the platform's form"
-    if not await fail_notice(rt, None, notice, error, only_from={N.AWAITING_PERSON}):
-        raise _moved()
+    return not_filed_view(
+        notice_id=notice_id,
+        platform=notice.platform,
+        opened_for=notice.status,
+        sends=notice.attempts,
+    )
 
 
 async def retry_notice(rt: Runtime, *, notice_id: int, actor: str) -> None:

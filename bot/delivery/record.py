@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,7 +33,13 @@ from bot.delivery.states import move_notice
 from bot.jobs.notify import enqueue_thread_reply
 from bot.jobs.worker import JobContext
 from bot.runtime import Runtime
-from bot.slack_ui.notice_blocks import notice_failed, notice_held, portal_guide, tracking_buttons
+from bot.slack_ui.notice_blocks import (
+    notice_failed,
+    notice_held,
+    portal_guide,
+    portal_not_filed,
+    tracking_buttons,
+)
 from bot.slack_ui.notice_outcomes import arrived_after_withdrawal, withdrawn_unsent
 from bot.slack_ui.upload_blocks import files_to_upload
 from storage.events import add_event
@@ -183,7 +190,10 @@ async def record_awaiting_person(
     )
     guide = guide[:-1] + files_to_upload(upload_files(out)) + guide[-1:]  # before the buttons
     fields = fields + upload_field(out.evidence_items)
-    await enqueue_thread_reply(session, case_id=case.id, text=text, blocks=guide)
+    # The parent message then shows its listings as awaiting you.
+    await enqueue_thread_reply(
+        session, case_id=case.id, text=text, blocks=guide, refresh_parent=True
+    )
     await keep_sent(
         session,
         case_id=case.id,
@@ -263,37 +273,57 @@ async def fail_notice(
     """The notice cannot be delivered as it is: listings `failed`, the error and a Retry button
     in the thread (withdrawn instead, if its withdrawal was asked for meanwhile). Only from
     `only_from`: False, and nothing written, if it moved on meanwhile."""
-    error = rt.scrub(error)
-    assert notice.id is not None
     async with rt.db.transaction() as session:
-        failed = await move_notice(
-            session, notice.id, N.FAILED, only_from=only_from, last_error=error[:2000]
-        )
-        if failed:
-            rt.metrics.submissions.labels(notice.platform, N.FAILED).inc()
-            now = await fresh(session, notice.id)
-            if withdrawal_asked(now.listings):
-                why = f"{notice.platform} did not take it ({error[:300]})"
-                await withdraw_unsent(session, notice, now.case, was=N.FAILED, why=why)
-            else:
-                await _announce_failure(session, notice, now.case, now.listings, error)
+        failed = await fail_in(rt, session, notice, error, only_from=only_from)
         if ctx is not None:
             await ctx.complete(session)
     return failed
 
 
+async def fail_in(
+    rt: Runtime,
+    session: AsyncSession,
+    notice: Notice,
+    error: str,
+    *,
+    only_from: Collection[NoticeState],
+    not_filed: NotFiled | None = None,
+) -> bool:
+    """`fail_notice` in the caller's transaction. With `not_filed`, a person could not file a
+    portal notice and said why: the event is theirs, with the reason, and so is the reply."""
+    error = rt.scrub(error)
+    assert notice.id is not None
+    if not await move_notice(
+        session, notice.id, N.FAILED, only_from=only_from, last_error=error[:2000]
+    ):
+        return False
+    rt.metrics.submissions.labels(notice.platform, N.FAILED).inc()
+    now = await fresh(session, notice.id)
+    if withdrawal_asked(now.listings):
+        why = f"{notice.platform} did not take it ({error[:300]})"
+        await withdraw_unsent(session, notice, now.case, was=N.FAILED, why=why)
+    else:
+        await _announce_failure(session, notice, now.case, now.listings, error, not_filed)
+    return True
+
+
+@dataclass(frozen=True)
+class NotFiled:
+    """Who could not file a portal notice on the platform's form, and why."""
+
+    actor: str
+    reason: str
+
+
 async def _announce_failure(
-    session: AsyncSession, notice: Notice, case: Case, listings: list[Listing], error: str
+    session: AsyncSession,
+    notice: Notice,
+    case: Case,
+    listings: list[Listing],
+    error: str,
+    not_filed: NotFiled | None = None,
 ) -> None:
     assert notice.id is not None and case.id is not None
-    await add_event(
-        session,
-        case_id=case.id,
-        notice_id=notice.id,
-        actor="bot",
-        kind="notice_failed",
-        detail={"error": error[:2000]},
-    )
     await apply_decisions(
         session,
         case=case,
@@ -305,13 +335,34 @@ async def _announce_failure(
         actor="bot",
         announce=False,  # the failure message below says it, with its Retry button
     )
-    text, failure = notice_failed(
+    detail = {"error": error[:2000]}
+    if not_filed is not None:
+        detail["reason"] = not_filed.reason
+    # After its listings' changes: the case's last act is the failure, and who said it.
+    await add_event(
+        session,
+        case_id=case.id,
         notice_id=notice.id,
-        platform=notice.platform,
-        channel=notice.channel,
-        error=error,
-        reporter_id=case.reporter_id,
+        actor="bot" if not_filed is None else not_filed.actor,
+        kind="notice_failed",
+        detail=detail,
     )
+    if not_filed is not None:
+        text, failure = portal_not_filed(
+            notice_id=notice.id,
+            platform=notice.platform,
+            actor=not_filed.actor,
+            reason=not_filed.reason,
+            reporter_id=case.reporter_id,
+        )
+    else:
+        text, failure = notice_failed(
+            notice_id=notice.id,
+            platform=notice.platform,
+            channel=notice.channel,
+            error=error,
+            reporter_id=case.reporter_id,
+        )
     await enqueue_thread_reply(session, case_id=case.id, text=text, blocks=failure)
 
 

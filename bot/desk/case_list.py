@@ -8,7 +8,9 @@ from typing import Any
 from bot.config.schema import INFRINGEMENT_TYPES
 from bot.core.cases import case_ref, thread_link
 from bot.core.platforms import PLATFORMS, platform_name
+from bot.core.states import AWAITING_YOU
 from bot.runtime import Runtime
+from bot.slack_ui.case_message import STATUS_EMOJI
 from bot.slack_ui.mrkdwn import Blocks, escape, mrkdwn, plain
 from storage.cases import list_cases, private_channels
 
@@ -69,8 +71,13 @@ async def list_answer(rt: Runtime, *, user_id: str, what: str, page: int) -> tup
         if row.channel_id and row.thread_ts:
             ref = f"<{thread_link(row.channel_id, row.thread_ts)}|{ref}>"
         kind = INFRINGEMENT_TYPES.get(row.infringement, row.infringement)
+        awaiting = (
+            f" ({STATUS_EMOJI[AWAITING_YOU]} {row.awaiting_you:,} awaiting you)"
+            if row.awaiting_you
+            else ""
+        )
         lines.append(
-            f"*{ref}* · {escape(row.brand)} · {escape(kind)} · {row.open_listings:,} open of {row.listings:,}"
+            f"*{ref}* · {escape(row.brand)} · {escape(kind)} · {row.open_listings:,} open of {row.listings:,}{awaiting}"
             f" · <@{row.reporter_id}> · {row.created_at.astimezone(rt.config.team.zone):%Y-%m-%d}"
         )
     blocks: Blocks = [

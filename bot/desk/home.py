@@ -1,4 +1,5 @@
-"""The App Home tab: my open cases, every open listing by status, and the platform scorecard.
+"""The App Home tab: my open cases, every open listing by status (a portal listing nobody has
+filed yet shown as *awaiting you*), and the platform scorecard.
 
 For a viewer only (`access.viewers`); others are told who can help. The case list leaves out what
 the person may not read (cases filed in private channels they are not in); the counts and the
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.core.states import OPEN_LISTING_STATUSES
+from bot.core.states import SHOWN_OPEN_STATUSES
 from bot.desk.case_list import list_answer
 from bot.desk.inbox import home_section
 from bot.runtime import Runtime
@@ -39,7 +40,7 @@ async def home_view(rt: Runtime, *, user_id: str) -> dict[str, Any]:
     if counts:
         lines = [
             f"{STATUS_EMOJI.get(status, '')} {status.replace('_', ' ')}: *{counts[status]:,}*"
-            for status in OPEN_LISTING_STATUSES
+            for status in SHOWN_OPEN_STATUSES
             if counts.get(status)
         ]
         blocks.append(

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config.schema import AppConfig
 from bot.core.cases import case_ref, thread_link
-from bot.core.states import ListingStatus
+from bot.core.states import AWAITING_YOU, ListingStatus
 from bot.figures.scorecard import (
     DEFAULT_SLA_DAYS,
     build_scorecard,
@@ -39,7 +39,7 @@ from bot.slack_ui.mail_blocks import sources_line
 from bot.slack_ui.mrkdwn import Blocks, context, cut, escape, link_url, mrkdwn, plain
 from storage.db import Database
 from storage.mail_handling import unread_count, waiting_count
-from storage.stats.period import PeriodFigures, PlatformFigures, period_figures
+from storage.stats.period import OldListing, PeriodFigures, PlatformFigures, period_figures
 from storage.stats.scorecard import PlatformScore
 from storage.stats.sources import decisions_by_source
 
@@ -51,6 +51,7 @@ MAX_LINKED_URL = 400  # longer listing URLs are shown by key only
 STATUS_WORDS: dict[str, str] = {
     ListingStatus.IN_REVIEW: "in review",
     ListingStatus.NEEDS_INFO: "needs info",
+    AWAITING_YOU: "awaiting you",
 }
 
 
@@ -152,7 +153,7 @@ def digest_blocks(
             f"{start:%a} {_day(start)} {start:%H:%M} – {end:%a} {_day(end)} {end:%H:%M} "
             f"{end:%Z} ({escape(zone.key)}) · ▲▼ against the 7 days before"
         ),
-        {"type": "section", "fields": _headline_fields(current, previous)},
+        *({"type": "section", "fields": fields} for fields in _headline_fields(current, previous)),
         {"type": "section", "text": mrkdwn(_platform_table(current, previous))},
     ]
     if current.past_sla_total:
@@ -167,6 +168,8 @@ def digest_blocks(
         sellers = _within("*Top sellers* (listings reported)", lines)
         blocks.append({"type": "section", "text": mrkdwn(sellers)})
     notes = [
+        "Awaiting you (You): a portal notice's listings nobody has filed on the platform's form "
+        "yet; still open: the other undecided ones. "
         "Rate: removed / decided (relisted counts as removed). Times: submission to removal, "
         "nearest-rank median and p90. Relisted: reported again after a removal."
     ]
@@ -179,23 +182,31 @@ def digest_blocks(
         f"{current.cases:,} cases, {total.removed:,} removed, {total.rejected:,} rejected, "
         f"takedown rate {format_rate(total.takedown_rate)}, {current.past_sla_total:,} past SLA."
     )
+    if total.awaiting_you:
+        text += f" {total.awaiting_you:,} awaiting you."
     return text, blocks
 
 
-def _headline_fields(current: PeriodFigures, previous: PeriodFigures) -> list[dict[str, Any]]:
-    """The ten headline figures, each with its change against the week before."""
+def _headline_fields(current: PeriodFigures, previous: PeriodFigures) -> list[list[dict[str, Any]]]:
+    """The headline figures, each with its change against the week before: where the listings
+    stand (a section of 8 fields), then how fast and how well (3; Slack allows 10 a section)."""
     total, before = current.total, previous.total
 
     def field(label: str, value: str, delta: str) -> dict[str, Any]:
         return mrkdwn(f"*{label}*\n{value}   {delta} vs last week")
 
-    return [
+    awaiting = total.awaiting_you
+    standing = [
         field("Cases reported", f"{current.cases:,}", change(current.cases, previous.cases)),
         field("Listings reported", f"{total.reported:,}", change(total.reported, before.reported)),
         field("Removed", f"{total.removed:,}", change(total.removed, before.removed)),
         field("Rejected", f"{total.rejected:,}", change(total.rejected, before.rejected)),
         field("Needs info", f"{total.needs_info:,}", change(total.needs_info, before.needs_info)),
+        field("Awaiting you", f"{awaiting:,}", change(awaiting, before.awaiting_you)),
         field("Still open", f"{total.open:,}", change(total.open, before.open)),
+        field("Relisted", f"{total.relisted:,}", change(total.relisted, before.relisted)),
+    ]
+    pace = [
         field(
             "Takedown rate",
             format_rate(total.takedown_rate),
@@ -211,8 +222,8 @@ def _headline_fields(current: PeriodFigures, previous: PeriodFigures) -> list[di
             f"{current.past_sla_total:,}",
             change(current.past_sla_total, previous.past_sla_total),
         ),
-        field("Relisted", f"{total.relisted:,}", change(total.relisted, before.relisted)),
     ]
+    return [standing, pace]
 
 
 def _platform_table(current: PeriodFigures, previous: PeriodFigures) -> str:
@@ -222,7 +233,7 @@ def _platform_table(current: PeriodFigures, previous: PeriodFigures) -> str:
     order += [item.platform for item in previous.platforms if item.platform not in now]
     if not order:
         return "*By platform*\nNo listings reported in this period or the one before."
-    empty = PlatformFigures("", 0, 0, 0, 0, 0, 0, 0, None, None)
+    empty = PlatformFigures("", 0, 0, 0, 0, 0, 0, 0, None, None, 0)
     rows = []
     for platform in order[:MAX_TABLE_ROWS]:
         item, last = now.get(platform, empty), before.get(platform, empty)
@@ -234,6 +245,7 @@ def _platform_table(current: PeriodFigures, previous: PeriodFigures) -> str:
                 f"{item.removed:,}",
                 f"{item.rejected:,}",
                 f"{item.needs_info:,}",
+                f"{item.awaiting_you:,}",
                 f"{item.open:,}",
                 format_rate(item.takedown_rate),
                 _compact(change(_percent(item.takedown_rate), _percent(last.takedown_rate))),
@@ -241,7 +253,9 @@ def _platform_table(current: PeriodFigures, previous: PeriodFigures) -> str:
                 format_hours(item.p90_hours),
             ]
         )
-    header = ["Platform", "Rep", "", "Rem", "Rej", "Info", "Open", "Rate", "", "Median", "p90"]
+    header = [
+        "Platform", "Rep", "", "Rem", "Rej", "Info", "You", "Open", "Rate", "", "Median", "p90"
+    ]  # fmt: skip
     more = len(order) - MAX_TABLE_ROWS
     tail = f"\n… and {more} more platforms" if more > 0 else ""
     return "*By platform*\n" + table(header, rows) + tail
@@ -274,10 +288,16 @@ def _oldest(current: PeriodFigures, zone: ZoneInfo) -> str:
         reported = item.created_at.astimezone(zone)
         lines.append(
             f"• {ref} · {escape(cut(platform_label(item.platform), 40))} · {listing} — "
-            f"{STATUS_WORDS.get(item.status, item.status)}, reported {_day(reported)} "
+            f"{_status_words(item)}, reported {_day(reported)} "
             f"{reported.year} ({days:,} day{'s' if days != 1 else ''} ago)"
         )
     return _within("*Oldest open listings*", lines)
+
+
+def _status_words(item: OldListing) -> str:
+    if item.awaiting_you:
+        return STATUS_WORDS[AWAITING_YOU]
+    return STATUS_WORDS.get(item.status, item.status)
 
 
 def _within(head: str, items: Sequence[str], *, separator: str = "\n", limit: int = 3000) -> str:

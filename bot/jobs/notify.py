@@ -28,6 +28,7 @@ from bot.core.cases import case_ref
 from bot.jobs.backoff import is_transient, record_after_effect, retry_after, with_retries
 from bot.jobs.coalesce import Missing
 from bot.jobs.loaders import PARENT_PREVIEW
+from bot.jobs.parent_details import case_details, listing_lines
 from bot.jobs.payloads import (
     CaseMessage,
     ChannelPost,
@@ -87,7 +88,8 @@ async def enqueue_channel_post(
 
 
 def render_parent(rt: Runtime, case: Case, summary: CaseSummary) -> Rendered:
-    """The case's parent message: what it is, who reported it, its listings' figures."""
+    """The case's parent message: what it is, who reported it, its listings' figures, its
+    evidence, sellers and notes, and who acted last."""
     assert case.id is not None
     found = rt.config.right(case.right_id)
     return case_message(
@@ -99,8 +101,9 @@ def render_parent(rt: Runtime, case: Case, summary: CaseSummary) -> Rendered:
         created_at=case.created_at,
         zone=rt.config.team.zone,
         counts=summary.counts,
-        listings=[(item.platform, item.url, item.status) for item in summary.listings],
+        listings=listing_lines(summary),
         description=case.description,
+        details=case_details(case, summary),
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 # A Slack client shows these as pictures; the bot uses a handful of them.
 EMOJI = {
     "hourglass_flowing_sand": "⏳",
+    "raising_hand": "🙋",
     "outbox_tray": "📤",
     "mag": "🔍",
     "white_check_mark": "✅",

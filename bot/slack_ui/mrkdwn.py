@@ -72,3 +72,43 @@ def listing_link(url: str, label: str) -> str:
     except ListingURLError:
         return escape(label)
     return f"<{link_url(canonical)}|{escape(label)}>"
+
+
+_WEB_URL = re.compile(r"https?://[^\s/?#]+\S*", re.IGNORECASE)
+MAX_LINKED = 1000  # longer URLs are shown, cut, as text
+
+
+def web_link(url: str, *, label_limit: int = 80) -> str:
+    """A link to an http(s) address a person gave (evidence), labelled with the address cut to
+    `label_limit`. Anything else, or an address too long to link, is shown escaped, not linked."""
+    label = escape_cut(url, label_limit)
+    if not _WEB_URL.fullmatch(url) or len(url) > MAX_LINKED:
+        return label
+    return f"<{escape(link_url(url))}|{label}>"
+
+
+def packed(lines: list[str], *, limit: int = 3000, most: int | None = None) -> list[str]:
+    """`lines` joined into as few texts of at most `limit` characters as hold each line whole (a
+    longer line is cut with `cut_mrkdwn`); with `most`, at most that many texts, the last one
+    ending with how many lines did not fit."""
+    groups: list[list[str]] = []
+    sizes: list[int] = []
+    for line in (cut_mrkdwn(line, limit) for line in lines):
+        if groups and sizes[-1] + 1 + len(line) <= limit:
+            groups[-1].append(line)
+            sizes[-1] += 1 + len(line)
+        else:
+            groups.append([line])
+            sizes.append(len(line))
+    if most is not None and len(groups) > most:
+        kept = groups[:most]
+        left = len(lines) - sum(len(group) for group in kept)
+        last = kept[-1]
+        while len(last) > 1 and len("\n".join(last)) + 30 > limit:
+            last.pop()
+            left += 1
+        if len(last[0]) + 30 > limit:
+            last[0] = cut_mrkdwn(last[0], limit - 30)
+        last.append(f"… and {left:,} more")
+        groups = kept
+    return ["\n".join(group) for group in groups]

@@ -24,6 +24,8 @@ HELD_SENT = "held_sent"
 VIEW_NOTICE = "notice_view_open"  # the notice as sent (bot.desk.notice_view)
 CONFIRM_VIEW = "notice_confirm"
 DECISION_VIEW = "notice_decision"
+NOT_FILED_VIEW = "notice_not_filed"
+MAX_REASON = 1000  # characters of why a notice could not be filed
 
 _SECTION = 2900
 _MAX_BLOCKS = 45
@@ -101,7 +103,7 @@ def portal_guide(
         {
             "type": "section",
             "text": mrkdwn(
-                f":clipboard: *File this notice on {where}* ({listings:,} {escape(platform_name(platform))} listing{'s' if listings != 1 else ''}). Copy each field into the form, then press *Submitted…* and enter the complaint number."
+                f":clipboard: *Awaiting you: file this notice on {where}* ({listings:,} {escape(platform_name(platform))} listing{'s' if listings != 1 else ''}). Copy each field into the form, then press *Submitted…* and enter the complaint number, or *Could not submit* and say why."
             ),
         },
     ]
@@ -126,7 +128,7 @@ def portal_guide(
             ],
         }
     )
-    return f"File this notice on {name} and confirm with the complaint number", blocks
+    return f"Awaiting you: file this notice on {name} and confirm with the complaint number", blocks
 
 
 def notice_failed(
@@ -143,6 +145,32 @@ def notice_failed(
                 f":warning: *Could not deliver the notice to {escape_cut(platform_name(platform), 100)}* (channel `{escape_cut(channel, 100)}`) <@{reporter_id}>\n> {escape_cut(error, 1500)}"
             ),
         },
+        {
+            "type": "actions",
+            "block_id": f"failed:{notice_id}",
+            "elements": [
+                _button("Retry", RETRY, str(notice_id), style="primary"),
+                _withdraw(notice_id),
+            ],
+        },
+    ]
+
+
+def portal_not_filed(
+    *, notice_id: int, platform: str, actor: str, reason: str, reporter_id: str
+) -> tuple[str, Blocks]:
+    """A person could not file a portal notice on the platform's form, and said why."""
+    name = escape_cut(platform_name(platform), 100)
+    text = f"The notice could not be filed on {name}'s form: {escape_cut(reason, 1500)}"
+    mention = f" <@{reporter_id}>" if reporter_id != actor else ""
+    return text, [
+        {
+            "type": "section",
+            "text": mrkdwn(
+                f":warning: *The notice could not be filed on {name}'s form*{mention}\n> {escape_cut(' '.join(reason.split()), 1500)}"
+            ),
+        },
+        {"type": "context", "elements": [mrkdwn(f"by <@{actor}> · Retry posts the guide again")]},
         {
             "type": "actions",
             "block_id": f"failed:{notice_id}",
@@ -274,6 +302,42 @@ def confirm_view(
                     "type": "plain_text_input",
                     "action_id": "reference",
                     "max_length": 200,
+                },
+            }
+        ],
+    }
+
+
+def not_filed_view(
+    *, notice_id: int, platform: str, opened_for: str | None = None, sends: int | None = None
+) -> dict[str, Any]:
+    """Asks why a portal notice could not be filed (required). Remembers, as the confirm form
+    does, the notice's state and count of sends when it was opened (`confirm_form_notice`)."""
+    metadata = {"notice_id": notice_id, "opened_for": opened_for, "sends": sends}
+    return {
+        "type": "modal",
+        "callback_id": NOT_FILED_VIEW,
+        "private_metadata": json.dumps(metadata),
+        "title": plain("Could not submit", limit=24),
+        "submit": plain("Save", limit=24),
+        "close": plain("Cancel", limit=24),
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "reason",
+                "label": plain(
+                    f"Why could it not be filed on {platform_name(platform)}?", limit=2000
+                ),
+                "hint": plain(
+                    "For example: the form rejects the registration number. The thread shows "
+                    "this, and Retry posts the guide again.",
+                    limit=2000,
+                ),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "reason",
+                    "multiline": True,
+                    "max_length": MAX_REASON,
                 },
             }
         ],

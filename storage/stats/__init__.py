@@ -14,6 +14,10 @@ Definitions shared by both reports:
   queued, submitted, in review, failed). A decision counts only if it was made before `now`
   (`decided_at < now`), so a digest built later for a past moment shows what was known then;
   with `now` = the present this is simply the listing's status.
+- **Awaiting you** — open at `now`, not yet submitted, and its notice waiting at `now` for a
+  person to file it on a portal (`outcomes.awaiting_you_at`): its notice's status if the notice
+  has not changed since `now`, else the last of its filing events before `now` (the guide posted,
+  confirmed, failed, withdrawn). Counted apart: the digest's "still open" leaves these out.
 - **Relisted counts as removed.** A `relisted` listing was removed and later reported again, so
   for every takedown figure (removed, takedown rate, time to removal) it is a removal.
 - **Takedown rate** — removed / (removed + rejected); None when nothing was decided.

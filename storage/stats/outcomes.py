@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
-from storage.models import Listing
+from storage.models import Event, Listing, Notice
 from storage.stats.sql import epoch_seconds, nearest_rank, timestamp, to_hours
 
 DEFAULT_SLA_DAYS = 7
@@ -51,6 +51,40 @@ def outcome_in(now: datetime, *outcomes: str) -> ColumnElement[bool]:
         # A decided status is then wanted whether the decision was made before `now` or not.
         return or_(status.in_([*UNDECIDED, *statuses]), decided_at >= timestamp(now))
     return and_(status.in_(statuses), or_(decided_at.is_(None), decided_at < timestamp(now)))
+
+
+# A notice's events that start or end its wait for a person to file it on a portal.
+FILING_EVENTS = ("portal_guide_posted", "notice_confirmed", "notice_failed", "notice_withdrawn")
+
+
+def awaiting_you_at(now: datetime) -> ColumnElement[bool]:
+    """Whether a listing waited at `now` for a person to file its notice on a portal (shown as
+    *awaiting you*): open and not submitted at `now`, its notice awaiting a person then. The
+    statement must join the listing's notice.
+
+    A notice not changed since `now` (`updated_at` before it: every status move stamps it) was
+    in its present state then; one changed since is read from its events: the last of its filing
+    events before `now` posted the guide. At the present moment this is `queued` listings of
+    `awaiting_person` notices, as every other surface shows them."""
+    at = timestamp(now)
+    last_filing = (
+        select(col(Event.kind))
+        .where(
+            col(Event.case_id) == col(Notice.case_id),
+            col(Event.notice_id) == col(Notice.id),
+            col(Event.kind).in_(FILING_EVENTS),
+            col(Event.created_at) < at,
+        )
+        .order_by(col(Event.id).desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    notice_awaiting = or_(
+        and_(col(Notice.updated_at) < at, col(Notice.status) == "awaiting_person"),
+        and_(col(Notice.updated_at) >= at, last_filing == "portal_guide_posted"),
+    )
+    submitted = col(Listing.submitted_at)
+    return and_(outcome_in(now, OPEN), or_(submitted.is_(None), submitted >= at), notice_awaiting)
 
 
 def sla_clock(now: datetime) -> ColumnElement[datetime]:

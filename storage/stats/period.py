@@ -6,7 +6,7 @@ Definitions in `storage.stats`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
-from storage.models import Case, Listing
+from storage.models import Case, Listing, Notice
 from storage.stats.outcomes import (
     DEFAULT_SLA_DAYS,
     NEEDS_INFO,
@@ -23,6 +23,7 @@ from storage.stats.outcomes import (
     REJECTED,
     REMOVED,
     WITHDRAWN,
+    awaiting_you_at,
     outcome_in,
     past_sla,
     removal_times,
@@ -36,7 +37,8 @@ OLDEST_OPEN = 5
 @dataclass(frozen=True, slots=True)
 class PlatformFigures:
     """One platform's listings reported in the period, by outcome at `now` (they sum to
-    `reported`), with its removal times. `platform` is "" for the all-platforms total."""
+    `reported`: `open` leaves out those `awaiting_you`, waiting for a person to file them on a
+    portal), with its removal times. `platform` is "" for the all-platforms total."""
 
     platform: str
     reported: int
@@ -48,6 +50,7 @@ class PlatformFigures:
     relisted: int  # re-reports of a listing removed before (relisted_from set)
     median_hours: float | None
     p90_hours: float | None
+    awaiting_you: int = 0
 
     @property
     def decided(self) -> int:
@@ -71,6 +74,7 @@ class OldListing:
     created_at: datetime
     channel_id: str | None
     thread_ts: str | None
+    awaiting_you: bool = False  # waiting at `now` for a person to file it on a portal
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,15 +157,38 @@ async def _platforms(
         )
     ).all()
     times = await removal_times(session, where=in_period, now=now, overall=True)
+    awaiting = await _awaiting_you(session, in_period=in_period, now=now)
     platforms = sorted(
         (
-            _platform_figures(platform, [int(n) for n in numbers], times.get(platform))
+            _platform_figures(
+                platform,
+                [int(n) for n in numbers],
+                times.get(platform),
+                awaiting=awaiting.get(platform, 0),
+            )
             for platform, *numbers in rows
         ),
         key=lambda item: (-item.reported, item.platform),
     )
     sums = [sum(getattr(item, name) for item in platforms) for name in _COUNT_FIELDS]
-    return tuple(platforms), _platform_figures("", sums, times[""])
+    total = _platform_figures("", sums, times[""])  # `open` summed already leaves them out
+    you = sum(item.awaiting_you for item in platforms)
+    return tuple(platforms), replace(total, awaiting_you=you)
+
+
+async def _awaiting_you(
+    session: AsyncSession, *, in_period: Sequence[ColumnElement[bool]], now: datetime
+) -> dict[str, int]:
+    """Platform → listings reported in the period and waiting at `now` for a person to file them
+    on a portal (a subset of the open ones)."""
+    rows = await session.execute(
+        select(col(Listing.platform), func.count())
+        .select_from(Listing)
+        .join(Notice, col(Notice.id) == col(Listing.notice_id))
+        .where(*in_period, awaiting_you_at(now))
+        .group_by(col(Listing.platform))
+    )
+    return {platform: int(count) for platform, count in rows.all()}
 
 
 async def _cases_reported(session: AsyncSession, *, start: datetime, end: datetime) -> int:
@@ -205,7 +232,16 @@ async def _oldest_open(session: AsyncSession, *, now: datetime) -> tuple[OldList
         .order_by(col(Listing.created_at), col(Listing.id))
         .limit(OLDEST_OPEN)
     )
-    return tuple(_old_listing(row) for row in oldest.all())
+    found = [_old_listing(row) for row in oldest.all()]
+    if not found:
+        return ()
+    awaiting = await session.execute(
+        select(col(Listing.id))
+        .join(Notice, col(Notice.id) == col(Listing.notice_id))
+        .where(col(Listing.id).in_([item.listing_id for item in found]), awaiting_you_at(now))
+    )
+    you = set(awaiting.scalars())
+    return tuple(replace(item, awaiting_you=item.listing_id in you) for item in found)
 
 
 async def _top_sellers(
@@ -229,8 +265,14 @@ _COUNT_FIELDS = ("reported", "removed", "rejected", "needs_info", "open", "withd
 
 
 def _platform_figures(
-    platform: str, counts: Sequence[int], times: tuple[float | None, float | None] | None
+    platform: str,
+    counts: Sequence[int],
+    times: tuple[float | None, float | None] | None,
+    *,
+    awaiting: int = 0,
 ) -> PlatformFigures:
+    """A platform's figures from its counts (open ones counted whether awaiting a person or
+    not: `awaiting` of them are, and `open` is the rest)."""
     reported, removed, rejected, needs_info, open_, withdrawn, relisted = counts
     median, p90 = times or (None, None)
     return PlatformFigures(
@@ -239,11 +281,12 @@ def _platform_figures(
         removed=removed,
         rejected=rejected,
         needs_info=needs_info,
-        open=open_,
+        open=open_ - awaiting,
         withdrawn=withdrawn,
         relisted=relisted,
         median_hours=median,
         p90_hours=p90,
+        awaiting_you=awaiting,
     )
 
 
