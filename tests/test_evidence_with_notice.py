@@ -247,7 +247,7 @@ def _guide(bot: SlackDriver) -> str:
     posts = [
         json.dumps(call.params.get("blocks")) for call in bot.slack.calls_to("chat.postMessage")
     ]
-    [guide] = [post for post in posts if "File this notice on" in post]
+    [guide] = [post for post in posts if "file this notice on" in post]
     return guide
 
 
