@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint imports migration format chaos clean
+.PHONY: run test lint imports migration format chaos fuzz clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+fuzz: $(STAMP)
+	TAKEDOWN_FUZZ_EXAMPLES=20000 $(PY) -m pytest tests/test_fuzz.py $(PYTEST_ARGS)
 
 chaos: $(STAMP)
 	$(PY) -m pytest tests/chaos -s $(PYTEST_ARGS)

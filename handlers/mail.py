@@ -12,7 +12,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.desk.inbox import seal_mail_form, submitted_mail
-from bot.mailbox import suggestions, triage
+from bot.mailbox import recorded, suggestions, triage
 from bot.mailbox.suggestions import Settled
 from bot.manifest import REPLY_SHORTCUT
 from bot.runtime import Runtime
@@ -136,11 +136,12 @@ async def submit_attach(
 async def record_reply(
     ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, rt: Runtime
 ) -> None:
-    """Record platform reply: the message's text, kept and read as an email."""
+    """Record platform reply: the message's forwarded email file (or else its text), kept and
+    read as an email."""
     await ack()
     await rt.inflight.quiet()
-    text = str((body.get("message") or {}).get("text") or "")
-    await tell(client, body, await triage.record_pasted(rt, text=text, actor=_user(body)))
+    message = body.get("message") or {}
+    await tell(client, body, await recorded.record_reply(rt, message=message, actor=_user(body)))
 
 
 def register(app: AsyncApp) -> None:

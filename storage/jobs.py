@@ -1,8 +1,9 @@
-"""The durable job queue. Every statement over the `jobs` table lives here.
+"""The durable job queue. Every statement over the `jobs` table lives here (those built once
+and kept, in `storage.job_statements`).
 
 Two kinds of call, told apart by how they are reached:
 - module functions take the caller's session and join its transaction: `enqueue`, `enqueue_many`,
-  `complete`, `retry`;
+  `complete`, `retry`, and the read `any_active`;
 - `JobQueue(db)`'s methods run transactions of their own: `claim`, `heartbeat_many`,
   `complete_many`, `release`, `purge_done`, and the reads `counts`, `outstanding`, `oldest_due`.
 
@@ -31,35 +32,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    Float,
-    Integer,
-    String,
-    and_,
-    bindparam,
-    case,
-    delete,
-    exists,
-    func,
-    or_,
-    select,
-    update,
-)
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import and_, case, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
+from storage import job_statements as statements
 from storage.clock import db_now
 from storage.db import Database
+from storage.job_statements import DEAD, QUEUED, RUNNING
 from storage.models import Job, utcnow
-from storage.prepared import JOBS, built
+from storage.prepared import built
 
-QUEUED, RUNNING, DONE, DEAD = "queued", "running", "done", "dead"
 DEFAULT_MAX_ATTEMPTS = 100  # a ceiling; the worker's backoff schedule decides the real number
 # No delay is added beyond this, whatever a caller computed: a retry a week out is already one a
 # person has to look at, and a date past the database's range would fail the write itself.
 MAX_DELAY = timedelta(days=7)
-SERIAL_LOCK_SPACE = 0x7D  # advisory-lock namespace (first key) of the serial-key locks
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +98,9 @@ async def enqueue(
         values["delay_seconds"] = _seconds(delay)
     statement = built(
         ("enqueue", dialect, locked, dedupe_key is not None, timed),
-        lambda: _insert_job(dialect, locked=locked, dedupe=dedupe_key is not None, timed=timed),
+        lambda: statements.insert_job(
+            dialect, locked=locked, dedupe=dedupe_key is not None, timed=timed
+        ),
     )
     result = await (await session.connection()).execute(statement, values)
     return result.scalar_one_or_none()
@@ -128,7 +117,9 @@ async def enqueue_many(
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     statement = built(
         ("enqueue_many", dialect),
-        lambda: _insert_job(dialect, locked=False, dedupe=True, timed=False, returning=False),
+        lambda: statements.insert_job(
+            dialect, locked=False, dedupe=True, timed=False, returning=False
+        ),
     )
     await (await session.connection()).execute(
         statement,
@@ -143,7 +134,7 @@ async def complete(session: AsyncSession, *, job_id: int, owner: str) -> bool:
     """Mark done in the caller's transaction (with the job's own writes); False if the lease was lost."""
     postgres = _is_postgres(session)
     result = await (await session.connection()).execute(
-        built(("finish", False, postgres), lambda: _finish(False, postgres=postgres)),
+        built(("finish", False, postgres), lambda: statements.finish(False, postgres=postgres)),
         {"job_id": job_id, "owner": owner},
     )
     return bool(result.rowcount)
@@ -167,6 +158,20 @@ async def retry(
         values.update(state=QUEUED, run_at=db_now(postgres, _seconds(delay)))
     result = await session.execute(update(Job).where(_held(job_id, owner)).values(**values))
     return bool(result.rowcount)
+
+
+async def any_active(
+    session: AsyncSession, *, dedupe_keys: Sequence[str], serial_key: str, kinds: Sequence[str]
+) -> bool:
+    """Whether a job is queued or running that has one of `dedupe_keys`, or has `serial_key` and
+    is of one of `kinds`. Each half reads an index: the unique one on dedupe keys, and the
+    partial one on active jobs' serial keys."""
+    active = col(Job.state).in_((QUEUED, RUNNING))
+    by_key = exists().where(col(Job.dedupe_key).in_(list(dedupe_keys)), active)
+    by_serial = exists().where(
+        col(Job.serial_key) == serial_key, col(Job.kind).in_(list(kinds)), active
+    )
+    return bool(await session.scalar(select(or_(by_key, by_serial))))
 
 
 # Over a Database: each call runs its own transaction.
@@ -207,7 +212,10 @@ class JobQueue:
                 statement = built(
                     ("claim", part, self.db.is_postgres, bool(kinds)),
                     functools.partial(
-                        _claim, part, postgres=self.db.is_postgres, by_kind=bool(kinds)
+                        statements.claim_due,
+                        part,
+                        postgres=self.db.is_postgres,
+                        by_kind=bool(kinds),
                     ),
                 )
                 rows = await connection.execute(statement, {**params, "limit": wanted})
@@ -245,13 +253,18 @@ class JobQueue:
         postgres = self.db.is_postgres
         async with self.db.transaction() as session:
             result = await (await session.connection()).execute(
-                built(("finish", True, postgres), lambda: _finish(True, postgres=postgres)),
+                built(
+                    ("finish", True, postgres), lambda: statements.finish(True, postgres=postgres)
+                ),
                 {"ids": list(job_ids), "owner": owner},
             )
             return {row[0] for row in result.all()}
 
-    async def release(self, *, job_id: int, owner: str) -> bool:
-        """Give a job back untouched (shutdown): queued again, the attempt not counted."""
+    async def release(self, *, job_id: int, owner: str, delay: timedelta | None = None) -> bool:
+        """Give a job back untouched, due again `delay` after the database's clock (none: at
+        once): queued, the attempt not counted, its last error kept. A worker that stops gives
+        its running jobs back; a run that found its job not yet due (`NotYet`) gives it back
+        for later."""
         postgres = self.db.is_postgres
         async with self.db.transaction() as session:
             result = await session.execute(
@@ -262,7 +275,7 @@ class JobQueue:
                     lease_owner=None,
                     lease_expires_at=None,
                     attempts=Job.attempts - 1,
-                    run_at=db_now(postgres),
+                    run_at=db_now(postgres, _seconds(delay)),
                     updated_at=db_now(postgres),
                 )
             )
@@ -273,7 +286,7 @@ class JobQueue:
     ) -> int:
         """Delete jobs of `kinds` done before `older_than`, `batch` at a time (each batch its own
         short transaction); returns how many. Claims never read them, but the table would grow."""
-        statement = built("purge_done", _purge)
+        statement = built("purge_done", statements.purge_done)
         removed = 0
         while True:
             async with self.db.transaction() as session:
@@ -325,7 +338,7 @@ class JobQueue:
         return oldest
 
 
-# The statements.
+# Rows and conditions.
 
 
 def _new_job(
@@ -338,7 +351,7 @@ def _new_job(
     dedupe_key: str | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
 ) -> dict[str, Any]:
-    """A queued job's row (the values `_insert_job` binds)."""
+    """A queued job's row (the values `job_statements.insert_job` binds)."""
     return {
         "kind": kind,
         "payload": payload,
@@ -351,93 +364,6 @@ def _new_job(
         "created_at": now,
         "updated_at": now,
     }
-
-
-def _insert_job(
-    dialect: str, *, locked: bool, dedupe: bool, timed: bool, returning: bool = True
-) -> Any:
-    """The insert of a job row; unless `timed` (a `run_at` given), it is due `delay_seconds`
-    after the database's clock."""
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    postgres = dialect == "postgresql"
-    names = [name for name in _JOB_VALUES]
-
-    def value(name: str) -> Any:
-        if name == "run_at" and not timed:
-            return db_now(postgres, bindparam("delay_seconds", type_=Float))
-        return bindparam(name, type_=JOBS.c[name].type)
-
-    if locked:
-        # A serial key's jobs run in id order, so their ids must follow commit order. PostgreSQL
-        # hands out an id at insert time: a transaction holding a smaller id that commits later
-        # would have its job claimed after (and alongside) a later one. A transaction-level
-        # advisory lock on the key, taken in the same statement before the row (and its id) is
-        # made, makes the next enqueuer of the key take its id after this commit.
-        # (SQLite needs none: BEGIN IMMEDIATE already serialises writers.)
-        lock = select(
-            func.pg_advisory_xact_lock(
-                SERIAL_LOCK_SPACE, func.hashtext(bindparam("serial_key", type_=String))
-            ).label("held")
-        ).subquery("serial_lock")
-        row = select(*(value(name) for name in names))
-        statement = insert(JOBS).from_select(names, row.select_from(lock))
-    else:
-        statement = insert(JOBS).values({name: value(name) for name in names})
-    if dedupe:
-        statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
-    return statement.returning(JOBS.c.id) if returning else statement
-
-
-_JOB_VALUES = (
-    "kind",
-    "payload",
-    "state",
-    "run_at",
-    "attempts",
-    "max_attempts",
-    "serial_key",
-    "dedupe_key",
-    "created_at",
-    "updated_at",
-)
-
-
-def _claim(part: str, *, postgres: bool, by_kind: bool) -> Any:
-    """Lease the first due jobs of one part: `expired` leases, or `queued` jobs in order."""
-    c = JOBS.c
-    now = db_now(postgres)
-    if part == "expired":
-        due, order = and_(c.state == RUNNING, c.lease_expires_at < now), (c.lease_expires_at, c.id)
-    else:
-        due, order = and_(c.state == QUEUED, c.run_at <= now), (c.run_at, c.id)
-    earlier = JOBS.alias("earlier")
-    blocked = exists().where(
-        earlier.c.serial_key == c.serial_key,
-        earlier.c.id < c.id,
-        earlier.c.state.in_((QUEUED, RUNNING)),
-    )
-    candidates = (
-        select(c.id)
-        .where(due, or_(c.serial_key.is_(None), ~blocked))
-        .order_by(*order)
-        .limit(bindparam("limit", type_=Integer))
-    )
-    if by_kind:
-        candidates = candidates.where(c.kind.in_(bindparam("kinds", expanding=True)))
-    if postgres:
-        candidates = candidates.with_for_update(skip_locked=True, of=JOBS)
-    return (
-        update(JOBS)
-        .where(c.id.in_(candidates.scalar_subquery()))
-        .values(
-            state=RUNNING,
-            lease_owner=bindparam("owner"),
-            lease_expires_at=db_now(postgres, bindparam("lease_seconds", type_=Float)),
-            attempts=c.attempts + 1,
-            updated_at=now,
-        )
-        .returning(c.id, c.kind, c.payload, c.attempts, c.max_attempts, c.serial_key, c.created_at)
-    )
 
 
 def _is_postgres(session: AsyncSession) -> bool:
@@ -454,38 +380,3 @@ def _seconds(delay: timedelta | None) -> float:
 
 def _held(job_id: int, owner: str) -> Any:
     return and_(Job.id == job_id, Job.state == RUNNING, Job.lease_owner == owner)
-
-
-def _finish(many: bool, *, postgres: bool) -> Any:
-    """Mark `owner`'s running job(s) done; with `many`, returning the ids marked."""
-    c = JOBS.c
-    which = c.id.in_(bindparam("ids", expanding=True)) if many else c.id == bindparam("job_id")
-    statement = (
-        update(JOBS)
-        .where(which, c.state == RUNNING, c.lease_owner == bindparam("owner"))
-        .values(
-            state=DONE,
-            lease_owner=None,
-            lease_expires_at=None,
-            last_error=None,
-            updated_at=db_now(postgres),
-        )
-    )
-    return statement.returning(c.id) if many else statement
-
-
-def _purge() -> Any:
-    """Delete up to `batch` jobs of `kinds` done before `before`."""
-    c = JOBS.c
-    return delete(JOBS).where(
-        c.id.in_(
-            select(c.id)
-            .where(
-                c.state == DONE,
-                c.kind.in_(bindparam("kinds", expanding=True)),
-                c.updated_at < bindparam("before", type_=c.updated_at.type),
-            )
-            .limit(bindparam("batch", type_=Integer))
-            .scalar_subquery()
-        )
-    )

@@ -1,5 +1,6 @@
 """What becomes of each message from the mailbox (`MailHandling`, beside the write-once
-`mail_messages`): suggested in a case's thread, applied, waiting in the triage inbox, dismissed.
+`mail_messages`): suggested in a case's thread, applied, waiting in the triage inbox, dismissed;
+and the messages the reader skipped, kept but not read, which get a row once a person acts.
 
 Module functions over the caller's session; none commits. A state changes only with a guarded
 write, `UPDATE … WHERE mail_id = :id AND state IN (:expected)`, which says whether it changed: of
@@ -12,6 +13,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -110,3 +113,63 @@ async def of_case(session: AsyncSession, case_id: int) -> list[tuple[MailMessage
         .order_by(col(MailMessage.id))
     )
     return [(row[0], row[1]) for row in found.all()]
+
+
+# --- messages kept but not read ---------------------------------------------------------------
+# A message the reader skipped (`mail_messages.state`: malformed, too large, too long, not
+# matched) has no handling row until a person acts on it: listed as "kept but not read" until
+# then. One of our own notices come back (`loop`) is never listed, only counted.
+SKIPPED_MAIL = "skipped"  # bot.mailbox.reader.MailState.SKIPPED
+LOOP_MAIL = "loop"  # bot.mailbox.reader.MailState.LOOP
+
+
+def _unread() -> Any:
+    return (
+        select(MailMessage)
+        .outerjoin(MailHandling, col(MailHandling.mail_id) == col(MailMessage.id))
+        .where(col(MailMessage.state) == SKIPPED_MAIL)
+        .where(col(MailHandling.mail_id).is_(None))
+    )
+
+
+async def unread(session: AsyncSession, *, limit: int) -> list[MailMessage]:
+    """Skipped messages nobody has acted on, oldest first."""
+    found = await session.execute(_unread().order_by(col(MailMessage.id)).limit(limit))
+    return list(found.scalars())
+
+
+async def unread_count(session: AsyncSession) -> int:
+    found = await session.execute(select(func.count()).select_from(_unread().subquery()))
+    return int(found.scalar_one())
+
+
+async def loop_count(session: AsyncSession) -> int:
+    """How many of our own notices came back to the mailbox (kept, never listed)."""
+    found = await session.execute(
+        select(func.count()).select_from(MailMessage).where(col(MailMessage.state) == LOOP_MAIL)
+    )
+    return int(found.scalar_one())
+
+
+async def unread_message(session: AsyncSession, mail_id: int) -> MailMessage | None:
+    """The message if it was skipped and nobody has acted on it yet."""
+    found = await session.execute(_unread().where(col(MailMessage.id) == mail_id))
+    return found.scalars().first()
+
+
+async def start_once(session: AsyncSession, *, mail_id: int, state: str, **values: Any) -> bool:
+    """The first handling of a message kept before (one skipped by the reader), unless one was
+    written meanwhile: `INSERT … ON CONFLICT DO NOTHING`, so of two presses exactly one acts.
+    Whether this call wrote it."""
+    now = utcnow()
+    row = {"mail_id": mail_id, "state": state, "suggestions": [], "created_at": now,
+           "updated_at": now, **values}  # fmt: skip
+    postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
+    insert = pg_insert if postgres else sqlite_insert
+    statement = (
+        insert(MailHandling)
+        .values(**row)
+        .on_conflict_do_nothing(index_elements=["mail_id"])
+        .returning(col(MailHandling.mail_id))
+    )
+    return (await session.execute(statement)).first() is not None

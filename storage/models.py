@@ -377,7 +377,8 @@ class MailMessage(SQLModel, table=True):
 class MailHandling(SQLModel, table=True):
     """What became of a message from the mailbox (`storage.mail_handling`), beside the write-once
     `mail_messages` row: `suggested` in case `case_id`'s thread, `applied` (by `actor`; `mailbox`
-    when applied automatically), `inbox` (waiting for triage), or `dismissed`. `suggestions` are
+    when applied automatically), `inbox` (waiting for triage), or `dismissed`; a message the reader
+    skipped has none until an approver attaches or dismisses it. `suggestions` are
     the outcomes per listing now proposed for the case; `source` is `mailbox` or `slack` (the
     Record platform reply shortcut). Changed only by guarded writes, so a press acts once."""
 

@@ -34,10 +34,11 @@ def capture_config(**changes: Any) -> AppConfig:
 @asynccontextmanager
 async def capturing_bot(
     *, config: AppConfig, slack: FakeSlack, db: Database, database_url: str, folder: Path,
-    market: FakeMarketplace | None = None,
+    market: FakeMarketplace | None = None, run_worker: bool = True,
 ) -> AsyncIterator[SlackDriver]:  # fmt: skip
     """The bot with captures on, its evidence in `folder`, the marketplace hosts served by
-    `market` (the only relaxation of the guard: explicit, host by host)."""
+    `market` (the only relaxation of the guard: explicit, host by host); without `run_worker`,
+    its worker held back (the test runs the jobs: `delivery_kit.run_jobs`)."""
     env = Environment.from_environ(
         {
             "SLACK_BOT_TOKEN": BOT_TOKEN,
@@ -47,7 +48,9 @@ async def capturing_bot(
             "EVIDENCE_URL": f"file://{folder}",
         }
     )
-    app = create_app(Settings(config=config, env=env), db=db, worker_poll_interval=0.05)
+    app = create_app(
+        Settings(config=config, env=env), db=db, run_worker=run_worker, worker_poll_interval=0.05
+    )
     if market is not None:
         app.runtime.capture_hosts = market.policy()
     server = TestServer(app.web_app(), host="127.0.0.1")

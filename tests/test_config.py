@@ -472,3 +472,20 @@ def test_copyright_notices_without_a_signatory_or_the_work_are_refused_at_load()
     message = str(raised.value)
     assert "rights_holder.signatory: a copyright notice needs the signatory" in message
     assert "rights.acme-photos.work: a copyright notice needs the copyrighted work" in message
+
+
+def test_a_notice_waits_for_its_evidence_two_minutes_unless_told_otherwise() -> None:
+    def wait(value: object) -> timedelta:
+        return parse_config(
+            config_yaml(evidence={"wait_for_capture": value})
+        ).evidence.wait_for_capture
+
+    assert AppConfig.model_validate(base_config()).evidence.wait_for_capture == timedelta(minutes=2)
+    assert wait("0s") == wait(0) == timedelta(0)  # never waits
+    assert wait("45s") == timedelta(seconds=45)
+    assert errors_of(config_yaml(evidence={"wait_for_capture": "2h"})) == [
+        "evidence.wait_for_capture: at most 1h: a notice waits for its evidence briefly"
+    ]
+    assert errors_of(config_yaml(evidence={"wait_for_capture": "soon"})) == [
+        "evidence.wait_for_capture: expected a duration such as 90s, 30m, 6h or 7d, got 'soon'"
+    ]

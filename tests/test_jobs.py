@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from bot.jobs.worker import JobContext, JobFailed, JobHandler, RetryLater, Worker
+from bot.jobs.worker import JobContext, JobFailed, JobHandler, NotYet, RetryLater, Worker
 from storage import jobs
 from storage.db import Database
 from storage.jobs import JobQueue
@@ -158,6 +158,42 @@ async def test_job_failed_dead_letters_at_once(db: Database) -> None:
     await Worker(db=db, kinds={"bad": JobHandler(bad)}).run_until_idle(timeout=10)
     job = await _job(db, job_id)
     assert (job.state, job.attempts, job.last_error) == ("dead", 1, "no such case")
+
+
+async def test_not_yet_runs_the_job_again_later_without_counting_an_attempt_or_an_error(
+    db: Database,
+) -> None:
+    """A job that is early (a notice waiting for its evidence) is not failing: however often it
+    is given back, it never reaches its last attempt, and its last error stays what it was."""
+    job_id = await _enqueue(db, kind="early")
+    assert job_id is not None
+    seen: list[int] = []
+
+    async def early(ctx: JobContext) -> None:
+        seen.append(ctx.job.attempts)
+        if len(seen) < 5:  # more runs than its one attempt
+            raise NotYet("its evidence is still being kept", delay=0)
+
+    worker = Worker(db=db, kinds={"early": JobHandler(early)}, backoff=[])
+    assert worker.max_attempts == 1
+    await worker.run_until_idle(timeout=10)
+    job = await _job(db, job_id)
+    assert seen == [1, 1, 1, 1, 1]
+    assert (job.state, job.attempts) == ("done", 1)
+
+    later = await _enqueue(db, kind="early")
+    assert later is not None
+    async with db.transaction() as session:
+        await session.execute(update(Job).where(Job.id == later).values(last_error="it failed"))
+
+    async def waits(ctx: JobContext) -> None:
+        raise NotYet("not yet", delay=300)
+
+    before = utcnow()
+    await Worker(db=db, kinds={"early": JobHandler(waits)}).run_until_idle(timeout=10)
+    job = await _job(db, later)
+    assert (job.state, job.attempts, job.last_error) == ("queued", 0, "it failed")
+    assert job.run_at - before > timedelta(minutes=4)
 
 
 async def test_stopping_worker_releases_unfinished_jobs(db: Database) -> None:

@@ -205,6 +205,19 @@ class EvidenceConfig(_Strict):
     case_max_mb: float = Field(default=100, gt=0, le=10240)  # all files a case holds
     attach_max_mb: float = Field(default=10, gt=0, le=100)  # attached to an emailed notice
     link_days: int = Field(default=30, ge=1, le=365)  # how long an evidence download link works
+    # How long after a case is opened its notices wait for its captures and the report form's
+    # files before they are sent without what is not kept yet; 0s: they never wait.
+    wait_for_capture: timedelta = timedelta(minutes=2)
+
+    @field_validator("wait_for_capture", mode="before")
+    @classmethod
+    def _wait(cls, value: Any) -> timedelta:
+        if value in (0, "0", "0s"):
+            return timedelta(0)
+        wait = parse_duration(value)
+        if wait > timedelta(hours=1):
+            raise ValueError("at most 1h: a notice waits for its evidence briefly")
+        return wait
 
 
 class DeliveryConfig(_Strict):

@@ -1,5 +1,8 @@
 """The `submit` job: one notice delivered through its channel's adapter, exactly once.
 
+A new case's notice first waits, briefly, for the evidence being kept for it (its captures, the
+report form's files: `bot.delivery.evidence_wait`), before anything is marked.
+
 Nothing is lost or sent twice:
 - a notice is marked `sending` (committed) before its adapter is called; a run that finds a notice
   already `sending` knows an earlier run died mid-call. It asks a non-idempotent channel first
@@ -34,6 +37,7 @@ from bot.delivery.adapters.base import (
 from bot.delivery.channel import adapter_for, call_channel, outgoing
 from bot.delivery.copies import UNCERTAIN, keep_sent
 from bot.delivery.elements import MissingElementError
+from bot.delivery.evidence_wait import wait_for_evidence
 from bot.delivery.record import (
     fail_notice,
     fresh,
@@ -78,6 +82,8 @@ async def run_submit(rt: Runtime, ctx: JobContext[SubmitNotice]) -> None:
     notice, case, listings = await _bundle(rt, ctx.args.notice_id)
     if notice.status not in SENDABLE:
         return  # already delivered, held, failed or withdrawn: a duplicate job has nothing to do
+    if notice.status != N.SENDING:  # not yet marked: it may wait for the case's evidence
+        await wait_for_evidence(rt, case=case, listings=listings)
     adapter = adapter_for(rt, notice)
     assert case.id is not None
     items = await evidence_for(rt, case_id=case.id, listings=listings, adapter=adapter)

@@ -19,18 +19,18 @@ async def inbox_answer(rt: Runtime, *, user_id: str) -> tuple[str, Blocks]:
         raise AccessDenied(
             "Only approvers read the inbox of platforms' emails (`access.approvers` in app.yaml)."
         )
-    items, total = await triage.inbox(rt)
-    return ui.inbox(items, total=total)
+    return ui.inbox(await triage.inbox(rt))
 
 
 async def home_section(rt: Runtime, *, user_id: str) -> Blocks:
-    """The Home tab's inbox section: for approvers, when something waits; else nothing."""
+    """The Home tab's inbox section: for approvers, when something waits (or was kept but not
+    read); else nothing."""
     if not await rt.access.is_approver(user_id):
         return []
-    items, total = await triage.inbox(rt)
-    if not total:
+    box = await triage.inbox(rt)
+    if not (box.total or box.unread_total):
         return []
-    _, blocks = ui.inbox(items[:5], total=total)
+    _, blocks = ui.inbox(box, shown=5)
     return [{"type": "divider"}, *blocks]
 
 

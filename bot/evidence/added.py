@@ -23,7 +23,7 @@ from bot.core.cases import case_ref
 from bot.evidence.files import EvidenceRefused, Limits, check_bytes, check_case_total, megabytes
 from bot.evidence.files import too_big as too_big_text
 from bot.jobs.notify import enqueue_thread_reply
-from bot.jobs.payloads import KeepFiles, enqueue
+from bot.jobs.payloads import KeepFiles, enqueue, evidence_serial_key
 from bot.jobs.worker import JobContext, RetryLater
 from bot.runtime import Runtime
 from bot.slack_ui.evidence_form import KeptFile, kept_message, refused_text
@@ -62,7 +62,7 @@ async def queue_files(
         return
     trimmed = [{key: file[key] for key in _FILE_KEYS if key in file} for file in files]
     payload = KeepFiles(case_id=case_id, added_by=added_by, files=trimmed, note=note)
-    await enqueue(session, payload, serial_key=f"evidence:{case_id}")
+    await enqueue(session, payload, serial_key=evidence_serial_key(case_id))
 
 
 async def run_keep_files(rt: Runtime, ctx: JobContext[KeepFiles]) -> None:

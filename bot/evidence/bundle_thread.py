@@ -16,7 +16,7 @@ from bot.evidence.case_records import BundleError
 from bot.evidence.files import megabytes
 from bot.jobs.backoff import is_transient, retry_after, with_retries
 from bot.jobs.notify import enqueue_thread_reply
-from bot.jobs.payloads import BuildBundle, enqueue
+from bot.jobs.payloads import BuildBundle, enqueue, evidence_serial_key
 from bot.jobs.worker import JobContext, JobFailed, RetryLater
 from bot.runtime import Runtime
 from bot.slack_ui.mrkdwn import escape
@@ -32,7 +32,7 @@ async def queue_bundle(session: AsyncSession, *, case_id: int, requested_by: str
     await enqueue(
         session,
         BuildBundle(case_id=case_id, requested_by=requested_by),
-        serial_key=f"evidence:{case_id}",  # after the files being added now
+        serial_key=evidence_serial_key(case_id),  # after the files being added now
     )
 
 

@@ -38,7 +38,7 @@ from bot.figures.scorecard import (
 from bot.slack_ui.mail_blocks import sources_line
 from bot.slack_ui.mrkdwn import Blocks, context, cut, escape, link_url, mrkdwn, plain
 from storage.db import Database
-from storage.mail_handling import waiting_count
+from storage.mail_handling import unread_count, waiting_count
 from storage.stats.period import OldListing, PeriodFigures, PlatformFigures, period_figures
 from storage.stats.scorecard import PlatformScore
 from storage.stats.sources import decisions_by_source
@@ -104,12 +104,13 @@ async def build_digest(
         )
         sources = await decisions_by_source(session, since=start, until=end)
         waiting = await waiting_count(session)
+        unread = await unread_count(session)
     png = await asyncio.to_thread(render_chart, current, zone=zone) if chart else None
     text, blocks = digest_blocks(current, previous, zone=zone, sla=sla, chart=png is not None)
-    # Where this week's decisions came from, and the platforms' emails no case was found for.
-    blocks.insert(
-        len(blocks) - 1, {"type": "section", "text": mrkdwn(sources_line(sources, waiting=waiting))}
-    )
+    # Where this week's decisions came from, and the platforms' emails no case was found for
+    # (or kept but not read).
+    line = sources_line(sources, waiting=waiting, unread=unread)
+    blocks.insert(len(blocks) - 1, {"type": "section", "text": mrkdwn(line)})
     return Digest(
         text=text,
         blocks=blocks,

@@ -29,7 +29,7 @@ from bot.intake.bad_lines import BadLine, form_errors
 from bot.intake.shortlinks import ShortLinkPolicy, resolve_short_links
 from bot.jobs import payloads
 from bot.jobs.notify import enqueue_parent_post
-from bot.jobs.payloads import CaptureListing
+from bot.jobs.payloads import CaptureListing, capture_key
 from bot.slack_ui.report_form import FILE_FIELD
 from storage.cases import case_by_intake_key, hold_intake_lock, insert_case
 from storage.db import Database
@@ -469,7 +469,7 @@ class _Intake:
             [
                 (
                     CaptureListing(case_id=case_id, position=position),
-                    f"capture:{case_id}:{position}",
+                    capture_key(case_id, position),
                 )
                 for position, item in enumerate(listings)
                 if self.config.captures(item.listing.platform)

@@ -153,6 +153,18 @@ class CaptureListing(JobPayload):
     position: int
 
 
+def capture_key(case_id: int, position: int) -> str:
+    """The dedupe key of the capture of the case's listing at `position`: one per listing, and
+    how a notice finds the captures it waits for (`bot.delivery.evidence_wait`)."""
+    return f"capture:{case_id}:{position}"
+
+
+def evidence_serial_key(case_id: int) -> str:
+    """The serial key of a case's `keep_files` and `bundle` jobs: they run one at a time, so the
+    case's file limit holds and a bundle holds the files added before it was asked for."""
+    return f"evidence:{case_id}"
+
+
 class SweepEvidence(JobPayload):
     """The hourly retention sweep of evidence (`evidence.keep_days`)."""
 

@@ -10,6 +10,9 @@ records its result (so "done" and the result commit together), or raises:
   when no delay is given, and the last attempt dead-letters the job. A delay the other side
   asked for (Retry-After) is kept within `max_retry_after`, whatever number arrives (`inf`,
   NaN, a date in 9999), so no answer can keep a job from being rescheduled;
+- `NotYet(message, delay=…)`: nothing went wrong, the job is early (a notice waiting for its
+  case's evidence): run it again `delay` seconds later, the run not counted as an attempt and
+  no error kept. The runner bounds its own waiting: the worker never dead-letters for it;
 - `JobFailed(message)`: dead-letter now (retrying cannot help);
 - anything else: treated like RetryLater with the error's text.
 
@@ -59,6 +62,15 @@ log = logging.getLogger("takedown.worker")
 
 class RetryLater(Exception):
     def __init__(self, message: str, *, delay: float | None = None) -> None:
+        super().__init__(message)
+        self.delay = delay
+
+
+class NotYet(Exception):
+    """The job is early, not failing: run it again `delay` seconds later, as if this run had not
+    happened (no attempt counted, no error kept). Its runner must bound how long it waits."""
+
+    def __init__(self, message: str, *, delay: float) -> None:
         super().__init__(message)
         self.delay = delay
 
@@ -311,22 +323,13 @@ class Worker:
         except LeaseLost as exc:
             outcome = "lease_lost"
             log.warning("job %s (%s): %s; its result was not recorded", job.id, job.kind, exc)
+        except NotYet as exc:
+            outcome = await self._not_yet(job, exc)
         except JobFailed as exc:
             outcome = "dead"
             await self._reschedule(job, str(exc), None)
-        except RetryLater as exc:
-            outcome = await self._retry(job, str(exc), exc.delay)
-            self._expected_failure(job, str(exc), outcome)
         except Exception as exc:
-            reason = _reason(exc)
-            if is_transient(exc):
-                # Slack or a platform away for a while (refused, timed out, 5xx): expected, and
-                # said in one line; a traceback here would repeat for every job until it is back.
-                outcome = await self._retry(job, reason, None)
-                self._expected_failure(job, reason, outcome)
-            else:
-                log.exception("job %s (%s) raised", job.id, job.kind)
-                outcome = await self._retry(job, reason, None)
+            outcome = await self._failed(job, exc)
         finally:
             if self._leases.get(job.id) is lease:
                 del self._leases[job.id]
@@ -334,6 +337,23 @@ class Worker:
                 self._renewer.cancel()  # nothing left to renew; the next job starts another
                 self._renewer = None
             self._finished(job, outcome, started)
+
+    async def _failed(self, job: ClaimedJob, exc: Exception) -> str:
+        """Retry a run that failed (`RetryLater`, or an error), or dead-letter it after its last
+        attempt; the outcome."""
+        if isinstance(exc, RetryLater):
+            outcome = await self._retry(job, str(exc), exc.delay)
+            self._expected_failure(job, str(exc), outcome)
+            return outcome
+        reason = _reason(exc)
+        if is_transient(exc):
+            # Slack or a platform away for a while (refused, timed out, 5xx): expected, and
+            # said in one line; a traceback here would repeat for every job until it is back.
+            outcome = await self._retry(job, reason, None)
+            self._expected_failure(job, reason, outcome)
+            return outcome
+        log.exception("job %s (%s) raised", job.id, job.kind, exc_info=exc)
+        return await self._retry(job, reason, None)
 
     def _expected_failure(self, job: ClaimedJob, reason: str, outcome: str) -> None:
         then = "will be retried" if outcome == "retry" else "dead-lettered"
@@ -358,6 +378,17 @@ class Worker:
                 "duration_ms": duration_ms,
             },
         )
+
+    async def _not_yet(self, job: ClaimedJob, early: NotYet) -> str:
+        """Give the job back for `early.delay` seconds, the run not counted (see `NotYet`)."""
+        wait = timedelta(seconds=max(early.delay, 0.0))
+        log.info("job %s (%s) not yet: %s", job.id, job.kind, self.scrub(str(early)))
+        try:
+            await self._queue.release(job_id=job.id, owner=self.owner, delay=wait)
+        except Exception:
+            # The lease will expire and the job runs again (that run counts as an attempt).
+            log.exception("could not give job %s back", job.id)
+        return "waiting"
 
     async def _retry(self, job: ClaimedJob, error: str, delay: float | None) -> str:
         # The schedule decides how many runs a job gets: one more than its backoff steps.

@@ -216,16 +216,21 @@ async def _apply(
 # --- what people do with a suggestion --------------------------------------------------------------
 
 
+def shown_text(mail: MailMessage) -> str:
+    """What a card shows of a stored message: the text read, or why it was not read."""
+    message = read_message(mail.raw)
+    return message.text if message.skip is None else f"(kept, not read: {message.skip})"
+
+
 def kept_of(mail: MailMessage, state: MailHandling) -> Kept:
     """A stored message and its handling, as `Kept` (its text read again from the raw bytes)."""
     assert mail.id is not None
-    message = read_message(mail.raw)
     return Kept(
         mail_id=mail.id,
         sha256=mail.sha256,
         sender=mail.sender,
         subject=mail.subject,
-        text=message.text,
+        text=shown_text(mail),
         source=state.source,
         case_id=state.case_id,
         notice_id=state.notice_id,

@@ -233,45 +233,90 @@ def attach_view(mail_id: int, subject: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Waiting:
-    """An email in the triage inbox, as listed."""
+    """An email in the triage inbox, as listed; `unread` says why the reader did not read it."""
 
     mail_id: int
     sender: str
     subject: str
     excerpt: str
     received: str  # a date, already formatted
+    unread: str | None = None
 
 
-def inbox(items: Sequence[Waiting], *, total: int, buttons: bool = True) -> tuple[str, Blocks]:
-    """The triage inbox: emails no case was found for, each with Attach to case… and Dismiss."""
-    if not total:
-        text = "No platform email waits in the inbox."
-        return text, [{"type": "section", "text": mrkdwn(text)}]
-    head = f"*{waiting_line(total)}*"
-    blocks: Blocks = [{"type": "section", "text": mrkdwn(head)}]
-    for item in items[:_INBOX_SHOWN]:
-        excerpt = escape_cut(" ".join(item.excerpt.split()), 200)
-        line = (
-            f"*{escape_cut(item.subject or '(no subject)', 200)}*\n"
-            f"{escape_cut(item.sender or 'unknown sender', 200)} · {escape_cut(item.received, 40)}"
-            + (f"\n> {excerpt}" if excerpt else "")
+@dataclass(frozen=True)
+class Inbox:
+    """What the triage inbox lists: emails no case was found for (`waiting`, `total` of them),
+    emails kept but not read (`unread`: skipped by the reader, nobody has acted on them), and how
+    many of our own notices came back (`loops`: kept, never listed, they need no decision)."""
+
+    waiting: Sequence[Waiting] = ()
+    total: int = 0
+    unread: Sequence[Waiting] = ()
+    unread_total: int = 0
+    loops: int = 0
+
+
+def _listed(item: Waiting, *, buttons: bool) -> Blocks:
+    excerpt = escape_cut(" ".join(item.excerpt.split()), 200)
+    line = (
+        f"*{escape_cut(item.subject or '(no subject)', 200)}*\n"
+        f"{escape_cut(item.sender or 'unknown sender', 200)} · {escape_cut(item.received, 40)}"
+        + (f"\n> {excerpt}" if excerpt else "")
+        + (f"\n_kept but not read: {escape_cut(item.unread, 300)}_" if item.unread else "")
+    )
+    blocks: Blocks = [{"type": "section", "text": mrkdwn(line)}]
+    if buttons:
+        value = str(item.mail_id)
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"{'unread' if item.unread else 'inbox'}:{value}",
+                "elements": [
+                    _button("Attach to case…", ATTACH, value, style="primary"),
+                    _button("Dismiss", DISMISS, value),
+                ],
+            }
         )
-        blocks.append({"type": "section", "text": mrkdwn(line)})
-        if buttons:
-            value = str(item.mail_id)
-            blocks.append(
-                {
-                    "type": "actions",
-                    "block_id": f"inbox:{value}",
-                    "elements": [
-                        _button("Attach to case…", ATTACH, value, style="primary"),
-                        _button("Dismiss", DISMISS, value),
-                    ],
-                }
-            )
-    if total > len(items[:_INBOX_SHOWN]):
-        blocks.append(context(f"The oldest {_INBOX_SHOWN} are shown; settle them to see more."))
-    return f"{waiting_line(total)}.", blocks
+    return blocks
+
+
+def unread_line(total: int) -> str:
+    many = total != 1
+    return f"{total:,} email{'s' if many else ''} kept but not read"
+
+
+def loops_line(loops: int) -> str:
+    many = loops != 1
+    return (
+        f"{loops:,} of our own notices came back to the mailbox (a mail loop): "
+        f"kept, not listed here; {'they need' if many else 'it needs'} no decision."
+    )
+
+
+def inbox(box: Inbox, *, buttons: bool = True, shown: int = _INBOX_SHOWN) -> tuple[str, Blocks]:
+    """The triage inbox: emails no case was found for, then those kept but not read, each with
+    Attach to case… and Dismiss; a footer counts the mail loops kept."""
+    said = [waiting_line(box.total)] if box.total else []
+    said += [unread_line(box.unread_total)] if box.unread_total else []
+    text = ("; ".join(said) or "No platform email waits in the inbox") + "."
+    blocks: Blocks = [] if said else [{"type": "section", "text": mrkdwn(text)}]
+    if box.total:
+        blocks.append({"type": "section", "text": mrkdwn(f"*{waiting_line(box.total)}*")})
+        for item in box.waiting[:shown]:
+            blocks += _listed(item, buttons=buttons)
+    if box.unread_total:
+        head = f"*{unread_line(box.unread_total)}* (too large, malformed or unreadable)"
+        blocks.append({"type": "section", "text": mrkdwn(head)})
+        for item in box.unread[:shown]:
+            blocks += _listed(item, buttons=buttons)
+    notes = []
+    if box.total > len(box.waiting[:shown]) or box.unread_total > len(box.unread[:shown]):
+        notes.append("The oldest are shown; settle them to see more.")
+    if box.loops:
+        notes.append(loops_line(box.loops))
+    if notes:
+        blocks.append(context(" ".join(notes)))
+    return text, blocks
 
 
 def waiting_line(total: int) -> str:
@@ -280,12 +325,15 @@ def waiting_line(total: int) -> str:
     return f"{total:,} platform email{'s' if many else ''} wait{'' if many else 's'} in the inbox"
 
 
-def sources_line(sources: Mapping[str, int], *, waiting: int | None = None) -> str:
-    """Where the decisions came from (`storage.stats.sources`), and what waits in the inbox."""
+def sources_line(sources: Mapping[str, int], *, waiting: int | None = None, unread: int = 0) -> str:
+    """Where the decisions came from (`storage.stats.sources`), and what waits in the inbox
+    (emails no case was found for, and those kept but not read)."""
     line = (
         f"Decisions: {sources.get('mailbox', 0):,} from the mailbox, "
         f"{sources.get('api', 0):,} from platforms' APIs, {sources.get('people', 0):,} by people."
     )
-    if waiting:
-        line += f" {waiting_line(waiting)} (`/report-listing inbox`)."
+    said = [waiting_line(waiting)] if waiting else []
+    said += [unread_line(unread)] if unread else []
+    if said:
+        line += f" {'; '.join(said)} (`/report-listing inbox`)."
     return line

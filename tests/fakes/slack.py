@@ -119,6 +119,67 @@ class FakeSlack(FakeServer[Call]):
         self.files[file_id] = (info, data)
         return info
 
+    def add_email_file(
+        self,
+        *,
+        sender: tuple[str, str],
+        subject: str,
+        text: str,
+        headers: dict[str, Any] | None = None,
+        shown: int | None = None,
+    ) -> dict[str, Any]:
+        """An email forwarded into Slack (its forwarding address, or the Email app): a file of
+        filetype `email` carrying the email's fields, in the shape Slack's events and files.info
+        are seen to give (Slack does not document it). files.info gives it whole; what is
+        returned is the copy a message carries: whole, or with only its first `shown`
+        characters of text and `has_more` set."""
+        file_id = f"F{next(self._ts)}"
+        name, address = sender
+        html = f"<html><body><pre>{text}</pre></body></html>".encode()
+        info: dict[str, Any] = {
+            "id": file_id,
+            "created": 1_700_000_000,
+            "name": subject,
+            "title": subject,
+            "mimetype": "text/html",
+            "filetype": "email",
+            "pretty_type": "Email",
+            "mode": "email",
+            "user": "USLACKBOT",
+            "size": len(html),
+            "url_private": f"{self.url}/files-pri/{file_id}/email.html",
+            "url_private_download": f"{self.url}/files-pri/{file_id}/email.html",
+            "subject": subject,
+            "from": [{"address": address, "name": name, "original": f"{name} <{address}>"}],
+            "to": [
+                {
+                    "address": "takedowns@acme.example",
+                    "name": "Takedowns",
+                    "original": "Takedowns <takedowns@acme.example>",
+                }
+            ],
+            "cc": [],
+            "attachments": [],
+            "original_attachment_count": 0,
+            "plain_text": text,
+            "preview": text[:200],
+            "preview_plain_text": text[:200],
+            "headers": {
+                "date": "Tue, 11 Jun 2024 09:30:00 +0800",
+                "in_reply_to": None,
+                "reply_to": None,
+                "message_id": f"<{file_id}@mail.example>",
+                **(headers or {}),
+            },
+            "has_more": False,
+            "sent_to_self": False,
+        }
+        self.files[file_id] = (info, html)
+        if shown is None:
+            return dict(info)
+        return {**info, "plain_text": text[:shown], "preview_plain_text": text[:shown],
+                "has_more": True}  # fmt: skip
+
     # -- reading --------------------------------------------------------------------------------
     def calls_to(self, method: str) -> list[Call]:
         return [call for call in self.calls if call.method == method]
