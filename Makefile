@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint imports migration format chaos fuzz clean
+.PHONY: run test lint imports migration format chaos fuzz transcript clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,13 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The README's shell session, regenerated: a real `takedown-bot shell` on examples/demo.yaml, fed
+# docs/transcript.in through a pipe, in a throwaway folder (its database is thrown away too).
+transcript: $(STAMP)
+	@dir=$$(mktemp -d) && ln -s $(CURDIR)/examples $$dir/examples && cd $$dir && \
+		$(CURDIR)/$(PY) -m bot shell --config examples/demo.yaml --wait 20 < $(CURDIR)/docs/transcript.in; \
+		status=$$?; rm -rf $$dir; exit $$status
 
 fuzz: $(STAMP)
 	TAKEDOWN_FUZZ_EXAMPLES=20000 $(PY) -m pytest tests/test_fuzz.py $(PYTEST_ARGS)

@@ -51,3 +51,29 @@ def test_each_row_names_every_option_of_its_command_and_no_other() -> None:
     for name, parser in _commands().items():
         named = set(re.findall(r"--[a-z][a-z-]*", rows[name]))
         assert named == _options(parser), name
+
+
+def _shell_questions() -> list[str]:
+    """The questions the README's shell session asks, in order: in the report form's frame, each
+    `│ label  (how to answer)` line (options are indented, answers start with an angle quote or an ellipsis)."""
+    text = README.read_text(encoding="utf-8")
+    session = text.split("```\n$ make transcript", 1)[1].split("\n```", 1)[0]
+    form = session.split("┌─ Report listings", 1)[1].split("\n└─", 1)[0].splitlines()[1:]
+    return [
+        line.removeprefix("│ ").split("  (", 1)[0]
+        for line in form
+        if line.startswith("│ ") and line[2] not in " ›…✗"
+    ]
+
+
+def _form_questions() -> list[str]:
+    from app_yaml import build_config
+
+    from bot.slack_ui.report_form import report_modal
+
+    view = report_modal(build_config(), urls=["https://www.ebay.com/itm/123456789012"])
+    return [block["label"]["text"] for block in view["blocks"] if block["type"] == "input"]
+
+
+def test_the_readme_session_asks_the_report_forms_questions_in_its_order() -> None:
+    assert _shell_questions() == _form_questions()
