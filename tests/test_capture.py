@@ -230,6 +230,17 @@ async def test_the_screenshot_is_of_the_whole_page_and_loads_nothing(
     assert market.requests == []  # neither by address nor by name: nothing is loaded
 
 
+async def test_a_page_taller_than_the_cap_is_cut_there_and_says_so() -> None:
+    if chromium_path() is None:
+        pytest.skip("chromium is not installed (.ci/run installs it)")
+    tall = b'<html><body style="margin:0"><div style="height:9000px">tall</div></body></html>'
+
+    rendering = await render_page(tall, max_height=3000)
+
+    assert rendering.problem is None and rendering.cut_at == 3000
+    assert _png_size(rendering.png) == (WIDTH, 3000)
+
+
 async def test_without_chromium_the_capture_stands_and_says_why_there_is_no_screenshot(
     slack: FakeSlack,
     db: Database,

@@ -85,7 +85,7 @@ def _arguments(binary: str, profile: Path) -> list[str]:
     return arguments
 
 
-async def _render(browser: Pipe, source: Path) -> Rendering:
+async def _render(browser: Pipe, source: Path, max_height: int) -> Rendering:
     """Open `source` in a new tab, wait for its load, and take the whole page and its PDF."""
     target = await browser.call("Target.createTarget", {"url": "about:blank"})
     attached = await browser.call(
@@ -102,7 +102,7 @@ async def _render(browser: Pipe, source: Path) -> Rendering:
     await browser.event("Page.loadEventFired", session)
     content = (await browser.call("Page.getLayoutMetrics", session=session))["cssContentSize"]
     height = max(1, math.ceil(content["height"]))
-    clip = {"x": 0, "y": 0, "width": WIDTH, "height": min(height, MAX_HEIGHT), "scale": 1}
+    clip = {"x": 0, "y": 0, "width": WIDTH, "height": min(height, max_height), "scale": 1}
     shot = await browser.call(
         "Page.captureScreenshot",
         {"format": "png", "captureBeyondViewport": True, "clip": clip},
@@ -114,12 +114,18 @@ async def _render(browser: Pipe, source: Path) -> Rendering:
     return Rendering(
         png=base64.b64decode(shot["data"]),
         pdf=base64.b64decode(pdf["data"]),
-        cut_at=MAX_HEIGHT if height > MAX_HEIGHT else None,
+        cut_at=max_height if height > max_height else None,
     )
 
 
-async def render_page(page: bytes, *, timeout: float = RENDER_TIMEOUT) -> Rendering:  # noqa: ASYNC109
-    """`page` (an HTML document's bytes) as a PNG of the whole page and a PDF."""
+async def render_page(
+    page: bytes,
+    *,
+    timeout: float = RENDER_TIMEOUT,  # noqa: ASYNC109
+    max_height: int = MAX_HEIGHT,
+) -> Rendering:
+    """`page` (an HTML document's bytes) as a PNG of the whole page (at most `max_height` px
+    of it) and a PDF."""
     binary = chromium_path()
     if binary is None:
         return Rendering(problem="chromium is not installed")
@@ -131,7 +137,7 @@ async def render_page(page: bytes, *, timeout: float = RENDER_TIMEOUT) -> Render
         try:
             async with await Pipe.start(_arguments(binary, root / "profile"), log) as browser:
                 async with asyncio.timeout(timeout):
-                    return await _render(browser, source)
+                    return await _render(browser, source, max_height)
         except TimeoutError:
             return Rendering(problem=f"chromium took more than {timeout:g} s")
         except (DevToolsError, KeyError, ValueError, OSError) as error:
