@@ -8,9 +8,11 @@ import gzip
 import hashlib
 import io
 import json
+import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from app_yaml import config_yaml
@@ -22,7 +24,7 @@ from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
 
 from bot.cli.setup import check_config
-from bot.evidence.screenshot import chromium_path
+from bot.evidence.screenshot import WIDTH, chromium_path, render_page
 from storage.db import Database
 from storage.models import EvidenceItem, Job
 
@@ -196,6 +198,47 @@ async def test_with_screenshots_a_listing_gets_a_png_and_a_pdf(
     assert kinds["page_pdf"][0] == "application/pdf" and kinds["page_pdf"][1][:5] == b"%PDF-"
     assert kinds["capture"][0] == "application/warc"
     assert len(market.requests) == 1  # rendered from the capture: the page was fetched once
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    """A PNG's width and height, from its IHDR chunk (the first, right after the signature)."""
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", png[16:24])
+    return width, height
+
+
+async def test_the_screenshot_is_of_the_whole_page_and_loads_nothing(
+    market: FakeMarketplace,
+) -> None:
+    if chromium_path() is None:
+        pytest.skip("chromium is not installed (.ci/run installs it)")
+    host = urlsplit(EBAY).hostname
+    tall = (
+        '<html><body style="margin:0">'
+        f'<img src="{market.url}/by-address.png"><img src="https://{host}/by-name.png">'
+        f'<link rel="stylesheet" href="{market.url}/style.css">'
+        '<div style="height:9000px;background:linear-gradient(#c00,#00c)">tall</div>'
+        '<p id="end">the end of the listing</p></body></html>'
+    ).encode()
+
+    rendering = await render_page(tall)
+
+    assert rendering.problem is None and rendering.cut_at is None
+    width, height = _png_size(rendering.png)
+    assert width == WIDTH and height >= 9000
+    assert rendering.pdf[:5] == b"%PDF-"
+    assert market.requests == []  # neither by address nor by name: nothing is loaded
+
+
+async def test_a_page_taller_than_the_cap_is_cut_there_and_says_so() -> None:
+    if chromium_path() is None:
+        pytest.skip("chromium is not installed (.ci/run installs it)")
+    tall = b'<html><body style="margin:0"><div style="height:9000px">tall</div></body></html>'
+
+    rendering = await render_page(tall, max_height=3000)
+
+    assert rendering.problem is None and rendering.cut_at == 3000
+    assert _png_size(rendering.png) == (WIDTH, 3000)
 
 
 async def test_without_chromium_the_capture_stands_and_says_why_there_is_no_screenshot(

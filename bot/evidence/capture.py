@@ -123,9 +123,12 @@ async def _renderings(
         return [], rendering.problem
     items = []
     stem = f"{listing.platform}-{_safe(listing.key)}"
-    for kind, data, media_type, suffix in (
-        ("screenshot", rendering.png, "image/png", "png"),
-        ("page_pdf", rendering.pdf, "application/pdf", "pdf"),
+    note = "rendered from the captured page, without loading anything else"
+    cut_at = rendering.cut_at
+    cut = f"; the screenshot stops at {cut_at:,} px (the PDF has it all)" if cut_at else ""
+    for kind, data, media_type, suffix, more in (
+        ("screenshot", rendering.png, "image/png", "png", cut),
+        ("page_pdf", rendering.pdf, "application/pdf", "pdf", ""),
     ):
         kept = await rt.evidence.put(data)
         items.append(
@@ -137,7 +140,7 @@ async def _renderings(
                 media_type=media_type,
                 name=f"{stem}.{suffix}",
                 verdict=str(Verdict.LISTING),
-                note="rendered from the captured page, without loading anything else",
+                note=note + more,
             )
         )
     return items, None

@@ -8,21 +8,28 @@ address, a tracker) is ever loaded. The price: images and styles on other hosts 
 the rendering; the WARC has the page as served. Nothing is downloaded at run time; without
 Chromium there is no rendering, and `check-config` says so.
 
-The screenshot is of the first `HEIGHT` pixels of the page at `WIDTH` (Chromium's command line
-cannot size the window to the page); the PDF has the whole page.
+Chromium is driven over its DevTools protocol on a pipe (`devtools.py`): the page is opened at
+`WIDTH` CSS pixels wide, and once loaded the screenshot covers the whole content
+(`Page.getLayoutMetrics`, then `Page.captureScreenshot` beyond the viewport), up to `MAX_HEIGHT`
+pixels (`Rendering.cut_at` says when a page is taller, and the capture's note says so); the PDF
+(`Page.printToPDF`) has the whole page.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import base64
+import math
 import os
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-WIDTH, HEIGHT = 1280, 4000
+from bot.evidence.devtools import DevToolsError, Pipe
+
+WIDTH, VIEWPORT_HEIGHT = 1280, 1000
+MAX_HEIGHT = 30_000  # a taller page's screenshot stops here (its note says so); the PDF has it all
 RENDER_TIMEOUT = 60.0
 _NAMES = ("chromium", "chromium-browser")
 
@@ -51,12 +58,14 @@ class Rendering:
     png: bytes = b""
     pdf: bytes = b""
     problem: str | None = None  # why there is no rendering
+    cut_at: int | None = None  # the screenshot stops at this height; the page is taller
 
 
 def _arguments(binary: str, profile: Path) -> list[str]:
     arguments = [
         binary,
         "--headless",
+        "--remote-debugging-pipe",
         "--disable-gpu",
         "--no-first-run",
         "--no-default-browser-check",
@@ -68,33 +77,55 @@ def _arguments(binary: str, profile: Path) -> list[str]:
         "--hide-scrollbars",
         "--host-resolver-rules=MAP * ~NOTFOUND",
         f"--user-data-dir={profile}",
-        f"--window-size={WIDTH},{HEIGHT}",
+        f"--window-size={WIDTH},{VIEWPORT_HEIGHT}",
+        "about:blank",
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         arguments.append("--no-sandbox")  # Chromium refuses to run as root with its sandbox
     return arguments
 
 
-async def _run(arguments: list[str], timeout: float) -> str | None:  # noqa: ASYNC109
-    process = await asyncio.create_subprocess_exec(
-        *arguments, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+async def _render(browser: Pipe, source: Path, max_height: int) -> Rendering:
+    """Open `source` in a new tab, wait for its load, and take the whole page and its PDF."""
+    target = await browser.call("Target.createTarget", {"url": "about:blank"})
+    attached = await browser.call(
+        "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
     )
-    try:
-        async with asyncio.timeout(timeout):
-            _, err = await process.communicate()
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        await process.wait()
-        return f"chromium took more than {timeout:g} s"
-    if process.returncode != 0:
-        tail = err.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
-        return f"chromium exited with {process.returncode}: {tail[0][:200]}"
-    return None
+    session = str(attached["sessionId"])
+    await browser.call("Page.enable", session=session)
+    await browser.call(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": WIDTH, "height": VIEWPORT_HEIGHT, "deviceScaleFactor": 1, "mobile": False},
+        session,
+    )
+    await browser.call("Page.navigate", {"url": source.as_uri()}, session)
+    await browser.event("Page.loadEventFired", session)
+    content = (await browser.call("Page.getLayoutMetrics", session=session))["cssContentSize"]
+    height = max(1, math.ceil(content["height"]))
+    clip = {"x": 0, "y": 0, "width": WIDTH, "height": min(height, max_height), "scale": 1}
+    shot = await browser.call(
+        "Page.captureScreenshot",
+        {"format": "png", "captureBeyondViewport": True, "clip": clip},
+        session,
+    )
+    pdf = await browser.call(
+        "Page.printToPDF", {"printBackground": True, "displayHeaderFooter": False}, session
+    )
+    return Rendering(
+        png=base64.b64decode(shot["data"]),
+        pdf=base64.b64decode(pdf["data"]),
+        cut_at=max_height if height > max_height else None,
+    )
 
 
-async def render_page(page: bytes, *, timeout: float = RENDER_TIMEOUT) -> Rendering:  # noqa: ASYNC109
-    """`page` (an HTML document's bytes) as a PNG and a PDF."""
+async def render_page(
+    page: bytes,
+    *,
+    timeout: float = RENDER_TIMEOUT,  # noqa: ASYNC109
+    max_height: int = MAX_HEIGHT,
+) -> Rendering:
+    """`page` (an HTML document's bytes) as a PNG of the whole page (at most `max_height` px
+    of it) and a PDF."""
     binary = chromium_path()
     if binary is None:
         return Rendering(problem="chromium is not installed")
@@ -102,16 +133,13 @@ async def render_page(page: bytes, *, timeout: float = RENDER_TIMEOUT) -> Render
         root = Path(folder)
         source = root / "page.html"
         source.write_bytes(page)
-        base = _arguments(binary, root / "profile")
-        png, pdf = root / "page.png", root / "page.pdf"
-        problem = await _run([*base, f"--screenshot={png}", source.as_uri()], timeout)
-        if problem is None:
-            problem = await _run(
-                [*base, f"--print-to-pdf={pdf}", "--no-pdf-header-footer", source.as_uri()],
-                timeout,
-            )
-        if problem is None and not (png.is_file() and pdf.is_file()):
-            problem = "chromium wrote no screenshot"
-        if problem:
-            return Rendering(problem=problem)
-        return Rendering(png=png.read_bytes(), pdf=pdf.read_bytes())
+        log = root / "chromium.log"
+        try:
+            async with await Pipe.start(_arguments(binary, root / "profile"), log) as browser:
+                async with asyncio.timeout(timeout):
+                    return await _render(browser, source, max_height)
+        except TimeoutError:
+            return Rendering(problem=f"chromium took more than {timeout:g} s")
+        except (DevToolsError, KeyError, ValueError, OSError) as error:
+            said = log.read_text(errors="replace").strip().splitlines()[-1:] or ["no message"]
+            return Rendering(problem=f"chromium failed ({error}): {said[0]}"[:300])
