@@ -38,8 +38,14 @@ async def test_the_sweep_deletes_old_items_and_only_bytes_no_other_item_names(
     slack: FakeSlack, db: Database, database_url: str, tmp_path: Path
 ) -> None:
     config = capture_config(evidence={"capture": False, "keep_days": 30})
+    # The worker is held back: its own hourly sweep, on today's clock, would race this one.
     async with capturing_bot(
-        config=config, slack=slack, db=db, database_url=database_url, folder=tmp_path / "ev"
+        config=config,
+        slack=slack,
+        db=db,
+        database_url=database_url,
+        folder=tmp_path / "ev",
+        run_worker=False,
     ) as bot:
         await bot.submit_report(urls="https://www.ebay.com/itm/123456789012")
         rt = bot.bot.runtime
