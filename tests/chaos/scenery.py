@@ -5,6 +5,7 @@ stream of cases, and the platforms deciding everything they received."""
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from fakes.server import Scripted
 from fakes.slack import FakeSlack
 from fakes.webhook import FakeWebhookReceiver
 from sqlalchemy import select, text
+from tally import Figures, tally
 
 from bot.app import TakedownBot, create_app
 from bot.config.environment import Environment, Settings
@@ -142,6 +144,10 @@ class Platforms:
         config = parse_config(config_yaml(platforms=platforms, delivery=delivery), environ=environ)
         return Settings(config=config, env=Environment.from_environ(environ))
 
+    async def tally(self, db: Database) -> Figures:
+        """The four figures of the settled scenario, over every platform's fake."""
+        return await tally(db, self.slack, ebay=self.ebay, meli=self.meli, hook=self.hook)
+
     def decide_everything(self) -> int:
         """Every listing a platform received is removed; returns how many."""
         decided = 0
@@ -157,6 +163,14 @@ class Platforms:
                 self.hook.decide(listing["key"], "removed")
                 decided += 1
         return decided
+
+
+def seeded(title: str) -> random.Random:
+    """The scenario's random source: from TAKEDOWN_CHAOS_SEED (to replay a run) or a fresh seed,
+    printed under `title`."""
+    seed = int(os.environ.get("TAKEDOWN_CHAOS_SEED") or random.randrange(1_000_000))
+    print(f"\n== {title}: seed {seed} ==")
+    return random.Random(seed)
 
 
 async def clean_database(url: str) -> Database:

@@ -11,8 +11,6 @@ sent after withdrawal, jobs lost, jobs dead without a word in the thread.
 
 from __future__ import annotations
 
-import os
-import random
 from collections import Counter
 
 import pytest
@@ -26,9 +24,9 @@ from scenery import (
     on_time,
     open_cases,
     rows,
+    seeded,
     wait,
 )
-from tally import tally
 
 from storage.db import Database
 from storage.models import Case, Event, Job, Notice
@@ -47,9 +45,7 @@ async def _events(db: Database, kind: str) -> Counter[int]:
 
 
 async def test_a_lookup_outage_longer_than_the_backoff_schedule(postgres_url: str) -> None:
-    seed = int(os.environ.get("TAKEDOWN_CHAOS_SEED") or random.randrange(1_000_000))
-    rng = random.Random(seed)
-    print(f"\n== lookup outage: seed {seed} ==")
+    rng = seeded("lookup outage")
     trouble = Trouble()
     platforms = await Platforms.start(trouble)
     db = await clean_database(postgres_url)
@@ -88,9 +84,7 @@ async def test_a_lookup_outage_longer_than_the_backoff_schedule(postgres_url: st
         for bot in workers:
             await bot.close()
 
-    figures = await tally(
-        db, platforms.slack, ebay=platforms.ebay, meli=platforms.meli, hook=platforms.hook
-    )
+    figures = await platforms.tally(db)
     failing, resumed = await _events(db, "checks_failing"), await _events(db, "checks_resumed")
     cases = await rows(db, Case)
     threads = {

@@ -13,7 +13,6 @@ the thread.
 
 from __future__ import annotations
 
-import os
 import random
 from collections import Counter
 from datetime import datetime, timedelta
@@ -29,9 +28,9 @@ from scenery import (
     on_time,
     open_cases,
     rows,
+    seeded,
     wait,
 )
-from tally import tally
 
 from storage.models import Case, Job, Notice, utcnow
 
@@ -47,9 +46,7 @@ def lagging() -> datetime:
 
 
 async def test_two_workers_whose_clocks_differ_by_two_minutes(postgres_url: str) -> None:
-    seed = int(os.environ.get("TAKEDOWN_CHAOS_SEED") or random.randrange(1_000_000))
-    rng = random.Random(seed)
-    print(f"\n== skewed clocks: seed {seed} ==")
+    rng = seeded("skewed clocks")
     trouble = Trouble(probability=0.25, rng=random.Random(rng.random()))
     platforms = await Platforms.start(trouble)
     db = await clean_database(postgres_url)
@@ -67,9 +64,7 @@ async def test_two_workers_whose_clocks_differ_by_two_minutes(postgres_url: str)
         for bot in workers:
             await bot.close()
 
-    figures = await tally(
-        db, platforms.slack, ebay=platforms.ebay, meli=platforms.meli, hook=platforms.hook
-    )
+    figures = await platforms.tally(db)
     cases, jobs = await rows(db, Case), await rows(db, Job)
     notices = await rows(db, Notice)
     await db.dispose()
