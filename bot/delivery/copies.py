@@ -103,21 +103,28 @@ async def keep_sent(
     adapter: Adapter,
     copy: SentCopy,
     outcome: str,
+    kind: str = "notice",
+    facts: dict[str, Any] | None = None,
+    actor: str = "bot",
 ) -> NoticeRecord:
-    """Keep the notice as it went (or may have gone) to the platform."""
+    """Keep the notice as it went (or may have gone) to the platform; an answer to it is kept
+    the same way, as kind "answer" with its own facts and the person who wrote it."""
     return await notice_records.keep(
         session,
         notice_records.NewRecord(
             notice_id=out.notice_id,
             case_id=case_id,
+            kind=kind,
             outcome=outcome,
             adapter=adapter.name,
             channel=out.channel,
             media_type=copy.media_type,
             body=copy.body,
             message_id=copy.message_id,
+            in_reply_to=copy.in_reply_to,
             path=copy.path,
-            facts=notice_facts(out),
+            facts=notice_facts(out) if facts is None else facts,
             config_sha256=config_digest(out, adapter),
+            actor=actor,
         ),
     )

@@ -30,7 +30,7 @@ from bot.core.cases import case_ref, thread_link
 from bot.core.platforms import platform_name
 from bot.core.states import CORRECTABLE, CORRECTION_TARGETS, ListingStatus, NoticeState
 from bot.delivery.channel import adapter_for
-from bot.delivery.person import DeliveryError
+from bot.delivery.person import DeliveryError, load_notice, locked_notice
 from bot.delivery.plan import enqueue_poll
 from bot.delivery.states import move_listings
 from bot.jobs.notify import enqueue_thread_reply
@@ -49,7 +49,6 @@ from storage.cases import hold_intake_lock
 from storage.events import add_events, latest_status_changes
 from storage.listings import find_open_listings
 from storage.models import Case, Event, Listing, Notice
-from storage.notices import lock_notice, notice_bundles
 
 DOING = "correct a recorded decision"
 
@@ -71,20 +70,16 @@ async def correction_form(rt: Runtime, *, notice_id: int, actor: str) -> dict[st
     """The form **Correct decision…** opens, offering the notice's decided listings."""
     await rt.access.require_approver(actor, doing=DOING)
     async with rt.db.sessions() as session:
-        found = (await notice_bundles(session, [notice_id])).get(notice_id)
-    if found is None:
-        raise DeliveryError(f"notice {notice_id} does not exist")
+        notice, _, listings = await load_notice(session, notice_id)
     decided = [
-        (item.id or 0, item.key, item.status)
-        for item in found.listings
-        if item.status in CORRECTABLE
+        (item.id or 0, item.key, item.status) for item in listings if item.status in CORRECTABLE
     ]
     if not decided:
         raise DeliveryError(
             "No listing of this notice has a decision to correct: only removed, rejected and "
             "needs-information decisions can be (a relisted listing is followed in its new case)."
         )
-    return correction_view(notice_id=notice_id, platform=found.notice.platform, listings=decided)
+    return correction_view(notice_id=notice_id, platform=notice.platform, listings=decided)
 
 
 async def correct_decision(
@@ -117,31 +112,29 @@ async def correct_decision(
     await rt.access.require_approver(actor, doing=DOING)  # before the locks: it may ask Slack
     async with rt.db.transaction() as session:
         await hold_intake_lock(session)
-        if await lock_notice(session, notice_id) is None:
-            raise DeliveryError(f"notice {notice_id} does not exist")
-        found = (await notice_bundles(session, [notice_id]))[notice_id]
-        chosen = _chosen(found.listings, listing_ids, target, opened_with)
+        notice, case, listings = await locked_notice(session, notice_id)
+        chosen = _chosen(listings, listing_ids, target, opened_with)
         await _refuse_keys_open_elsewhere(session, chosen, target)
         previous = await latest_status_changes(session, [item.id or 0 for item in chosen])
         items = [_corrected(item, previous.get(item.id or 0)) for item in chosen]
-        polled = any(_is_open(item.status) for item in found.listings)  # before the moves
+        polled = any(_is_open(item.status) for item in listings)  # before the moves
         moved = await _move(session, items, target)
         if len(moved) < len(items):  # a poll recorded the platform's word since our read
-            raise CorrectionRefused(_meanwhile(found.notice))
-        await add_events(session, _events(found.case, items, target, reason, actor))
-        checked = await _check_again(rt, session, found.notice, target, polled=polled)
+            raise CorrectionRefused(_meanwhile(notice))
+        await add_events(session, _events(case, items, target, reason, actor))
+        checked = await _check_again(rt, session, notice, target, polled=polled)
         text, blocks = correction_posted(
-            platform=found.notice.platform,
+            platform=notice.platform,
             to=target,
             reason=reason,
             actor=actor,
-            reporter_id=found.case.reporter_id,
+            reporter_id=case.reporter_id,
             items=items,
             checked=checked,
         )
-        assert found.case.id is not None
+        assert case.id is not None
         await enqueue_thread_reply(
-            session, case_id=found.case.id, text=text, blocks=blocks, refresh_parent=True
+            session, case_id=case.id, text=text, blocks=blocks, refresh_parent=True
         )
     rt.metrics.count_decisions((item.platform, target) for item in items)
     return len(items)

@@ -66,19 +66,22 @@ def _open(item: Listing) -> bool:
     return ListingStatus(item.status).is_open
 
 
-async def _load(session: AsyncSession, notice_id: int) -> tuple[Notice, Case, list[Listing]]:
+async def load_notice(session: AsyncSession, notice_id: int) -> tuple[Notice, Case, list[Listing]]:
+    """The notice, its case and its listings; DeliveryError if there is no such notice."""
     found = (await notice_bundles(session, [notice_id])).get(notice_id)
     if found is None:
         raise DeliveryError(f"notice {notice_id} does not exist")
     return found.notice, found.case, found.listings
 
 
-async def _locked(session: AsyncSession, notice_id: int) -> tuple[Notice, Case, list[Listing]]:
+async def locked_notice(
+    session: AsyncSession, notice_id: int
+) -> tuple[Notice, Case, list[Listing]]:
     """The notice, its case and its listings, read after locking the notice's row (held until
     the caller's transaction ends)."""
     if await lock_notice(session, notice_id) is None:
         raise DeliveryError(f"notice {notice_id} does not exist")
-    return await _load(session, notice_id)
+    return await load_notice(session, notice_id)
 
 
 async def _may_resolve(rt: Runtime, actor: str, notice: Notice, case: Case) -> None:
@@ -118,10 +121,10 @@ async def confirm_submission(
     if not reference:
         raise DeliveryError("Enter the platform's complaint or report number.")
     async with rt.db.sessions() as session:  # who may act: before the lock (it may ask Slack)
-        notice, case, _ = await _load(session, notice_id)
+        notice, case, _ = await load_notice(session, notice_id)
     await _may_resolve(rt, actor, notice, case)
     async with rt.db.transaction() as session:
-        notice, case, listings = await _locked(session, notice_id)
+        notice, case, listings = await locked_notice(session, notice_id)
         expected = FORM_STATES if opened_for is None else FORM_STATES & {opened_for}
         if notice.status not in expected or sends not in (None, notice.attempts):
             raise _stale(notice, opened_for)
@@ -190,10 +193,10 @@ async def not_submitted(
     if len(reason) > MAX_REASON:
         raise DeliveryError(f"At most {MAX_REASON:,} characters, please.")
     async with rt.db.sessions() as session:  # who may act: before the lock (it may ask Slack)
-        notice, case, _ = await _load(session, notice_id)
+        notice, case, _ = await load_notice(session, notice_id)
     await rt.access.require_approver(actor, reporter_id=case.reporter_id)
     async with rt.db.transaction() as session:
-        notice, case, _ = await _locked(session, notice_id)
+        notice, case, _ = await locked_notice(session, notice_id)
         if notice.status != N.AWAITING_PERSON or sends not in (None, notice.attempts):
             raise _stale(notice, opened_for or N.AWAITING_PERSON)
         reason = rt.scrub(reason)
@@ -209,7 +212,7 @@ async def not_submitted_form(rt: Runtime, *, notice_id: int, actor: str) -> dict
     """The form asking why a portal notice could not be filed; it remembers the guide it was
     opened for."""
     async with rt.db.sessions() as session:
-        notice, case, _ = await _load(session, notice_id)
+        notice, case, _ = await load_notice(session, notice_id)
     await rt.access.require_approver(actor, reporter_id=case.reporter_id)
     if notice.status != N.AWAITING_PERSON:
         raise _already(notice)
@@ -225,7 +228,7 @@ async def retry_notice(rt: Runtime, *, notice_id: int, actor: str) -> None:
     """Send a failed notice again, or a held one on an approver's word (it may be a duplicate)."""
     await rt.access.require_approver(actor)  # before the lock: it may ask Slack
     async with rt.db.transaction() as session:
-        notice, case, listings = await _locked(session, notice_id)
+        notice, case, listings = await locked_notice(session, notice_id)
         if notice.status not in RETRYABLE:
             raise DeliveryError(
                 f"Only a failed or held notice can be sent again; this one is {notice.status.replace('_', ' ')}."
@@ -276,7 +279,7 @@ async def record_decision(
     label = PERSON_STATUSES.get(decided, decided.replace("_", " "))
     await rt.access.require_approver(actor)  # before the lock: it may ask Slack
     async with rt.db.transaction() as session:
-        notice, case, listings = await _locked(session, notice_id)
+        notice, case, listings = await locked_notice(session, notice_id)
         assert case.id is not None
         wanted = set(listing_ids)
         chosen = [item for item in listings if item.id in wanted]
@@ -364,7 +367,7 @@ async def withdraw(rt: Runtime, *, notice_id: int, actor: str) -> str:
     platform has keeps its status; its listings stop being tracked."""
     await rt.access.require_approver(actor)  # before the lock: it may ask Slack
     async with rt.db.transaction() as session:
-        notice, case, listings = await _locked(session, notice_id)
+        notice, case, listings = await locked_notice(session, notice_id)
         assert case.id is not None
         was = NoticeState(notice.status)
         opened = [item for item in listings if _open(item)]
@@ -411,7 +414,7 @@ def _event(
 async def decision_form(rt: Runtime, *, notice_id: int, actor: str) -> dict[str, Any]:
     """The form to record a decision, listing the notice's open listings."""
     async with rt.db.sessions() as session:
-        notice, _, listings = await _load(session, notice_id)
+        notice, _, listings = await load_notice(session, notice_id)
     await rt.access.require_approver(actor)
     choices = [(item.id or 0, item.key) for item in listings if _open(item)]
     if not choices:
@@ -426,7 +429,7 @@ async def confirm_form(rt: Runtime, *, notice_id: int, actor: str) -> dict[str, 
     """The form asking for the platform's number, for a portal notice or a held one; it remembers
     the state it was opened for."""
     async with rt.db.sessions() as session:
-        notice, case, _ = await _load(session, notice_id)
+        notice, case, _ = await load_notice(session, notice_id)
     await _may_resolve(rt, actor, notice, case)
     if notice.status not in FORM_STATES:
         raise _already(notice)

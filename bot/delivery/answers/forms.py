@@ -14,8 +14,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.core.cases import case_ref
 from bot.core.platforms import platform_name
 from bot.core.states import ListingStatus
@@ -28,14 +26,13 @@ from bot.delivery.answers.trail import (
     outcome,
     unsettled,
 )
-from bot.delivery.person import DeliveryError
+from bot.delivery.person import DeliveryError, load_notice, locked_notice
 from bot.jobs import payloads
 from bot.jobs.payloads import AnswerNotice
 from bot.runtime import Runtime
 from bot.slack_ui import answer_form as ui
 from storage.answers import add_answer, answer_events, answer_request
-from storage.models import Case, Listing, Notice
-from storage.notices import lock_notice, notice_bundles
+from storage.models import Case, Notice
 
 NEEDS_INFO = ListingStatus.NEEDS_INFO
 _URL_MAX = 2000
@@ -47,17 +44,6 @@ class AnswerRejected(DeliveryError):
     def __init__(self, errors: Mapping[str, str]) -> None:
         super().__init__("; ".join(errors.values()))
         self.errors = dict(errors)
-
-
-async def _bundle(
-    session: AsyncSession, notice_id: int, *, lock: bool = False
-) -> tuple[Notice, Case, list[Listing]]:
-    if lock and await lock_notice(session, notice_id) is None:
-        raise DeliveryError(f"notice {notice_id} does not exist")
-    found = (await notice_bundles(session, [notice_id])).get(notice_id)
-    if found is None:
-        raise DeliveryError(f"notice {notice_id} does not exist")
-    return found.notice, found.case, found.listings
 
 
 async def _may_answer(rt: Runtime, actor: str, notice: Notice, case: Case) -> None:
@@ -79,7 +65,7 @@ def _nothing_to_answer(notice: Notice) -> DeliveryError:
 async def answer_form(rt: Runtime, *, notice_id: int, actor: str) -> dict[str, Any]:
     """The answer form, offering the notice's listings that need information."""
     async with rt.db.sessions() as session:
-        notice, case, listings = await _bundle(session, notice_id)
+        notice, case, listings = await load_notice(session, notice_id)
     await _may_answer(rt, actor, notice, case)
     needing = [item for item in listings if item.status == NEEDS_INFO]
     if not needing:
@@ -177,12 +163,12 @@ async def request_answer(
     """Keep the answer and queue its sending. Refused whole when a chosen listing no longer needs
     information, or another answer to one of them is on its way."""
     async with rt.db.sessions() as session:  # who may act: before the lock (it may ask Slack)
-        notice, case, _ = await _bundle(session, notice_id)
+        notice, case, _ = await load_notice(session, notice_id)
     await _may_answer(rt, actor, notice, case)
     message, links = read_answer(message, links_text, platform=notice.platform)
     refs = _file_refs(files)
     async with rt.db.transaction() as session:
-        notice, case, listings = await _bundle(session, notice_id, lock=True)
+        notice, case, listings = await locked_notice(session, notice_id)
         assert case.id is not None
         wanted = set(listing_ids)
         chosen = [item for item in listings if item.id in wanted]
@@ -223,13 +209,13 @@ async def confirm_passed_on(rt: Runtime, *, notice_id: int, answer_id: int, acto
     in review. Returns what the person is told."""
     async with rt.db.sessions() as session:
         request = await answer_request(session, answer_id)
-        notice, case, _ = await _bundle(session, notice_id)
+        notice, case, _ = await load_notice(session, notice_id)
     if request is None or request.notice_id != notice_id:
         raise DeliveryError("This button names no answer of this notice.")
     await _may_answer(rt, actor, notice, case)
     answer = Answer.of(request)
     async with rt.db.transaction() as session:
-        notice, case, listings = await _bundle(session, notice_id, lock=True)
+        notice, case, listings = await locked_notice(session, notice_id)
         assert case.id is not None
         events = await answer_events(session, case_id=case.id, notice_id=notice_id)
         if (done := outcome(answer_id, events)) is not None:

@@ -30,13 +30,12 @@ from bot.delivery.answers.trail import (
     answered,
     outcome,
 )
-from bot.delivery.copies import config_digest
+from bot.delivery.copies import keep_sent
 from bot.delivery.decisions import Change, apply_decisions
 from bot.jobs.notify import enqueue_thread_reply
 from bot.jobs.worker import JobContext
 from bot.runtime import Runtime
 from bot.slack_ui import answer_form as ui
-from storage import notice_records
 from storage.answers import answer_events
 from storage.events import add_event
 from storage.models import Case, Listing, Notice
@@ -78,24 +77,16 @@ async def keep_answer(
 ) -> None:
     """Keep the answer as it went (or may have gone, or was shown) to the platform: write-once,
     like the notice (`storage.notice_records`), kind "answer"."""
-    await notice_records.keep(
+    await keep_sent(
         session,
-        notice_records.NewRecord(
-            notice_id=out.notice_id,
-            case_id=answer.case_id,
-            kind="answer",
-            outcome=outcome,
-            adapter=adapter.name,
-            channel=out.channel,
-            media_type=copy.media_type,
-            body=copy.body,
-            message_id=copy.message_id,
-            in_reply_to=copy.in_reply_to,
-            path=copy.path,
-            facts=answer_facts(out, ans),
-            config_sha256=config_digest(out, adapter),
-            actor=answer.actor,
-        ),
+        case_id=answer.case_id,
+        out=out,
+        adapter=adapter,
+        copy=copy,
+        outcome=outcome,
+        kind="answer",
+        facts=answer_facts(out, ans),
+        actor=answer.actor,
     )
 
 
