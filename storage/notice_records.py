@@ -103,11 +103,18 @@ async def latest_notices(
 
 
 async def message_id_of(session: AsyncSession, notice_id: int) -> str | None:
-    """The Message-ID the notice's email went out with (what an emailed answer replies to)."""
-    for record in reversed(await records_of_notice(session, notice_id)):
-        if record.kind == "notice" and record.message_id:
-            return record.message_id
-    return None
+    """The Message-ID the notice's email went out with (what an emailed answer replies to): its
+    latest notice record's, read without loading any record's bytes."""
+    found = await session.scalar(
+        select(col(NoticeRecord.message_id))
+        .where(col(NoticeRecord.notice_id) == notice_id)
+        .where(col(NoticeRecord.kind) == "notice")
+        .where(col(NoticeRecord.message_id).is_not(None))
+        .where(col(NoticeRecord.message_id) != "")
+        .order_by(col(NoticeRecord.id).desc())
+        .limit(1)
+    )
+    return found
 
 
 async def kept_notices_of_case(
