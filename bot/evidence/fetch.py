@@ -22,12 +22,11 @@ from urllib.parse import urljoin
 
 import aiohttp
 
-from bot.intake.guard import Blocked, HostPolicy, check_url, pinned_url
+from bot.intake.guard import REDIRECT_STATUSES, Blocked, HostPolicy, check_url, pinned_url
 
 MAX_BYTES = 5 * 1024 * 1024
 TIMEOUT = 15.0
 MAX_REDIRECTS = 5
-REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
 def _version() -> str:

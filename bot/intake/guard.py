@@ -38,6 +38,8 @@ Problem = Literal[
     "not_found", "private",
 ]  # fmt: skip
 
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})  # whose Location a caller follows
+
 _HOST = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*")
 _NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")  # browsers read hosts ending so as IPv4
 

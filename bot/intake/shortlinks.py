@@ -36,6 +36,7 @@ from bot.core.listings import MAX_URL_LENGTH, ListingURLError, excerpt, parse_li
 from bot.core.listings import SHORT_LINK_HOSTS as _LISTINGS_SHORTENERS
 from bot.core.pasted import tidy_link
 from bot.intake.guard import (
+    REDIRECT_STATUSES,
     Blocked,
     HostPolicy,
     Resolver,
@@ -49,7 +50,6 @@ log = logging.getLogger("takedown.shortlinks")
 
 __all__ = ["Resolver", "ShortLinkPolicy", "is_platform_host"]  # Resolver: tests type resolvers
 
-REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 DEFAULT_TIMEOUT = 3.0
 DEFAULT_MAX_REDIRECTS = 5
 DEFAULT_CONCURRENCY = 8
