@@ -22,7 +22,14 @@ from urllib.parse import urljoin
 
 import aiohttp
 
-from bot.intake.guard import REDIRECT_STATUSES, Blocked, HostPolicy, check_url, pinned_url
+from bot.intake.guard import (
+    REDIRECT_STATUSES,
+    Blocked,
+    HostPolicy,
+    check_url,
+    host_of,
+    pinned_url,
+)
 
 MAX_BYTES = 5 * 1024 * 1024
 TIMEOUT = 15.0
@@ -111,7 +118,7 @@ async def _exchange(
 ) -> Exchange:
     parts = check_url(url, policy.allows)
     connect = await pinned_url(url, parts, policy)
-    host = (parts.hostname or "").removesuffix(".")
+    host = host_of(parts)
     https = parts.scheme.lower() == "https"
     headers = {"Host": host, **HEADERS}
     async with http.get(

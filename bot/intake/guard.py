@@ -49,6 +49,11 @@ def is_platform_host(host: str) -> bool:
     return _listings_domain_of(host) is not None
 
 
+def host_of(parts: SplitResult) -> str:
+    """The host a URL names, as requested: lowercase, without the root's trailing dot."""
+    return (parts.hostname or "").removesuffix(".")
+
+
 def bare_host(host: str) -> str:
     return host.lower().removesuffix(".").removeprefix("www.")
 
@@ -117,7 +122,7 @@ def check_url(url: str, allows: Callable[[str], bool]) -> SplitResult:
         raise Blocked("scheme", parts.scheme)
     if "@" in parts.netloc:
         raise Blocked("userinfo")
-    host = (parts.hostname or "").removesuffix(".")
+    host = host_of(parts)
     if not host:
         raise Blocked("no_host")
     if _ip_literal(host):
@@ -138,7 +143,7 @@ async def _system_resolver(host: str, port: int) -> list[str]:
 async def pinned_url(url: str, parts: SplitResult, policy: HostPolicy) -> URL:
     """Where to send the request for `url` (checked by `check_url`): a checked address of its
     host, or the test origin `policy.rewrite` names. Blocked("not_found" / "private")."""
-    host = (parts.hostname or "").removesuffix(".")
+    host = host_of(parts)
     target = URL(url, encoded=True)
     if (origin := policy.rewrite.get(host) or policy.rewrite.get(bare_host(host))) is not None:
         return URL(origin.rstrip("/") + target.raw_path_qs, encoded=True)

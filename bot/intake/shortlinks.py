@@ -42,6 +42,7 @@ from bot.intake.guard import (
     Resolver,
     bare_host,
     check_url,
+    host_of,
     is_platform_host,
     pinned_url,
 )
@@ -168,7 +169,7 @@ async def _next_hop(
 ) -> str | None:
     """The Location this URL redirects to (HEAD first, then GET), or None when it does not."""
     connect = await _connect_url(url, parts, policy)
-    host = (parts.hostname or "").removesuffix(".")
+    host = host_of(parts)
     https = parts.scheme.lower() == "https"
     status, location = await _ask(http, "HEAD", connect, host=host, https=https)
     if status not in REDIRECT_STATUSES or not location:
