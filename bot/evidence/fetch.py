@@ -29,6 +29,7 @@ from bot.intake.guard import (
     check_url,
     host_of,
     pinned_url,
+    tls_name,
 )
 
 MAX_BYTES = 5 * 1024 * 1024
@@ -119,14 +120,13 @@ async def _exchange(
     parts = check_url(url, policy.allows)
     connect = await pinned_url(url, parts, policy)
     host = host_of(parts)
-    https = parts.scheme.lower() == "https"
     headers = {"Host": host, **HEADERS}
     async with http.get(
         connect,
         headers=headers,
         allow_redirects=False,
         auto_decompress=False,
-        server_hostname=host if https and connect.scheme == "https" else None,
+        server_hostname=tls_name(parts, connect),
     ) as response:
         body, truncated = await _read_capped(response, max_bytes)
         sent = [(k, v) for k, v in response.request_info.headers.items()]

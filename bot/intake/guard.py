@@ -54,6 +54,12 @@ def host_of(parts: SplitResult) -> str:
     return (parts.hostname or "").removesuffix(".")
 
 
+def tls_name(parts: SplitResult, connect: URL) -> str | None:
+    """The name TLS checks the certificate against when `connect` (from `pinned_url`) is an
+    address: the URL's host over HTTPS; None over plain HTTP or to a test origin."""
+    return host_of(parts) if parts.scheme.lower() == "https" and connect.scheme == "https" else None
+
+
 def bare_host(host: str) -> str:
     return host.lower().removesuffix(".").removeprefix("www.")
 
