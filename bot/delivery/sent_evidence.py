@@ -14,6 +14,7 @@ import logging
 from collections.abc import Sequence
 
 from bot.delivery.adapters.base import Adapter, EvidenceRef
+from bot.evidence.files import MB
 from bot.evidence.links import evidence_links
 from bot.evidence.store import EvidenceStoreError
 from bot.runtime import Runtime
@@ -22,7 +23,6 @@ from storage.models import EvidenceItem, Listing
 
 log = logging.getLogger("takedown.delivery")
 
-MB = 1024 * 1024
 NEVER_ATTACHED = frozenset({"capture"})  # WARC records: listed with their link only
 
 

@@ -17,7 +17,6 @@ anchor (posted in the case's thread).
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import re
@@ -29,7 +28,7 @@ from typing import Any
 
 from bot.config.schema import AppConfig
 from bot.evidence.case_records import BundleError, CaseRecords, read_case, rights_holder
-from bot.evidence.store import EvidenceStore, EvidenceStoreError
+from bot.evidence.store import EvidenceStore, EvidenceStoreError, sha256_of
 from bot.evidence.summary_pdf import summary_pdf
 from storage.db import Database
 from storage.models import Event, EvidenceItem, MailHandling, MailMessage, NoticeRecord
@@ -67,7 +66,7 @@ async def build_bundle(
         except EvidenceStoreError as exc:
             raise BundleError(f"{item.name} of {found.ref}: {exc}") from None
     data = zipped(files)
-    return Bundle(found.ref, data, hashlib.sha256(data).hexdigest())
+    return Bundle(found.ref, data, sha256_of(data))
 
 
 def case_files(found: CaseRecords, config: AppConfig) -> dict[str, bytes]:
@@ -109,9 +108,7 @@ def evidence_paths(items: Sequence[EvidenceItem]) -> dict[str, EvidenceItem]:
 
 def zipped(files: Mapping[str, bytes]) -> bytes:
     """The ZIP of `files` with MANIFEST.sha256, reproducibly: sorted paths, fixed time and mode."""
-    manifest = "".join(
-        f"{hashlib.sha256(data).hexdigest()}  {path}\n" for path, data in sorted(files.items())
-    )
+    manifest = "".join(f"{sha256_of(data)}  {path}\n" for path, data in sorted(files.items()))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
         for path, data in [*sorted(files.items()), (MANIFEST, manifest.encode())]:

@@ -22,12 +22,19 @@ from urllib.parse import urljoin
 
 import aiohttp
 
-from bot.intake.guard import Blocked, HostPolicy, check_url, pinned_url
+from bot.intake.guard import (
+    REDIRECT_STATUSES,
+    Blocked,
+    HostPolicy,
+    check_url,
+    host_of,
+    pinned_url,
+    tls_name,
+)
 
 MAX_BYTES = 5 * 1024 * 1024
 TIMEOUT = 15.0
 MAX_REDIRECTS = 5
-REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
 def _version() -> str:
@@ -112,15 +119,14 @@ async def _exchange(
 ) -> Exchange:
     parts = check_url(url, policy.allows)
     connect = await pinned_url(url, parts, policy)
-    host = (parts.hostname or "").removesuffix(".")
-    https = parts.scheme.lower() == "https"
+    host = host_of(parts)
     headers = {"Host": host, **HEADERS}
     async with http.get(
         connect,
         headers=headers,
         allow_redirects=False,
         auto_decompress=False,
-        server_hostname=host if https and connect.scheme == "https" else None,
+        server_hostname=tls_name(parts, connect),
     ) as response:
         body, truncated = await _read_capped(response, max_bytes)
         sent = [(k, v) for k, v in response.request_info.headers.items()]

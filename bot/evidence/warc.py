@@ -11,7 +11,6 @@ header is left out of the stored response (the body is stored as one piece); any
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 from urllib.parse import urlsplit
@@ -21,6 +20,7 @@ from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
 from bot.evidence.fetch import USER_AGENT, Exchange, PageFetch
+from bot.evidence.store import sha256_of
 from bot.evidence.verdicts import Judgement
 
 MEDIA_TYPE = "application/warc"
@@ -87,7 +87,7 @@ def capture_warc(fetch: PageFetch, judgement: Judgement) -> bytes:
         "final_url": fetch.final_url,
         "started": fetch.started.isoformat(),
         "status": last.status if last else None,
-        "body_sha256": hashlib.sha256(last.body).hexdigest() if last else None,
+        "body_sha256": sha256_of(last.body) if last else None,
         "truncated": bool(last and last.truncated),
         "verdict": str(judgement.verdict),
         "note": judgement.note,

@@ -38,6 +38,8 @@ Problem = Literal[
     "not_found", "private",
 ]  # fmt: skip
 
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})  # whose Location a caller follows
+
 _HOST = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*")
 _NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")  # browsers read hosts ending so as IPv4
 
@@ -45,6 +47,17 @@ _NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")  # browsers read hosts ending
 def is_platform_host(host: str) -> bool:
     """Whether `host` belongs to a marketplace the bot supports (exact labels, never substrings)."""
     return _listings_domain_of(host) is not None
+
+
+def host_of(parts: SplitResult) -> str:
+    """The host a URL names, as requested: lowercase, without the root's trailing dot."""
+    return (parts.hostname or "").removesuffix(".")
+
+
+def tls_name(parts: SplitResult, connect: URL) -> str | None:
+    """The name TLS checks the certificate against when `connect` (from `pinned_url`) is an
+    address: the URL's host over HTTPS; None over plain HTTP or to a test origin."""
+    return host_of(parts) if parts.scheme.lower() == "https" and connect.scheme == "https" else None
 
 
 def bare_host(host: str) -> str:
@@ -115,7 +128,7 @@ def check_url(url: str, allows: Callable[[str], bool]) -> SplitResult:
         raise Blocked("scheme", parts.scheme)
     if "@" in parts.netloc:
         raise Blocked("userinfo")
-    host = (parts.hostname or "").removesuffix(".")
+    host = host_of(parts)
     if not host:
         raise Blocked("no_host")
     if _ip_literal(host):
@@ -136,7 +149,7 @@ async def _system_resolver(host: str, port: int) -> list[str]:
 async def pinned_url(url: str, parts: SplitResult, policy: HostPolicy) -> URL:
     """Where to send the request for `url` (checked by `check_url`): a checked address of its
     host, or the test origin `policy.rewrite` names. Blocked("not_found" / "private")."""
-    host = (parts.hostname or "").removesuffix(".")
+    host = host_of(parts)
     target = URL(url, encoded=True)
     if (origin := policy.rewrite.get(host) or policy.rewrite.get(bare_host(host))) is not None:
         return URL(origin.rstrip("/") + target.raw_path_qs, encoded=True)

@@ -36,20 +36,22 @@ from bot.core.listings import MAX_URL_LENGTH, ListingURLError, excerpt, parse_li
 from bot.core.listings import SHORT_LINK_HOSTS as _LISTINGS_SHORTENERS
 from bot.core.pasted import tidy_link
 from bot.intake.guard import (
+    REDIRECT_STATUSES,
     Blocked,
     HostPolicy,
     Resolver,
     bare_host,
     check_url,
+    host_of,
     is_platform_host,
     pinned_url,
+    tls_name,
 )
 
 log = logging.getLogger("takedown.shortlinks")
 
 __all__ = ["Resolver", "ShortLinkPolicy", "is_platform_host"]  # Resolver: tests type resolvers
 
-REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 DEFAULT_TIMEOUT = 3.0
 DEFAULT_MAX_REDIRECTS = 5
 DEFAULT_CONCURRENCY = 8
@@ -150,7 +152,7 @@ async def _connect_url(url: str, parts: SplitResult, policy: ShortLinkPolicy) ->
 
 
 async def _ask(
-    http: aiohttp.ClientSession, method: str, connect: URL, *, host: str, https: bool
+    http: aiohttp.ClientSession, method: str, connect: URL, *, host: str, tls: str | None
 ) -> tuple[int, str | None]:
     headers = {"Host": host, "User-Agent": USER_AGENT, "Accept": "*/*"}
     async with http.request(
@@ -158,7 +160,7 @@ async def _ask(
         connect,
         headers=headers,
         allow_redirects=False,
-        server_hostname=host if https and connect.scheme == "https" else None,
+        server_hostname=tls,
     ) as response:
         return response.status, response.headers.get("Location")
 
@@ -168,12 +170,12 @@ async def _next_hop(
 ) -> str | None:
     """The Location this URL redirects to (HEAD first, then GET), or None when it does not."""
     connect = await _connect_url(url, parts, policy)
-    host = (parts.hostname or "").removesuffix(".")
-    https = parts.scheme.lower() == "https"
-    status, location = await _ask(http, "HEAD", connect, host=host, https=https)
+    host = host_of(parts)
+    tls = tls_name(parts, connect)
+    status, location = await _ask(http, "HEAD", connect, host=host, tls=tls)
     if status not in REDIRECT_STATUSES or not location:
         # Some shorteners answer HEAD with 405 or 200 and redirect only a GET.
-        status, location = await _ask(http, "GET", connect, host=host, https=https)
+        status, location = await _ask(http, "GET", connect, host=host, tls=tls)
     if status in REDIRECT_STATUSES and location:
         return urljoin(url, location.strip())
     if status >= 400:
