@@ -9,15 +9,12 @@ On SQLite and PostgreSQL, through the bot's real endpoint; the worker runs when 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from app_yaml import config_yaml
+from cli_kit import run_cli
 from conftest import SlackDriver, press, view_submission
 from delivery_kit import (
     EBAY,
@@ -39,8 +36,6 @@ from bot.config.schema import AppConfig
 from bot.slack_ui import notice_blocks as nb
 from storage.db import Database
 from storage.stats.period import period_figures
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -81,22 +76,6 @@ async def home(bot: SlackDriver, user: str = REPORTER) -> str:
     await bot.post(json.dumps(event), "application/json")
     calls = await bot.slack.wait_for("views.publish", count=before + 1)
     return json.dumps(calls[-1].params["view"], ensure_ascii=False)
-
-
-def _cli(database_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`takedown-bot <args>` in its own process, on the test's database."""
-    (tmp_path / "app.yaml").write_text(config_yaml())
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    env.update(DATABASE_URL=database_url, TAKEDOWN_CONFIG=str(tmp_path / "app.yaml"))
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-        check=False,
-    )
 
 
 async def _filed_portal_and_ebay(bot: SlackDriver) -> None:
@@ -200,12 +179,12 @@ async def test_the_cli_report_run_again_says_awaiting_you(
 ) -> None:
     args = ("report", TAOBAO, "--brand", "Acme", "--right", "acme-eu-tm", "--type", "counterfeit")
     args += ("--description", "Fake ACME backpacks.", "--reporter", REPORTER)
-    first = _cli(database_url, tmp_path, *args)
+    first = run_cli(tmp_path, database_url, *args)
     assert first.returncode == 0, first.stderr
     async with held_back_bot(settings_for(), db, slack) as bot:
         await run_jobs(bot)  # the guide is posted: now it waits for a person
         assert "Awaiting you: file this notice" in thread(bot)
-    again = _cli(database_url, tmp_path, *args)
+    again = run_cli(tmp_path, database_url, *args)
     assert again.returncode == 0, again.stderr
     assert again.stdout.startswith("TD-1 was filed already by this same report")
     assert "1  1 awaiting you" in again.stdout
@@ -216,7 +195,7 @@ async def test_the_cli_digest_counts_awaiting_you(
 ) -> None:
     async with held_back_bot(settings_for(), db, slack) as bot:
         await _filed_portal_and_ebay(bot)
-    done = _cli(database_url, tmp_path, "digest", "--dry-run")
+    done = run_cli(tmp_path, database_url, "digest", "--dry-run")
     assert done.returncode == 0, done.stderr
     assert "Awaiting you: 1   ▲ 1 vs last week" in done.stdout, done.stdout
     assert (

@@ -4,22 +4,17 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from app_yaml import config_yaml
+from cli_kit import run_cli
 from conftest import SlackDriver, eventually
 from seed import NOW, seed
 from sqlalchemy import select
 
 from bot.jobs.schedule import Scheduler
 from storage.models import Job
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 async def test_digest_and_scorecard_answer_ephemerally(bot: SlackDriver) -> None:
@@ -92,27 +87,13 @@ async def test_app_home_shows_my_cases_open_listings_and_the_scorecard(bot: Slac
     assert "eBay" in view
 
 
-def _cli(tmp_path: Path, database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "app.yaml").write_text(config_yaml())
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    env.update(DATABASE_URL=database_url, TAKEDOWN_CONFIG=str(tmp_path / "app.yaml"))
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-    )
-
-
 @pytest.mark.parametrize("fmt", ["csv", "json", "lumen"])
 async def test_cli_export_writes_every_format(
     tmp_path: Path, db: object, database_url: str, fmt: str
 ) -> None:
     await seed(db)  # type: ignore[arg-type]
     out = tmp_path / f"export.{fmt}"
-    result = _cli(tmp_path, database_url, "export", "--format", fmt, "--output", str(out))
+    result = run_cli(tmp_path, database_url, "export", "--format", fmt, "--output", str(out))
     assert result.returncode == 0, result.stderr
     text = out.read_text()
     if fmt == "csv":
@@ -125,10 +106,10 @@ async def test_cli_digest_dry_run_and_scorecard_csv(
     tmp_path: Path, db: object, database_url: str
 ) -> None:
     await seed(db)  # type: ignore[arg-type]
-    digest = _cli(tmp_path, database_url, "digest", "--dry-run")
+    digest = run_cli(tmp_path, database_url, "digest", "--dry-run")
     assert digest.returncode == 0, digest.stderr
     assert "Takedown digest" in digest.stdout
-    card = _cli(
+    card = run_cli(
         tmp_path,
         database_url,
         "scorecard",
@@ -138,7 +119,7 @@ async def test_cli_digest_dry_run_and_scorecard_csv(
     )
     assert card.returncode == 0, card.stderr
     assert card.stdout.splitlines()[0].startswith("platform")
-    bad = _cli(tmp_path, database_url, "digest")  # no channel configured, not a dry run
+    bad = run_cli(tmp_path, database_url, "digest")  # no channel configured, not a dry run
     assert bad.returncode == 2 and "--channel" in bad.stderr and "Traceback" not in bad.stderr
 
 
@@ -153,7 +134,7 @@ async def test_cli_digest_dry_run_and_scorecard_csv(
 async def test_cli_since_out_of_range_is_bad_input_in_one_line(
     tmp_path: Path, db: object, database_url: str, args: tuple[str, ...]
 ) -> None:
-    result = _cli(tmp_path, database_url, *args)
+    result = run_cli(tmp_path, database_url, *args)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     [line] = result.stderr.strip().splitlines()
