@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 from app_yaml import build_config
-from fakes.dovecot import REQUIRE_DOVECOT, Dovecot, dovecot_reason
+from fakes.dovecot import Dovecot
+from mailbox_kit import running_dovecot
 from sqlalchemy import text
 
 from bot.config.schema import MailboxConfig
@@ -25,11 +26,7 @@ from storage.models import Case, Listing, MailMessage, Notice, NoticeRecord
 
 @pytest.fixture
 def dovecot() -> Iterator[Dovecot]:
-    if reason := dovecot_reason():
-        if REQUIRE_DOVECOT:
-            pytest.fail(reason + " (CI or TAKEDOWN_REQUIRE_DOVECOT is set)")
-        pytest.skip(reason)
-    with Dovecot() as server:
+    with running_dovecot() as server:
         yield server
 
 
