@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from sqlmodel import SQLModel, col
 
 from storage.models import (
     OPEN_STATUSES,
@@ -104,16 +104,31 @@ async def keep(session: AsyncSession, new: NewMessage) -> int | None:
         "suggestions": new.suggestions,
         "created_at": utcnow(),
     }
+    stored = await insert_once(
+        session, MailMessage, values, unique="sha256", returning=col(MailMessage.id)
+    )
+    return None if stored is None else int(stored)
+
+
+async def insert_once(
+    session: AsyncSession,
+    model: type[SQLModel],
+    values: dict[str, Any],
+    *,
+    unique: str,
+    returning: Any,
+) -> Any:
+    """`INSERT … ON CONFLICT (unique) DO NOTHING RETURNING returning`: the returned value if this
+    call wrote the row, None if one with the same `unique` was there already."""
     postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
     insert = pg_insert if postgres else sqlite_insert
     statement = (
-        insert(MailMessage)
+        insert(model)
         .values(**values)
-        .on_conflict_do_nothing(index_elements=["sha256"])
-        .returning(col(MailMessage.id))
+        .on_conflict_do_nothing(index_elements=[unique])
+        .returning(returning)
     )
-    stored = (await session.execute(statement)).scalar()
-    return None if stored is None else int(stored)
+    return (await session.execute(statement)).scalar()
 
 
 async def messages(session: AsyncSession, *, state: str | None = None) -> list[MailMessage]:
