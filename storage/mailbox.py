@@ -20,7 +20,6 @@ from sqlmodel import SQLModel, col
 
 from storage.models import (
     OPEN_STATUSES,
-    Case,
     Listing,
     MailboxCursor,
     MailMessage,
@@ -223,11 +222,6 @@ async def listings_of(
         query = query.where(col(Listing.notice_id) == notice_id)
     found = await session.execute(query.order_by(col(Listing.position), col(Listing.id)))
     return list(found.scalars())
-
-
-async def case_exists(session: AsyncSession, case_id: int) -> bool:
-    found = await session.execute(select(col(Case.id)).where(col(Case.id) == case_id))
-    return found.first() is not None
 
 
 async def message_by_sha256(session: AsyncSession, sha256: str) -> MailMessage | None:
