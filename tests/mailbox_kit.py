@@ -39,6 +39,14 @@ def running_dovecot() -> Iterator[Dovecot]:
         yield server
 
 
+def reading(dovecot: Dovecot, **changes: Any) -> dict[str, Any]:
+    """`build_config` arguments for a team mailbox on `dovecot` (its password from the
+    environment, as in production): `build_config(..., **reading(dovecot, folder="X"))`."""
+    section = {"host": "127.0.0.1", "port": dovecot.port, "user": dovecot.user,
+               "password": "${IMAP_PASSWORD}", "ca_file": str(dovecot.ca_file), **changes}  # fmt: skip
+    return {"mailbox": section, "environ": {"IMAP_PASSWORD": dovecot.password}}
+
+
 def shortcut(message: dict[str, Any], *, user: str = APPROVER) -> dict[str, Any]:
     """The Record platform reply shortcut's payload, used on `message` by `user`."""
     return {

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from app_yaml import build_config
 from fakes.dovecot import Dovecot
-from mailbox_kit import running_dovecot
+from mailbox_kit import reading, running_dovecot
 from sqlalchemy import text
 
 from bot.config.schema import MailboxConfig
@@ -31,9 +31,7 @@ def dovecot() -> Iterator[Dovecot]:
 
 
 def mailbox(imap: Dovecot, **changes: Any) -> MailboxConfig:
-    section = {"host": "127.0.0.1", "port": imap.port, "user": imap.user,
-               "password": "${IMAP_PASSWORD}", "ca_file": str(imap.ca_file), **changes}  # fmt: skip
-    config = build_config(mailbox=section, environ={"IMAP_PASSWORD": imap.password})
+    config = build_config(**reading(imap, **changes))
     assert config.mailbox is not None
     return config.mailbox
 

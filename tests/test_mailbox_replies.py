@@ -20,7 +20,7 @@ from delivery_kit import APPROVER, REPORTER, events, held_back_bot, listings, ru
 from fakes.dovecot import Dovecot
 from fakes.slack import FakeSlack
 from fakes.smtp import FakeSmtp
-from mailbox_kit import ETSY, etsy_by_email, running_dovecot
+from mailbox_kit import ETSY, etsy_by_email, reading, running_dovecot
 from sqlalchemy import select
 
 from bot.config.environment import Settings
@@ -51,10 +51,8 @@ def mail_config(dovecot: Dovecot, smtp: FakeSmtp, **mailbox: Any) -> AppConfig:
     return build_config(
         platforms=etsy_by_email(smtp),
         access={"approvers": [APPROVER]},
-        mailbox={"host": "127.0.0.1", "port": dovecot.port, "user": dovecot.user,
-                 "password": "${IMAP_PASSWORD}", "ca_file": str(dovecot.ca_file), "folder": FOLDER, **mailbox},
-        environ={"IMAP_PASSWORD": dovecot.password},
-    )  # fmt: skip
+        **reading(dovecot, folder=FOLDER, **mailbox),
+    )
 
 
 @pytest.fixture
