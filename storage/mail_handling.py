@@ -13,11 +13,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from storage.mailbox import insert_once
 from storage.models import MailHandling, MailMessage, utcnow
 
 SUGGESTED = "suggested"
@@ -164,12 +163,7 @@ async def start_once(session: AsyncSession, *, mail_id: int, state: str, **value
     now = utcnow()
     row = {"mail_id": mail_id, "state": state, "suggestions": [], "created_at": now,
            "updated_at": now, **values}  # fmt: skip
-    postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
-    insert = pg_insert if postgres else sqlite_insert
-    statement = (
-        insert(MailHandling)
-        .values(**row)
-        .on_conflict_do_nothing(index_elements=["mail_id"])
-        .returning(col(MailHandling.mail_id))
+    written = await insert_once(
+        session, MailHandling, row, unique="mail_id", returning=col(MailHandling.mail_id)
     )
-    return (await session.execute(statement)).first() is not None
+    return written is not None

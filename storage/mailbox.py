@@ -16,11 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from sqlmodel import SQLModel, col
 
 from storage.models import (
     OPEN_STATUSES,
-    Case,
     Listing,
     MailboxCursor,
     MailMessage,
@@ -104,16 +103,31 @@ async def keep(session: AsyncSession, new: NewMessage) -> int | None:
         "suggestions": new.suggestions,
         "created_at": utcnow(),
     }
+    stored = await insert_once(
+        session, MailMessage, values, unique="sha256", returning=col(MailMessage.id)
+    )
+    return None if stored is None else int(stored)
+
+
+async def insert_once(
+    session: AsyncSession,
+    model: type[SQLModel],
+    values: dict[str, Any],
+    *,
+    unique: str,
+    returning: Any,
+) -> Any:
+    """`INSERT … ON CONFLICT (unique) DO NOTHING RETURNING returning`: the returned value if this
+    call wrote the row, None if one with the same `unique` was there already."""
     postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
     insert = pg_insert if postgres else sqlite_insert
     statement = (
-        insert(MailMessage)
+        insert(model)
         .values(**values)
-        .on_conflict_do_nothing(index_elements=["sha256"])
-        .returning(col(MailMessage.id))
+        .on_conflict_do_nothing(index_elements=[unique])
+        .returning(returning)
     )
-    stored = (await session.execute(statement)).scalar()
-    return None if stored is None else int(stored)
+    return (await session.execute(statement)).scalar()
 
 
 async def messages(session: AsyncSession, *, state: str | None = None) -> list[MailMessage]:
@@ -208,11 +222,6 @@ async def listings_of(
         query = query.where(col(Listing.notice_id) == notice_id)
     found = await session.execute(query.order_by(col(Listing.position), col(Listing.id)))
     return list(found.scalars())
-
-
-async def case_exists(session: AsyncSession, case_id: int) -> bool:
-    found = await session.execute(select(col(Case.id)).where(col(Case.id) == case_id))
-    return found.first() is not None
 
 
 async def message_by_sha256(session: AsyncSession, sha256: str) -> MailMessage | None:

@@ -13,9 +13,10 @@ import pytest
 from answer_kit import confirm_portal
 from app_yaml import build_config
 from conftest import SlackDriver
-from delivery_kit import APPROVER, TAOBAO, held_back_bot, run_jobs, told
+from delivery_kit import APPROVER, TAOBAO, held_back_bot, run_jobs
 from fakes.slack import FakeSlack
 from fakes.smtp import FakeSmtp
+from mailbox_kit import ETSY, etsy_by_email, record_reply
 from sqlalchemy import select
 
 from bot.config.schema import AppConfig
@@ -26,7 +27,6 @@ from storage import notice_records
 from storage.db import Database
 from storage.models import MailMessage, Notice
 
-ETSY = "https://www.etsy.com/listing/1234567890/acme-bag"
 ALIBABA = ("Alibaba IPP", "ipp-notice@alibaba-inc.com")
 ALIBABA_TEXT = (
     "尊敬的权利人：\n\n感谢您的投诉。以下为处理结果。\n\n"
@@ -42,39 +42,13 @@ def smtp() -> Iterator[FakeSmtp]:
 
 @pytest.fixture
 def config(smtp: FakeSmtp) -> AppConfig:
-    return build_config(
-        platforms={"etsy": {"adapter": "email", "to": "ip-notices@etsy.example",
-                            "host": "127.0.0.1", "port": smtp.port, "security": "none"}},
-        access={"approvers": [APPROVER]},
-    )  # fmt: skip
+    return build_config(platforms=etsy_by_email(smtp), access={"approvers": [APPROVER]})
 
 
 @pytest.fixture
 async def bot(settings_for: Any, db: Database, slack: FakeSlack) -> AsyncIterator[SlackDriver]:
     async with held_back_bot(settings_for(), db, slack) as driver:
         yield driver
-
-
-def shortcut(message: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "message_action",
-        "callback_id": "record_platform_reply",
-        "trigger_id": "t-1",
-        "team": {"id": "T1"},
-        "user": {"id": APPROVER},
-        "channel": {"id": "C0CHAT"},
-        "message": {"type": "message", "ts": "1.2", **message},
-        "response_url": "http://127.0.0.1:9/unused",
-    }
-
-
-async def record(bot: SlackDriver, message: dict[str, Any]) -> str:
-    """Use the shortcut on a Slack message; what the person is told."""
-    before = len(bot.slack.calls_to("chat.postEphemeral"))
-    await bot.interact(shortcut(message))
-    await bot.slack.wait_for("chat.postEphemeral", count=before + 1)
-    await run_jobs(bot)
-    return told(bot)[-1]
 
 
 def forwarded(file: dict[str, Any], text: str = "") -> dict[str, Any]:
@@ -111,7 +85,7 @@ async def test_a_forwarded_alibaba_reply_without_a_case_id_is_matched_by_its_com
     assert "IPP20240611007" not in file["plain_text"]
 
     # The text said with the file names another case; the file wins.
-    answer = await record(bot, forwarded(file, text="FYI about TD-77"))
+    answer = await record_reply(bot, forwarded(file, text="FYI about TD-77"))
 
     assert answer == (
         "Matched to TD-1 (it quotes the complaint number): its suggested decision is in TD-1's "
@@ -143,7 +117,7 @@ async def test_a_forwarded_reply_is_matched_by_in_reply_to_our_notices_message_i
         headers={"in_reply_to": sent_as, "references": [sent_as]},
     )
 
-    answer = await record(bot, forwarded(file))
+    answer = await record_reply(bot, forwarded(file))
 
     assert answer.startswith("Matched to TD-1 (it answers our emailed notice)")
     assert bot.slack.calls_to("files.info") == []  # the message's copy was whole
@@ -152,7 +126,7 @@ async def test_a_forwarded_reply_is_matched_by_in_reply_to_our_notices_message_i
     assert f"In-Reply-To: {sent_as}".encode() in mail.raw
     [post] = suggestions(bot.slack)
     assert "legal@etsy.com" in post and "*Removed*" in post
-    again = await record(bot, forwarded(dict(file)))
+    again = await record_reply(bot, forwarded(dict(file)))
     assert again == "This email was recorded already; nothing changed."
 
 
@@ -162,7 +136,7 @@ async def test_a_forwarded_email_slack_will_not_describe_is_refused_and_nothing_
     file = bot.slack.add_email_file(sender=ALIBABA, subject="通知", text=ALIBABA_TEXT, shown=10)
     bot.slack.fail_next("files.info", error="file_not_found")
 
-    answer = await record(bot, forwarded(file))
+    answer = await record_reply(bot, forwarded(file))
 
     assert answer == (
         "Slack would not describe the forwarded email (file_not_found): forward it again, "
@@ -181,7 +155,7 @@ async def test_a_forwarded_email_slack_gives_only_the_start_of_is_read_and_the_p
         html,
     )
 
-    answer = await record(bot, forwarded(file))
+    answer = await record_reply(bot, forwarded(file))
 
     assert answer.startswith("No case matched: it is in the inbox")
     assert "Slack gave only the start of the email's text" in answer

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 from app_yaml import build_config
-from fakes.dovecot import REQUIRE_DOVECOT, Dovecot, dovecot_reason
+from fakes.dovecot import Dovecot
+from mailbox_kit import reading, running_dovecot
 from sqlalchemy import text
 
 from bot.config.schema import MailboxConfig
@@ -25,18 +26,12 @@ from storage.models import Case, Listing, MailMessage, Notice, NoticeRecord
 
 @pytest.fixture
 def dovecot() -> Iterator[Dovecot]:
-    if reason := dovecot_reason():
-        if REQUIRE_DOVECOT:
-            pytest.fail(reason + " (CI or TAKEDOWN_REQUIRE_DOVECOT is set)")
-        pytest.skip(reason)
-    with Dovecot() as server:
+    with running_dovecot() as server:
         yield server
 
 
 def mailbox(imap: Dovecot, **changes: Any) -> MailboxConfig:
-    section = {"host": "127.0.0.1", "port": imap.port, "user": imap.user,
-               "password": "${IMAP_PASSWORD}", "ca_file": str(imap.ca_file), **changes}  # fmt: skip
-    config = build_config(mailbox=section, environ={"IMAP_PASSWORD": imap.password})
+    config = build_config(**reading(imap, **changes))
     assert config.mailbox is not None
     return config.mailbox
 

@@ -17,9 +17,10 @@ import pytest
 from app_yaml import build_config
 from conftest import SlackDriver, press, view_submission
 from delivery_kit import APPROVER, REPORTER, events, held_back_bot, listings, run_jobs, told
-from fakes.dovecot import REQUIRE_DOVECOT, Dovecot, dovecot_reason
+from fakes.dovecot import Dovecot
 from fakes.slack import FakeSlack
 from fakes.smtp import FakeSmtp
+from mailbox_kit import ETSY, etsy_by_email, reading, running_dovecot
 from sqlalchemy import select
 
 from bot.config.environment import Settings
@@ -30,17 +31,12 @@ from storage import notice_records
 from storage.db import Database
 from storage.models import MailHandling, MailMessage, Notice, utcnow
 
-ETSY = "https://www.etsy.com/listing/1234567890/acme-bag"
 FOLDER = "Platforms"  # not INBOX: a test renumbers it (INBOX cannot be deleted)
 
 
 @pytest.fixture
 def dovecot() -> Iterator[Dovecot]:
-    if reason := dovecot_reason():
-        if REQUIRE_DOVECOT:
-            pytest.fail(reason + " (CI or TAKEDOWN_REQUIRE_DOVECOT is set)")
-        pytest.skip(reason)
-    with Dovecot() as server:
+    with running_dovecot() as server:
         yield server
 
 
@@ -53,13 +49,10 @@ def smtp() -> Iterator[FakeSmtp]:
 def mail_config(dovecot: Dovecot, smtp: FakeSmtp, **mailbox: Any) -> AppConfig:
     """Etsy takes notices by email (the fake SMTP server); the team's mailbox is the Dovecot."""
     return build_config(
-        platforms={"etsy": {"adapter": "email", "to": "ip-notices@etsy.example",
-                            "host": "127.0.0.1", "port": smtp.port, "security": "none"}},
+        platforms=etsy_by_email(smtp),
         access={"approvers": [APPROVER]},
-        mailbox={"host": "127.0.0.1", "port": dovecot.port, "user": dovecot.user,
-                 "password": "${IMAP_PASSWORD}", "ca_file": str(dovecot.ca_file), "folder": FOLDER, **mailbox},
-        environ={"IMAP_PASSWORD": dovecot.password},
-    )  # fmt: skip
+        **reading(dovecot, folder=FOLDER, **mailbox),
+    )
 
 
 @pytest.fixture

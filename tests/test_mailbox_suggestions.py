@@ -15,6 +15,7 @@ from conftest import SlackDriver, press, view_submission
 from delivery_kit import APPROVER, REPORTER, events, held_back_bot, listings, run_jobs, told
 from fakes.slack import FakeSlack
 from fakes.smtp import FakeSmtp
+from mailbox_kit import ETSY, etsy_by_email, record_reply
 from sqlalchemy import select
 
 from bot.config.schema import AppConfig
@@ -23,7 +24,6 @@ from bot.slack_ui import mail_blocks as ui
 from storage.db import Database
 from storage.models import MailHandling, MailMessage, utcnow
 
-ETSY = "https://www.etsy.com/listing/1234567890/acme-bag"
 PASTED = (
     "From: Etsy Legal &lt;<mailto:legal@etsy.com|legal@etsy.com>&gt;\n"
     "Subject: Your report TD-1\n\n"
@@ -40,10 +40,8 @@ def smtp() -> Iterator[FakeSmtp]:
 @pytest.fixture
 def config(smtp: FakeSmtp) -> AppConfig:
     return build_config(
-        platforms={"etsy": {"adapter": "email", "to": "ip-notices@etsy.example",
-                            "host": "127.0.0.1", "port": smtp.port, "security": "none"}},
-        access={"approvers": [APPROVER], "reporters": [REPORTER]},
-    )  # fmt: skip
+        platforms=etsy_by_email(smtp), access={"approvers": [APPROVER], "reporters": [REPORTER]}
+    )
 
 
 @pytest.fixture
@@ -54,26 +52,9 @@ async def bot(settings_for: Any, db: Database, slack: FakeSlack) -> AsyncIterato
         yield driver
 
 
-def shortcut(text: str, *, user: str = APPROVER) -> dict[str, Any]:
-    return {
-        "type": "message_action",
-        "callback_id": "record_platform_reply",
-        "trigger_id": "t-1",
-        "team": {"id": "T1"},
-        "user": {"id": user},
-        "channel": {"id": "C0CHAT"},
-        "message": {"type": "message", "ts": "1.2", "text": text},
-        "response_url": "http://127.0.0.1:9/unused",
-    }
-
-
 async def record(bot: SlackDriver, text: str, *, user: str = APPROVER) -> str:
-    """Use the shortcut on a message; what the person is told."""
-    before = len(bot.slack.calls_to("chat.postEphemeral"))
-    await bot.interact(shortcut(text, user=user))
-    await bot.slack.wait_for("chat.postEphemeral", count=before + 1)
-    await run_jobs(bot)
-    return told(bot)[-1]
+    """Use the shortcut on a message of `text`; what the person is told."""
+    return await record_reply(bot, {"text": text}, user=user)
 
 
 def suggestion(bot: SlackDriver) -> dict[str, Any]:

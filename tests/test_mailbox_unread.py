@@ -16,6 +16,7 @@ from conftest import SlackDriver, press, view_submission
 from delivery_kit import APPROVER, REPORTER, held_back_bot, run_jobs, told
 from fakes.slack import FakeSlack
 from fakes.smtp import FakeSmtp
+from mailbox_kit import ETSY, etsy_by_email
 from sqlalchemy import select
 
 from bot.config.schema import AppConfig
@@ -26,7 +27,6 @@ from bot.slack_ui import mail_blocks as ui
 from storage.db import Database
 from storage.models import MailHandling, MailMessage, utcnow
 
-ETSY = "https://www.etsy.com/listing/1234567890/acme-bag"
 MALFORMED = (b"From: legal@etsy.com\r\nSubject: broken parts\r\nMIME-Version: 1.0\r\n"
              b"Content-Type: multipart/mixed\r\n\r\nno boundary at all\r\n")  # fmt: skip
 
@@ -50,10 +50,8 @@ def smtp() -> Iterator[FakeSmtp]:
 @pytest.fixture
 def config(smtp: FakeSmtp) -> AppConfig:
     return build_config(
-        platforms={"etsy": {"adapter": "email", "to": "ip-notices@etsy.example",
-                            "host": "127.0.0.1", "port": smtp.port, "security": "none"}},
-        access={"approvers": [APPROVER], "reporters": [REPORTER]},
-    )  # fmt: skip
+        platforms=etsy_by_email(smtp), access={"approvers": [APPROVER], "reporters": [REPORTER]}
+    )
 
 
 @pytest.fixture

@@ -9,14 +9,13 @@ are what its events and `files.info` answers are seen to carry (docs/mailbox.md)
 built holds only what the file object says, in a fixed order: the same email forwarded twice
 is the same bytes, so it is kept once.
 
-Nothing here fetches: `triage.record_reply` asks Slack's `files.info` (the bot token, Slack's API
+Nothing here fetches: `recorded.record_reply` asks Slack's `files.info` (the bot token, Slack's API
 host only) when the object in the message is cut short.
 """
 
 from __future__ import annotations
 
 import email.policy
-import re
 from collections.abc import Mapping, Sequence
 from email.errors import HeaderParseError
 from email.headerregistry import Address
@@ -24,8 +23,9 @@ from email.message import EmailMessage
 from email.utils import formataddr, getaddresses, parsedate_to_datetime
 from typing import Any
 
+from bot.mailbox.message import MSGID
+
 EMAIL_FILETYPE = "email"
-_MSGID = re.compile(r"<[^<>\s]{1,998}>")
 _HEADER_TEXT = 900  # of a header line's 998 characters
 
 
@@ -71,7 +71,7 @@ def _addresses(people: Any) -> str:
 def _ids(value: Any) -> str:
     """Message-IDs (`<…>`) from a header Slack gives as text or as a list."""
     text = " ".join(value) if isinstance(value, list) else str(value or "")
-    return " ".join(dict.fromkeys(_MSGID.findall(text)))[:_HEADER_TEXT]
+    return " ".join(dict.fromkeys(MSGID.findall(text)))[:_HEADER_TEXT]
 
 
 def _date(value: Any) -> str:

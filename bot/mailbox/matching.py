@@ -24,6 +24,7 @@ from bot.delivery.adapters.email import MESSAGE_ID_DOMAIN
 from bot.mailbox.classify import platforms_of_sender
 from bot.mailbox.message import ReadMessage
 from storage import mailbox as store
+from storage.cases import get_case
 from storage.models import Notice
 
 _CASE_REF = re.compile(r"(?<![A-Za-z0-9])TD-(\d{1,12})(?![0-9])", re.IGNORECASE)
@@ -66,15 +67,25 @@ async def _by_reply_header(session: AsyncSession, message: ReadMessage, _text: s
 
 async def _by_case_ref(session: AsyncSession, message: ReadMessage, text: str) -> Match | None:
     for found in dict.fromkeys(int(m.group(1)) for m in _CASE_REF.finditer(text)):
-        if not await store.case_exists(session, found):
+        if await get_case(session, found) is None:
             continue
-        notices = await store.notices_of_case(session, found)
-        platforms = platforms_of_sender(message.sender)
-        chosen = [n for n in notices if n.platform in platforms] or notices
-        if len(chosen) == 1:
-            return _of(chosen[0], "case_ref")
-        return Match(found, None, platforms[0] if platforms else None, "case_ref")
+        notice, platform = await notice_in_case(session, found, sender=message.sender)
+        return _of(notice, "case_ref") if notice else Match(found, None, platform, "case_ref")
     return None
+
+
+async def notice_in_case(
+    session: AsyncSession, case_id: int, *, sender: str | None
+) -> tuple[Notice | None, str | None]:
+    """Which of the case's notices an email from `sender` answers (the one to the sender's
+    platform, or the only one; None if that leaves several), and its platform (else the
+    sender's)."""
+    notices = await store.notices_of_case(session, case_id)
+    platforms = platforms_of_sender(sender)
+    chosen = [n for n in notices if n.platform in platforms] or notices
+    if len(chosen) == 1:
+        return chosen[0], chosen[0].platform
+    return None, platforms[0] if platforms else None
 
 
 async def _by_complaint_number(

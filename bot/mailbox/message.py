@@ -23,7 +23,7 @@ from bot.delivery.adapters.email import MESSAGE_ID_DOMAIN
 MAX_READ_BYTES = 10 * 1024 * 1024  # larger messages are kept, not read
 MAX_TEXT_LINES = 5_000
 MAX_TEXT_CHARS = 200_000
-_MSGID = re.compile(r"<[^<>\s]{1,998}>")
+MSGID = re.compile(r"<[^<>\s]{1,998}>")  # a Message-ID as headers carry it
 _BROKEN = (
     email.errors.NoBoundaryInMultipartDefect,
     email.errors.StartBoundaryNotFoundDefect,
@@ -85,8 +85,8 @@ def _header(parsed: Message, name: str) -> str:
 
 
 def _headers(parsed: EmailMessage) -> ReadMessage:
-    message_id = _MSGID.search(_header(parsed, "Message-ID"))
-    answers = _MSGID.findall(_header(parsed, "In-Reply-To") + " " + _header(parsed, "References"))
+    message_id = MSGID.search(_header(parsed, "Message-ID"))
+    answers = MSGID.findall(_header(parsed, "In-Reply-To") + " " + _header(parsed, "References"))
     sender = parseaddr(_header(parsed, "From"))[1] or None
     subject = " ".join(_header(parsed, "Subject").split())[:300] or None
     ours = bool(_header(parsed, "X-Takedown-Case") or _header(parsed, "X-Takedown-Notice"))

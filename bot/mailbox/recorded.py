@@ -22,6 +22,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 
 from bot.core.cases import case_ref
+from bot.core.pasted import unescape_slack
 from bot.mailbox.forwarded import EMAIL_FILETYPE, cut_short, email_file, email_of_file
 from bot.mailbox.reader import MailState, keep_message
 from bot.mailbox.suggestions import MailRefused
@@ -46,7 +47,7 @@ def _plain(text: str) -> str:
         return (found.group(3) or found.group(2)) if found.group(1) else found.group(2)
 
     text = _SLACK_LINK.sub(unwrap, text)
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return unescape_slack(text)
 
 
 def as_email(text: str) -> bytes:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.cases import case_ref, parse_case_ref
-from bot.mailbox.classify import platforms_of_sender
+from bot.mailbox.matching import notice_in_case
 from bot.mailbox.message import read_message
 from bot.mailbox.recorded import SLACK_FOLDER
 from bot.mailbox.suggestions import (
@@ -27,7 +27,6 @@ from bot.mailbox.suggestions import (
 from bot.runtime import Runtime
 from bot.slack_ui import mail_blocks as ui
 from storage import mail_handling as handling
-from storage import mailbox as store
 from storage.cases import get_case
 from storage.models import MailMessage
 
@@ -146,11 +145,7 @@ async def _for_case(session: AsyncSession, mail: MailMessage, *, case_id: int) -
     """The email as attached to `case_id`: its notice there (the one to the sender's platform,
     or the only one) and the outcome it says per listing."""
     assert mail.id is not None
-    notices = await store.notices_of_case(session, case_id)
-    platforms = platforms_of_sender(mail.sender)
-    chosen = [n for n in notices if n.platform in platforms] or notices
-    notice = chosen[0] if len(chosen) == 1 else None
-    platform = notice.platform if notice else (platforms[0] if platforms else None)
+    notice, platform = await notice_in_case(session, case_id, sender=mail.sender)
     suggestions = await suggest_for(
         session, read_message(mail.raw), case_id=case_id,
         notice_id=notice.id if notice else None, platform=platform,
