@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.desk.inbox import seal_mail_form, submitted_mail
 from bot.mailbox import recorded, suggestions, triage
+from bot.mailbox.forwarded import EMAIL_FILETYPE
 from bot.mailbox.suggestions import Settled
 from bot.manifest import REPLY_SHORTCUT
 from bot.runtime import Runtime
@@ -133,6 +134,14 @@ async def submit_attach(
     rt.wake_worker()
 
 
+def _email_file(message: dict[str, Any]) -> dict[str, Any] | None:
+    """The first email file shared in a Slack message (a forwarded email), if any."""
+    for file in message.get("files") or []:
+        if isinstance(file, dict) and file.get("filetype") == EMAIL_FILETYPE:
+            return file
+    return None
+
+
 async def record_reply(
     ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, rt: Runtime
 ) -> None:
@@ -141,7 +150,13 @@ async def record_reply(
     await ack()
     await rt.inflight.quiet()
     message = body.get("message") or {}
-    await tell(client, body, await recorded.record_reply(rt, message=message, actor=_user(body)))
+    said = await recorded.record_reply(
+        rt,
+        text=str(message.get("text") or ""),
+        file=_email_file(message),
+        actor=_user(body),
+    )
+    await tell(client, body, said)
 
 
 def register(app: AsyncApp) -> None:

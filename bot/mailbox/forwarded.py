@@ -29,14 +29,6 @@ EMAIL_FILETYPE = "email"
 _HEADER_TEXT = 900  # of a header line's 998 characters
 
 
-def email_file(message: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The first email file shared in a Slack message, if any."""
-    for file in message.get("files") or []:
-        if isinstance(file, dict) and file.get("filetype") == EMAIL_FILETYPE:
-            return file
-    return None
-
-
 def cut_short(file: Mapping[str, Any]) -> bool:
     """Whether the file object lacks the email's full text (Slack says `has_more`, or it carries
     no text at all: a message's file objects can be stubs with only an id)."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
@@ -23,7 +22,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.core.cases import case_ref
 from bot.core.pasted import unescape_slack
-from bot.mailbox.forwarded import EMAIL_FILETYPE, cut_short, email_file, email_of_file
+from bot.mailbox.forwarded import EMAIL_FILETYPE, cut_short, email_of_file
 from bot.mailbox.reader import MailState, keep_message
 from bot.mailbox.suggestions import MailRefused
 from bot.runtime import Runtime
@@ -85,19 +84,17 @@ async def _described(rt: Runtime, file: dict[str, Any]) -> dict[str, Any]:
     return file
 
 
-async def record_reply(rt: Runtime, *, message: Mapping[str, Any], actor: str) -> str:
-    """The shortcut used on `message` (the Slack message object): its forwarded email file, or
-    else its text, kept, matched and read; what the person is told."""
+async def record_reply(rt: Runtime, *, text: str, file: dict[str, Any] | None, actor: str) -> str:
+    """The shortcut used on a Slack message: its forwarded email `file` (the file object, when
+    it has one), or else its `text`, kept, matched and read; what the person is told."""
     if not await rt.access.is_approver(actor):
         await rt.access.require_reporter(actor)
-    file = email_file(message)
     if file is not None:
         file = await _described(rt, file)
         if not (file.get("plain_text") or file.get("preview_plain_text") or file.get("subject")):
             raise MailRefused("Slack gave nothing of this forwarded email: forward it again.")
         answer = await _record(rt, email_of_file(file))
         return answer + (_CUT_SHORT if cut_short(file) else "")
-    text = str(message.get("text") or "")
     if not text.strip():
         raise MailRefused("This message has no text: paste the platform's email into it first.")
     return await _record(rt, as_email(text))
