@@ -63,7 +63,8 @@ class ImapSession:
 
     @classmethod
     async def open(cls, config: MailboxConfig) -> Self:
-        context = tls_context(config)
+        # Loading the CA store reads files: keep it off the event loop (as the email adapter does).
+        context = await asyncio.to_thread(tls_context, config)
         try:
             if config.security == "tls":
                 client: IMAP4 = IMAP4_SSL(
