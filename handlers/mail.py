@@ -19,7 +19,7 @@ from bot.manifest import REPLY_SHORTCUT
 from bot.runtime import Runtime
 from bot.slack_ui import mail_blocks as ui
 from bot.slack_ui.access import AccessDenied
-from handlers.payload import button_value, user
+from handlers.payload import button_value, field_value, user
 from handlers.respond import tell
 
 log = logging.getLogger("takedown.handlers")
@@ -110,13 +110,12 @@ async def submit_change(
 ) -> None:
     """The Change… form: the outcomes chosen per listing, applied (once)."""
     values = view["state"]["values"]
-    note = values.get(ui.NOTE_FIELD, {}).get(ui.NOTE_FIELD, {}).get("value") or ""
     await suggestions.apply(
         rt,
         mail_id=_form_mail(rt, body, view),
         actor=user(body),
         outcomes=ui.chosen_outcomes(values),
-        note=str(note),
+        note=field_value(values, ui.NOTE_FIELD),
     )
     await ack()
     rt.wake_worker()
@@ -126,10 +125,8 @@ async def submit_attach(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], rt: Runtime
 ) -> None:
     """Attach to case…: the case id typed; the suggestion goes to its thread."""
-    typed = view["state"]["values"].get(ui.CASE_FIELD, {}).get(ui.CASE_FIELD, {}).get("value")
-    await triage.attach(
-        rt, mail_id=_form_mail(rt, body, view), case_text=str(typed or ""), actor=user(body)
-    )
+    typed = field_value(view["state"]["values"], ui.CASE_FIELD)
+    await triage.attach(rt, mail_id=_form_mail(rt, body, view), case_text=typed, actor=user(body))
     await ack()
     rt.wake_worker()
 

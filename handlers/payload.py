@@ -1,5 +1,5 @@
-"""What listeners read from a Slack payload: who acted, the pressed button's value, and the
-channel it was pressed in."""
+"""What listeners read from a Slack payload: who acted, the pressed button's value, the
+channel it was pressed in, and what a form's field holds."""
 
 from __future__ import annotations
 
@@ -19,3 +19,12 @@ def channel(body: dict[str, Any]) -> str | None:
     """The channel of the message the button is on (None in a modal or the App Home)."""
     found = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
     return str(found) if found else None
+
+
+def field_value(values: dict[str, Any], block_id: str) -> str:
+    """A submitted form's text input or static select (its `state.values`; "" when empty), for
+    an input whose action id is its block id."""
+    element = values.get(block_id, {}).get(block_id, {})
+    if element.get("type") == "static_select":
+        return ((element.get("selected_option") or {}).get("value")) or ""
+    return element.get("value") or ""
