@@ -25,29 +25,19 @@ from bot.slack_ui import answer_form
 from bot.slack_ui import evidence_form as ef
 from bot.slack_ui import notice_blocks as nb
 from bot.slack_ui.access import AccessDenied
+from handlers.payload import button_value, channel, user
 from handlers.respond import tell
-
-
-def _value(body: dict[str, Any]) -> str:
-    return str(((body.get("actions") or [{}])[0]).get("value") or "")
 
 
 async def _pressed(rt: Runtime, body: dict[str, Any], value: str | None = None) -> PressedNotice:
     """The button's notice (its value, or `value`), once the person may act on it from here
     (bot.desk.notice_access)."""
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-        "channel_id"
-    )
-    named = _value(body) if value is None else value
-    return await pressed_notice(rt, user=_user(body), value=named, channel=channel)
+    named = button_value(body) if value is None else value
+    return await pressed_notice(rt, user=user(body), value=named, channel=channel(body))
 
 
 async def _notice_id(rt: Runtime, body: dict[str, Any]) -> int:
     return (await _pressed(rt, body)).notice_id
-
-
-def _user(body: dict[str, Any]) -> str:
-    return str(body["user"]["id"])
 
 
 FormBuilder = Callable[..., Awaitable[dict[str, Any]]]
@@ -63,7 +53,7 @@ def _notice_form(build: FormBuilder) -> Callable[..., Awaitable[None]]:
         await ack()
         await rt.inflight.quiet()
         pressed = await _pressed(rt, body)
-        view = await build(rt, notice_id=pressed.notice_id, actor=_user(body))
+        view = await build(rt, notice_id=pressed.notice_id, actor=user(body))
         await client.views_open(
             trigger_id=body["trigger_id"], view=seal_notice_form(rt, view, pressed)
         )
@@ -98,7 +88,7 @@ async def view_notice(
 async def retry(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, rt: Runtime) -> None:
     await ack()
     await rt.inflight.quiet()
-    await delivery.retry_notice(rt, notice_id=await _notice_id(rt, body), actor=_user(body))
+    await delivery.retry_notice(rt, notice_id=await _notice_id(rt, body), actor=user(body))
     await tell(client, body, "Sending it again; the thread will say how it went.")
 
 
@@ -109,7 +99,7 @@ async def withdraw(
     (already on its way, or already with the platform: what they can still do)."""
     await ack()
     await rt.inflight.quiet()
-    answer = await delivery.withdraw(rt, notice_id=await _notice_id(rt, body), actor=_user(body))
+    answer = await delivery.withdraw(rt, notice_id=await _notice_id(rt, body), actor=user(body))
     rt.wake_worker()
     await tell(client, body, answer)
 
@@ -121,12 +111,12 @@ async def answer_passed_on(
     await ack()
     await rt.inflight.quiet()
     try:
-        notice, answer_id = answer_form.parse_sent_value(_value(body))
+        notice, answer_id = answer_form.parse_sent_value(button_value(body))
     except ValueError:
         raise AccessDenied("This button names no answer.") from None
     pressed = await _pressed(rt, body, notice)
     said = await answers.confirm_passed_on(
-        rt, notice_id=pressed.notice_id, answer_id=answer_id, actor=_user(body)
+        rt, notice_id=pressed.notice_id, answer_id=answer_id, actor=user(body)
     )
     await tell(client, body, said)
 
@@ -137,14 +127,8 @@ async def open_evidence_form(
     """**Add evidence** on a case's parent message: the form with a file input and a note."""
     await ack()
     await rt.inflight.quiet()
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-        "channel_id"
-    )
     view = await evidence.evidence_form(
-        rt,
-        user=_user(body),
-        ref=str(((body.get("actions") or [{}])[0]).get("value") or ""),
-        channel=channel,
+        rt, user=user(body), ref=button_value(body), channel=channel(body)
     )
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
@@ -157,7 +141,7 @@ async def turn_page(
     await rt.inflight.quiet()
     wanted = json.loads(body["actions"][0]["value"])
     text, blocks = await list_answer(
-        rt, user_id=_user(body), what=str(wanted["what"]), page=int(wanted["page"])
+        rt, user_id=user(body), what=str(wanted["what"]), page=int(wanted["page"])
     )
     await respond(text=text, blocks=blocks, replace_original=True, response_type="ephemeral")
 

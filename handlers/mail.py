@@ -6,6 +6,7 @@ what it raises is answered by `handlers.errors`."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -19,20 +20,17 @@ from bot.manifest import REPLY_SHORTCUT
 from bot.runtime import Runtime
 from bot.slack_ui import mail_blocks as ui
 from bot.slack_ui.access import AccessDenied
+from handlers.payload import button_value, field_value, user
 from handlers.respond import tell
 
 log = logging.getLogger("takedown.handlers")
 
 
 def _mail_id(body: dict[str, Any]) -> int:
-    value = str(((body.get("actions") or [{}])[0]).get("value") or "")
+    value = button_value(body)
     if not value.isdigit():
         raise AccessDenied("This button names no email.")
     return int(value)
-
-
-def _user(body: dict[str, Any]) -> str:
-    return str(body["user"]["id"])
 
 
 async def _settle(client: AsyncWebClient, body: dict[str, Any], settled: Settled) -> None:
@@ -49,24 +47,38 @@ async def _settle(client: AsyncWebClient, body: dict[str, Any], settled: Settled
         log.warning("could not rewrite the email's suggestion", exc_info=True)
 
 
+FormBuilder = Callable[..., Awaitable[dict[str, Any]]]
+
+
+def _mail_form(build: FormBuilder) -> Callable[..., Awaitable[None]]:
+    """The listener of a button that opens an email's form: ack, build the form with
+    `build(rt, mail_id=…, actor=…)` and open it sealed to this person and email."""
+
+    async def open_form(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, rt: Runtime
+    ) -> None:
+        await ack()
+        await rt.inflight.quiet()
+        mail_id, actor = _mail_id(body), user(body)
+        view = await build(rt, mail_id=mail_id, actor=actor)
+        view = seal_mail_form(rt, view, user=actor, mail_id=mail_id)
+        await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    return open_form
+
+
+# Change… (a suggestion in a case's thread) and Attach to case… (an email in the inbox).
+open_change_form = _mail_form(suggestions.change_form)
+open_attach_form = _mail_form(triage.attach_form)
+
+
 async def apply(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, rt: Runtime) -> None:
     await ack()
     await rt.inflight.quiet()
-    settled = await suggestions.apply(rt, mail_id=_mail_id(body), actor=_user(body))
+    settled = await suggestions.apply(rt, mail_id=_mail_id(body), actor=user(body))
     rt.wake_worker()
     await _settle(client, body, settled)
     await tell(client, body, settled.answer)
-
-
-async def open_change_form(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, rt: Runtime
-) -> None:
-    await ack()
-    await rt.inflight.quiet()
-    mail_id, user = _mail_id(body), _user(body)
-    view = await suggestions.change_form(rt, mail_id=mail_id, actor=user)
-    view = seal_mail_form(rt, view, user=user, mail_id=mail_id)
-    await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
 async def not_about(
@@ -74,26 +86,15 @@ async def not_about(
 ) -> None:
     await ack()
     await rt.inflight.quiet()
-    settled = await suggestions.not_about(rt, mail_id=_mail_id(body), actor=_user(body))
+    settled = await suggestions.not_about(rt, mail_id=_mail_id(body), actor=user(body))
     await _settle(client, body, settled)
     await tell(client, body, settled.answer)
-
-
-async def open_attach_form(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, rt: Runtime
-) -> None:
-    await ack()
-    await rt.inflight.quiet()
-    mail_id, user = _mail_id(body), _user(body)
-    view = await triage.attach_form(rt, mail_id=mail_id, actor=user)
-    view = seal_mail_form(rt, view, user=user, mail_id=mail_id)
-    await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
 async def dismiss(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, rt: Runtime) -> None:
     await ack()
     await rt.inflight.quiet()
-    await tell(client, body, await triage.dismiss(rt, mail_id=_mail_id(body), actor=_user(body)))
+    await tell(client, body, await triage.dismiss(rt, mail_id=_mail_id(body), actor=user(body)))
 
 
 def _form_mail(rt: Runtime, body: dict[str, Any], view: dict[str, Any]) -> int:
@@ -101,7 +102,7 @@ def _form_mail(rt: Runtime, body: dict[str, Any], view: dict[str, Any]) -> int:
         rt,
         callback_id=str(view.get("callback_id") or ""),
         metadata=str(view.get("private_metadata") or ""),
-        user=_user(body),
+        user=user(body),
     )
 
 
@@ -110,13 +111,12 @@ async def submit_change(
 ) -> None:
     """The Change… form: the outcomes chosen per listing, applied (once)."""
     values = view["state"]["values"]
-    note = values.get(ui.NOTE_FIELD, {}).get(ui.NOTE_FIELD, {}).get("value") or ""
     await suggestions.apply(
         rt,
         mail_id=_form_mail(rt, body, view),
-        actor=_user(body),
+        actor=user(body),
         outcomes=ui.chosen_outcomes(values),
-        note=str(note),
+        note=field_value(values, ui.NOTE_FIELD),
     )
     await ack()
     rt.wake_worker()
@@ -126,10 +126,8 @@ async def submit_attach(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], rt: Runtime
 ) -> None:
     """Attach to case…: the case id typed; the suggestion goes to its thread."""
-    typed = view["state"]["values"].get(ui.CASE_FIELD, {}).get(ui.CASE_FIELD, {}).get("value")
-    await triage.attach(
-        rt, mail_id=_form_mail(rt, body, view), case_text=str(typed or ""), actor=_user(body)
-    )
+    typed = field_value(view["state"]["values"], ui.CASE_FIELD)
+    await triage.attach(rt, mail_id=_form_mail(rt, body, view), case_text=typed, actor=user(body))
     await ack()
     rt.wake_worker()
 
@@ -154,7 +152,7 @@ async def record_reply(
         rt,
         text=str(message.get("text") or ""),
         file=_email_file(message),
-        actor=_user(body),
+        actor=user(body),
     )
     await tell(client, body, said)
 

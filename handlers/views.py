@@ -22,13 +22,7 @@ from bot.slack_ui import evidence_form as ef
 from bot.slack_ui import notice_blocks as nb
 from bot.slack_ui import report_form
 from bot.slack_ui.answer_form import ANSWER_VIEW, FILES, LINKS, LISTINGS, TEXT
-
-
-def _value(values: dict[str, Any], block_id: str) -> str:
-    element = values.get(block_id, {}).get(block_id, {})
-    if element.get("type") == "static_select":
-        return ((element.get("selected_option") or {}).get("value")) or ""
-    return element.get("value") or ""
+from handlers.payload import field_value
 
 
 def _ticked(values: dict[str, Any], block_id: str) -> bool:
@@ -39,13 +33,13 @@ def _ticked(values: dict[str, Any], block_id: str) -> bool:
 def draft_from_view(view: dict[str, Any]) -> ReportDraft:
     values = view.get("state", {}).get("values", {})
     return ReportDraft(
-        urls_text=_value(values, report_form.URLS),
-        brand=_value(values, report_form.BRAND),
-        right_id=_value(values, report_form.RIGHT),
-        infringement=_value(values, report_form.TYPE),
-        description=_value(values, report_form.DESCRIPTION),
-        evidence_text=_value(values, report_form.EVIDENCE),
-        seller=_value(values, report_form.SELLER) or None,
+        urls_text=field_value(values, report_form.URLS),
+        brand=field_value(values, report_form.BRAND),
+        right_id=field_value(values, report_form.RIGHT),
+        infringement=field_value(values, report_form.TYPE),
+        description=field_value(values, report_form.DESCRIPTION),
+        evidence_text=field_value(values, report_form.EVIDENCE),
+        seller=field_value(values, report_form.SELLER) or None,
         skip_invalid=_ticked(values, report_form.SKIP_INVALID),
     )
 
@@ -120,7 +114,7 @@ async def confirm_submission(
     await delivery.confirm_submission(
         rt,
         notice_id=await _submitted_notice(rt, body, view),
-        reference=values.get("reference", {}).get("reference", {}).get("value") or "",
+        reference=field_value(values, "reference"),
         actor=body["user"]["id"],
         opened_for=opened.state,
         sends=opened.sends,
@@ -137,7 +131,7 @@ async def not_submitted(
     await delivery.not_submitted(
         rt,
         notice_id=await _submitted_notice(rt, body, view),
-        reason=_value(view["state"]["values"], "reason"),
+        reason=field_value(view["state"]["values"], "reason"),
         actor=body["user"]["id"],
         opened_for=opened.state,
         sends=opened.sends,
@@ -165,7 +159,7 @@ async def record_decision(
         notice_id=await _submitted_notice(rt, body, view),
         status=status,
         listing_ids=[int(option["value"]) for option in chosen],
-        note=values.get("note", {}).get("note", {}).get("value") or "",
+        note=field_value(values, "note"),
         actor=body["user"]["id"],
     )
     await ack()
@@ -185,8 +179,8 @@ async def send_answer(
             rt,
             notice_id=await _submitted_notice(rt, body, view),
             actor=body["user"]["id"],
-            message=_value(values, TEXT),
-            links_text=_value(values, LINKS),
+            message=field_value(values, TEXT),
+            links_text=field_value(values, LINKS),
             listing_ids=[
                 int(option["value"])
                 for option in chosen.get("selected_options") or []
@@ -211,8 +205,8 @@ async def correct_decision(
         rt,
         notice_id=await _submitted_notice(rt, body, view),
         listing_ids=[int(option["value"]) for option in chosen],
-        to=_value(values, form.STATUS),
-        reason=_value(values, form.REASON),
+        to=field_value(values, form.STATUS),
+        reason=field_value(values, form.REASON),
         actor=body["user"]["id"],
         opened_with=form.opened_with(view["private_metadata"]),
     )
@@ -224,7 +218,7 @@ async def add_evidence(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], rt: Runtime
 ) -> None:
     """The **Add evidence** form: its files are checked and queued; the thread lists them."""
-    note = _value(view.get("state", {}).get("values", {}), ef.NOTE_FIELD)
+    note = field_value(view.get("state", {}).get("values", {}), ef.NOTE_FIELD)
     ref, count = await evidence.add_evidence(
         rt,
         user=str(body["user"]["id"]),

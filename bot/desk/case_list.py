@@ -11,7 +11,7 @@ from bot.core.platforms import PLATFORMS, platform_name
 from bot.core.states import AWAITING_YOU
 from bot.runtime import Runtime
 from bot.slack_ui.case_message import STATUS_EMOJI
-from bot.slack_ui.mrkdwn import Blocks, escape, mrkdwn, plain
+from bot.slack_ui.mrkdwn import Blocks, button, escape, mrkdwn
 from storage.cases import list_cases, private_channels
 
 PAGE_SIZE = 10
@@ -110,9 +110,4 @@ def _packed(lines: list[str], limit: int = 3000) -> list[str]:
 
 
 def _page_button(text: str, what: str, page: int) -> dict[str, Any]:
-    return {
-        "type": "button",
-        "text": plain(text),
-        "action_id": f"{PAGE_ACTION}:{page}",
-        "value": json.dumps({"what": what, "page": page}),
-    }
+    return button(text, f"{PAGE_ACTION}:{page}", json.dumps({"what": what, "page": page}))

@@ -15,6 +15,7 @@ from typing import Any
 from bot.core.platforms import platform_name
 from bot.slack_ui.mrkdwn import (
     Blocks,
+    button,
     context,
     escape,
     escape_cut,
@@ -73,15 +74,7 @@ def answer_button(notice_id: int) -> dict[str, Any]:
     return {
         "type": "actions",
         "block_id": f"answer:{notice_id}",
-        "elements": [
-            {
-                "type": "button",
-                "text": plain("Answer the platform…", limit=75),
-                "action_id": ANSWER,
-                "value": str(notice_id),
-                "style": "primary",
-            }
-        ],
+        "elements": [button("Answer the platform…", ANSWER, str(notice_id), style="primary")],
     }
 
 
@@ -233,13 +226,7 @@ def answer_guide(
             "type": "actions",
             "block_id": f"answer_guide:{answer_id}",
             "elements": [
-                {
-                    "type": "button",
-                    "text": plain("I sent it", limit=75),
-                    "action_id": ANSWER_SENT,
-                    "value": f"{notice_id}:{answer_id}",
-                    "style": "primary",
-                }
+                button("I sent it", ANSWER_SENT, f"{notice_id}:{answer_id}", style="primary")
             ],
         }
     )

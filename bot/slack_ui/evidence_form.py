@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.slack_ui.mrkdwn import Blocks, context, cut, escape, escape_cut, mrkdwn, plain
+from bot.slack_ui.mrkdwn import Blocks, button, context, cut, escape, escape_cut, mrkdwn, plain
 
 ADD_EVIDENCE = "add_evidence"  # the button's action id; its value is the case's ref (TD-42)
 EVIDENCE_VIEW = "add_evidence_form"  # the form's callback id
@@ -35,14 +35,7 @@ def evidence_button(ref: str) -> dict[str, Any]:
     return {
         "type": "actions",
         "block_id": ADD_EVIDENCE,
-        "elements": [
-            {
-                "type": "button",
-                "action_id": ADD_EVIDENCE,
-                "text": plain("Add evidence", limit=75),
-                "value": ref,
-            }
-        ],
+        "elements": [button("Add evidence", ADD_EVIDENCE, ref)],
     }
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.slack_ui.mrkdwn import Blocks, context, escape_cut, listing_link, mrkdwn, plain
+from bot.slack_ui.mrkdwn import Blocks, button, context, escape_cut, listing_link, mrkdwn, plain
 
 # Action ids (handlers.mail registers one listener each) and modal callback ids.
 APPLY = "mail_apply"
@@ -61,18 +61,6 @@ class MailCard:
     source: str = "mailbox"
 
 
-def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
-    button: dict[str, Any] = {
-        "type": "button",
-        "text": plain(text, limit=75),
-        "action_id": action_id,
-        "value": value,
-    }
-    if style:
-        button["style"] = style
-    return button
-
-
 def _head(card: MailCard) -> Blocks:
     where = "forwarded in Slack" if card.source == "slack" else "in the team's mailbox"
     why = MATCHED_BY.get(card.matched_by or "", "")
@@ -117,9 +105,9 @@ def suggestion(card: MailCard) -> tuple[str, Blocks]:
             "type": "actions",
             "block_id": f"mail:{value}",
             "elements": [
-                _button("Apply", APPLY, value, style="primary"),
-                _button("Change…", CHANGE, value),
-                _button("Not about this case", NOT_ABOUT, value),
+                button("Apply", APPLY, value, style="primary"),
+                button("Change…", CHANGE, value),
+                button("Not about this case", NOT_ABOUT, value),
             ],
         },
     ]
@@ -272,8 +260,8 @@ def _listed(item: Waiting, *, buttons: bool) -> Blocks:
                 "type": "actions",
                 "block_id": f"{'unread' if item.unread else 'inbox'}:{value}",
                 "elements": [
-                    _button("Attach to case…", ATTACH, value, style="primary"),
-                    _button("Dismiss", DISMISS, value),
+                    button("Attach to case…", ATTACH, value, style="primary"),
+                    button("Dismiss", DISMISS, value),
                 ],
             }
         )

@@ -1,5 +1,5 @@
 """Text in Block Kit: mrkdwn escaping, plain_text and mrkdwn objects, cutting to Slack's limits,
-links to listings and context lines.
+links to listings, context lines and buttons.
 
 Every piece of text a user or a platform wrote goes through `escape` (mrkdwn) or into a
 plain_text object, so `<!channel>` or `<https://evil|click>` can never become a ping or a link.
@@ -57,6 +57,28 @@ def context(text: str) -> dict[str, Any]:
 def context_line(text: str) -> dict[str, Any]:
     """A small grey line; `text` is escaped."""
     return context(escape(text))
+
+
+def button(
+    text: str,
+    action_id: str,
+    value: str,
+    *,
+    style: str | None = None,
+    confirm: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A button element; `style` "primary" or "danger", `confirm` a confirmation dialog."""
+    element: dict[str, Any] = {
+        "type": "button",
+        "text": plain(text, limit=75),
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        element["style"] = style
+    if confirm:
+        element["confirm"] = confirm
+    return element
 
 
 def link_url(url: str) -> str:

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.core.platforms import platform_name
-from bot.slack_ui.mrkdwn import Blocks, escape, escape_cut, link_url, mrkdwn, plain
+from bot.slack_ui.mrkdwn import Blocks, button, escape, escape_cut, link_url, mrkdwn, plain
 from bot.slack_ui.notice_outcomes import PERSON_STATUSES, every
 
 # Action ids (handlers.actions registers one listener each) and modal callback ids.
@@ -29,27 +29,6 @@ MAX_REASON = 1000  # characters of why a notice could not be filed
 
 _SECTION = 2900
 _MAX_BLOCKS = 45
-
-
-def _button(
-    text: str,
-    action_id: str,
-    value: str,
-    *,
-    style: str | None = None,
-    confirm: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    button: dict[str, Any] = {
-        "type": "button",
-        "text": plain(text, limit=75),
-        "action_id": action_id,
-        "value": value,
-    }
-    if style:
-        button["style"] = style
-    if confirm:
-        button["confirm"] = confirm
-    return button
 
 
 def _confirm(title: str, text: str, yes: str) -> dict[str, Any]:
@@ -122,8 +101,8 @@ def portal_guide(
             "type": "actions",
             "block_id": f"portal:{value}",
             "elements": [
-                _button("Submitted…", PORTAL_SUBMITTED, value, style="primary"),
-                _button("Could not submit", PORTAL_FAILED, value),
+                button("Submitted…", PORTAL_SUBMITTED, value, style="primary"),
+                button("Could not submit", PORTAL_FAILED, value),
                 _view(notice_id),
             ],
         }
@@ -149,7 +128,7 @@ def notice_failed(
             "type": "actions",
             "block_id": f"failed:{notice_id}",
             "elements": [
-                _button("Retry", RETRY, str(notice_id), style="primary"),
+                button("Retry", RETRY, str(notice_id), style="primary"),
                 _withdraw(notice_id),
             ],
         },
@@ -175,7 +154,7 @@ def portal_not_filed(
             "type": "actions",
             "block_id": f"failed:{notice_id}",
             "elements": [
-                _button("Retry", RETRY, str(notice_id), style="primary"),
+                button("Retry", RETRY, str(notice_id), style="primary"),
                 _withdraw(notice_id),
             ],
         },
@@ -214,8 +193,8 @@ def notice_held(
             "type": "actions",
             "block_id": f"held:{notice_id}",
             "elements": [
-                _button("It arrived…", HELD_SENT, str(notice_id), style="primary"),
-                _button(
+                button("It arrived…", HELD_SENT, str(notice_id), style="primary"),
+                button(
                     "Send again",
                     RETRY,
                     str(notice_id),
@@ -232,7 +211,7 @@ def notice_held(
 
 
 def _withdraw(notice_id: int) -> dict[str, Any]:
-    return _button(
+    return button(
         "Withdraw",
         WITHDRAW,
         str(notice_id),
@@ -252,16 +231,16 @@ def tracking_buttons(notice_id: int) -> dict[str, Any]:
         "type": "actions",
         "block_id": f"track:{notice_id}",
         "elements": [
-            _button("Record decision…", DECIDE, str(notice_id)),
+            button("Record decision…", DECIDE, str(notice_id)),
             _withdraw(notice_id),
             _view(notice_id),
-            _button("Correct decision…", CORRECT, str(notice_id)),
+            button("Correct decision…", CORRECT, str(notice_id)),
         ],
     }
 
 
 def _view(notice_id: int) -> dict[str, Any]:
-    return _button("View notice", VIEW_NOTICE, str(notice_id))
+    return button("View notice", VIEW_NOTICE, str(notice_id))
 
 
 @dataclass(frozen=True)
